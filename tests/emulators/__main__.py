@@ -1,7 +1,7 @@
 """Runs every emulator in one process: `python -m tests.emulators --port 0`.
 
 Prints one JSON line with the base URL and each service's API URL, then serves
-until killed. `--library` is `sample` (the demo's small library), `test`, a
+until killed. `--library` is `sample` (the demo's small library), a
 path to a JSON file, or inline JSON.
 """
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from .app import available_services
+from .hosters import sample_hoster_links
 
 
 def sample_library() -> dict[str, Any]:
-    library: dict[str, Any] = {}
+    library: dict[str, Any] = {"hoster_links": sample_hoster_links()}
     for name in available_services():
         module = importlib.import_module(f"{__package__}.{name}")
         if hasattr(module, "sample_section"):

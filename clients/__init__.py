@@ -1,0 +1,1 @@
+"""Typed async clients of the remote APIs. They speak HTTP and know nothing of FUSE."""

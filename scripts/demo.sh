@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Try debridfs without an account: installs what is missing, starts the
+# emulators with a small sample library, mounts it at ./mnt, and unmounts on
+# Ctrl-C.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+
+workdir=$(mktemp -d)
+mkdir -p mnt
+cleanup() {
+    fusermount3 -u mnt 2>/dev/null || fusermount3 -uz mnt 2>/dev/null || true
+    [ -n "${mount_pid:-}" ] && wait "$mount_pid" 2>/dev/null || true
+    [ -n "${emu_pid:-}" ] && kill "$emu_pid" 2>/dev/null || true
+    rm -rf "$workdir"
+}
+trap cleanup EXIT INT TERM
+
+.venv/bin/python -m tests.emulators --port 0 --library sample > "$workdir/urls" 2> "$workdir/emulator.log" &
+emu_pid=$!
+for _ in $(seq 100); do [ -s "$workdir/urls" ] && break; sleep 0.1; done
+[ -s "$workdir/urls" ] || { echo "the emulator did not start:"; cat "$workdir/emulator.log"; exit 1; }
+rd_url=$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["realdebrid"])' "$workdir/urls")
+
+cat > "$workdir/config.toml" <<TOML
+[realdebrid]
+token = "rd-good-token"
+api_url = "$rd_url"
+TOML
+chmod 600 "$workdir/config.toml"
+
+.venv/bin/debridfs --config "$workdir/config.toml" --log-file "$workdir/debridfs.log" mount mnt &
+mount_pid=$!
+for _ in $(seq 100); do mountpoint -q mnt && break; sleep 0.1; done
+mountpoint -q mnt || { echo "mount failed:"; cat "$workdir/debridfs.log"; exit 1; }
+
+cat <<MSG
+
+debridfs is mounted at ./mnt with a sample Real-Debrid library. Try, in another terminal:
+
+    ls -lR mnt/realdebrid
+    cp mnt/realdebrid/downloads/* /tmp/
+    ffprobe "mnt/realdebrid/torrents/<a torrent>/<a file>"
+
+Log: $workdir/debridfs.log. Press Ctrl-C here to unmount.
+MSG
+wait "$mount_pid"

@@ -1,0 +1,132 @@
+"""Mounting debridfs for real in tests.
+
+`mounted(...)` starts `debridfs mount` in the foreground as a user would,
+waits for its "mounted at" line (not a sleep), and always unmounts and reaps
+the process: `fusermount3 -u`, then `-uz` and SIGKILL as a last resort.
+Afterwards the daemon's log must hold no WARNING or ERROR line that the test
+did not declare as expected (errors cannot pass silently).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+DEBRIDFS = [sys.executable, "-m", "vfs.cli"]
+MOUNT_TIMEOUT = 30.0
+UNMOUNT_TIMEOUT = 30.0
+BAD_LOG_LINE = re.compile(r" (WARNING|ERROR|CRITICAL) ")
+
+
+@dataclass
+class Mount:
+    path: Path
+    process: subprocess.Popen
+    log_file: Path
+    config_file: Path
+    allowed_log: list[str] = field(default_factory=list)
+
+    def log_text(self) -> str:
+        return self.log_file.read_text() if self.log_file.exists() else ""
+
+    def expect_log(self, pattern: str) -> None:
+        """Declares a WARNING/ERROR line matching `pattern` as expected."""
+        self.allowed_log.append(pattern)
+
+
+def write_config(directory: Path, text: str) -> Path:
+    path = directory / "config.toml"
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def read_line(process: subprocess.Popen, timeout: float) -> str:
+    """One line of the process's stdout, or '' when it exits or times out."""
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    buffer = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(fd, 1)
+        if not chunk:
+            break
+        buffer += chunk
+        if chunk == b"\n":
+            break
+    return buffer.decode(errors="replace")
+
+
+def start_mount(workdir: Path, config_text: str, env: dict[str, str] | None = None,
+                name: str = "mnt") -> tuple[subprocess.Popen, Path, Path, Path, str]:
+    mountpoint = workdir / name
+    mountpoint.mkdir(exist_ok=True)
+    config_file = write_config(workdir, config_text)
+    log_file = workdir / f"{name}.log"
+    state = workdir / "state"
+    full_env = {**os.environ, "XDG_STATE_HOME": str(state), "XDG_CACHE_HOME": str(workdir / "cache"),
+                "XDG_CONFIG_HOME": str(workdir / "xdgconfig"), **(env or {})}
+    process = subprocess.Popen(
+        DEBRIDFS + ["--log-level", "DEBUG", "--log-file", str(log_file), "--config", str(config_file),
+                    "mount", str(mountpoint)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+        cwd=Path(__file__).resolve().parent.parent)
+    line = read_line(process, MOUNT_TIMEOUT)
+    return process, mountpoint, log_file, config_file, line
+
+
+def unmount(mountpoint: Path, process: subprocess.Popen) -> int | None:
+    """Unmounts and reaps; returns the daemon's exit status."""
+    if os.path.ismount(mountpoint):
+        subprocess.run(["fusermount3", "-u", str(mountpoint)], capture_output=True)
+    try:
+        return process.wait(timeout=UNMOUNT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        subprocess.run(["fusermount3", "-uz", str(mountpoint)], capture_output=True)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        return None
+    finally:
+        if os.path.ismount(mountpoint):
+            subprocess.run(["fusermount3", "-uz", str(mountpoint)], capture_output=True)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def unexpected_log_lines(log_text: str, allowed: list[str]) -> list[str]:
+    bad = []
+    for line in log_text.splitlines():
+        if BAD_LOG_LINE.search(line) and not any(re.search(p, line) for p in allowed):
+            bad.append(line)
+    return bad
+
+
+@contextmanager
+def mounted(workdir: Path, config_text: str, env: dict[str, str] | None = None,
+            name: str = "mnt") -> Iterator[Mount]:
+    process, mountpoint, log_file, config_file, line = start_mount(workdir, config_text, env, name)
+    if "mounted at" not in line:
+        unmount(mountpoint, process)
+        log = log_file.read_text() if log_file.exists() else ""
+        raise AssertionError(f"mount did not come up: {line!r}\n{log[-4000:]}")
+    mount = Mount(mountpoint, process, log_file, config_file)
+    try:
+        yield mount
+    finally:
+        status = unmount(mountpoint, process)
+    assert status == 0, f"daemon exited with {status}\n{mount.log_text()[-4000:]}"
+    bad = unexpected_log_lines(mount.log_text(), mount.allowed_log)
+    assert not bad, "unexpected warnings/errors in the daemon log:\n" + "\n".join(bad)

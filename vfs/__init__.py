@@ -1,0 +1,1 @@
+"""debridfs: cloud files (Real-Debrid, Rapidgator, hoster links) as a FUSE filesystem."""

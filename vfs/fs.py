@@ -1,0 +1,249 @@
+"""pyfuse3 Operations: translates FUSE requests into tree, reader and source
+calls, and errors into errno. No HTTP here, and no provider names."""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pyfuse3
+
+from clients.errors import RemoteError, errno_of
+from .config import MountConfig
+from .reader import ReadEngine, RemoteFile
+from .tree import ROOT_INODE, Node, Tree
+
+log = logging.getLogger(__name__)
+
+BLOCK_SIZE_HINT = 1 << 20
+
+
+def fuse_errors(method: Callable) -> Callable:
+    """Maps the error vocabulary to FUSEError once, for every operation."""
+
+    @functools.wraps(method)
+    async def wrapper(self: "Operations", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except pyfuse3.FUSEError:
+            raise
+        except RemoteError as exc:
+            code = errno_of(exc)
+            level = logging.DEBUG if code == errno.ENOENT else logging.WARNING
+            log.log(level, "%s failed: %s", method.__name__, exc)
+            raise pyfuse3.FUSEError(code) from None
+        except Exception:
+            log.exception("%s crashed", method.__name__)
+            raise pyfuse3.FUSEError(errno.EIO) from None
+
+    return wrapper
+
+
+@dataclass
+class Handle:
+    node: Node
+    remote: RemoteFile | None = None
+    data: bytes | None = None   # generated content of a virtual file, fixed at open
+
+
+class Operations(pyfuse3.Operations):
+    supports_dot_lookup = False
+    enable_writeback_cache = False
+    enable_acl = False
+
+    def __init__(self, tree: Tree, engine: ReadEngine, mount: MountConfig) -> None:
+        super().__init__()
+        self.tree = tree
+        self.engine = engine
+        self.mount = mount
+        self.uid = os.getuid()
+        self.gid = os.getgid()
+        self.handles: dict[int, Handle] = {}
+        self.dir_handles: dict[int, list[Node]] = {}
+        self._next_fh = 1
+
+    def _fh(self) -> int:
+        self._next_fh += 1
+        return self._next_fh
+
+    def attributes(self, node: Node) -> pyfuse3.EntryAttributes:
+        attr = pyfuse3.EntryAttributes()
+        attr.st_ino = node.inode
+        attr.generation = 0
+        attr.entry_timeout = self.mount.entry_timeout
+        attr.attr_timeout = self.mount.attr_timeout
+        attr.st_mode = node.mode
+        attr.st_nlink = 2 if node.is_dir else 1
+        attr.st_uid = self.uid
+        attr.st_gid = self.gid
+        attr.st_size = node.size
+        attr.st_blksize = BLOCK_SIZE_HINT
+        attr.st_blocks = (node.size + 511) // 512
+        mtime_ns = int(node.mtime * 1e9)
+        attr.st_atime_ns = attr.st_mtime_ns = attr.st_ctime_ns = mtime_ns
+        return attr
+
+    @fuse_errors
+    async def lookup(self, parent_inode: int, name: bytes, ctx: Any = None) -> pyfuse3.EntryAttributes:
+        parent = self.tree.get(parent_inode)
+        children = await self.tree.children(parent)
+        node = children.get(os.fsdecode(name))
+        if node is None:
+            raise pyfuse3.FUSEError(errno.ENOENT)
+        self.tree.remember(node)
+        return self.attributes(node)
+
+    async def forget(self, inode_list: list[tuple[int, int]]) -> None:
+        for inode, count in inode_list:
+            self.tree.forget(inode, count)
+
+    @fuse_errors
+    async def getattr(self, inode: int, ctx: Any = None) -> pyfuse3.EntryAttributes:
+        return self.attributes(self.tree.get(inode))
+
+    @fuse_errors
+    async def opendir(self, inode: int, ctx: Any) -> int:
+        node = self.tree.get(inode)
+        children = await self.tree.children(node)
+        fh = self._fh()
+        # A snapshot, so that next_id stays stable however the directory changes.
+        self.dir_handles[fh] = sorted(children.values(), key=lambda n: n.name)
+        return fh
+
+    @fuse_errors
+    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
+        entries = self.dir_handles.get(fh, [])
+        for position in range(start_id, len(entries)):
+            node = entries[position]
+            if not pyfuse3.readdir_reply(token, os.fsencode(node.name), self.attributes(node),
+                                         position + 1):
+                return
+            self.tree.remember(node)
+
+    async def releasedir(self, fh: int) -> None:
+        self.dir_handles.pop(fh, None)
+
+    @fuse_errors
+    async def open(self, inode: int, flags: int, ctx: Any) -> pyfuse3.FileInfo:
+        node = self.tree.get(inode)
+        if node.is_dir:
+            raise pyfuse3.FUSEError(errno.EISDIR)
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC) and not node.writable:
+            raise pyfuse3.FUSEError(errno.EROFS)
+        fh = self._fh()
+        if node.virtual is not None:
+            self.handles[fh] = Handle(node, data=node.virtual())
+            return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
+        remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size)
+        self.handles[fh] = Handle(node, remote=remote)
+        return pyfuse3.FileInfo(fh=fh, keep_cache=True)
+
+    @fuse_errors
+    async def read(self, fh: int, offset: int, size: int) -> bytes:
+        handle = self.handles[fh]
+        if handle.data is not None:
+            return handle.data[offset:offset + size]
+        assert handle.remote is not None
+        return await handle.remote.read(offset, size)
+
+    async def release(self, fh: int) -> None:
+        handle = self.handles.pop(fh, None)
+        if handle is not None and handle.remote is not None:
+            self.engine.release(handle.remote)
+
+    @fuse_errors
+    async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
+        value = self.tree.get(inode).xattrs.get(os.fsdecode(name))
+        if value is None:
+            raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
+        return value
+
+    @fuse_errors
+    async def listxattr(self, inode: int, ctx: Any) -> list[bytes]:
+        return [os.fsencode(name) for name in self.tree.get(inode).xattrs]
+
+    async def statfs(self, ctx: Any) -> pyfuse3.StatvfsData:
+        data = pyfuse3.StatvfsData()
+        data.f_bsize = data.f_frsize = BLOCK_SIZE_HINT
+        data.f_blocks = data.f_bfree = data.f_bavail = 0
+        data.f_files = len(self.tree.nodes)
+        data.f_ffree = data.f_favail = 0
+        data.f_namemax = 255
+        return data
+
+    # Namespace changes: refused unless the source is writable.
+
+    @fuse_errors
+    async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: Any) -> pyfuse3.EntryAttributes:
+        parent = self.tree.get(parent_inode)
+        self._require_writable(parent)
+        entry = await parent.source.mkdir(parent.ref, os.fsdecode(name))
+        node = self.tree.add_child(parent, entry)
+        self.tree.remember(node)
+        return self.attributes(node)
+
+    @fuse_errors
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+        parent, node = await self._child(parent_inode, name)
+        self._require_writable(parent)
+        if not node.is_dir:
+            raise pyfuse3.FUSEError(errno.ENOTDIR)
+        await parent.source.rmdir(parent.ref, node.ref)
+        self.tree.remove_child(parent, node.name)
+
+    @fuse_errors
+    async def unlink(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+        parent, node = await self._child(parent_inode, name)
+        self._require_writable(parent)
+        if node.is_dir:
+            raise pyfuse3.FUSEError(errno.EISDIR)
+        await parent.source.unlink(parent.ref, node.ref)
+        self.tree.remove_child(parent, node.name)
+
+    @fuse_errors
+    async def rename(self, old_parent_inode: int, old_name: bytes, new_parent_inode: int,
+                     new_name: bytes, flags: int, ctx: Any) -> None:
+        old_parent, node = await self._child(old_parent_inode, old_name)
+        new_parent = self.tree.get(new_parent_inode)
+        self._require_writable(old_parent)
+        self._require_writable(new_parent)
+        if old_parent.source is not new_parent.source:
+            raise pyfuse3.FUSEError(errno.EXDEV)
+        entry = await old_parent.source.rename(node.ref, old_parent.ref, new_parent.ref,
+                                               os.fsdecode(new_name))
+        self.tree.remove_child(old_parent, node.name)
+        self.tree.add_child(new_parent, entry)
+
+    @fuse_errors
+    async def create(self, parent_inode: int, name: bytes, mode: int, flags: int,
+                     ctx: Any) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+        self._require_writable(self.tree.get(parent_inode))
+        raise pyfuse3.FUSEError(errno.EROFS)
+
+    @fuse_errors
+    async def setattr(self, inode: int, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields,
+                      fh: int | None, ctx: Any) -> pyfuse3.EntryAttributes:
+        node = self.tree.get(inode)
+        if not node.writable:
+            raise pyfuse3.FUSEError(errno.EROFS)
+        return self.attributes(node)
+
+    async def _child(self, parent_inode: int, name: bytes) -> tuple[Node, Node]:
+        parent = self.tree.get(parent_inode)
+        node = (await self.tree.children(parent)).get(os.fsdecode(name))
+        if node is None:
+            raise pyfuse3.FUSEError(errno.ENOENT)
+        return parent, node
+
+    @staticmethod
+    def _require_writable(node: Node) -> None:
+        if node.inode == ROOT_INODE or not node.writable or node.source is None:
+            raise pyfuse3.FUSEError(errno.EROFS)
+
+
+__all__ = ["Operations", "stat"]

@@ -1,0 +1,107 @@
+"""Running a mount: check credentials, mount, serve until unmounted or signalled.
+
+Credentials are checked before anything is mounted, so a wrong token leaves
+no mount behind. SIGINT and SIGTERM end the FUSE loop; `fusermount3 -u`
+ends it from outside; both unmount and return cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+from pathlib import Path
+from typing import Callable
+
+import pyfuse3
+import trio
+
+from clients.http import make_http_client
+from .cache import MemoryCache
+from .config import Config, MountConfig
+from .fs import Operations
+from .reader import ReadEngine
+from .sources import build_sources
+from .tree import Tree
+
+log = logging.getLogger(__name__)
+
+
+class MountError(Exception):
+    """The mount could not be set up (the message is for the user)."""
+
+
+def fuse_options(mount: MountConfig) -> set[str]:
+    # default_permissions: the kernel enforces the modes we report (read-only
+    # files get EACCES on open for writing without a round trip).
+    options = set(pyfuse3.default_options) | {"fsname=debridfs", "subtype=debridfs",
+                                               "default_permissions"}
+    if mount.allow_other:
+        options.add("allow_other")
+    return options
+
+
+def mount_device(mountpoint: Path) -> str | None:
+    """'major:minor' of the mount, from mountinfo: stat() on the mount point
+    would be a FUSE request to ourselves before the loop runs."""
+    device = None
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        # mountinfo escapes space, tab, newline and backslash as octal (\040).
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        if point == str(mountpoint):
+            device = fields[2]   # the last match is the topmost mount
+    return device
+
+
+def raise_kernel_read_ahead(mountpoint: Path, read_ahead_kb: int | None) -> None:
+    """Bigger kernel read requests make sequential reads cheaper per byte."""
+    if read_ahead_kb is None or os.geteuid() != 0:
+        return
+    device = mount_device(mountpoint)
+    if device is None:
+        log.info("could not find the mount of %s in mountinfo", mountpoint)
+        return
+    bdi = Path(f"/sys/class/bdi/{device}/read_ahead_kb")
+    try:
+        bdi.write_text(str(read_ahead_kb))
+    except OSError as exc:
+        log.info("could not set %s: %s", bdi, exc)
+
+
+async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) -> None:
+    async with make_http_client(config.read.max_connections + 16) as http:
+        sources = build_sources(config, http)
+        if not sources:
+            raise MountError("nothing to mount: the config enables no service "
+                             "(add a [realdebrid] section with a token)")
+        for source in sources:
+            await source.check()
+        tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
+        engine = ReadEngine(http, MemoryCache(config.cache.memory_size), config.read,
+                            config.cache.block_size)
+        operations = Operations(tree, engine, config.mount)
+        pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
+        try:
+            raise_kernel_read_ahead(mountpoint, config.mount.read_ahead_kb)
+            async with trio.open_nursery() as nursery:
+                engine.nursery = nursery
+                for source in sources:
+                    await nursery.start(source.run)
+                nursery.start_soon(_terminate_on_signals)
+                log.info("mounted at %s", mountpoint)
+                on_ready()
+                await pyfuse3.main()
+                nursery.cancel_scope.cancel()
+        finally:
+            pyfuse3.close(unmount=True)
+            log.info("unmounted %s", mountpoint)
+
+
+async def _terminate_on_signals() -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            log.info("got %s; unmounting", signal.Signals(signum).name)
+            pyfuse3.terminate()
+            return

@@ -1,0 +1,77 @@
+"""Making names that come from a service safe to show.
+
+A service name is untrusted: it may hold `/`, NUL, be `.` or `..`, be longer
+than NAME_MAX, or clash with a sibling. `safe_name` fixes one name;
+`unique_names` fixes a whole directory so that every entry keeps a distinct,
+stable name (clashes are resolved in the order of their stable keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+
+NAME_MAX = 255  # bytes, as on ext4 and in the kernel's FUSE layer
+
+
+def safe_name(raw: str) -> str:
+    name = unicodedata.normalize("NFC", str(raw))
+    name = name.replace("\x00", "").replace("/", "\u2215")  # U+2215 DIVISION SLASH looks like '/'
+    name = "".join(ch if ch.isprintable() or ch == " " else "_" for ch in name).strip()
+    if name in ("", ".", ".."):
+        name = "_" + name if name else "_"
+    return truncate(name)
+
+
+def truncate(name: str, limit: int = NAME_MAX) -> str:
+    """Shortens to at most `limit` UTF-8 bytes, keeping the extension and adding
+    a short hash of the full name so that two long names stay distinct."""
+    if len(name.encode()) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or len(ext) > 16:
+        stem, ext = name, ""
+    tag = "~" + hashlib.sha1(name.encode()).hexdigest()[:8]
+    tail = (("." + ext) if ext else "")
+    room = limit - len(tag.encode()) - len(tail.encode())
+    cut = stem.encode()[:room].decode(errors="ignore")
+    return cut + tag + tail
+
+
+def with_suffix(name: str, n: int) -> str:
+    """'a.mkv', 2 -> 'a (2).mkv'."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return truncate(f"{name} ({n})")
+    candidate = f"{stem} ({n}).{ext}"
+    if len(candidate.encode()) > NAME_MAX:
+        candidate = truncate(stem, NAME_MAX - len(f" ({n}).{ext}".encode())) + f" ({n}).{ext}"
+    return candidate
+
+
+def unique_names(items: list[tuple[str, str]], taken: set[str] | None = None) -> dict[str, str]:
+    """Maps each (key, raw name) to a safe name unique within the directory.
+
+    Items are processed in key order so the result does not depend on the
+    order the service listed them in.
+    """
+    used = set(taken or ())
+    safe = {key: safe_name(raw) for key, raw in items}
+    counts: dict[str, int] = {}
+    for name in safe.values():
+        counts[name] = counts.get(name, 0) + 1
+    result: dict[str, str] = {}
+    # Names that are unique on their own keep them, whatever order things come in.
+    for key, name in safe.items():
+        if counts[name] == 1 and name not in used:
+            result[key] = name
+            used.add(name)
+    for key in sorted(k for k in safe if k not in result):
+        name = safe[key]
+        candidate, n = name, 1
+        while candidate in used:
+            n += 1
+            candidate = with_suffix(name, n)
+        used.add(candidate)
+        result[key] = candidate
+    return result

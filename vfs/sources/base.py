@@ -1,0 +1,77 @@
+"""What a source is: the contract between one provider and the tree.
+
+A source lists directories (`list_dir`), resolves a file to a direct link
+(`resolve`), checks its credentials before anything is mounted (`check`), and
+may run background work (`run`). Writable sources override the namespace and
+upload operations; the defaults refuse with EROFS.
+
+`ref` values are the source's own: the tree stores them and hands them back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import trio
+
+from clients.errors import ReadOnly
+
+
+@dataclass
+class Entry:
+    """One directory entry as a source reports it (name still untrusted)."""
+
+    name: str
+    key: str                       # stable identity within the source: gives the inode number
+    is_dir: bool
+    size: int = 0
+    mtime: float = 0.0
+    ref: Any = None                # handed back to list_dir / resolve / write operations
+    xattrs: dict[str, bytes] = field(default_factory=dict)
+    virtual: Callable[[], bytes] | None = None   # generated content (status files)
+    writable: bool = False
+
+
+@dataclass
+class DirectLink:
+    url: str
+    size: int
+    max_connections: int | None = None   # the provider's per-file connection limit
+
+
+class Source:
+    name: str = "source"
+    writable: bool = False
+
+    async def check(self) -> None:
+        """Validates credentials; raises AuthError with a clear message."""
+
+    async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Background work for the life of the mount (sync, uploads)."""
+        task_status.started()
+
+    async def list_dir(self, ref: Any) -> list[Entry]:
+        """Entries of the directory `ref` (None: the source's own root)."""
+        raise NotImplementedError
+
+    async def resolve(self, ref: Any, *, refresh: bool = False) -> DirectLink:
+        """A direct link for file `ref`; `refresh` means the last one failed."""
+        raise NotImplementedError
+
+    def listing_changed(self, callback: Callable[[Any], None]) -> None:
+        """Registers the tree's callback for directories whose content changed."""
+        self._on_change = callback
+
+    # Write operations: refused unless a source implements them.
+    async def mkdir(self, parent_ref: Any, name: str) -> Entry:
+        raise ReadOnly(f"{self.name} is read-only")
+
+    async def rmdir(self, parent_ref: Any, ref: Any) -> None:
+        raise ReadOnly(f"{self.name} is read-only")
+
+    async def unlink(self, parent_ref: Any, ref: Any) -> None:
+        raise ReadOnly(f"{self.name} is read-only")
+
+    async def rename(self, ref: Any, old_parent_ref: Any, new_parent_ref: Any, new_name: str) -> Entry:
+        raise ReadOnly(f"{self.name} is read-only")
