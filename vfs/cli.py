@@ -59,7 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
     mount.add_argument("--daemon", action="store_true", help="detach once the mount is ready")
     mount.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     mount.set_defaults(handler=cmd_mount)
+
+    login = commands.add_parser("login", help="log in to a service and store the credentials")
+    login.add_argument("service", choices=sorted(LOGINS))
+    login.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    login.set_defaults(handler=cmd_login)
     return parser
+
+
+# service -> "module:function"; the function takes (args, config) and returns an exit status.
+LOGINS: dict[str, str] = {}
+
+
+def cmd_login(args: argparse.Namespace, config: Config) -> int:
+    import importlib
+
+    module_name, function_name = LOGINS[args.service].split(":")
+    return getattr(importlib.import_module(module_name), function_name)(args, config)
 
 
 def fail(message: str, status: int = EXIT_FAILED) -> int:

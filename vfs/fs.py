@@ -8,14 +8,19 @@ import functools
 import logging
 import os
 import stat
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import pyfuse3
+import trio
 
 from clients.errors import RemoteError, errno_of
 from .config import MountConfig
 from .reader import ReadEngine, RemoteFile
+from .sources.base import Entry
+from .spool import SpoolFile
 from .tree import ROOT_INODE, Node, Tree
 
 log = logging.getLogger(__name__)
@@ -48,7 +53,11 @@ def fuse_errors(method: Callable) -> Callable:
 class Handle:
     node: Node
     remote: RemoteFile | None = None
-    data: bytes | None = None   # generated content of a virtual file, fixed at open
+    data: bytes | None = None        # generated content of a virtual file, fixed at open
+    local_fd: int | None = None      # a local file (spool) being read
+    spool: SpoolFile | None = None   # a file being written
+    parent: Node | None = None       # where the written file goes
+    dirty: bool = False              # written since the last commit
 
 
 class Operations(pyfuse3.Operations):
@@ -56,8 +65,9 @@ class Operations(pyfuse3.Operations):
     enable_writeback_cache = False
     enable_acl = False
 
-    def __init__(self, tree: Tree, engine: ReadEngine, mount: MountConfig) -> None:
+    def __init__(self, tree: Tree, engine: ReadEngine, mount: MountConfig, spool_dir: Path) -> None:
         super().__init__()
+        self.spool_dir = spool_dir
         self.tree = tree
         self.engine = engine
         self.mount = mount
@@ -133,9 +143,19 @@ class Operations(pyfuse3.Operations):
         node = self.tree.get(inode)
         if node.is_dir:
             raise pyfuse3.FUSEError(errno.EISDIR)
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC) and not node.writable:
-            raise pyfuse3.FUSEError(errno.EROFS)
+        wants_write = flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC)
+        if wants_write:
+            if not node.writable:
+                raise pyfuse3.FUSEError(errno.EROFS)
+            if not flags & os.O_TRUNC:
+                # Remote files cannot be changed in place; only replaced whole.
+                raise pyfuse3.FUSEError(errno.EOPNOTSUPP)
+            parent = self.tree.get(node.parent)
+            return await self._open_for_writing(parent, node.name, node)
         fh = self._fh()
+        if node.local is not None:
+            self.handles[fh] = Handle(node, local_fd=os.open(node.local, os.O_RDONLY))
+            return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
         if node.virtual is not None:
             self.handles[fh] = Handle(node, data=node.virtual())
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
@@ -148,13 +168,72 @@ class Operations(pyfuse3.Operations):
         handle = self.handles[fh]
         if handle.data is not None:
             return handle.data[offset:offset + size]
+        if handle.local_fd is not None:
+            return os.pread(handle.local_fd, size, offset)
+        if handle.spool is not None:
+            return handle.spool.read(offset, size)
         assert handle.remote is not None
         return await handle.remote.read(offset, size)
 
+    @fuse_errors
+    async def write(self, fh: int, offset: int, data: bytes) -> int:
+        handle = self.handles[fh]
+        if handle.spool is None:
+            raise pyfuse3.FUSEError(errno.EBADF)
+        written = handle.spool.write(offset, data)
+        handle.dirty = True
+        handle.node.size = handle.spool.size
+        return written
+
+    @fuse_errors
+    async def flush(self, fh: int) -> None:
+        handle = self.handles.get(fh)
+        if handle is not None and handle.dirty:
+            await self._commit(handle)
+
     async def release(self, fh: int) -> None:
         handle = self.handles.pop(fh, None)
-        if handle is not None and handle.remote is not None:
+        if handle is None:
+            return
+        if handle.remote is not None:
             self.engine.release(handle.remote)
+        if handle.local_fd is not None:
+            os.close(handle.local_fd)
+        if handle.dirty:
+            try:
+                await self._commit(handle)
+            except Exception as exc:
+                log.warning("%s: could not hand the written file over: %s", handle.node.name, exc)
+
+    async def _commit(self, handle: Handle) -> None:
+        """Hands a written spool to its source; the tree shows what it returns."""
+        assert handle.spool is not None and handle.parent is not None
+        handle.dirty = False
+        spool, handle.spool = handle.spool, None
+        parent, name = handle.parent, handle.node.name
+        try:
+            entry = await parent.source.commit_file(parent.ref, name, spool)
+        except BaseException:
+            self.tree.remove_child(parent, name)
+            spool.discard()
+            raise
+        if parent.children.get(name) is handle.node:
+            self.tree.remove_child(parent, name)
+        if entry is not None:
+            self.tree.add_child(parent, entry)
+
+    async def _open_for_writing(self, parent: Node, name: str,
+                                replacing: Node | None = None) -> pyfuse3.FileInfo:
+        self._require_writable(parent)
+        await parent.source.create_file(parent.ref, name)
+        spool = await trio.to_thread.run_sync(SpoolFile.create, self.spool_dir)
+        # Shown while written: stat and ls see the file grow; its key is the spool's.
+        node = replacing or self.tree.add_child(
+            parent, Entry(name, f"spool/{spool.path.name}", False, writable=True, mtime=time.time()))
+        node.size = 0
+        fh = self._fh()
+        self.handles[fh] = Handle(node, spool=spool, parent=parent, dirty=True)
+        return pyfuse3.FileInfo(fh=fh, direct_io=False, keep_cache=False)
 
     @fuse_errors
     async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
@@ -222,15 +301,29 @@ class Operations(pyfuse3.Operations):
     @fuse_errors
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int,
                      ctx: Any) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
-        self._require_writable(self.tree.get(parent_inode))
-        raise pyfuse3.FUSEError(errno.EROFS)
+        parent = self.tree.get(parent_inode)
+        info = await self._open_for_writing(parent, os.fsdecode(name))
+        node = self.handles[info.fh].node
+        self.tree.remember(node)
+        return info, self.attributes(node)
 
     @fuse_errors
     async def setattr(self, inode: int, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields,
                       fh: int | None, ctx: Any) -> pyfuse3.EntryAttributes:
         node = self.tree.get(inode)
-        if not node.writable:
+        if fields.update_size:
+            handle = self.handles.get(fh) if fh is not None else None
+            spool = handle.spool if handle is not None else None
+            if spool is None:
+                spool = next((h.spool for h in self.handles.values()
+                              if h.node is node and h.spool is not None), None)
+            if spool is None:
+                raise pyfuse3.FUSEError(errno.EROFS if not node.writable else errno.EOPNOTSUPP)
+            spool.truncate(attr.st_size)
+            node.size = attr.st_size
+        elif not node.writable and (fields.update_mode or fields.update_uid or fields.update_gid):
             raise pyfuse3.FUSEError(errno.EROFS)
+        # Times and modes of remote files are the service's; accept and ignore (cp -p works).
         return self.attributes(node)
 
     async def _child(self, parent_inode: int, name: bytes) -> tuple[Node, Node]:

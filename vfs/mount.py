@@ -81,7 +81,7 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
         tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
         engine = ReadEngine(http, MemoryCache(config.cache.memory_size), config.read,
                             config.cache.block_size)
-        operations = Operations(tree, engine, config.mount)
+        operations = Operations(tree, engine, config.mount, config.cache_root / "spool")
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         try:
             raise_kernel_read_ahead(mountpoint, config.mount.read_ahead_kb)

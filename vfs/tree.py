@@ -34,8 +34,8 @@ FILE_MODE = stat.S_IFREG | 0o444
 
 class Node:
     __slots__ = ("inode", "name", "parent", "is_dir", "size", "mtime", "source", "ref", "key",
-                 "children", "loaded_at", "lookups", "xattrs", "virtual", "writable", "lock",
-                 "attached")
+                 "children", "loaded_at", "lookups", "xattrs", "virtual", "local", "writable",
+                 "lock", "attached")
 
     def __init__(self, inode: int, name: str, parent: int, is_dir: bool, source: Source | None,
                  key: str, ref: Any = None) -> None:
@@ -53,6 +53,7 @@ class Node:
         self.lookups = 0
         self.xattrs: dict[str, bytes] = {}
         self.virtual = None
+        self.local = None
         self.writable = False
         self.lock: trio.Lock | None = None
         self.attached = True
@@ -146,6 +147,7 @@ class Tree:
             child.mtime = entry.mtime
             child.xattrs = entry.xattrs
             child.virtual = entry.virtual
+            child.local = entry.local
             child.writable = entry.writable
             fresh[name] = child
         for gone in by_key.values():
@@ -161,7 +163,7 @@ class Tree:
             del parent.children[entry.name]
         child = self._new_node(parent, entry.name, entry.is_dir, parent.source, entry.key, entry.ref)
         child.size, child.mtime, child.xattrs = entry.size, entry.mtime, entry.xattrs
-        child.writable, child.virtual = entry.writable, entry.virtual
+        child.writable, child.virtual, child.local = entry.writable, entry.virtual, entry.local
         if child.is_dir:
             child.loaded_at = None
         parent.children[entry.name] = child

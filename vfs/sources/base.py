@@ -11,11 +11,15 @@ upload operations; the defaults refuse with EROFS.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import trio
 
 from clients.errors import ReadOnly
+
+if TYPE_CHECKING:
+    from ..spool import SpoolFile
 
 
 @dataclass
@@ -30,6 +34,7 @@ class Entry:
     ref: Any = None                # handed back to list_dir / resolve / write operations
     xattrs: dict[str, bytes] = field(default_factory=dict)
     virtual: Callable[[], bytes] | None = None   # generated content (status files)
+    local: Path | None = None      # served from this local file (e.g. a spool being uploaded)
     writable: bool = False
 
 
@@ -74,4 +79,15 @@ class Source:
         raise ReadOnly(f"{self.name} is read-only")
 
     async def rename(self, ref: Any, old_parent_ref: Any, new_parent_ref: Any, new_name: str) -> Entry:
+        raise ReadOnly(f"{self.name} is read-only")
+
+    # Writing files: `create_file` says whether a new file may be written here
+    # (raise to refuse); the bytes go to a spool (vfs/spool.py); `commit_file`
+    # hands the finished spool over on close. Its errors reach close(2); the
+    # source owns the spool from then on (upload it, parse it, discard it).
+    async def create_file(self, parent_ref: Any, name: str) -> None:
+        raise ReadOnly(f"{self.name} is read-only")
+
+    async def commit_file(self, parent_ref: Any, name: str, spool: "SpoolFile") -> Entry | None:
+        """Returns the entry to show for the new file, or None to show nothing."""
         raise ReadOnly(f"{self.name} is read-only")
