@@ -39,7 +39,8 @@ def fuse_errors(method: Callable) -> Callable:
             raise
         except RemoteError as exc:
             code = errno_of(exc)
-            level = logging.DEBUG if code == errno.ENOENT else logging.WARNING
+            # ENOENT and ENOTEMPTY are answers, not failures (ls of a gone file, rmdir of a full one).
+            level = logging.DEBUG if code in (errno.ENOENT, errno.ENOTEMPTY) else logging.WARNING
             log.log(level, "%s failed: %s", method.__name__, exc)
             raise pyfuse3.FUSEError(code) from None
         except Exception:
@@ -76,6 +77,12 @@ class Operations(pyfuse3.Operations):
         self.handles: dict[int, Handle] = {}
         self.dir_handles: dict[int, list[Node]] = {}
         self._next_fh = 1
+
+    on_init: Callable[[], None] | None = None   # called once the kernel's INIT arrived
+
+    def init(self) -> None:
+        if self.on_init is not None:
+            self.on_init()
 
     def _fh(self) -> int:
         self._next_fh += 1
@@ -164,7 +171,7 @@ class Operations(pyfuse3.Operations):
         return pyfuse3.FileInfo(fh=fh, keep_cache=True)
 
     @fuse_errors
-    async def read(self, fh: int, offset: int, size: int) -> bytes:
+    async def read(self, fh: int, offset: int, size: int) -> bytes | memoryview:
         handle = self.handles[fh]
         if handle.data is not None:
             return handle.data[offset:offset + size]
@@ -217,7 +224,11 @@ class Operations(pyfuse3.Operations):
             self.tree.remove_child(parent, name)
             spool.discard()
             raise
-        if parent.children.get(name) is handle.node:
+        current = parent.children.get(name)
+        if entry is not None and current is handle.node and entry.name == name:
+            self.tree.update_node(current, entry)   # same inode: open fds and dentries stay valid
+            return
+        if current is handle.node:
             self.tree.remove_child(parent, name)
         if entry is not None:
             self.tree.add_child(parent, entry)

@@ -18,6 +18,7 @@ import pyfuse3
 import trio
 
 from clients.http import make_http_client
+from clients.ranged import RangeClient
 from .cache import MemoryCache
 from .config import Config, MountConfig
 from .fs import Operations
@@ -79,14 +80,19 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
         for source in sources:
             await source.check()
         tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
-        engine = ReadEngine(http, MemoryCache(config.cache.memory_size), config.read,
+        ranged = RangeClient()
+        engine = ReadEngine(ranged, MemoryCache(config.cache.memory_size), config.read,
                             config.cache.block_size)
         operations = Operations(tree, engine, config.mount, config.cache_root / "spool")
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         try:
-            raise_kernel_read_ahead(mountpoint, config.mount.read_ahead_kb)
             async with trio.open_nursery() as nursery:
                 engine.nursery = nursery
+                # The kernel sets the mount's read-ahead from our INIT reply, which
+                # libfuse sends after init() returns: adjust it in a task after that.
+                operations.on_init = lambda: nursery.start_soon(
+                    trio.to_thread.run_sync, raise_kernel_read_ahead, mountpoint,
+                    config.mount.read_ahead_kb)
                 for source in sources:
                     await nursery.start(source.run)
                 nursery.start_soon(_terminate_on_signals)
@@ -96,6 +102,8 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
                 nursery.cancel_scope.cancel()
         finally:
             pyfuse3.close(unmount=True)
+            with trio.CancelScope(shield=True):
+                await ranged.aclose()
             log.info("unmounted %s", mountpoint)
 
 

@@ -1,12 +1,28 @@
-"""The read engine: read(offset, size) of a remote file, served from blocks.
+"""The read engine: read(offset, size) of a remote file, served from chunks.
 
-Blocks are aligned (`block_size`). A block is fetched once however many
-readers want it ("single flight"), in a task of the engine's nursery so that
-a reader giving up does not cancel a fetch others share, and readers are
-served from the in-flight buffer as soon as their bytes have arrived.
-Sequential reading grows a read-ahead window; direct links that fail the way
-expired links fail are re-resolved once; transfers that break resume from the
-last byte received; nothing waits longer than `timeout`.
+Granularity: the cache holds 128 KiB chunks; one HTTP request (a "span")
+covers a run of missing chunks, at most one block (`block_size`, 4 MiB by
+default), aligned to blocks. A read nobody has asked for before fetches only
+the chunks it touches, so a media server's probe of a file's tail costs
+little more than what it reads.
+
+Single flight: every chunk being fetched is registered in `inflight`; readers
+of it wait on its span and are served as soon as their bytes have arrived,
+not when the span is done. Completed chunks go to the memory cache as views
+of the span's buffer (no copy).
+
+Read-ahead: reads are matched to "cursors" (a few per file, for players that
+open a file twice). A cursor that sees sequential reads grows its window from
+`INITIAL_WINDOW` doubling to `read_ahead_max`, and keeps that much ahead
+fetched in parallel spans, up to the file's connection limit (the provider's
+`chunks`/`maxChunks`, capped by `max_connections_per_file`) and the global
+one. A read that matches no cursor (a seek) cancels the file's read-ahead that
+has not started yet; demand reads take connection slots before read-ahead.
+Read-ahead in flight across all files is capped by `prefetch_budget`.
+
+Failures: a link that fails the way expired links fail is resolved again
+once; resets, short bodies and 5xx are retried with backoff, resuming at the
+last byte received; every read ends within `timeout` (EIO after that).
 """
 
 from __future__ import annotations
@@ -16,67 +32,96 @@ import math
 import time
 from typing import Any
 
-import httpx
 import trio
 
-from clients.errors import LinkExpired, RemoteError, TemporaryError
-from clients.http import open_range
+from clients.errors import LinkExpired, RateLimited, RemoteError, TemporaryError
+from clients.ranged import RangeClient
 from .cache import MemoryCache
 from .config import ReadConfig
+from .slots import BACKGROUND, URGENT, PrioritySlots
 from .sources.base import DirectLink, Source
 
 log = logging.getLogger(__name__)
 
-RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
+CHUNK = 128 * 1024
+INITIAL_WINDOW = 1 << 20
+MAX_CURSORS = 4
+RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class ReadTimeout(RemoteError):
     pass
 
 
-class BlockFetch:
-    """A block being downloaded: its buffer fills from the front."""
+class Span:
+    """One ranged request: bytes [start, start + length) of a file."""
 
-    def __init__(self, length: int) -> None:
+    def __init__(self, start: int, length: int, prefetch: bool) -> None:
+        self.start = start
+        self.length = length
+        self.prefetch = prefetch
         self.buf = bytearray(length)
         self.filled = 0
+        self.started = False          # holds a connection (read-ahead can no longer be cancelled)
         self.error: BaseException | None = None
         self.done = False
+        self.cancel_scope = trio.CancelScope()
         self._changed = trio.Event()
+        self._waiting = 0
 
-    def _notify(self) -> None:
-        event, self._changed = self._changed, trio.Event()
-        event.set()
+    @property
+    def end(self) -> int:
+        return self.start + self.length
 
-    def add(self, chunk: bytes) -> int:
-        n = min(len(chunk), len(self.buf) - self.filled)
-        self.buf[self.filled:self.filled + n] = chunk[:n] if n < len(chunk) else chunk
-        self.filled += n
-        self._notify()
-        return n
+    def notify(self) -> None:
+        if self._waiting:
+            event, self._changed = self._changed, trio.Event()
+            event.set()
 
-    def finish(self, error: BaseException | None = None) -> None:
+    def finish(self, error: BaseException | None) -> None:
         self.error = error
         self.done = True
-        self._notify()
+        self._changed.set()
 
     async def wait_for(self, end: int) -> None:
-        while self.filled < end:
+        """Waits until the bytes before absolute offset `end` have arrived."""
+        while self.start + self.filled < end:
             if self.done:
                 raise self.error or TemporaryError("transfer ended early")
-            await self._changed.wait()
+            self._waiting += 1
+            try:
+                await self._changed.wait()
+            finally:
+                self._waiting -= 1
+
+    def view(self, lo: int, hi: int) -> memoryview:
+        return memoryview(self.buf)[lo - self.start:hi - self.start]
+
+
+class Cursor:
+    """One sequential stream through a file."""
+
+    __slots__ = ("next_offset", "window", "used_at", "ahead")
+
+    def __init__(self, offset: int) -> None:
+        self.next_offset = offset
+        self.window = 0
+        self.used_at = time.monotonic()
+        self.ahead = offset     # read-ahead has been started up to here
 
 
 class ReadEngine:
-    def __init__(self, http: httpx.AsyncClient, cache: MemoryCache, config: ReadConfig,
+    def __init__(self, ranged: RangeClient, cache: MemoryCache, config: ReadConfig,
                  block_size: int) -> None:
-        self.http = http
+        self.ranged = ranged
         self.cache = cache
         self.config = config
-        self.block_size = block_size
-        self.connections = trio.CapacityLimiter(config.max_connections)
+        self.block_size = max(block_size, CHUNK)
+        self.connections = PrioritySlots(config.max_connections)
+        self.prefetch_bytes = 0       # read-ahead in flight, all files together
         self.nursery: trio.Nursery | None = None
         self.files: dict[Any, RemoteFile] = {}
+        self.fetched_bytes = 0        # for status and benchmarks
 
     def open(self, key: Any, source: Source, ref: Any, size: int) -> "RemoteFile":
         remote = self.files.get(key)
@@ -91,12 +136,14 @@ class ReadEngine:
         remote.opened -= 1
         if remote.opened <= 0:
             remote.released_at = time.monotonic()
-            self._expire_released()
+        self._expire_released()
 
     def _expire_released(self) -> None:
+        # Read state (link, cursors) outlives a close for a few seconds: players reopen.
         cutoff = time.monotonic() - self.config.keep_open_seconds
         for key, remote in list(self.files.items()):
             if remote.opened <= 0 and remote.released_at is not None and remote.released_at < cutoff:
+                remote.cancel_prefetch()
                 del self.files[key]
 
 
@@ -113,123 +160,204 @@ class RemoteFile:
         self.released_at: float | None = None
         self.link: DirectLink | None = None
         self._link_lock = trio.Lock()
-        self.inflight: dict[int, BlockFetch] = {}
-        self.next_offset = 0           # where a sequential reader would read next
-        self.window = 0                # read-ahead, in blocks
+        self.slots = PrioritySlots(engine.config.max_connections_per_file)
+        self.inflight: dict[int, Span] = {}
+        self.cursors: list[Cursor] = []
 
-    async def read(self, offset: int, size: int) -> bytes:
-        if offset >= self.size or size <= 0:
-            return b""
+    # Reading
+
+    async def read(self, offset: int, size: int) -> bytes | memoryview:
         end = min(self.size, offset + size)
+        if offset >= end:
+            return b""
         with trio.move_on_after(self.engine.config.timeout) as scope:
-            data = await self._read(offset, end)
-        if scope.cancelled_caught:
-            raise ReadTimeout(f"read of {end - offset} bytes at {offset} timed out")
-        return data
+            return await self._read(offset, end)
+        assert scope.cancelled_caught
+        raise ReadTimeout(f"read of {end - offset} bytes at {offset} not served in "
+                          f"{self.engine.config.timeout:.0f}s")
 
-    async def _read(self, offset: int, end: int) -> bytes:
-        bs = self.engine.block_size
-        first, last = offset // bs, (end - 1) // bs
-        self._plan_read_ahead(offset, end, last)
-        parts = []
-        for index in range(first, last + 1):
-            block_start = index * bs
-            lo = max(offset, block_start) - block_start
-            hi = min(end, block_start + bs) - block_start
-            parts.append(await self._block_range(index, lo, hi))
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+    async def _read(self, offset: int, end: int) -> bytes | memoryview:
+        cursor = self._cursor_for(offset, end)
+        self._ensure(offset, end, prefetch=False)
+        if cursor.window:
+            # Top the window up a whole block at a time, from where this cursor's
+            # read-ahead got to: topping it up by each read's size would make
+            # requests as small as reads, and rechecking the whole window chunk
+            # by chunk on every read would cost more than the read.
+            start = max(end, cursor.ahead)
+            target = min(self.size, end + cursor.window)
+            if target < self.size:
+                target -= target % self.engine.block_size
+            if target - start >= self.engine.block_size or (target == self.size and start < target):
+                cursor.ahead = max(cursor.ahead, self._ensure(start, target, prefetch=True))
+        cache = self.engine.cache
+        pieces: list[memoryview | bytes] = []
+        pos = offset
+        while pos < end:
+            index = pos // CHUNK
+            chunk_start = index * CHUNK
+            hi = min(end, chunk_start + CHUNK)
+            cached = cache.get((self.key, index))
+            if cached is not None:
+                pieces.append(cached[pos - chunk_start:hi - chunk_start])
+                pos = hi
+                continue
+            span = self.inflight.get(index)
+            if span is None:            # evicted or failed since _ensure: fetch it now
+                self._ensure(pos, end, prefetch=False)
+                span = self.inflight[index]
+            # Take as much of this span as the read needs in one piece.
+            hi = min(end, span.end)
+            try:
+                await span.wait_for(hi)
+            except TemporaryError:
+                if span.prefetch and span.cancel_scope.cancel_called:
+                    continue            # read-ahead dropped by a seek: fetch on demand
+                raise
+            pieces.append(span.view(pos, hi))
+            pos = hi
+        # pyfuse3 takes any contiguous buffer: a view of the span saves a copy.
+        # Arrived bytes of a span are never written again, so the view is stable.
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
-    async def _block_range(self, index: int, lo: int, hi: int) -> bytes:
-        cached = self.engine.cache.get((self.key, index))
-        if cached is not None:
-            return cached[lo:hi]
-        fetch = self._start_fetch(index)
-        await fetch.wait_for(hi)
-        return bytes(fetch.buf[lo:hi])
+    def _cursor_for(self, offset: int, end: int) -> Cursor:
+        """Finds the stream this read continues, or starts a new one (a seek)."""
+        slack = self.engine.block_size
+        for cursor in self.cursors:
+            # The kernel reorders and splits requests a little: allow some slack.
+            if cursor.next_offset - slack <= offset <= cursor.next_offset + slack:
+                if offset >= cursor.next_offset - CHUNK:
+                    cursor.window = min(self.engine.config.read_ahead_max,
+                                        max(INITIAL_WINDOW, cursor.window * 2))
+                cursor.next_offset = max(cursor.next_offset, end)
+                cursor.used_at = time.monotonic()
+                return cursor
+        self.cancel_prefetch()
+        cursor = Cursor(end)
+        self.cursors.append(cursor)
+        if len(self.cursors) > MAX_CURSORS:
+            self.cursors.remove(min(self.cursors, key=lambda c: c.used_at))
+        return cursor
 
-    def _plan_read_ahead(self, offset: int, end: int, last_block: int) -> None:
-        bs = self.engine.block_size
-        # The kernel reorders requests a little; treat anything within a block as sequential.
-        sequential = self.next_offset - bs <= offset <= self.next_offset + bs and offset > 0
-        if sequential:
-            limit = max(2, self.engine.config.read_ahead_max // bs)
-            self.window = min(limit, max(2, self.window * 2))
-        else:
-            self.window = 0
-        self.next_offset = end
-        last_index = (self.size - 1) // bs
-        for index in range(last_block + 1, min(last_index, last_block + self.window) + 1):
-            if (self.key, index) not in self.engine.cache:
-                self._start_fetch(index)
+    def _ensure(self, offset: int, end: int, prefetch: bool) -> int:
+        """Starts spans for the chunks of [offset, end) neither cached nor in flight;
+        returns how far that got (read-ahead stops at the prefetch budget)."""
+        if offset >= end:
+            return offset
+        cache = self.engine.cache
+        block = self.engine.block_size
+        first, last = offset // CHUNK, (end - 1) // CHUNK
+        run_start: int | None = None
+        for index in range(first, last + 2):
+            missing = (index <= last and index not in self.inflight
+                       and (self.key, index) not in cache)
+            # A span never crosses a block boundary, so spans stay aligned and bounded.
+            if run_start is not None and (not missing or (index * CHUNK) % block == 0):
+                if not self._start_span(run_start * CHUNK, min(self.size, index * CHUNK), prefetch):
+                    return run_start * CHUNK
+                run_start = None
+            if missing and run_start is None:
+                run_start = index
+        return end
 
-    def _start_fetch(self, index: int) -> BlockFetch:
-        fetch = self.inflight.get(index)
-        if fetch is None:
-            bs = self.engine.block_size
-            length = min(bs, self.size - index * bs)
-            fetch = BlockFetch(length)
-            self.inflight[index] = fetch
-            assert self.engine.nursery is not None
-            self.engine.nursery.start_soon(self._fetch, index, fetch)
-        return fetch
+    def _start_span(self, start: int, end: int, prefetch: bool) -> bool:
+        length = end - start
+        engine = self.engine
+        if prefetch and engine.prefetch_bytes + length > engine.config.prefetch_budget:
+            return False
+        span = Span(start, length, prefetch)
+        for index in range(start // CHUNK, math.ceil(end / CHUNK)):
+            self.inflight[index] = span
+        if prefetch:
+            engine.prefetch_bytes += length
+        assert engine.nursery is not None
+        engine.nursery.start_soon(self._run_span, span)
+        return True
+
+    def cancel_prefetch(self) -> None:
+        """Drops read-ahead that has not started transferring."""
+        for span in set(self.inflight.values()):
+            if span.prefetch and not span.started:
+                span.cancel_scope.cancel()
+
+    # Fetching
+
+    async def _run_span(self, span: Span) -> None:
+        error: BaseException | None = None
+        try:
+            with span.cancel_scope:
+                priority = BACKGROUND if span.prefetch else URGENT
+                with trio.fail_after(self.engine.config.timeout):
+                    await self._link()      # knows the connection limit before taking a slot
+                    async with self.slots.slot(priority), self.engine.connections.slot(priority):
+                        span.started = True
+                        await self._download(span)
+            if span.cancel_scope.cancelled_caught:
+                error = TemporaryError("read-ahead cancelled")
+        except trio.TooSlowError:
+            error = ReadTimeout(f"{span.length} bytes at {span.start} not received in time")
+        except RemoteError as exc:
+            error = exc
+        except Exception as exc:  # one broken transfer must not take the mount down
+            log.exception("unexpected error fetching %d bytes at %d", span.length, span.start)
+            error = exc
+        finally:
+            for index in range(span.start // CHUNK, math.ceil(span.end / CHUNK)):
+                if self.inflight.get(index) is span:
+                    del self.inflight[index]
+            if span.prefetch:
+                self.engine.prefetch_bytes -= span.length
+            span.finish(error)
+        if error is not None and not span.cancel_scope.cancelled_caught:
+            log.info("fetch of %d bytes at %d of %s failed: %s", span.length, span.start,
+                     self.key, error)
 
     async def _link(self, refresh: bool = False, failed: DirectLink | None = None) -> DirectLink:
         async with self._link_lock:
             if self.link is None or (refresh and self.link is failed):
                 self.link = await self.source.resolve(self.ref, refresh=refresh)
+                limit = self.engine.config.max_connections_per_file
+                if self.link.max_connections:
+                    limit = min(limit, self.link.max_connections)
+                self.slots.set_total(limit)
             return self.link
 
-    async def _fetch(self, index: int, fetch: BlockFetch) -> None:
-        bs = self.engine.block_size
-        start = index * bs
-        error: BaseException | None = None
-        try:
-            with trio.fail_after(self.engine.config.timeout):
-                await self._download(start, fetch)
-            self.engine.cache.put((self.key, index), bytes(fetch.buf))
-        except trio.TooSlowError:
-            error = ReadTimeout(f"block {index} of {self.key} not received in time")
-        except RemoteError as exc:
-            error = exc
-        except Exception as exc:  # keep one broken transfer from taking the mount down
-            log.exception("unexpected error fetching block %d", index)
-            error = exc
-        finally:
-            self.inflight.pop(index, None)
-            fetch.finish(error)
-        if error is not None:
-            log.info("block %d of %s failed: %s", index, self.key, error)
-
-    async def _download(self, start: int, fetch: BlockFetch) -> None:
+    async def _download(self, span: Span) -> None:
         refreshed = False
         attempt = 0
-        length = len(fetch.buf)
-        while fetch.filled < length:
+        cache = self.engine.cache
+        next_chunk = span.start // CHUNK     # the first chunk not yet handed to the cache
+
+        def on_data(n: int) -> None:
+            nonlocal next_chunk
+            span.filled += n
+            self.engine.fetched_bytes += n
+            arrived = span.start + span.filled
+            while next_chunk * CHUNK < span.end and min(span.end, (next_chunk + 1) * CHUNK) <= arrived:
+                lo = next_chunk * CHUNK
+                cache.put((self.key, next_chunk), span.view(lo, min(span.end, lo + CHUNK)))
+                if self.inflight.get(next_chunk) is span:
+                    del self.inflight[next_chunk]
+                next_chunk += 1
+            span.notify()
+
+        while span.filled < span.length:
             link = await self._link()
-            pos = start + fetch.filled
             try:
-                async with self.engine.connections:
-                    async with open_range(self.engine.http, link.url, pos, start + length,
-                                          self.size) as response:
-                        async for chunk in response.aiter_raw():
-                            if fetch.add(chunk) < len(chunk) or fetch.filled >= length:
-                                break
-                if fetch.filled < length:
-                    raise TemporaryError("transfer ended early")
+                await self.engine.ranged.fetch_into(
+                    link.url, span.start + span.filled, memoryview(span.buf)[span.filled:],
+                    self.size, on_data)
             except LinkExpired as exc:
                 if refreshed:
                     raise
                 refreshed = True
                 log.info("direct link failed (%s); resolving it again", exc)
                 await self._link(refresh=True, failed=link)
-            except (TemporaryError, httpx.TransportError) as exc:
+            except (TemporaryError, RateLimited) as exc:
                 if attempt >= len(RETRY_DELAYS):
                     raise TemporaryError(f"giving up after {attempt} retries: {exc}") from None
-                delay = getattr(exc, "retry_after", None) or RETRY_DELAYS[attempt]
+                delay = exc.retry_after or RETRY_DELAYS[attempt]
                 attempt += 1
-                log.info("transfer at %d failed (%s); retry %d in %.1fs", pos, exc, attempt, delay)
+                log.info("transfer at %d failed (%s); retry %d in %.2fs",
+                         span.start + span.filled, exc, attempt, delay)
                 await trio.sleep(delay)
-
-
-def blocks_for(offset: int, size: int, block_size: int) -> range:
-    return range(offset // block_size, math.ceil((offset + size) / block_size))

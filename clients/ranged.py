@@ -1,0 +1,271 @@
+"""Ranged GETs of direct links, read straight into the caller's buffer.
+
+This is the data path of every read, so it avoids per-chunk work: h11 parses
+the response head, then a Content-Length body is received with
+`socket.recv_into` directly into the block buffer (one copy, from the kernel),
+in pieces as large as the socket gives. Connections are kept alive and pooled
+per host. TLS goes through `trio.SSLStream` (one extra copy).
+
+Failures are classified like `clients.http`: responses that expired links give
+become `LinkExpired`; 5xx, resets and short bodies become `TemporaryError`
+(the caller resumes from the last byte it received).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import ssl
+from collections import defaultdict
+from typing import Callable
+from urllib.parse import urljoin, urlsplit
+
+import h11
+import trio
+
+from .errors import LinkExpired, RateLimited, RemoteError, TemporaryError
+from .http import EXPIRED_STATUSES, USER_AGENT, redact_url
+
+log = logging.getLogger(__name__)
+
+CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+HEAD_READ = 64 * 1024
+MAX_REDIRECTS = 5
+MAX_IDLE_PER_HOST = 16
+RECV_BUFFER = 4 << 20
+
+
+class _Connection:
+    def __init__(self, stream: trio.abc.Stream, sock: trio.socket.SocketType | None) -> None:
+        self.stream = stream
+        self.sock = sock            # set for plain TCP: lets the body use recv_into
+        self.pending = b""          # body bytes that arrived with the head
+
+    async def receive_into(self, view: memoryview) -> int:
+        if self.pending:
+            n = min(len(view), len(self.pending))
+            view[:n] = self.pending[:n]
+            self.pending = self.pending[n:]
+            return n
+        if self.sock is not None:
+            return await self.sock.recv_into(view)
+        data = await self.stream.receive_some(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    async def aclose(self) -> None:
+        with trio.move_on_after(1) as scope:
+            scope.shield = True
+            await self.stream.aclose()
+
+
+class RangeClient:
+    """Keeps connections per (scheme, host, port) and fetches byte ranges."""
+
+    def __init__(self, idle_timeout: float = 30.0) -> None:
+        self.idle_timeout = idle_timeout
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = defaultdict(list)
+        self._ssl = ssl.create_default_context()
+
+    async def aclose(self) -> None:
+        for connections in self._idle.values():
+            for connection in connections:
+                await connection.aclose()
+        self._idle.clear()
+
+    async def _connect(self, scheme: str, host: str, port: int) -> _Connection:
+        key = (scheme, host, port)
+        if self._idle[key]:
+            return self._idle[key].pop()
+        try:
+            with trio.fail_after(self.idle_timeout):
+                tcp = await trio.open_tcp_stream(host, port)
+                tcp.setsockopt(trio.socket.IPPROTO_TCP, trio.socket.TCP_NODELAY, 1)
+                # Larger socket buffers: fewer, bigger recv calls per block.
+                tcp.socket.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, RECV_BUFFER)
+                if scheme == "https":
+                    tls = trio.SSLStream(tcp, self._ssl, server_hostname=host, https_compatible=True)
+                    await tls.do_handshake()
+                    return _Connection(tls, None)
+                return _Connection(tcp, tcp.socket)
+        except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
+            raise TemporaryError(f"cannot connect to {host}:{port}: {type(exc).__name__}") from None
+
+    def _release(self, key: tuple[str, str, int], connection: _Connection) -> None:
+        if len(self._idle[key]) < MAX_IDLE_PER_HOST:
+            self._idle[key].append(connection)
+        else:
+            trio.lowlevel.spawn_system_task(connection.aclose)
+
+    async def fetch_into(self, url: str, start: int, buffer: memoryview, size: int | None,
+                         on_data: Callable[[int], None]) -> None:
+        """Receives bytes [start, start+len(buffer)) of `url` into `buffer`.
+
+        Calls `on_data(n)` after every piece; on failure the bytes received so
+        far stay in the buffer and were reported, so the caller can resume.
+        """
+        for _ in range(MAX_REDIRECTS + 1):
+            location = await self._fetch_once(url, start, buffer, size, on_data)
+            if location is None:
+                return
+            url = urljoin(url, location)
+        raise TemporaryError(f"{redact_url(url)}: too many redirects")
+
+    async def _fetch_once(self, url: str, start: int, buffer: memoryview, size: int | None,
+                          on_data: Callable[[int], None]) -> str | None:
+        parts = urlsplit(url)
+        scheme = parts.scheme or "http"
+        host = parts.hostname or ""
+        port = parts.port or (443 if scheme == "https" else 80)
+        key = (scheme, host, port)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        end = start + len(buffer)
+        host_header = host if parts.port is None else f"{host}:{port}"
+        where = f"{scheme}://{host}:{port}{parts.path}"   # no query: it may hold credentials
+
+        connection = await self._connect(scheme, host, port)
+        reusable = False
+        try:
+            protocol = h11.Connection(h11.CLIENT)
+            request = protocol.send(h11.Request(method="GET", target=target, headers=[
+                ("Host", host_header), ("User-Agent", USER_AGENT), ("Accept-Encoding", "identity"),
+                ("Range", f"bytes={start}-{end - 1}")]))
+            request += protocol.send(h11.EndOfMessage())
+            try:
+                with trio.fail_after(self.idle_timeout):
+                    await connection.stream.send_all(request)
+                    response = await self._read_head(connection, protocol)
+            except trio.TooSlowError:
+                raise TemporaryError(f"{where}: no response in {self.idle_timeout:.0f}s") from None
+            headers = {name.decode().lower(): value.decode("latin-1") for name, value in response.headers}
+            status = response.status_code
+
+            if status in (301, 302, 303, 307, 308) and "location" in headers:
+                reusable = await self._drain(connection, protocol)
+                return headers["location"]
+            self._check_status(status, headers, where, start, end, size)
+            if headers.get("transfer-encoding", "").lower() == "chunked" or "content-length" not in headers:
+                await self._receive_framed(connection, protocol, buffer, on_data, where)
+                return None
+            length = int(headers["content-length"])
+            if length < len(buffer):
+                raise TemporaryError(f"{where}: server sent {length} bytes, {len(buffer)} asked")
+            connection.pending = self._buffered_body(protocol)
+            await self._receive_raw(connection, buffer, on_data, where)
+            reusable = length == len(buffer) and headers.get("connection", "").lower() != "close"
+            return None
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError) as exc:
+            raise TemporaryError(f"{where}: connection failed: {type(exc).__name__}") from None
+        finally:
+            if reusable:
+                self._release(key, connection)
+            else:
+                await connection.aclose()
+
+    async def _read_head(self, connection: _Connection, protocol: h11.Connection) -> h11.Response:
+        while True:
+            event = protocol.next_event()
+            if event is h11.NEED_DATA:
+                data = await connection.stream.receive_some(HEAD_READ)
+                if not data:
+                    raise TemporaryError("connection closed before the response")
+                protocol.receive_data(data)
+                continue
+            if isinstance(event, h11.Response):
+                return event
+            if isinstance(event, h11.ConnectionClosed):
+                raise TemporaryError("connection closed before the response")
+
+    @staticmethod
+    def _buffered_body(protocol: h11.Connection) -> bytes:
+        """Body bytes that came in the same packets as the head; from here on
+        the body bypasses h11."""
+        pending = bytearray()
+        while isinstance(event := protocol.next_event(), h11.Data):
+            pending += event.data
+        return bytes(pending)
+
+    async def _drain(self, connection: _Connection, protocol: h11.Connection) -> bool:
+        """Reads a small body (redirect, error page) to keep the connection usable."""
+        if protocol.their_state is h11.DONE:
+            return True
+        with trio.move_on_after(5):
+            while True:
+                event = protocol.next_event()
+                if event is h11.NEED_DATA:
+                    data = await connection.stream.receive_some(HEAD_READ)
+                    if not data:
+                        return False
+                    protocol.receive_data(data)
+                elif isinstance(event, h11.EndOfMessage):
+                    return True
+                elif isinstance(event, h11.ConnectionClosed):
+                    return False
+        return False
+
+    async def _receive_raw(self, connection: _Connection, buffer: memoryview,
+                           on_data: Callable[[int], None], where: str) -> None:
+        filled = 0
+        # One cancel scope whose deadline moves: a new scope per recv costs more
+        # than the recv itself on a fast link.
+        with trio.CancelScope() as scope:
+            while filled < len(buffer):
+                scope.deadline = trio.current_time() + self.idle_timeout
+                n = await connection.receive_into(buffer[filled:])
+                if n == 0:
+                    raise TemporaryError(
+                        f"{where}: connection closed after {filled} of {len(buffer)} bytes")
+                filled += n
+                on_data(n)
+        if scope.cancelled_caught:
+            raise TemporaryError(f"{where}: stalled for {self.idle_timeout:.0f}s")
+
+    async def _receive_framed(self, connection: _Connection, protocol: h11.Connection,
+                              buffer: memoryview, on_data: Callable[[int], None], where: str) -> None:
+        """The slow path for chunked bodies: let h11 do the framing."""
+        filled = 0
+        while filled < len(buffer):
+            event = protocol.next_event()
+            if event is h11.NEED_DATA:
+                with trio.move_on_after(self.idle_timeout) as scope:
+                    data = await connection.stream.receive_some(HEAD_READ)
+                if scope.cancelled_caught or not data:
+                    raise TemporaryError(f"{where}: connection closed after {filled} bytes")
+                protocol.receive_data(data)
+            elif isinstance(event, h11.Data):
+                n = min(len(event.data), len(buffer) - filled)
+                buffer[filled:filled + n] = event.data[:n]
+                filled += n
+                on_data(n)
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                raise TemporaryError(f"{where}: body ended after {filled} bytes")
+
+    @staticmethod
+    def _check_status(status: int, headers: dict[str, str], where: str, start: int, end: int,
+                      size: int | None) -> None:
+        if status == 206:
+            match = CONTENT_RANGE_RE.match(headers.get("content-range", ""))
+            if not match or int(match.group(1)) != start:
+                raise TemporaryError(f"{where}: wrong Content-Range {headers.get('content-range')!r}")
+            if size is not None and match.group(3) != "*" and int(match.group(3)) != size:
+                raise LinkExpired(f"{where}: file size changed to {match.group(3)}", status=status)
+            return
+        if status == 200:
+            if start == 0 and size is not None and end >= size:
+                return
+            raise LinkExpired(f"{where}: server ignored the range request", status=status)
+        if status in EXPIRED_STATUSES:
+            raise LinkExpired(f"{where}: HTTP {status}", status=status)
+        retry_after = _retry_after(headers)
+        if status == 429:
+            raise RateLimited(f"{where}: HTTP 429", retry_after=retry_after, status=status)
+        if status >= 500:
+            raise TemporaryError(f"{where}: HTTP {status}", retry_after=retry_after, status=status)
+        raise RemoteError(f"{where}: HTTP {status}", status=status)
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    try:
+        return max(0.0, float(headers["retry-after"]))
+    except (KeyError, ValueError):
+        return None
