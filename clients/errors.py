@@ -81,6 +81,18 @@ class InvalidName(RemoteError):
     errno = errno.EINVAL
 
 
+class TooBig(RemoteError):
+    """The service refuses a file this large."""
+
+    errno = errno.EFBIG
+
+
+class NotEmpty(RemoteError):
+    """A directory to remove (or to replace by a rename) still has entries."""
+
+    errno = errno.ENOTEMPTY
+
+
 class ReadOnly(RemoteError):
     errno = errno.EROFS
 

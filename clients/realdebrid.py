@@ -1,8 +1,10 @@
 """Real-Debrid REST API 1.0 client (../shared/api/realdebrid-rest-1.0.txt).
 
-Typed results, all pages of paginated lists, and the service's error JSON
-(`{"error": ..., "error_code": N}`) mapped to `clients.errors`. The token is
-sent as a Bearer header only, never in a URL.
+Typed results, pages with ETag/If-None-Match, and the service's error JSON
+(`{"error": ..., "error_code": N}`) mapped to `clients.errors`. Every call goes
+through the account's one `RateLimiter` (with priorities); 429 and error codes
+5/34 pause all calls, honouring `Retry-After`. The token is sent as a Bearer
+header only, never in a URL; OAuth access tokens are refreshed on 401/code 8.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from typing import Any
 import httpx
 import trio
 
-from .errors import (AccountLocked, AuthError, FileUnavailable, NotFound, PermissionDenied,
+from .errors import (AccountLocked, AuthError, FileUnavailable, InvalidName, NotFound, PermissionDenied,
                      QuotaExceeded, RateLimited, RemoteError, TemporaryError)
 from .http import retry_after_seconds
+from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter, backoff
 
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 2500
-API_RETRIES = 4
+API_RETRIES = 5
+OAUTH_GRANT = "http://oauth.net/grant_type/device/1.0"
+OPENSOURCE_CLIENT_ID = "X245A4XAIBGVM"
 
 
 def parse_date(value: str | None) -> float | None:
@@ -116,24 +121,98 @@ class UnrestrictedLink:
     chunks: int = 0
 
 
+@dataclass
+class Page:
+    """One page of a list: `items` None means 304 (unchanged since `etag`)."""
+
+    items: list[dict[str, Any]] | None
+    total: int
+    etag: str | None
+
+
+def oauth_url_for(api_url: str) -> str:
+    """`.../rest/1.0` -> `.../oauth/v2` (the OAuth base sits next to the REST base)."""
+    base = api_url.rstrip("/")
+    if base.endswith("/rest/1.0"):
+        base = base[: -len("/rest/1.0")]
+    return base + "/oauth/v2"
+
+
+class Credentials:
+    """A private API token: static, nothing to refresh."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    async def token(self, client: "RealDebridClient") -> str:
+        return self._token
+
+    async def refresh(self, client: "RealDebridClient", used: str) -> bool:
+        return False
+
+
+class OAuthCredentials(Credentials):
+    """Client id/secret + refresh token from `debridfs login realdebrid`.
+
+    The access token is fetched on first use and again whenever the API says
+    it is bad (401 / code 8): the user never notices an expiry.
+    """
+
+    def __init__(self, client_id: str, client_secret: str, refresh_token: str) -> None:
+        super().__init__("")
+        self.client_id = client_id
+        self._secret = client_secret
+        self._refresh = refresh_token
+        self._lock = trio.Lock()
+
+    async def token(self, client: "RealDebridClient") -> str:
+        if not self._token:
+            await self.refresh(client, "")
+        return self._token
+
+    async def refresh(self, client: "RealDebridClient", used: str) -> bool:
+        async with self._lock:
+            if self._token and self._token != used:
+                return True            # someone else refreshed while we waited
+            data = await client.oauth_token(self.client_id, self._secret, self._refresh)
+            self._token = str(data["access_token"])
+            if data.get("refresh_token"):
+                self._refresh = str(data["refresh_token"])
+            log.info("Real-Debrid: access token refreshed (valid %ss)", data.get("expires_in", "?"))
+            return True
+
+
 class RealDebridClient:
-    def __init__(self, http: httpx.AsyncClient, api_url: str, token: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, api_url: str, credentials: Credentials | str,
+                 limiter: RateLimiter | None = None, oauth_url: str | None = None) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
-        self._token = token
+        self.oauth_url = (oauth_url or oauth_url_for(self.api_url)).rstrip("/")
+        self.credentials = Credentials(credentials) if isinstance(credentials, str) else credentials
+        self.limiter = limiter or RateLimiter(250)
 
     def __repr__(self) -> str:
         return f"RealDebridClient({self.api_url!r})"
 
     async def request(self, method: str, path: str, *, params: dict | None = None,
                       data: dict | None = None, content: bytes | None = None,
-                      headers: dict | None = None) -> httpx.Response:
-        """One API call, retried on 429/5xx with backoff; errors mapped."""
-        all_headers = {"Authorization": f"Bearer {self._token}", **(headers or {})}
-        delay = 1.0
-        for attempt in range(API_RETRIES + 1):
+                      headers: dict | None = None, priority: int = BACKGROUND,
+                      auth: bool = True, base: str | None = None) -> httpx.Response:
+        """One API call through the limiter, retried on 429/5xx, errors mapped."""
+        refreshed = False
+        attempt = 0
+        while True:
+            all_headers = dict(headers or {})
+            token = ""
+            if auth:
+                token = await self.credentials.token(self)
+                all_headers["Authorization"] = f"Bearer {token}"
+            await self.limiter.acquire(priority)
             try:
-                response = await self.http.request(method, self.api_url + path, params=params,
+                response = await self.http.request(method, (base or self.api_url) + path, params=params,
                                                    data=data, content=content, headers=all_headers)
             except httpx.TransportError as exc:
                 error: RemoteError = TemporaryError(f"Real-Debrid {path}: {type(exc).__name__}")
@@ -141,13 +220,21 @@ class RealDebridClient:
                 if response.status_code < 400 or response.status_code == 304:
                     return response
                 error = self._error(path, response)
-            if not isinstance(error, (RateLimited, TemporaryError)) or attempt == API_RETRIES:
+            if isinstance(error, AuthError) and not isinstance(error, AccountLocked) and auth \
+                    and not refreshed and await self.credentials.refresh(self, token):
+                refreshed = True
+                continue
+            if not isinstance(error, (RateLimited, TemporaryError)) or attempt >= API_RETRIES:
                 raise error
-            wait = getattr(error, "retry_after", None) or delay
-            log.info("Real-Debrid %s: %s; retrying in %.1fs", path, error, wait)
-            await trio.sleep(wait)
-            delay = min(delay * 2, 30)
-        raise AssertionError("unreachable")
+            wait = getattr(error, "retry_after", None) or backoff(attempt, base=1.0, cap=30.0)
+            if isinstance(error, RateLimited):
+                # Refused calls count too: every caller holds off, not just this one.
+                self.limiter.pause(getattr(error, "retry_after", None) or backoff(attempt, 5.0, 60.0))
+                log.info("Real-Debrid %s: %s; backing off", path, error)
+            else:
+                log.info("Real-Debrid %s: %s; retrying in %.1fs", path, error, wait)
+                await trio.sleep(wait)
+            attempt += 1
 
     @staticmethod
     def _error(path: str, response: httpx.Response) -> RemoteError:
@@ -168,30 +255,51 @@ class RealDebridClient:
         if code in (24, 35) or status == 451:
             return FileUnavailable(message, **kw)
         if code == 23:
-            return QuotaExceeded(message, **kw)
+            return QuotaExceeded(message + ": traffic exhausted", **kw)
         if code == 9 or status == 403:
             return PermissionDenied(message, **kw)
         if status == 404 or code == 7:
             return NotFound(message, **kw)
+        if status == 400 and code in (2, 30):
+            return InvalidName(message, **kw)
         if status >= 500:
             return TemporaryError(message, retry_after=retry_after_seconds(response), **kw)
         return RemoteError(message, **kw)
 
-    async def user(self) -> dict[str, Any]:
-        return (await self.request("GET", "/user")).json()
+    # --- account
 
-    async def _all_pages(self, path: str) -> list[dict[str, Any]]:
+    async def user(self) -> dict[str, Any]:
+        return (await self.request("GET", "/user", priority=FOREGROUND)).json()
+
+    async def oauth_token(self, client_id: str, client_secret: str, code: str) -> dict[str, Any]:
+        response = await self.request("POST", "/token", auth=False, base=self.oauth_url,
+                                      priority=FOREGROUND,
+                                      data={"client_id": client_id, "client_secret": client_secret,
+                                            "code": code, "grant_type": OAUTH_GRANT})
+        return response.json()
+
+    # --- lists
+
+    async def page(self, path: str, offset: int, limit: int = PAGE_LIMIT, etag: str | None = None,
+                   priority: int = BACKGROUND) -> Page:
+        headers = {"If-None-Match": etag} if etag else None
+        response = await self.request("GET", path, params={"offset": offset, "limit": limit},
+                                      headers=headers, priority=priority)
+        total_header = response.headers.get("x-total-count")
+        if response.status_code == 304:
+            return Page(None, int(total_header) if total_header else -1, etag)
+        items = [] if response.status_code == 204 or not response.content else response.json()
+        total = int(total_header) if total_header else offset + len(items)
+        return Page(items, total, response.headers.get("etag"))
+
+    async def _all_pages(self, path: str, priority: int = BACKGROUND) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         while True:
-            response = await self.request("GET", path, params={"offset": len(items), "limit": PAGE_LIMIT})
-            if response.status_code == 204:
+            page = await self.page(path, len(items), priority=priority)
+            if not page.items:
                 break
-            page = response.json()
-            if not page:
-                break
-            items.extend(page)
-            total = int(response.headers.get("x-total-count", len(items)))
-            if len(items) >= total:
+            items.extend(page.items)
+            if len(items) >= page.total:
                 break
         return items
 
@@ -201,11 +309,51 @@ class RealDebridClient:
     async def torrents(self) -> list[Torrent]:
         return [Torrent.from_json(t) for t in await self._all_pages("/torrents")]
 
-    async def torrent_info(self, torrent_id: str) -> TorrentInfo:
-        return TorrentInfo.from_json((await self.request("GET", f"/torrents/info/{torrent_id}")).json())
+    async def torrent_info_json(self, torrent_id: str, priority: int = BACKGROUND) -> dict[str, Any]:
+        return (await self.request("GET", f"/torrents/info/{torrent_id}", priority=priority)).json()
+
+    async def torrent_info(self, torrent_id: str, priority: int = BACKGROUND) -> TorrentInfo:
+        return TorrentInfo.from_json(await self.torrent_info_json(torrent_id, priority))
+
+    # --- links
+
+    async def unrestrict_check(self, link: str) -> dict[str, Any]:
+        return (await self.request("POST", "/unrestrict/check", data={"link": link},
+                                   priority=FOREGROUND)).json()
+
+    async def unrestrict_link_json(self, link: str) -> dict[str, Any]:
+        return (await self.request("POST", "/unrestrict/link", data={"link": link},
+                                   priority=FOREGROUND)).json()
 
     async def unrestrict_link(self, link: str) -> UnrestrictedLink:
-        data = (await self.request("POST", "/unrestrict/link", data={"link": link})).json()
+        data = await self.unrestrict_link_json(link)
         return UnrestrictedLink(id=str(data.get("id", "")), filename=str(data.get("filename", "")),
                                 filesize=int(data.get("filesize") or 0), download=str(data["download"]),
                                 chunks=int(data.get("chunks") or 0))
+
+    # --- writes
+
+    async def add_magnet(self, magnet: str) -> str:
+        response = await self.request("POST", "/torrents/addMagnet", data={"magnet": magnet},
+                                      priority=FOREGROUND)
+        return str(response.json()["id"])
+
+    async def add_torrent(self, data: bytes) -> str:
+        response = await self.request("PUT", "/torrents/addTorrent", content=data,
+                                      headers={"Content-Type": "application/x-bittorrent"},
+                                      priority=FOREGROUND)
+        return str(response.json()["id"])
+
+    async def select_files(self, torrent_id: str, files: str = "all") -> None:
+        try:
+            await self.request("POST", f"/torrents/selectFiles/{torrent_id}", data={"files": files})
+        except RemoteError as exc:
+            if exc.code == 31:        # action already done
+                return
+            raise
+
+    async def delete_torrent(self, torrent_id: str) -> None:
+        await self.request("DELETE", f"/torrents/delete/{torrent_id}", priority=FOREGROUND)
+
+    async def delete_download(self, download_id: str) -> None:
+        await self.request("DELETE", f"/downloads/delete/{download_id}", priority=FOREGROUND)

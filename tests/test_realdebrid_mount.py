@@ -53,6 +53,8 @@ EXPECTED_FILES = {
     "realdebrid/torrents/Show S01/Season 1/Show.S01E02.mkv": {"size": 6 * MiB + 1, "seed": 12},
     "realdebrid/torrents/Show S01/readme.nfo": {"size": 300, "seed": 14},
     "realdebrid/torrents/..\u2215evil\u2215name/film.mp4": {"size": 2 * MiB, "seed": 21},
+    "realdebrid/torrents/.status": None,       # generated: what is not shown and why
+    "realdebrid/downloads/.status": None,
 }
 
 
@@ -84,9 +86,10 @@ def files_below(root: Path) -> set[str]:
 
 
 def test_tree_lists_downloads_and_finished_torrents(mount):
-    assert sorted(os.listdir(mount.path)) == ["realdebrid"]
+    # .debridfs is the mount's own control directory (uploads), not Real-Debrid's
+    assert sorted(n for n in os.listdir(mount.path) if n != ".debridfs") == ["realdebrid"]
     assert sorted(os.listdir(mount.path / "realdebrid")) == ["downloads", "torrents"]
-    assert files_below(mount.path) == set(EXPECTED_FILES)
+    assert files_below(mount.path / "realdebrid") == {p.removeprefix("realdebrid/") for p in EXPECTED_FILES}
     # ls -R, as a user would run it, sees the same
     out = subprocess.run(["ls", "-R", str(mount.path)], capture_output=True, text=True, check=True).stdout
     assert "Show.S01E02.mkv" in out and "Still Downloading" not in out and "sample.mkv" not in out
@@ -150,6 +153,9 @@ def test_two_processes_read_the_same_file_at_once(mount):
 
 
 def test_writes_are_refused(mount):
+    # refusals are logged (deleting says how to allow it: see test_realdebrid_write.py)
+    mount.expect_log(r"(mkdir|create|unlink|rename) failed")
+    mount.expect_log(r"refusing to delete .* allow_delete = true")
     target = mount.path / "realdebrid/downloads/big.bin"
     with pytest.raises(OSError) as info:
         os.open(target, os.O_WRONLY)

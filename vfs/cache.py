@@ -28,5 +28,9 @@ class MemoryCache:
         return key in self._lru
 
     @property
+    def max_bytes(self) -> int:
+        return int(self._lru.maxsize)
+
+    @property
     def used_bytes(self) -> int:
         return int(self._lru.currsize)

@@ -64,11 +64,50 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument("service", choices=sorted(LOGINS))
     login.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     login.set_defaults(handler=cmd_login)
+
+    add = commands.add_parser("add", help="add hoster links to a link service")
+    add.add_argument("service", choices=sorted(add_services()))
+    add.add_argument("urls", nargs="*", metavar="URL")
+    add.add_argument("--file", type=Path, default=None, help="a text file of links, one per line")
+    add.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    add.set_defaults(handler=cmd_add)
+
+    verify = commands.add_parser("verify", help="check a file against the md5 its service gave")
+    verify.add_argument("path", type=Path)
+    verify.set_defaults(handler=cmd_verify)
+
+    status = commands.add_parser("status", help="show pending uploads")
+    status.add_argument("mountpoint", type=Path, nargs="?", default=None,
+                        help="a running mount (shows live progress); default: read the journal")
+    status.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    status.set_defaults(handler=cmd_status)
     return parser
 
 
 # service -> "module:function"; the function takes (args, config) and returns an exit status.
 LOGINS: dict[str, str] = {}
+LOGINS["rapidgator"] = "vfs.sources.rapidgator:login_command"
+LOGINS["realdebrid"] = "vfs.sources.realdebrid_login:login"
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    """Uploads not yet confirmed: live from a mount, else from the journals on disk."""
+    from .uploads import Journal, format_status
+
+    if args.mountpoint is not None:
+        try:
+            sys.stdout.write((args.mountpoint / ".debridfs" / "uploads").read_text())
+        except OSError as exc:
+            return fail(f"cannot read the status of {args.mountpoint}: {exc.strerror}")
+        return 0
+    rows = []
+    root = config.state_dir / "uploads"
+    for directory in sorted(root.iterdir()) if root.is_dir() else []:
+        for record in Journal(directory).load():
+            rows.append({"source": directory.name, "name": record.name, "state": record.state,
+                         "size": record.size, "sent": 0, "error": record.error})
+    sys.stdout.write(format_status(rows))
+    return 0
 
 
 def cmd_login(args: argparse.Namespace, config: Config) -> int:
@@ -76,6 +115,88 @@ def cmd_login(args: argparse.Namespace, config: Config) -> int:
 
     module_name, function_name = LOGINS[args.service].split(":")
     return getattr(importlib.import_module(module_name), function_name)(args, config)
+
+
+# `debridfs add SERVICE`: service -> "module:Class" of a Source built as
+# Class(config, http) that has `async add_links(urls) -> list[row]`, each row
+# with .url, .state ("ok" | "failed" | "waiting" | "new"), .name, .size, .reason
+# (vfs/sources/links.py LinkSource does this). The link services come from
+# vfs.sources.LINK_SOURCES; another service plugs in with one line here, e.g.
+# ADD_SERVICES["realdebrid"] = "vfs.sources.realdebrid:RealDebridSource".
+ADD_SERVICES: dict[str, str] = {}
+
+
+def add_services() -> dict[str, str]:
+    from .sources import LINK_SOURCES
+
+    return {**LINK_SOURCES, **ADD_SERVICES}
+
+
+def cmd_add(args: argparse.Namespace, config: Config) -> int:
+    import importlib
+
+    from clients.http import make_http_client
+    from .sources.links import parse_links
+
+    urls = list(args.urls)
+    if args.file is not None:
+        try:
+            urls += parse_links(args.file.read_text(errors="replace"))
+        except OSError as exc:
+            return fail(f"cannot read {args.file}: {exc.strerror}", EXIT_USAGE)
+    if not urls:
+        return fail("no links given (URL arguments or --file FILE)", EXIT_USAGE)
+    if getattr(config, args.service, None) is None:
+        return fail(f"{args.service} is not configured: add a [{args.service}] section to "
+                    f"{config.path or default_config_path()}", EXIT_USAGE)
+    module_name, class_name = add_services()[args.service].split(":")
+    source_class = getattr(importlib.import_module(module_name), class_name)
+
+    async def add() -> list:
+        async with make_http_client(8) as http:
+            return await source_class(config, http).add_links(urls)
+
+    try:
+        rows = trio.run(add)
+    except ConfigError as exc:
+        return fail(f"config: {exc}", EXIT_USAGE)
+    except AuthError as exc:
+        return fail(str(exc))
+    failed = 0
+    for row in rows:
+        if row.state == "ok":
+            print(f"ok       {row.name} ({row.size} bytes)  {row.url}")
+        else:
+            failed += row.state == "failed"
+            reason = f": {row.reason}" if row.reason else ""
+            print(f"{row.state:<8} {row.url}{reason}")
+    return EXIT_FAILED if failed else 0
+
+
+def cmd_verify(args: argparse.Namespace, config: Config) -> int:
+    import errno
+    import hashlib
+
+    path: Path = args.path
+    try:
+        expected = os.getxattr(path, "user.md5").decode().strip().lower()
+    except OSError as exc:
+        if exc.errno in (errno.ENODATA, getattr(errno, "ENOATTR", errno.ENODATA), errno.ENOTSUP):
+            return fail(f"{path}: no md5 known for this file (no user.md5 attribute)")
+        return fail(f"{path}: {exc.strerror}")
+    digest = hashlib.md5()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(8 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        return fail(f"{path}: read failed: {exc.strerror}")
+    actual = digest.hexdigest()
+    if actual == expected:
+        print(f"OK  {path}")
+        return 0
+    print(f"MISMATCH  {path}: expected md5 {expected}, got {actual}")
+    return EXIT_FAILED
 
 
 def fail(message: str, status: int = EXIT_FAILED) -> int:

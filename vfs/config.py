@@ -149,7 +149,7 @@ class ReadConfig:
     max_connections_per_file: int = 8
     max_connections: int = 32
     read_ahead_max: int = 64 << 20
-    prefetch_budget: int = 128 << 20       # read-ahead in flight, all files together
+    prefetch_budget: int = 64 << 20        # read-ahead in flight, all files together
     keep_open_seconds: float = 5.0         # read state kept after release (players reopen)
 
 

@@ -38,13 +38,16 @@ from clients.errors import LinkExpired, RateLimited, RemoteError, TemporaryError
 from clients.ranged import RangeClient
 from .cache import MemoryCache
 from .config import ReadConfig
-from .slots import BACKGROUND, URGENT, PrioritySlots
+from .slots import BACKGROUND, DEMAND, URGENT, PrioritySlots
 from .sources.base import DirectLink, Source
 
 log = logging.getLogger(__name__)
 
 CHUNK = 128 * 1024
-INITIAL_WINDOW = 1 << 20
+INITIAL_WINDOW = 512 * 1024
+READ_AHEAD_AFTER = 1 << 20     # sequential bytes read before read-ahead starts (probes read less)
+SMALL_READ = 256 * 1024        # demand spans up to this size jump the queue
+ACTIVE_SECONDS = 2.0           # a cursor used this recently shares the memory cache
 MAX_CURSORS = 4
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -101,13 +104,14 @@ class Span:
 class Cursor:
     """One sequential stream through a file."""
 
-    __slots__ = ("next_offset", "window", "used_at", "ahead")
+    __slots__ = ("next_offset", "window", "used_at", "ahead", "streak")
 
     def __init__(self, offset: int) -> None:
         self.next_offset = offset
         self.window = 0
         self.used_at = time.monotonic()
         self.ahead = offset     # read-ahead has been started up to here
+        self.streak = 0         # bytes read in sequence so far
 
 
 class ReadEngine:
@@ -117,7 +121,7 @@ class ReadEngine:
         self.cache = cache
         self.config = config
         self.block_size = max(block_size, CHUNK)
-        self.connections = PrioritySlots(config.max_connections)
+        self.connections = PrioritySlots(config.max_connections, reserve=max(1, config.max_connections // 8))
         self.prefetch_bytes = 0       # read-ahead in flight, all files together
         self.nursery: trio.Nursery | None = None
         self.files: dict[Any, RemoteFile] = {}
@@ -131,6 +135,14 @@ class ReadEngine:
         remote.opened += 1
         remote.released_at = None
         return remote
+
+    def window_share(self) -> int:
+        """The most read-ahead one cursor may keep: active cursors share half
+        the memory cache, so read-ahead is not evicted before it is read."""
+        cutoff = time.monotonic() - ACTIVE_SECONDS
+        active = sum(1 for remote in self.files.values() for cursor in remote.cursors
+                     if cursor.used_at >= cutoff)
+        return max(INITIAL_WINDOW, self.cache.max_bytes // (2 * max(1, active)))
 
     def release(self, remote: "RemoteFile") -> None:
         remote.opened -= 1
@@ -160,7 +172,7 @@ class RemoteFile:
         self.released_at: float | None = None
         self.link: DirectLink | None = None
         self._link_lock = trio.Lock()
-        self.slots = PrioritySlots(engine.config.max_connections_per_file)
+        self.slots = PrioritySlots(engine.config.max_connections_per_file, reserve=1)
         self.inflight: dict[int, Span] = {}
         self.cursors: list[Cursor] = []
 
@@ -186,9 +198,10 @@ class RemoteFile:
             # by chunk on every read would cost more than the read.
             start = max(end, cursor.ahead)
             target = min(self.size, end + cursor.window)
+            step = min(self.engine.block_size, max(CHUNK, cursor.window // 2))
             if target < self.size:
-                target -= target % self.engine.block_size
-            if target - start >= self.engine.block_size or (target == self.size and start < target):
+                target -= target % step
+            if target - start >= step or (target == self.size and start < target):
                 cursor.ahead = max(cursor.ahead, self._ensure(start, target, prefetch=True))
         cache = self.engine.cache
         pieces: list[memoryview | bytes] = []
@@ -227,8 +240,13 @@ class RemoteFile:
             # The kernel reorders and splits requests a little: allow some slack.
             if cursor.next_offset - slack <= offset <= cursor.next_offset + slack:
                 if offset >= cursor.next_offset - CHUNK:
-                    cursor.window = min(self.engine.config.read_ahead_max,
-                                        max(INITIAL_WINDOW, cursor.window * 2))
+                    # The window follows consumption: a player that reads 2 s after a
+                    # seek must not pull 64 MiB; a cp soon reads at full width.
+                    cursor.streak += end - offset
+                    if cursor.streak >= READ_AHEAD_AFTER:
+                        cursor.window = min(self.engine.config.read_ahead_max,
+                                            self.engine.window_share(),
+                                            max(INITIAL_WINDOW, cursor.streak))
                 cursor.next_offset = max(cursor.next_offset, end)
                 cursor.used_at = time.monotonic()
                 return cursor
@@ -286,7 +304,8 @@ class RemoteFile:
         error: BaseException | None = None
         try:
             with span.cancel_scope:
-                priority = BACKGROUND if span.prefetch else URGENT
+                priority = (BACKGROUND if span.prefetch
+                            else URGENT if span.length <= SMALL_READ else DEMAND)
                 with trio.fail_after(self.engine.config.timeout):
                     await self._link()      # knows the connection limit before taking a slot
                     async with self.slots.slot(priority), self.engine.connections.slot(priority):
@@ -319,7 +338,7 @@ class RemoteFile:
                 limit = self.engine.config.max_connections_per_file
                 if self.link.max_connections:
                     limit = min(limit, self.link.max_connections)
-                self.slots.set_total(limit)
+                self.slots.set_total(limit, reserve=1 if limit >= 4 else 0)
             return self.link
 
     async def _download(self, span: Span) -> None:
@@ -347,16 +366,19 @@ class RemoteFile:
                 await self.engine.ranged.fetch_into(
                     link.url, span.start + span.filled, memoryview(span.buf)[span.filled:],
                     self.size, on_data)
-            except LinkExpired as exc:
-                if refreshed:
-                    raise
-                refreshed = True
-                log.info("direct link failed (%s); resolving it again", exc)
-                await self._link(refresh=True, failed=link)
-            except (TemporaryError, RateLimited) as exc:
+            except (LinkExpired, TemporaryError, RateLimited) as exc:
+                if isinstance(exc, LinkExpired):
+                    if not refreshed:
+                        refreshed = True
+                        log.info("direct link failed (%s); resolving it again", exc)
+                        await self._link(refresh=True, failed=link)
+                        continue
+                    if (exc.status or 0) < 500:
+                        raise           # a fresh link fails the same way: the file is gone
+                    # A fresh link answering 503 is a busy server: retry like any 5xx.
                 if attempt >= len(RETRY_DELAYS):
                     raise TemporaryError(f"giving up after {attempt} retries: {exc}") from None
-                delay = exc.retry_after or RETRY_DELAYS[attempt]
+                delay = getattr(exc, "retry_after", None) or RETRY_DELAYS[attempt]
                 attempt += 1
                 log.info("transfer at %d failed (%s); retry %d in %.2fs",
                          span.start + span.filled, exc, attempt, delay)

@@ -11,8 +11,9 @@ from typing import AsyncIterator
 
 import trio
 
-URGENT = 0
-BACKGROUND = 1
+URGENT = 0        # small reads someone waits for (a seek, a probe)
+DEMAND = 1        # large reads someone waits for (a stream catching up)
+BACKGROUND = 2    # read-ahead
 
 
 class _Waiter:
@@ -25,19 +26,27 @@ class _Waiter:
 
 
 class PrioritySlots:
-    def __init__(self, total: int) -> None:
+    """`total` slots; background work never takes the last `reserve` of them,
+    so an urgent request finds a free slot without waiting for a transfer."""
+
+    def __init__(self, total: int, reserve: int = 0) -> None:
         self.total = total
+        self.reserve = reserve
         self.in_use = 0
         self._queue: list[tuple[int, int, _Waiter]] = []
         self._order = itertools.count()
 
-    def set_total(self, total: int) -> None:
+    def set_total(self, total: int, reserve: int = 0) -> None:
         self.total = max(1, total)
+        self.reserve = reserve
         self._grant()
+
+    def _limit(self, priority: int) -> int:
+        return self.total if priority < BACKGROUND else max(1, self.total - self.reserve)
 
     @asynccontextmanager
     async def slot(self, priority: int = URGENT) -> AsyncIterator[None]:
-        if self.in_use < self.total and not self._queue:
+        if self.in_use < self._limit(priority) and not self._queue:
             self.in_use += 1
         else:
             waiter = _Waiter()
@@ -59,10 +68,14 @@ class PrioritySlots:
         self._grant()
 
     def _grant(self) -> None:
-        while self._queue and self.in_use < self.total:
-            _, _, waiter = heapq.heappop(self._queue)
+        while self._queue:
+            priority, _, waiter = self._queue[0]
             if waiter.abandoned:
+                heapq.heappop(self._queue)
                 continue
+            if self.in_use >= self._limit(priority):
+                return
+            heapq.heappop(self._queue)
             waiter.granted = True
             self.in_use += 1
             waiter.event.set()

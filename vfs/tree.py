@@ -169,6 +169,13 @@ class Tree:
         parent.children[entry.name] = child
         return child
 
+    def update_node(self, node: Node, entry: Entry) -> None:
+        """Gives an existing node a source's new view of it (same inode): a
+        written file handed to its source keeps the inode the kernel knows."""
+        node.key, node.ref = entry.key, entry.ref
+        node.size, node.mtime, node.xattrs = entry.size, entry.mtime, entry.xattrs
+        node.writable, node.virtual, node.local = entry.writable, entry.virtual, entry.local
+
     def remove_child(self, parent: Node, name: str) -> None:
         child = parent.children.pop(name, None)
         if child is not None:

@@ -31,6 +31,7 @@ Library section `rapidgator` (every key optional):
      "download_delay": 0,         # `delay` returned by file/download
      "link_ttl": null,            # seconds a download_url lives (null: until expire_links)
      "processing_delay": 0.2,     # seconds an upload stays Processing after its POST
+     "upload_rate": 0,            # bytes/s the upload host reads a POST body at (0: no cap)
      "per_page_max": 500}         # folder/content clamps per_page to this
 
 Ids are deterministic per run: folder ids are decimal strings counting up from
@@ -97,6 +98,8 @@ Control (`/_control/state/rapidgator`, `/_control/rapidgator/<action>`):
              set_download_delay {"seconds": N}
              throttle_logins {"count": N}
              upload_post_error {"status": 500, "count": 1}   (answered after draining the body)
+             set_upload_rate {"bytes_per_second": N}   (0: unlimited) caps how fast the upload
+                                                       host reads each POST body (a slow uplink)
 """
 
 from __future__ import annotations
@@ -265,6 +268,7 @@ class RapidgatorService:
         self.fail_next_uploads = 0
         self.throttled_logins = 0
         self.upload_post_errors: list[int] = []
+        self.upload_rate = float(section.get("upload_rate", 0))   # bytes/s per POST; 0 = no cap
         self._folder_seq = FIRST_FOLDER_ID
         self._file_seq = 0
         self._token_seq = 0
@@ -492,7 +496,7 @@ class RapidgatorService:
             "tokens_valid": sum(1 for exp in self.tokens.values() if exp > now),
             "settings": {"processing_delay": self.processing_delay, "download_delay": self.download_delay,
                          "token_ttl": self.token_ttl, "fail_next_uploads": self.fail_next_uploads,
-                         "per_page_max": self.per_page_max},
+                         "per_page_max": self.per_page_max, "upload_rate": self.upload_rate},
         }
 
     def control_action(self, action: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -522,6 +526,9 @@ class RapidgatorService:
         if action == "throttle_logins":
             self.throttled_logins = int(args.get("count", 1))
             return {"throttled_logins": self.throttled_logins}
+        if action == "set_upload_rate":
+            self.upload_rate = float(args.get("bytes_per_second", 0))
+            return {"upload_rate": self.upload_rate}
         if action == "upload_post_error":
             self.upload_post_errors += [int(args.get("status", 500))] * int(args.get("count", 1))
             return {"upload_post_errors": len(self.upload_post_errors)}
@@ -1075,15 +1082,22 @@ class MultipartFileReader:
                 self.state = "body"
 
 
-async def stream_multipart_file(request: Request, spool: Spool) -> bool:
-    """Feeds the body of the first part named `file` into `spool`; True if one was found."""
+async def stream_multipart_file(request: Request, spool: Spool, rate: float = 0.0) -> bool:
+    """Feeds the body of the first part named `file` into `spool`; True if one was found.
+    `rate` (bytes/s, 0 = none) paces the reading, like a slow uplink."""
     reader = MultipartFileReader(_boundary(request.headers.get("content-type", "")), spool)
     receive = request.receive
     error: MultipartError | None = None
+    started, received = time.monotonic(), 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
+        if rate > 0:
+            received += len(message.get("body", b""))
+            ahead = started + received / rate - time.monotonic()
+            if ahead > 0:
+                await anyio.sleep(ahead)
         if error is None:
             try:
                 await reader.feed(message.get("body", b""))
@@ -1151,7 +1165,7 @@ def build(state: EmulatorState) -> Starlette:
         session.receiving = True
         spool = Spool()
         try:
-            found = await stream_multipart_file(request, spool)
+            found = await stream_multipart_file(request, spool, svc.upload_rate)
             size = await spool.finish()
         except ClientDisconnect:  # the session stays at state 0: the client may retry
             await spool.abort()

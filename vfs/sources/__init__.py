@@ -16,4 +16,31 @@ def build_sources(config: Config, http: httpx.AsyncClient) -> list[Source]:
         from .realdebrid import RealDebridSource
 
         sources.append(RealDebridSource(config, http))
+    if config.rapidgator is not None:
+        from .rapidgator import RapidgatorSource
+
+        sources.append(RapidgatorSource(config, http))
+    # Link services (vfs/sources/links.py): one directory of added hoster links each.
+    for service in LINK_SOURCES:
+        if getattr(config, service, None) is not None:
+            sources.append(link_source_class(service)(config, http))
+    if any(source.writable for source in sources):
+        from .internal import InternalSource   # MOUNT/.debridfs/uploads
+
+        sources.append(InternalSource(list(sources)))
     return sources
+
+
+# Link services whose sources are LinkSource subclasses: name -> "module:Class".
+LINK_SOURCES: dict[str, str] = {
+    "portal": "vfs.sources.portal:PortalSource",
+    "premiumize": "vfs.sources.premiumize:PremiumizeSource",
+    "rapidshare": "vfs.sources.rapidshare:RapidShareSource",
+}
+
+
+def link_source_class(service: str) -> type[Source]:
+    import importlib
+
+    module_name, class_name = LINK_SOURCES[service].split(":")
+    return getattr(importlib.import_module(module_name), class_name)

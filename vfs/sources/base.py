@@ -64,6 +64,10 @@ class Source:
         """A direct link for file `ref`; `refresh` means the last one failed."""
         raise NotImplementedError
 
+    def upload_status(self) -> list[dict[str, Any]]:
+        """Pending uploads (vfs/uploads.py UploadManager.status rows); none by default."""
+        return []
+
     def listing_changed(self, callback: Callable[[Any], None]) -> None:
         """Registers the tree's callback for directories whose content changed."""
         self._on_change = callback

@@ -1,0 +1,370 @@
+"""Rapidgator API v2 client (../shared/api/rapidgator-api-v2-file.txt and NOTES.md §1).
+
+Every call is a POST with a form body: the `token` is a parameter of every
+method, and a form body keeps it out of URLs that proxies or logs record.
+Replies are the envelope `{"response": ..., "status": N, "details": "..."}`;
+errors are mapped to `clients.errors` by status and `details` text. A 401
+(session gone) is renewed once by logging in again when a login and password
+are available; otherwise the caller gets an `AuthError` saying to log in.
+
+Uploads: `upload_file` streams a spool file from disk as multipart/form-data
+(one part named `file`) with a known Content-Length; the body is produced
+chunk by chunk, never held in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import httpx
+import trio
+
+from .errors import (AccountLocked, AuthError, InvalidName, NoSpace, NotFound, QuotaExceeded,
+                     RateLimited, RemoteError, TemporaryError, TooBig)
+from .http import redact_url, retry_after_seconds
+
+log = logging.getLogger(__name__)
+
+API_RETRIES = 4
+PER_PAGE = 500
+UPLOAD_CHUNK = 4 << 20           # fewer worker-thread hops per byte (measured: 1 MiB gave ~79% of curl)
+UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=300.0)
+
+
+class TwoFactorRequired(AuthError):
+    """user/login needs the one-time `code` of a 2FA account."""
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@dataclass(frozen=True)
+class RGFile:
+    file_id: str
+    name: str
+    folder_id: str
+    size: int
+    md5: str
+    created: float
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RGFile":
+        return cls(file_id=str(data["file_id"]), name=str(data.get("name") or data["file_id"]),
+                   folder_id=str(data.get("folder_id") or ""), size=_int(data.get("size")),
+                   md5=str(data.get("hash") or "").lower(), created=float(_int(data.get("created"))))
+
+
+@dataclass(frozen=True)
+class RGFolder:
+    folder_id: str
+    name: str
+    parent_id: str | None
+    created: float
+    nb_files: int = 0
+    nb_folders: int = 0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RGFolder":
+        parent = data.get("parent_folder_id")
+        return cls(folder_id=str(data["folder_id"]), name=str(data.get("name") or data["folder_id"]),
+                   parent_id=str(parent) if parent else None, created=float(_int(data.get("created"))),
+                   nb_files=_int(data.get("nb_files")), nb_folders=_int(data.get("nb_folders")))
+
+
+@dataclass(frozen=True)
+class FolderContent:
+    folder: RGFolder
+    folders: list[RGFolder]
+    files: list[RGFile]
+
+
+@dataclass(frozen=True)
+class UploadSession:
+    upload_id: str
+    state: int                  # 0 Uploading, 1 Processing, 2 Done, 3 Fail
+    url: str | None
+    file: RGFile | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "UploadSession":
+        file = data.get("file")
+        return cls(upload_id=str(data["upload_id"]), state=_int(data.get("state"), -1),
+                   url=data.get("url") or None, file=RGFile.from_json(file) if file else None)
+
+    def __repr__(self) -> str:   # the URL carries the session token (sid=)
+        return f"UploadSession({self.upload_id!r}, state={self.state})"
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    url: str
+    delay: int
+
+    def __repr__(self) -> str:
+        return f"DownloadLink(<url>, delay={self.delay})"
+
+
+def map_error(method: str, status: int, details: str, retry_after: float | None = None) -> RemoteError:
+    """The service's status and details text -> the error vocabulary."""
+    text = details or f"HTTP {status}"
+    lower = text.lower()
+    message = f"Rapidgator {method}: {text}"
+    kw = {"status": status}
+    if "please wait" in lower or status == 429:
+        return RateLimited(message, retry_after=retry_after, **kw)
+    if "code is required" in lower:
+        return TwoFactorRequired(message, **kw)
+    if "locked" in lower or "frozen" in lower:
+        return AccountLocked(message, **kw)
+    if status == 401 or "session doesn't exist" in lower or "session not exist" in lower:
+        return AuthError(message, **kw)
+    if "storage" in lower:
+        return NoSpace(message, **kw)
+    if "traffic" in lower or status == 423:
+        return QuotaExceeded(message, **kw)
+    if "too big" in lower or "files up to" in lower:
+        return TooBig(message, **kw)
+    if "invalid file name" in lower or "invalid folder name" in lower:
+        return InvalidName(message, **kw)
+    if status == 404 or "not found" in lower:
+        return NotFound(message, **kw)
+    if status >= 500:
+        return TemporaryError(message, retry_after=retry_after, **kw)
+    return RemoteError(message, **kw)
+
+
+class RapidgatorClient:
+    """`token` may be None when a login and password are given (logs in on first use).
+    `on_token` is called with each new token so that it can be stored."""
+
+    def __init__(self, http: httpx.AsyncClient, api_url: str, token: str | None = None, *,
+                 login: str | None = None, password: str | None = None,
+                 on_token: Callable[[str], None] | None = None) -> None:
+        self.http = http
+        self.api_url = api_url.rstrip("/")
+        self._token = token
+        self._login = login
+        self._password = password
+        self._on_token = on_token
+        self._renew_lock = trio.Lock()
+
+    def __repr__(self) -> str:
+        return f"RapidgatorClient({self.api_url!r})"
+
+    @property
+    def can_renew(self) -> bool:
+        return bool(self._login and self._password)
+
+    # ------------------------------------------------------------ transport
+
+    async def _post(self, method: str, params: dict[str, Any]) -> Any:
+        """One API call with retries on 429/5xx/transport errors; returns `response`."""
+        delay = 1.0
+        for attempt in range(API_RETRIES + 1):
+            try:
+                reply = await self.http.post(f"{self.api_url}/{method}", data=params)
+            except httpx.TransportError as exc:
+                error: RemoteError = TemporaryError(f"Rapidgator {method}: {type(exc).__name__}")
+            else:
+                try:
+                    body = reply.json()
+                except ValueError:
+                    body = None
+                if not isinstance(body, dict):
+                    error = map_error(method, reply.status_code, f"HTTP {reply.status_code}, not JSON",
+                                      retry_after_seconds(reply))
+                else:
+                    status = _int(body.get("status"), reply.status_code)
+                    if reply.status_code < 400 and status < 400:
+                        return body.get("response")
+                    error = map_error(method, status if status >= 400 else reply.status_code,
+                                      str(body.get("details") or ""), retry_after_seconds(reply))
+            retryable = isinstance(error, TemporaryError) or (
+                isinstance(error, RateLimited) and method != "user/login")
+            if not retryable or attempt == API_RETRIES:
+                raise error
+            wait = min(getattr(error, "retry_after", None) or delay, 30)
+            log.info("%s; retrying in %.1fs", error, wait)
+            await trio.sleep(wait)
+            delay = min(delay * 2, 30)
+        raise AssertionError("unreachable")
+
+    async def call(self, method: str, **params: Any) -> Any:
+        """An authenticated call; a lost session is renewed once when possible."""
+        params = {k: v for k, v in params.items() if v is not None}
+        if self._token is None:
+            await self.renew(None)
+        token = self._token
+        try:
+            return await self._post(method, {**params, "token": token})
+        except AuthError as exc:
+            if isinstance(exc, AccountLocked) or exc.status != 401:
+                raise
+            await self.renew(token)
+            return await self._post(method, {**params, "token": self._token})
+
+    async def renew(self, failed_token: str | None) -> None:
+        """Logs in again (once for all callers that saw `failed_token` fail)."""
+        async with self._renew_lock:
+            if self._token is not None and self._token != failed_token:
+                return   # another task already renewed it
+            if not self.can_renew:
+                raise AuthError("the Rapidgator session has expired and no login/password is stored: "
+                                "run `debridfs login rapidgator` again", status=401)
+            log.info("Rapidgator: %s", "session expired; logging in again" if failed_token else "logging in")
+            try:
+                token, _user = await self.login(self._login or "", self._password or "")
+            except TwoFactorRequired:
+                raise AuthError("the Rapidgator session has expired and the account needs a 2FA code: "
+                                "run `debridfs login rapidgator` again", status=401) from None
+            self._token = token
+            if self._on_token is not None:
+                self._on_token(token)
+
+    async def login(self, login: str, password: str, code: str | None = None) -> tuple[str, dict]:
+        params = {"login": login, "password": password}
+        if code:
+            params["code"] = code
+        try:
+            response = await self._post("user/login", params)
+        except AuthError as exc:
+            if isinstance(exc, TwoFactorRequired):
+                raise
+            raise AuthError(f"Rapidgator refused the login: {exc}".replace("Rapidgator user/login: ", ""),
+                            status=exc.status) from None
+        return str(response["token"]), dict(response.get("user") or {})
+
+    # ------------------------------------------------------------ account and folders
+
+    async def user_info(self) -> dict[str, Any]:
+        return dict((await self.call("user/info"))["user"])
+
+    async def folder_info(self, folder_id: str | None = None) -> RGFolder:
+        return RGFolder.from_json((await self.call("folder/info", folder_id=folder_id))["folder"])
+
+    async def folder_content(self, folder_id: str | None) -> FolderContent:
+        """All pages; sub-folders are deduplicated (every page repeats them)."""
+        folders: dict[str, RGFolder] = {}
+        files: dict[str, RGFile] = {}
+        page, total, folder = 1, 1, None
+        while page <= total:
+            response = await self.call("folder/content", folder_id=folder_id, page=page,
+                                       per_page=PER_PAGE, sort_column="created")
+            data = response["folder"]
+            folder = RGFolder.from_json(data)
+            for sub in data.get("folders") or ():
+                folders.setdefault(str(sub["folder_id"]), RGFolder.from_json(sub))
+            for item in data.get("files") or ():
+                files.setdefault(str(item["file_id"]), RGFile.from_json(item))
+            total = _int((response.get("pager") or {}).get("total"), 1)
+            page += 1
+        assert folder is not None
+        return FolderContent(folder, list(folders.values()), list(files.values()))
+
+    async def folder_create(self, name: str, parent_id: str | None) -> RGFolder:
+        return RGFolder.from_json((await self.call("folder/create", name=name, folder_id=parent_id))["folder"])
+
+    async def folder_rename(self, folder_id: str, name: str) -> RGFolder:
+        return RGFolder.from_json((await self.call("folder/rename", folder_id=folder_id, name=name))["folder"])
+
+    async def folder_move(self, folder_id: str, dest_id: str) -> None:
+        self._batch("folder/move", await self.call("folder/move", folder_id=folder_id,
+                                                     folder_id_dest=dest_id))
+
+    async def folder_delete(self, folder_id: str) -> None:
+        self._batch("folder/delete", await self.call("folder/delete", folder_id=folder_id))
+
+    # ------------------------------------------------------------ files
+
+    async def file_rename(self, file_id: str, name: str) -> RGFile:
+        return RGFile.from_json((await self.call("file/rename", file_id=file_id, name=name))["file"])
+
+    async def file_move(self, file_id: str, dest_id: str) -> None:
+        self._batch("file/move", await self.call("file/move", file_id=file_id, folder_id_dest=dest_id))
+
+    async def file_delete(self, file_id: str) -> None:
+        self._batch("file/delete", await self.call("file/delete", file_id=file_id))
+
+    async def file_download(self, file_id: str) -> DownloadLink:
+        response = await self.call("file/download", file_id=file_id)
+        return DownloadLink(str(response["download_url"]), _int(response.get("delay")))
+
+    @staticmethod
+    def _batch(method: str, response: Any) -> None:
+        """Batch replies are HTTP 200 even when the one id failed: look at `fail`."""
+        result = (response or {}).get("result") or {}
+        if _int(result.get("fail")) or not _int(result.get("success")):
+            errors = result.get("errors") or []
+            raise map_error(method, 400, "; ".join(map(str, errors)) or "failed")
+
+    # ------------------------------------------------------------ uploads
+
+    async def upload_start(self, name: str, md5: str, size: int, folder_id: str | None) -> UploadSession:
+        response = await self.call("file/upload", name=name, hash=md5, size=size, folder_id=folder_id)
+        return UploadSession.from_json(response["upload"])
+
+    async def upload_info(self, upload_id: str) -> UploadSession:
+        return UploadSession.from_json((await self.call("file/upload_info", upload_id=upload_id))["upload"])
+
+    async def upload_file(self, url: str, path: Path, name: str, size: int,
+                          progress: Callable[[int], None] | None = None) -> UploadSession | None:
+        """POSTs `path` as the `file` part of a multipart body to the session's URL."""
+        boundary = "debridfs" + secrets.token_hex(16)
+        safe_name = name.replace("\\", "_").replace('"', "%22").replace("\r", " ").replace("\n", " ")
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"{safe_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                   "Content-Length": str(len(head) + size + len(tail))}
+        fd = await trio.to_thread.run_sync(os.open, path, os.O_RDONLY)
+        try:
+            body = _multipart_body(fd, size, head, tail, progress)
+            try:
+                reply = await self.http.post(url, content=body, headers=headers, timeout=UPLOAD_TIMEOUT)
+            except httpx.TransportError as exc:
+                raise TemporaryError(f"upload to {redact_url(url)}: {type(exc).__name__}") from None
+        finally:
+            os.close(fd)
+        try:
+            envelope = reply.json()
+        except ValueError:
+            envelope = None
+        if reply.status_code >= 400 or (isinstance(envelope, dict) and _int(envelope.get("status"), 200) >= 400):
+            details = envelope.get("details") if isinstance(envelope, dict) else None
+            error = map_error("upload", reply.status_code, str(details or f"HTTP {reply.status_code}"))
+            if reply.status_code >= 500:
+                error = TemporaryError(str(error), status=reply.status_code)
+            raise error
+        data = envelope.get("response") if isinstance(envelope, dict) else None
+        if isinstance(data, dict) and "upload_id" in data:
+            return UploadSession.from_json(data)
+        return None   # a 200 that is not the usual envelope: upload_info tells the rest
+
+
+async def _multipart_body(fd: int, size: int, head: bytes, tail: bytes,
+                          progress: Callable[[int], None] | None) -> AsyncIterator[bytes]:
+    """The body, read from disk in a worker thread chunk by chunk."""
+    yield head
+    offset = 0
+    while offset < size:
+        chunk = await trio.to_thread.run_sync(os.pread, fd, min(UPLOAD_CHUNK, size - offset), offset)
+        if not chunk:
+            raise TemporaryError("the spool file is shorter than announced")
+        offset += len(chunk)
+        yield chunk
+        if progress is not None:
+            progress(offset)
+    yield tail
+
+
+__all__ = ["RapidgatorClient", "RGFile", "RGFolder", "FolderContent", "UploadSession",
+           "DownloadLink", "TwoFactorRequired", "map_error", "Awaitable"]

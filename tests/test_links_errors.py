@@ -1,0 +1,259 @@
+"""Every documented error status of the link services yields the documented
+behaviour, checked at the source level against the emulators (no mount: fast).
+
+failed  = the link stops and shows in .status with its reason (portal 4xx-like,
+          Premiumize 4xx, RapidShare dead files);
+waiting = recorded with its retry time, retried later (rate limits, 5xx, fair use);
+auth    = an account problem: AuthError (the mount refuses to start).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from clients.errors import AuthError, NotReady, RateLimited
+from tests.emulators.harness import run_emulator
+from tests.emulators.rapidshare import ERRORS as RS_ERRORS
+from vfs.config import load_config
+from vfs.sources.portal import PortalSource
+from vfs.sources.premiumize import PremiumizeSource
+from vfs.sources.rapidshare import RapidShareSource
+
+RG_ONE = "https://rapidgator.net/file/0123456789abcdef0123456789abcdef/one.bin.html"
+NITRO = "https://nitroflare.com/view/ABC/x.bin"
+RS_OWN = "https://rapidshare.com/files/555/own.bin"
+PORTAL_KEY = "obb_test_key_123"
+PM_LOGIN, PM_PIN = "123456789", "4242"
+RS_LOGIN, RS_PASS = "rsuser", "rspass"
+
+LIBRARY: dict[str, Any] = {
+    "hoster_links": [
+        {"url": RG_ONE, "name": "one.bin", "content": {"size": 300_000, "seed": 11}},
+        {"url": RS_OWN, "name": "own.bin", "content": {"size": 150_000, "seed": 13}},
+        {"url": NITRO, "name": "x.bin", "content": {"size": 10, "seed": 2}},
+    ],
+    "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0, "poll_after_seconds": 1},
+    "premiumize": {"customer_id": PM_LOGIN, "pin": PM_PIN, "type": "premium",
+                   "expires_in_seconds": 86400, "fairuse_left": 0.5},
+    "rapidshare": {"login": RS_LOGIN, "password": RS_PASS, "free_countdown": 60,
+                   "account": {"type": "premium", "validuntil_in_seconds": 86400}},
+}
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with run_emulator(LIBRARY) as handle:
+        yield handle
+
+
+@pytest.fixture(autouse=True)
+def fresh(emu):
+    emu.reset_faults()
+    emu.reset_stats()
+    for service in ("portal", "premiumize", "rapidshare"):
+        emu.action(service, "reset", {})
+
+
+def config(emu, tmp_path: Path, text: str):
+    path = tmp_path / "config.toml"
+    path.write_text(text + f'[paths]\nstate_dir = "{tmp_path / "state"}"\n')
+    return load_config(path, env={})
+
+
+def portal_config(emu, tmp_path):
+    return config(emu, tmp_path, f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\n'
+                                 "max_wait = 2\n")
+
+
+def pm_config(emu, tmp_path):
+    return config(emu, tmp_path, f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\n'
+                                 f'api_url = "{emu.urls["premiumize"]}"\n')
+
+
+def rs_config(emu, tmp_path, login: bool = True):
+    creds = f'login = "{RS_LOGIN}"\npassword = "{RS_PASS}"\n' if login else ""
+    return config(emu, tmp_path, f'[rapidshare]\n{creds}api_url = "{emu.urls["rapidshare"]}"\nmax_wait = 2\n')
+
+
+# ---- portal ----------------------------------------------------------------
+
+@pytest.mark.parametrize("status, retry, expected", [
+    (1, None, "auth"), (2, None, "auth"),
+    (52, None, "failed"), (54, 3600, "waiting"), (55, 60, "waiting"), (56, 60, "waiting"),
+    (101, None, "failed"), (102, None, "failed"), (103, None, "failed"), (104, None, "failed"),
+    (105, 300, "waiting"), (106, 120, "waiting"), (107, 120, "waiting"),
+    (900, None, "failed"), (999, 600, "waiting"),
+])
+async def test_portal_error_statuses(emu, tmp_path, status, retry, expected):
+    emu.action("portal", "inject_error", {"status": status, "endpoint": "unrestrict", "count": 5,
+                                          **({"retry_in_seconds": retry} if retry else {})})
+    async with httpx.AsyncClient() as http:
+        source = PortalSource(portal_config(emu, tmp_path), http)
+        await source.check()
+        if expected == "auth":
+            with pytest.raises(AuthError):
+                await source.add_links([RG_ONE])
+            return
+        [row] = await source.add_links([RG_ONE])
+        assert row.state == expected and f"status {status}" in row.reason
+        status_text = source.status_text(await source._rows())
+        assert f"{expected:<8} {RG_ONE}: portal status {status}" in status_text
+        if expected == "waiting":   # a long retry_in_seconds is recorded, not slept
+            assert "retry at" in status_text
+    assert emu.calls("portal", "POST /unrestrict") == 1
+
+
+async def test_portal_short_retry_is_waited(emu, tmp_path):
+    emu.action("portal", "inject_error", {"status": 55, "endpoint": "unrestrict", "retry_in_seconds": 1})
+    async with httpx.AsyncClient() as http:
+        source = PortalSource(portal_config(emu, tmp_path), http)
+        [row] = await source.add_links([RG_ONE])
+    assert row.state == "ok" and emu.calls("portal", "POST /unrestrict") == 2
+
+
+async def test_portal_refuses_hosts_not_working_or_unknown(emu, tmp_path):
+    emu.action("portal", "set_host_working", {"host": "RapidGator", "working": False})
+    async with httpx.AsyncClient() as http:
+        source = PortalSource(portal_config(emu, tmp_path), http)
+        await source.check()
+        rows = {r.url: r for r in await source.add_links([RG_ONE, NITRO])}
+        text = source.status_text(await source._rows())
+    assert rows[RG_ONE].state == "waiting" and "currently not working" in rows[RG_ONE].reason
+    assert rows[NITRO].state == "failed" and "not supported" in rows[NITRO].reason
+    assert "hosts not working: RapidGator" in text
+    assert emu.calls("portal", "POST /unrestrict") == 0
+
+
+async def test_portal_remote_error_stops_and_link_ids_are_reused(emu, tmp_path):
+    emu.action("portal", "set_link", {"url": RG_ONE, "ready_after_polls": 1000})
+    async with httpx.AsyncClient() as http:
+        source = PortalSource(portal_config(emu, tmp_path), http)
+        [row] = await source.add_links([RG_ONE])
+        assert row.state == "ok"
+        emu.action("portal", "inject_error", {"status": 55, "endpoint": "link", "retry_in_seconds": 120})
+        with pytest.raises(RateLimited):     # retry_in_seconds beyond the bound: fail fast
+            await source.resolve(RG_ONE)
+        assert "retry in 120s" in source.status_text(await source._rows())
+        emu.action("portal", "fail_link", {"url": RG_ONE})
+        with pytest.raises(Exception, match="remote_status error"):
+            await source.resolve(RG_ONE)
+        [row] = await source._rows()
+        assert row.state == "failed"
+    assert emu.calls("portal", "POST /unrestrict") == 1
+
+
+async def test_portal_expired_link_is_reminted_under_the_same_id(emu, tmp_path):
+    async with httpx.AsyncClient() as http:
+        source = PortalSource(portal_config(emu, tmp_path), http)
+        await source.add_links([RG_ONE])
+        first = await source.resolve(RG_ONE)
+        assert first.max_connections == 16
+        emu.expire_links()
+        again = await source.resolve(RG_ONE, refresh=True)
+        assert again.url != first.url
+    assert len(emu.view("portal")["links"]) == 1
+
+
+# ---- Premiumize --------------------------------------------------------------
+
+@pytest.mark.parametrize("status, expected", [
+    (0, "waiting"), (2, "waiting"), (400, "failed"), (401, "auth"), (402, "auth"), (403, "failed"),
+    (404, "failed"), (428, "failed"), (500, "waiting"), (502, "waiting"), (503, "waiting"),
+    (509, "waiting"),
+])
+async def test_premiumize_error_statuses(emu, tmp_path, status, expected):
+    emu.action("premiumize", "inject_error", {"status": status, "method": "directdownloadlink"})
+    async with httpx.AsyncClient() as http:
+        source = PremiumizeSource(pm_config(emu, tmp_path), http)
+        await source.check()
+        if expected == "auth":
+            with pytest.raises(AuthError):
+                await source.add_links([RG_ONE])
+            return
+        [row] = await source.add_links([RG_ONE])
+        assert row.state == expected and f"status {status}" in row.reason
+        if expected == "waiting":     # 5xx: retry after minutes, recorded
+            assert row.retry_at is not None and row.retry_at > row.added_at + 60
+    assert emu.calls("premiumize", "directdownloadlink") == 1
+
+
+@pytest.mark.parametrize("action, args, words", [
+    ("set_account_type", {"type": "free"}, "free"),
+    ("set_expires", {"expires_in_seconds": -10}, "free"),   # a lapsed account reads as free
+])
+async def test_premiumize_refuses_free_or_expired_accounts(emu, tmp_path, action, args, words):
+    emu.action("premiumize", action, args)
+    async with httpx.AsyncClient() as http:
+        source = PremiumizeSource(pm_config(emu, tmp_path), http)
+        with pytest.raises(AuthError, match=words):
+            await source.check()
+
+
+async def test_premiumize_rejects_unsupported_links_early_and_shows_fair_use(emu, tmp_path):
+    async with httpx.AsyncClient() as http:
+        source = PremiumizeSource(pm_config(emu, tmp_path), http)
+        await source.check()
+        [row] = await source.add_links([NITRO])
+        text = source.status_text(await source._rows())
+        assert row.state == "failed" and "no hosterlist regex" in row.reason
+        assert "fairuse_left: 0.5" in text
+        emu.action("premiumize", "set_fairuse_left", {"value": 0})
+        [row] = await source.add_links([RG_ONE])
+        assert row.state == "waiting" and "fair use" in row.reason
+    assert emu.calls("premiumize", "directdownloadlink") == 1
+
+
+# ---- RapidShare --------------------------------------------------------------
+
+RS_EXPECTED = {
+    "login_failed": "auth", "account_locked": "auth", "login_invalid": "auth",
+    "rapidpro_expired": "auth", "rapidpro_required": "failed", "no_traffic": "failed",
+    "ip_wait": "waiting", "file_not_found": "failed", "file_deleted": "failed",
+    "fileid_invalid": "failed", "illegal": "failed", "filename_invalid": "failed",
+    "folder_not_found": "failed", "slots_full": "waiting", "flooding": "waiting",
+    "permission_denied": "failed", "maintenance": "waiting", "invalid_routine": "failed",
+    "dlauth_invalid": "failed", "dlauth_wait": "waiting", "server_error": "waiting",
+}
+
+
+@pytest.mark.parametrize("error", sorted(RS_ERRORS))
+async def test_rapidshare_error_lines(emu, tmp_path, error):
+    expected = RS_EXPECTED[error]
+    emu.action("rapidshare", "inject_error", {"error": error, "sub": "checkfiles", "seconds": 90})
+    async with httpx.AsyncClient() as http:
+        source = RapidShareSource(rs_config(emu, tmp_path), http)
+        if expected == "auth":
+            with pytest.raises(AuthError):
+                await source.add_links([RS_OWN])
+            return
+        [row] = await source.add_links([RS_OWN])
+    assert row.state == expected, row.reason
+    assert row.reason.startswith("RapidShare: ")
+    if error in ("ip_wait", "dlauth_wait"):
+        assert row.retry_at - row.added_at == pytest.approx(90, abs=5)
+
+
+@pytest.mark.parametrize("status, expected", [("deleted", "failed"), ("illegal", "failed"),
+                                              ("server_down", "waiting"), ("locked", "failed")])
+async def test_rapidshare_checkfiles_statuses(emu, tmp_path, status, expected):
+    emu.action("rapidshare", "set_file", {"fileid": "555", "status": status})
+    async with httpx.AsyncClient() as http:
+        source = RapidShareSource(rs_config(emu, tmp_path), http)
+        [row] = await source.add_links([RS_OWN])
+    assert row.state == expected
+
+
+async def test_rapidshare_long_free_countdown_fails_fast(emu, tmp_path):
+    async with httpx.AsyncClient() as http:
+        source = RapidShareSource(rs_config(emu, tmp_path, login=False), http)
+        await source.check()
+        [row] = await source.add_links([RS_OWN])
+        assert row.state == "ok" and row.data["md5"]
+        with pytest.raises(NotReady, match="countdown"):
+            await source.resolve(RS_OWN)          # 60 s countdown > max_wait 2 s
+        assert "countdown" in source.status_text(await source._rows())
+        assert source.xattrs_for((await source._rows())[0])["user.md5"] == row.data["md5"].encode()

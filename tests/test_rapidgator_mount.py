@@ -1,0 +1,418 @@
+"""Rapidgator through a real mount: browsing, reading, writing through upload
+sessions (big file, instant upload, retry, crash and resume), namespace
+operations, quota errors, login and token renewal."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tests.emulators.content import SyntheticContent, md5_of
+from tests.emulators.harness import run_emulator
+from tests.mounting import DEBRIDFS, mounted, start_mount, unmount
+
+MiB = 1 << 20
+LOGIN, PASSWORD = "tester@example.org", "pw-secret"
+KNOWN = SyntheticContent(3 * MiB, 991)
+
+LIBRARY = {"rapidgator": {
+    "login": LOGIN, "password": PASSWORD, "processing_delay": 0.2,
+    "known_md5": [{"hash": md5_of(KNOWN), "size": KNOWN.size, "content": {"size": KNOWN.size, "seed": 991}}],
+    "root": {"name": "root",
+             "folders": [
+                 {"name": "Movies",
+                  "folders": [{"name": "Classics", "files": [
+                      {"name": "old.mkv", "content": {"size": 3 * MiB + 7, "seed": 11}}]}],
+                  "files": [{"name": "film.mkv", "content": {"size": 6 * MiB + 5, "seed": 12},
+                             "created": 1600000000}]},
+                 {"name": "Paged", "files": [
+                     {"name": f"f{i}.bin", "content": {"size": 100 + i, "seed": 100 + i}} for i in range(7)]},
+                 {"name": "Work"}, {"name": "Uploads"}, {"name": "Crash"}, {"name": "Errors"},
+             ],
+             "files": [{"name": "notes.txt", "content": {"text": "hello rapidgator\n"}}]},
+    "per_page_max": 3,      # folder/content pages of 3 files: listings need every page
+}}
+
+
+def config_for(emu: Any, credentials: bool = True) -> str:
+    lines = ["[rapidgator]", f'api_url = "{emu.urls["rapidgator"]}"']
+    if credentials:
+        lines += [f'login = "{LOGIN}"', f'password = "{PASSWORD}"']
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def emu():
+    # The upload host keeps received bytes in temp files: on tmpfs, disk
+    # writeback does not make the throughput comparison with curl a lottery.
+    saved = os.environ.get("TMPDIR")
+    if os.path.isdir("/dev/shm") and os.statvfs("/dev/shm").f_bavail * os.statvfs("/dev/shm").f_frsize > 2 << 30:
+        os.environ["TMPDIR"] = "/dev/shm"
+    try:
+        with run_emulator(LIBRARY) as handle:
+            yield handle
+    finally:
+        if saved is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved
+
+
+@pytest.fixture
+def mount(emu, tmp_path):
+    with mounted(tmp_path, config_for(emu)) as m:
+        yield m
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def remote(emu, path: str) -> dict | None:
+    return emu.view("rapidgator")["paths"].get(path)
+
+
+def md5_path(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(4 * MiB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def make_file(path: Path, size: int, seed: int) -> str:
+    """A local file of `size` pseudo-random bytes; returns its md5."""
+    block = hashlib.sha256(str(seed).encode()).digest() * (MiB // 32)
+    digest = hashlib.md5()
+    with open(path, "wb") as f:
+        written = 0
+        counter = 0
+        while written < size:
+            chunk = (counter.to_bytes(8, "big") + block)[: min(MiB, size - written)]
+            f.write(chunk)
+            digest.update(chunk)
+            written += len(chunk)
+            counter += 1
+    return digest.hexdigest()
+
+
+def no_uploads_pending(m) -> bool:
+    return (m.path / ".debridfs" / "uploads").read_text() == "no uploads pending\n"
+
+
+# ---------------------------------------------------------------- browse and read
+
+def test_browse_and_read(emu, mount):
+    root = mount.path / "rapidgator"
+    assert sorted(os.listdir(mount.path)) == [".debridfs", "rapidgator"]
+    assert {"Movies", "Paged", "Work", "notes.txt"} <= set(os.listdir(root))
+    assert sorted(os.listdir(root / "Paged")) == [f"f{i}.bin" for i in range(7)]   # every page
+    assert sorted(os.listdir(root / "Movies")) == ["Classics", "film.mkv"]
+    film = root / "Movies" / "film.mkv"
+    st = os.stat(film)
+    info = remote(emu, "/Movies/film.mkv")
+    assert st.st_size == info["size"] and int(st.st_mtime) == info["created"] == 1600000000
+    assert os.getxattr(film, "user.md5").decode() == info["md5"]
+    assert md5_path(film) == info["md5"]
+    assert (root / "notes.txt").read_text() == "hello rapidgator\n"
+    assert os.path.isdir(root / "Movies" / "Classics")
+
+
+def test_read_honours_delay_and_refreshes_expired_links(emu, mount):
+    old = mount.path / "rapidgator" / "Movies" / "Classics" / "old.mkv"
+    emu.action("rapidgator", "set_download_delay", {"seconds": 1})
+    try:
+        started = time.monotonic()
+        with open(old, "rb") as f:
+            head = f.read(1000)
+        assert time.monotonic() - started >= 1.0
+        emu.expire_links()
+        with open(old, "rb") as f:         # a new open after the link expired
+            f.seek(2 * MiB)
+            assert len(f.read(1000)) == 1000
+    finally:
+        emu.action("rapidgator", "set_download_delay", {"seconds": 0})
+    assert len(head) == 1000
+    assert md5_path(old) == remote(emu, "/Movies/Classics/old.mkv")["md5"]
+
+
+def test_exceeded_traffic_is_edquot(emu, mount):
+    emu.action("rapidgator", "set_traffic_left", {"bytes": 0})
+    mount.expect_log(r"Exceeded traffic")
+    try:
+        with pytest.raises(OSError) as err:
+            (mount.path / "rapidgator" / "Movies" / "film.mkv").read_bytes()
+        assert err.value.errno == errno.EDQUOT
+    finally:
+        emu.action("rapidgator", "set_traffic_left", {"bytes": None})
+
+
+# ---------------------------------------------------------------- namespace
+
+def test_mkdir_mv_rm_rmdir(emu, mount, tmp_path):
+    work = mount.path / "rapidgator" / "Work"
+    os.mkdir(work / "A")
+    os.mkdir(work / "B")
+    assert remote_tree(emu, "/Work") == {"A": {}, "B": {}}
+    src = tmp_path / "small.txt"
+    src.write_bytes(b"first version\n")
+    subprocess.run(["cp", str(src), str(work / "A" / "one.txt")], check=True)
+    src.write_bytes(b"second, other bytes\n")
+    subprocess.run(["cp", str(src), str(work / "A" / "two.txt")], check=True)
+    wait_for(lambda: no_uploads_pending(mount), what="uploads")
+    assert remote(emu, "/Work/A/one.txt")["size"] == 14
+
+    os.rename(work / "A" / "one.txt", work / "A" / "uno.txt")           # rename in place
+    os.rename(work / "A" / "uno.txt", work / "B" / "uno.txt")           # move across folders
+    os.rename(work / "A" / "two.txt", work / "B" / "dos.txt")           # both at once
+    assert sorted(os.listdir(work / "A")) == []
+    assert sorted(os.listdir(work / "B")) == ["dos.txt", "uno.txt"]
+    paths = emu.view("rapidgator")["paths"]
+    assert "/Work/B/uno.txt" in paths and "/Work/B/dos.txt" in paths and "/Work/A/one.txt" not in paths
+
+    os.rename(work / "B" / "dos.txt", work / "B" / "uno.txt")           # replaces, as POSIX says
+    assert os.listdir(work / "B") == ["uno.txt"]
+    assert (work / "B" / "uno.txt").read_bytes() == b"second, other bytes\n"
+    assert [p for p in emu.view("rapidgator")["paths"] if p.startswith("/Work/")] == ["/Work/B/uno.txt"]
+
+    with pytest.raises(OSError) as err:
+        os.rmdir(work / "B")
+    assert err.value.errno == errno.ENOTEMPTY
+    os.unlink(work / "B" / "uno.txt")
+    assert "/Work/B/uno.txt" not in emu.view("rapidgator")["paths"]
+    os.rename(work / "A", work / "B" / "A2")                            # folder move + rename
+    assert remote_tree(emu, "/Work") == {"B": {"A2": {}}}
+    os.rmdir(work / "B" / "A2")
+    os.rmdir(work / "B")
+    assert remote_tree(emu, "/Work") == {}
+    assert os.listdir(work) == []
+
+
+def remote_tree(emu, path: str) -> dict:
+    def find(node: dict) -> dict | None:
+        if node["path"] == path:
+            return node
+        for sub in node["folders"]:
+            hit = find(sub)
+            if hit is not None:
+                return hit
+        return None
+
+    def shape(node: dict) -> dict:
+        return {sub["name"]: shape(sub) for sub in node["folders"]}
+
+    node = find(emu.view("rapidgator")["tree"])
+    assert node is not None, path
+    return shape(node)
+
+
+# ---------------------------------------------------------------- uploads
+
+def sent_rate(log_text: str, name: str) -> float:
+    rates = re.findall(rf"sent {re.escape(name)}: \d+ bytes in [\d.]+s \(([\d.]+) MB/s\)", log_text)
+    assert rates, f"no 'sent {name}' line in the log"
+    return float(rates[-1])
+
+
+def curl_rate(emu, path: Path, md5: str) -> float:
+    """MB/s of a raw curl multipart POST of `path` to a fresh upload session URL."""
+    import httpx
+
+    api = emu.urls["rapidgator"]
+    token = httpx.post(f"{api}/user/login", data={"login": LOGIN, "password": PASSWORD}).json()["response"]["token"]
+    size = path.stat().st_size
+    reply = httpx.post(f"{api}/file/upload", data={"token": token, "name": "curl.bin", "hash": "0" * 32,
+                                                  "size": size}).json()
+    url = reply["response"]["upload"]["url"]
+    result = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "-F",
+                             f"file=@{path}", url], capture_output=True, text=True, check=True, timeout=120)
+    return size / float(result.stdout) / 1e6
+
+
+def test_big_upload_then_instant_upload(emu, mount, tmp_path):
+    size = 300 * MiB
+    src = tmp_path / "big.bin"
+    md5 = make_file(src, size, 7)
+    target = mount.path / "rapidgator" / "Uploads" / "big.bin"
+    started = time.monotonic()
+    subprocess.run(["cp", str(src), str(target)], check=True, timeout=120)
+    cp_seconds = time.monotonic() - started
+    # Listed and readable from the spool while uploading.
+    assert os.stat(target).st_size == size
+    assert os.getxattr(target, "user.md5").decode() == md5
+    info = wait_for(lambda: remote(emu, "/Uploads/big.bin"), timeout=120, what="the upload")
+    assert info["md5"] == md5 and info["size"] == size
+    wait_for(lambda: no_uploads_pending(mount), what="the upload to be confirmed")
+    upload_seconds = time.monotonic() - started - cp_seconds
+    ours = sent_rate(mount.log_text(), "big.bin")
+    theirs = sorted(curl_rate(emu, src, md5) for _ in range(3))[1]   # the median of three
+    print(f"\ncp into the mount: {size / cp_seconds / 1e6:.0f} MB/s; upload POST: {ours:.0f} MB/s; "
+          f"curl: {theirs:.0f} MB/s ({100 * ours / theirs:.0f}%); cp end to confirmed: {upload_seconds:.1f}s")
+    # The target is >= 80% (scripts-free benchmark in docs/uploads.md: ours ~= curl). One sample
+    # on a shared CI machine swings by 2x either way, so the test guards against regressions only
+    # (e.g. a body read whole into memory, or tiny chunks).
+    assert ours >= 0.5 * theirs
+    assert md5_path(target) == md5          # now read back from the service
+
+    # The same bytes again: instant upload, no body sent.
+    posts = emu.calls("rapidgator", "upload POST")
+    subprocess.run(["cp", str(src), str(mount.path / "rapidgator" / "Uploads" / "again.bin")],
+                   check=True, timeout=120)
+    info = remote(emu, "/Uploads/again.bin")
+    assert info is not None and info["md5"] == md5   # there when cp returned
+    assert emu.calls("rapidgator", "upload POST") == posts
+    assert no_uploads_pending(mount)
+    for name in ("big.bin", "again.bin"):
+        os.unlink(mount.path / "rapidgator" / "Uploads" / name)
+    src.unlink()
+
+
+def test_known_content_is_instant_and_overwrite_replaces(emu, mount, tmp_path):
+    src = tmp_path / "known.bin"
+    src.write_bytes(KNOWN.read(0, KNOWN.size))
+    folder = mount.path / "rapidgator" / "Uploads"
+    posts = emu.calls("rapidgator", "upload POST")
+    subprocess.run(["cp", str(src), str(folder / "known.bin")], check=True)
+    assert emu.calls("rapidgator", "upload POST") == posts
+    assert md5_path(folder / "known.bin") == md5_of(KNOWN)
+    # Overwriting an existing file replaces it once the new bytes are confirmed.
+    (folder / "known.bin").write_bytes(b"new content\n")
+    wait_for(lambda: no_uploads_pending(mount), what="the upload")
+    uploads = next(f for f in emu.view("rapidgator")["tree"]["folders"] if f["name"] == "Uploads")
+    assert [(f["name"], f["size"]) for f in uploads["files"] if f["name"] == "known.bin"] == [("known.bin", 12)]
+    assert (folder / "known.bin").read_bytes() == b"new content\n"
+    os.unlink(folder / "known.bin")
+
+
+def test_failed_processing_is_retried(emu, mount, tmp_path):
+    emu.action("rapidgator", "fail_next_upload", {"count": 1})
+    target = mount.path / "rapidgator" / "Uploads" / "retry.bin"
+    target.write_bytes(os.urandom(MiB))
+    md5 = hashlib.md5(target.read_bytes()).hexdigest()
+    wait_for(lambda: no_uploads_pending(mount), what="the retried upload")
+    assert remote(emu, "/Uploads/retry.bin")["md5"] == md5
+    assert "state 3" in mount.log_text()
+    os.unlink(target)
+
+
+def test_no_storage_space_is_enospc_at_close(emu, mount):
+    left = emu.view("rapidgator")["user"]["storage"]["left"]
+    emu.action("rapidgator", "set_storage_left", {"bytes": 1000})
+    mount.expect_log(r"Not enough storage space")
+    try:
+        fd = os.open(mount.path / "rapidgator" / "Errors" / "huge.bin", os.O_WRONLY | os.O_CREAT, 0o644)
+        os.write(fd, b"x" * 5000)
+        with pytest.raises(OSError) as err:
+            os.close(fd)
+        assert err.value.errno == errno.ENOSPC
+    finally:
+        emu.action("rapidgator", "set_storage_left", {"bytes": left})
+    assert "huge.bin" not in os.listdir(mount.path / "rapidgator" / "Errors")
+    assert remote(emu, "/Errors/huge.bin") is None
+
+
+def test_sigkill_mid_upload_resumes_after_remount(emu, tmp_path):
+    src = tmp_path / "crash.bin"
+    md5 = make_file(src, 24 * MiB, 3)
+    emu.action("rapidgator", "set_upload_rate", {"bytes_per_second": 8 * MiB})
+    process, mountpoint, log_file, _config, line = start_mount(tmp_path, config_for(emu))
+    try:
+        assert "mounted at" in line, log_file.read_text()
+        subprocess.run(["cp", str(src), str(mountpoint / "rapidgator" / "Crash" / "crash.bin")],
+                       check=True, timeout=60)
+        wait_for(lambda: re.search(r"sending\s+\S+%\s+[1-9]\d*/", (mountpoint / ".debridfs" / "uploads").read_text()),
+                 what="the upload to be under way")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        subprocess.run(["fusermount3", "-uz", str(mountpoint)], capture_output=True)
+        unmount(mountpoint, process)
+    emu.action("rapidgator", "set_upload_rate", {"bytes_per_second": 0})
+    assert remote(emu, "/Crash/crash.bin") is None
+    journal = list((tmp_path / "state" / "debridfs" / "uploads" / "rapidgator").glob("*.json"))
+    assert len(journal) == 1 and oct(journal[0].stat().st_mode & 0o777) == "0o600"
+    result = subprocess.run(DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "status"],
+                            capture_output=True, text=True, env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert "crash.bin" in result.stdout
+
+    with mounted(tmp_path, config_for(emu), name="mnt2") as m:
+        # Listed from the spool until confirmed, then from the service.
+        assert "crash.bin" in os.listdir(m.path / "rapidgator" / "Crash")
+        info = wait_for(lambda: remote(emu, "/Crash/crash.bin"), what="the resumed upload")
+        assert info["md5"] == md5
+        wait_for(lambda: no_uploads_pending(m), what="the confirmation")
+        assert md5_path(m.path / "rapidgator" / "Crash" / "crash.bin") == md5
+        assert "resuming the upload of crash.bin" in m.log_text()
+    spools = list((tmp_path / "cache" / "debridfs" / "spool").glob("*.spool"))
+    assert spools == [] and not any(journal[0].parent.glob("*.json"))
+
+
+# ---------------------------------------------------------------- login and tokens
+
+def run_login(tmp_path: Path, answers: str) -> subprocess.CompletedProcess:
+    return subprocess.run(DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "login", "rapidgator"],
+                          input=answers, capture_output=True, text=True, timeout=30,
+                          cwd=Path(__file__).resolve().parent.parent)
+
+
+def test_login_stores_token_only_and_mount_uses_it(emu, tmp_path):
+    (tmp_path / "config.toml").write_text(config_for(emu, credentials=False))
+    bad = run_login(tmp_path, f"{LOGIN}\nwrong\n")
+    assert bad.returncode == 1 and "Wrong e-mail or password" in bad.stderr
+    good = run_login(tmp_path, f"{LOGIN}\n{PASSWORD}\nn\n")
+    assert good.returncode == 0, good.stderr
+    stored = tmp_path / "rapidgator-credentials.json"
+    assert oct(stored.stat().st_mode & 0o777) == "0o600"
+    assert PASSWORD not in stored.read_text() and "token" in stored.read_text()
+    with mounted(tmp_path, config_for(emu, credentials=False)) as m:
+        assert "notes.txt" in os.listdir(m.path / "rapidgator")
+        # Expired and nothing to renew it with: a clear message, EACCES.
+        emu.action("rapidgator", "expire_tokens")
+        m.expect_log(r"debridfs login rapidgator")
+        with pytest.raises(OSError) as err:
+            os.listdir(m.path / "rapidgator" / "Paged")
+        assert err.value.errno == errno.EACCES
+    assert "run `debridfs login rapidgator` again" in m.log_text()
+
+
+def test_login_with_2fa_and_stored_credentials_renew(tmp_path):
+    library = {"rapidgator": {**LIBRARY["rapidgator"], "twofa_code": "424242"}}
+    with run_emulator(library) as emu2:
+        (tmp_path / "config.toml").write_text(config_for(emu2, credentials=False))
+        result = run_login(tmp_path, f"{LOGIN}\n{PASSWORD}\n424242\ny\n")
+        assert result.returncode == 0, result.stderr
+        assert "2FA code" in result.stderr
+        with mounted(tmp_path, config_for(emu2, credentials=False)) as m:
+            emu2.action("rapidgator", "expire_tokens")
+            # 2FA accounts cannot renew without a code: say so clearly.
+            m.expect_log(r"debridfs login rapidgator|Invalid auth code|2FA")
+            with pytest.raises(OSError):
+                os.listdir(m.path / "rapidgator" / "Movies")
+
+
+def test_expired_token_renewed_from_stored_credentials(emu, tmp_path):
+    (tmp_path / "config.toml").write_text(config_for(emu, credentials=False))
+    assert run_login(tmp_path, f"{LOGIN}\n{PASSWORD}\nyes\n").returncode == 0
+    stored = tmp_path / "rapidgator-credentials.json"
+    before = stored.read_text()
+    with mounted(tmp_path, config_for(emu, credentials=False)) as m:
+        emu.action("rapidgator", "expire_tokens")
+        assert "f6.bin" in os.listdir(m.path / "rapidgator" / "Paged")
+    assert stored.read_text() != before     # the renewed token was stored
+    assert oct(stored.stat().st_mode & 0o777) == "0o600"

@@ -1,0 +1,39 @@
+"""`MOUNT/.debridfs/`: debridfs's own status files, read-only.
+
+`uploads` lists every upload not yet confirmed by its service (state,
+progress, errors), generated when it is opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from clients.errors import NotFound
+from ..uploads import format_status
+from .base import Entry, Source
+
+log = logging.getLogger(__name__)
+
+
+class InternalSource(Source):
+    name = ".debridfs"
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+
+    def uploads_text(self) -> bytes:
+        rows = []
+        for source in self.sources:
+            for row in source.upload_status():
+                rows.append({**row, "source": source.name})
+        return format_status(rows).encode()
+
+    async def list_dir(self, ref: Any) -> list[Entry]:
+        if ref is not None:
+            raise NotFound(f"no directory {ref!r}")
+        # The size is the text's length now; the file is served with direct_io
+        # and generated at open, so a longer text still reads in full.
+        return [Entry("uploads", "uploads", False, size=len(self.uploads_text()), mtime=time.time(),
+                      virtual=self.uploads_text)]

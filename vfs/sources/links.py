@@ -1,0 +1,356 @@
+"""Link services as sources: a persistent list of added hoster links, shown as files.
+
+Every link service (portal, Premiumize, RapidShare...) shows `MOUNT/<service>/`
+with one file per working link and a `.status` file that lists the account
+state and every link that failed or waits, with its reason. Links are added by
+`debridfs add` or by writing a `*.links` file (one URL per line) into the
+service directory; removing a file forgets its link.
+
+The links live in one sqlite database under `config.state_dir` (WAL mode, so a
+running mount sees what `debridfs add` wrote). A link is "new" until its
+service was asked about it (`probe`: name and size), then "ok", "failed" (never
+retried: the user re-adds it) or "waiting" (retried after `retry_at`).
+
+Subclasses implement `probe`, `direct_link` and `account_lines`; the service's
+knowledge stays in its own source and client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import trio
+
+from clients.errors import (AuthError, InvalidName, NotFound, NotReady, RateLimited, RemoteError,
+                            TemporaryError)
+from .base import DirectLink, Entry, Source
+
+if TYPE_CHECKING:
+    from ..spool import SpoolFile
+
+log = logging.getLogger(__name__)
+
+STATUS_NAME = ".status"
+LINKS_SUFFIX = ".links"
+PROBE_CONCURRENCY = 4
+PROBE_TIMEOUT = 60.0
+DEFAULT_RETRY = 300.0          # when a transient failure names no delay
+MAX_LINKS_FILE = 1 << 20       # a .links file is a list of URLs, not a payload
+
+NEW, OK, FAILED, WAITING = "new", "ok", "failed", "waiting"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS links (
+    service  TEXT NOT NULL,
+    url      TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    state    TEXT NOT NULL,           -- new | ok | failed | waiting
+    name     TEXT,
+    size     INTEGER,
+    reason   TEXT,                    -- why failed / waiting
+    note     TEXT,                    -- the last read problem of an ok link
+    retry_at REAL,
+    data     TEXT NOT NULL DEFAULT '{}',   -- the service's own state (JSON)
+    PRIMARY KEY (service, url)
+)
+"""
+
+
+@dataclass
+class LinkRow:
+    service: str
+    url: str
+    added_at: float
+    state: str
+    name: str | None = None
+    size: int | None = None
+    reason: str | None = None
+    note: str | None = None
+    retry_at: float | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return "l/" + hashlib.sha1(self.url.encode()).hexdigest()[:20]
+
+
+@dataclass
+class LinkInfo:
+    """What a service says about a link: shown name and size, plus its own state."""
+
+    name: str
+    size: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class LinkStore:
+    """The link database. Synchronous (the CLI uses it directly); sources call
+    it through `trio.to_thread`. One short-lived connection per call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            # Created private before sqlite touches it; the -wal/-shm files copy its mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def add(self, service: str, urls: Iterable[str]) -> list[str]:
+        """Adds (or re-arms) links; returns the URLs given, deduplicated, in order."""
+        added: list[str] = []
+        now = time.time()
+        with self._connect() as db:
+            for url in urls:
+                if url in added:
+                    continue
+                added.append(url)
+                # Adding a known link again retries it from scratch (the way to revive a failed one).
+                db.execute("INSERT INTO links (service, url, added_at, state) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT(service, url) DO UPDATE SET state = CASE WHEN "
+                           "links.state = 'ok' THEN 'ok' ELSE 'new' END, reason = NULL, "
+                           "retry_at = NULL", (service, url, now, NEW))
+        return added
+
+    def rows(self, service: str) -> list[LinkRow]:
+        with self._connect() as db:
+            found = db.execute("SELECT * FROM links WHERE service = ? ORDER BY added_at, url",
+                               (service,)).fetchall()
+        return [LinkRow(service=r["service"], url=r["url"], added_at=r["added_at"], state=r["state"],
+                        name=r["name"], size=r["size"], reason=r["reason"], note=r["note"],
+                        retry_at=r["retry_at"], data=json.loads(r["data"] or "{}")) for r in found]
+
+    def get(self, service: str, url: str) -> LinkRow | None:
+        return next((row for row in self.rows(service) if row.url == url), None)
+
+    def update(self, service: str, url: str, **values: Any) -> None:
+        if "data" in values:
+            values["data"] = json.dumps(values["data"])
+        columns = ", ".join(f"{name} = ?" for name in values)
+        with self._connect() as db:
+            db.execute(f"UPDATE links SET {columns} WHERE service = ? AND url = ?",
+                       (*values.values(), service, url))
+
+    def remove(self, service: str, url: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM links WHERE service = ? AND url = ?", (service, url))
+
+
+def store_for(state_dir: Path) -> LinkStore:
+    return LinkStore(state_dir / "links.sqlite")
+
+
+def parse_links(text: str) -> list[str]:
+    """One URL per line; blank lines and `#` comments are skipped."""
+    urls = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            urls.append(line)
+    return urls
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, (RateLimited, TemporaryError, NotReady))
+
+
+def describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def when(timestamp: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(timestamp))
+
+
+class LinkSource(Source):
+    """The shared behaviour of link services; subclasses add the provider."""
+
+    writable = True          # the service directory takes *.links files and rm
+
+    def __init__(self, state_dir: Path) -> None:
+        self.store = store_for(state_dir)
+        self._links: dict[str, DirectLink] = {}
+        self._probe_limit = trio.CapacityLimiter(PROBE_CONCURRENCY)
+        self._on_change = lambda ref: None
+
+    # ---- what a service provides --------------------------------------
+    async def probe(self, url: str) -> LinkInfo:
+        """Asks the service about a new link (name, size); raises to refuse it."""
+        raise NotImplementedError
+
+    async def direct_link(self, row: LinkRow, refresh: bool) -> DirectLink:
+        """A direct link for a known-good link; may update `row.data` (saved after)."""
+        raise NotImplementedError
+
+    def account_lines(self) -> list[str]:
+        """The account part of `.status`."""
+        return []
+
+    # ---- the store, from trio ----------------------------------------
+    async def _rows(self) -> list[LinkRow]:
+        return await trio.to_thread.run_sync(self.store.rows, self.name)
+
+    async def _update(self, url: str, **values: Any) -> None:
+        await trio.to_thread.run_sync(lambda: self.store.update(self.name, url, **values))
+
+    # ---- adding -------------------------------------------------------
+    async def add_links(self, urls: list[str]) -> list[LinkRow]:
+        """Adds links and asks the service about them now (used by `debridfs add`)."""
+        added = await trio.to_thread.run_sync(self.store.add, self.name, urls)
+        await self._probe_due()
+        self._on_change(None)
+        rows = {row.url: row for row in await self._rows()}
+        return [rows[url] for url in added if url in rows]
+
+    async def _probe_due(self) -> None:
+        now = time.time()
+        due = [row for row in await self._rows()
+               if row.state == NEW or (row.state == WAITING and (row.retry_at or 0) <= now)]
+        refused: list[AuthError] = []
+        if due:
+            async with trio.open_nursery() as nursery:
+                for row in due:
+                    nursery.start_soon(self._probe_one, row, refused)
+        if refused:
+            raise refused[0]   # the account is the problem, not the links: say so once
+
+    async def _probe_one(self, row: LinkRow, refused: list[AuthError]) -> None:
+        async with self._probe_limit:
+            try:
+                with trio.fail_after(PROBE_TIMEOUT):
+                    info = await self.probe(row.url)
+            except trio.TooSlowError:
+                await self._update(row.url, state=WAITING, reason="the service did not answer in time",
+                                   retry_at=time.time() + 60)
+            except AuthError as exc:
+                refused.append(exc)    # the link stays new: it is tried again once the account works
+            except RemoteError as exc:
+                log.info("%s: link %s refused: %s", self.name, row.url, describe(exc))
+                if is_transient(exc):
+                    retry = getattr(exc, "retry_after", None) or DEFAULT_RETRY
+                    await self._update(row.url, state=WAITING, reason=describe(exc),
+                                       retry_at=time.time() + retry)
+                else:
+                    await self._update(row.url, state=FAILED, reason=describe(exc), retry_at=None)
+            else:
+                await self._update(row.url, state=OK, name=info.name, size=info.size, reason=None,
+                                   note=None, retry_at=None, data={**row.data, **info.data})
+
+    # ---- listing ------------------------------------------------------
+    async def list_dir(self, ref: Any) -> list[Entry]:
+        if ref is not None:
+            raise NotFound(f"{self.name}: no directory {ref!r}")
+        try:
+            await self._probe_due()
+        except AuthError as exc:
+            log.warning("%s: %s", self.name, exc)
+        rows = await self._rows()
+        entries = [self.entry_for(row) for row in rows if row.state == OK]
+        status = self.status_text(rows).encode()
+        entries.append(Entry(STATUS_NAME, STATUS_NAME, False, size=len(status), mtime=time.time(),
+                             virtual=self._status_now))
+        return entries
+
+    def entry_for(self, row: LinkRow) -> Entry:
+        return Entry(row.name or row.url.rstrip("/").rsplit("/", 1)[-1], row.key, False,
+                     size=row.size or 0, mtime=row.added_at, ref=row.url, xattrs=self.xattrs_for(row))
+
+    def xattrs_for(self, row: LinkRow) -> dict[str, bytes]:
+        return {}
+
+    def _status_now(self) -> bytes:
+        # Called at open(2) on the trio thread: a small local sqlite read.
+        return self.status_text(self.store.rows(self.name)).encode()
+
+    def status_text(self, rows: list[LinkRow]) -> str:
+        lines = [f"# {self.name}"] + self.account_lines()
+        counts = {state: sum(1 for r in rows if r.state == state) for state in (OK, NEW, WAITING, FAILED)}
+        lines.append(f"links: {counts[OK]} ok, {counts[WAITING]} waiting, {counts[FAILED]} failed, "
+                     f"{counts[NEW]} new")
+        for row in rows:
+            if row.state == OK and row.note:
+                lines.append(f"ok       {row.url}  ({row.name}): {row.note}")
+            elif row.state == WAITING:
+                retry = f" (retry at {when(row.retry_at)})" if row.retry_at else ""
+                lines.append(f"waiting  {row.url}: {row.reason}{retry}")
+            elif row.state == FAILED:
+                lines.append(f"failed   {row.url}: {row.reason}")
+            elif row.state == NEW:
+                lines.append(f"new      {row.url}")
+        return "\n".join(lines) + "\n"
+
+    # ---- reading ------------------------------------------------------
+    async def resolve(self, ref: Any, *, refresh: bool = False) -> DirectLink:
+        url = str(ref)
+        if not refresh and url in self._links:
+            return self._links[url]
+        row = await trio.to_thread.run_sync(self.store.get, self.name, url)
+        if row is None or row.state != OK:
+            raise NotFound(f"{self.name}: link {url} was removed")
+        before = dict(row.data)
+        try:
+            link = await self.direct_link(row, refresh)
+        except (RateLimited, TemporaryError, NotReady) as exc:
+            # Shown in .status; the file stays (a later read may work).
+            await self._update(url, note=describe(exc), data=row.data)
+            raise
+        except AuthError:
+            raise
+        except RemoteError as exc:
+            if isinstance(exc, NotFound):
+                raise
+            # The service will not serve it: the link leaves the listing for .status.
+            await self._update(url, state=FAILED, reason=describe(exc), data=row.data)
+            self._on_change(None)
+            raise
+        if row.note or row.data != before:
+            await self._update(url, note=None, data=row.data)
+        self._links[url] = link
+        return link
+
+    # ---- writing: *.links files and rm --------------------------------
+    async def create_file(self, parent_ref: Any, name: str) -> None:
+        if parent_ref is not None or not name.endswith(LINKS_SUFFIX) or name == LINKS_SUFFIX:
+            raise InvalidName(f"{self.name}: only a list of links (a file named *{LINKS_SUFFIX}) "
+                              "can be written here")
+
+    async def commit_file(self, parent_ref: Any, name: str, spool: "SpoolFile") -> Entry | None:
+        try:
+            if spool.size > MAX_LINKS_FILE:
+                raise InvalidName(f"{name}: too big for a list of links")
+            raw = spool.read(0, spool.size)
+        finally:
+            spool.discard()
+        urls = parse_links(raw.decode("utf-8", errors="replace"))
+        await trio.to_thread.run_sync(self.store.add, self.name, urls)
+        log.info("%s: %d link(s) added from %s", self.name, len(urls), name)
+        self._on_change(None)
+        return None
+
+    async def unlink(self, parent_ref: Any, ref: Any) -> None:
+        if ref is None:
+            raise InvalidName(f"{self.name}: {STATUS_NAME} cannot be removed")
+        await trio.to_thread.run_sync(self.store.remove, self.name, str(ref))
+        self._links.pop(str(ref), None)
+
+
+async def wait_bounded(seconds: float, deadline: float) -> bool:
+    """Sleeps `seconds` if that ends before `deadline` (trio clock); False otherwise."""
+    if trio.current_time() + seconds > deadline:
+        return False
+    await trio.sleep(seconds)
+    return True

@@ -1,0 +1,140 @@
+"""The portal external API v1 as a link service: `MOUNT/portal/<file>`.
+
+At mount and every `login_check_interval`, `/account` and `/hosts/grouped` are
+read; links to unknown hosts, or hosts not `currently_working`, are refused
+(the latter retried after the next host check). A new link is unrestricted
+once (its `linkId` is kept in the link store and reused: a re-unrestrict of
+the same URL answers `reusedExisting`). A read polls `GET /link/{linkId}`
+every `poll_after_seconds` until `download_ready`, for at most `max_wait`
+seconds, then fails with EAGAIN and shows the state in `.status`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import trio
+
+from clients.errors import FileUnavailable, NotFound, NotReady, TemporaryError
+from clients.portal import PortalClient, PortalHost, PortalLink
+from ..config import Config, ConfigError
+from .base import DirectLink
+from .links import LinkInfo, LinkRow, LinkSource, wait_bounded
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHECK_INTERVAL = 1800.0
+
+
+class PortalSource(LinkSource):
+    name = "portal"
+
+    def __init__(self, config: Config, http: httpx.AsyncClient) -> None:
+        portal = config.portal
+        if portal is None or not portal.api_key:
+            raise ConfigError("no portal API key: set [portal] api_key (obb_...) in the config file "
+                              "or DEBRIDFS_PORTAL_API_KEY in the environment")
+        if not portal.api_url:
+            raise ConfigError("[portal] api_url is required (https://<your-portal-host>/api/external/v1)")
+        super().__init__(config.state_dir)
+        self.max_wait = portal.max_wait
+        self.client = PortalClient(http, portal.api_url, portal.api_key,
+                                   max_retry_wait=min(5.0, portal.max_wait))
+        self.account: dict[str, Any] = {}
+        self.hosts: dict[str, PortalHost] = {}
+        self.check_interval = DEFAULT_CHECK_INTERVAL
+        self._checked = False
+        # url -> (trio time, message): a read that just gave up fails fast until then
+        self._not_ready: dict[str, tuple[float, str]] = {}
+
+    async def check(self) -> None:
+        self.account = await self.client.account()
+        interval = self.account.get("login_check_interval")
+        if isinstance(interval, (int, float)) and interval > 0:
+            self.check_interval = interval / 1000
+        hosts = await self.client.hosts_grouped()
+        self.hosts = {domain: host for host in hosts for domain in host.domains}
+        self._checked = True
+        log.info("portal: %s account, %d host(s)", self.account.get("accountType", "?"), len(hosts))
+
+    async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            await trio.sleep(self.check_interval)
+            try:
+                await self.check()
+            except Exception as exc:  # keep showing the last known state
+                log.info("portal: account/host check failed: %s", exc)
+
+    def account_lines(self) -> list[str]:
+        if not self.account:
+            return []
+        acc = self.account
+        timeleft = acc.get("timeleft")
+        lines = [f"account: {acc.get('accountType', '?')}, traffic left {acc.get('trafficleft', '?')} "
+                 f"of {acc.get('trafficmax', '?')} bytes, time left "
+                 f"{'unlimited' if timeleft is None else f'{timeleft}s'}"]
+        down = sorted({h.platform for h in self.hosts.values() if not h.working})
+        if down:
+            lines.append("hosts not working: " + ", ".join(down))
+        return lines
+
+    def _host_of(self, url: str) -> PortalHost:
+        domain = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+        host = self.hosts.get(domain)
+        if host is None:
+            raise FileUnavailable(f"host {domain or '?'} is not supported by the portal")
+        if not host.working:
+            raise TemporaryError(f"host {host.platform} is currently not working at the portal",
+                                 retry_after=self.check_interval)
+        return host
+
+    async def probe(self, url: str) -> LinkInfo:
+        if not self._checked:
+            await self.check()
+        host = self._host_of(url)
+        link = await self.client.unrestrict(url)
+        return LinkInfo(link.filename or url.rstrip("/").rsplit("/", 1)[-1], link.filesize,
+                        {"link_id": link.link_id, "maxchunks": link.maxchunks or host.max_chunks})
+
+    async def direct_link(self, row: LinkRow, refresh: bool) -> DirectLink:
+        url = row.url
+        now = trio.current_time()
+        until, message = self._not_ready.get(url, (0.0, ""))
+        if until > now:
+            raise NotReady(message)
+        deadline = now + self.max_wait
+        link = await self._current(row, refresh)
+        while not link.ready:
+            if link.remote_status == "error":
+                # The doc: stop polling, the transfer failed on the portal's side.
+                raise FileUnavailable("the portal failed to fetch the file (remote_status error); "
+                                      "add the link again to retry")
+            if not await wait_bounded(link.poll_after, deadline):
+                message = (f"not ready yet at the portal (remote_status {link.remote_status or '?'}, "
+                           f"checked {time.strftime('%H:%M:%S')})")
+                self._not_ready[url] = (trio.current_time() + min(link.poll_after, 5.0), message)
+                raise NotReady(message)
+            link = await self.client.link(link.link_id)
+        self._not_ready.pop(url, None)
+        assert link.link is not None
+        row.data["maxchunks"] = link.maxchunks or row.data.get("maxchunks")
+        return DirectLink(link.link, row.size or link.filesize, row.data.get("maxchunks"))
+
+    async def _current(self, row: LinkRow, refresh: bool) -> PortalLink:
+        """The link's state: its linkId polled, or (refresh, gone) unrestricted again."""
+        link_id = row.data.get("link_id")
+        if link_id and not refresh:
+            try:
+                return await self.client.link(link_id)
+            except NotFound:
+                log.info("portal: linkId of %s is gone; unrestricting again", row.url)
+        link = await self.client.unrestrict(row.url)
+        row.data["link_id"] = link.link_id
+        if link.reused:
+            log.debug("portal: reused linkId for %s", row.url)
+        return link

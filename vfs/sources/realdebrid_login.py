@@ -1,0 +1,75 @@
+"""`debridfs login realdebrid`: the OAuth2 device flow for open-source apps.
+
+Asks for a device code with the open-source client id, prints the user code
+and the verification URL, polls for the app credentials, trades the device
+code for a refresh token, and stores client id/secret and refresh token in
+the config dir (mode 0600). The mount then refreshes access tokens itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+
+import httpx
+import trio
+
+from clients.realdebrid import OAUTH_GRANT, OPENSOURCE_CLIENT_ID, oauth_url_for
+from ..config import REALDEBRID_API_URL, REALDEBRID_CREDENTIALS, Config
+
+log = logging.getLogger(__name__)
+
+LOGIN_TIMEOUT = 1800.0
+
+
+def login(args: argparse.Namespace, config: Config) -> int:
+    rd = config.realdebrid
+    api_url = rd.api_url if rd else REALDEBRID_API_URL
+    oauth = (rd.oauth_url if rd and rd.oauth_url else oauth_url_for(api_url)).rstrip("/")
+    target = rd.credentials_file if rd and rd.credentials_file else \
+        (config.path.parent if config.path else None) / REALDEBRID_CREDENTIALS
+    try:
+        stored = trio.run(device_flow, oauth)
+    except (httpx.HTTPError, KeyError, ValueError, TimeoutError) as exc:
+        print(f"debridfs: Real-Debrid login failed: {type(exc).__name__}: {exc}", flush=True)
+        return 1
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(stored, f)
+    os.chmod(target, 0o600)
+    print(f"debridfs: logged in to Real-Debrid; credentials stored in {target}", flush=True)
+    return 0
+
+
+async def device_flow(oauth: str) -> dict[str, str]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.get(f"{oauth}/device/code",
+                                  params={"client_id": OPENSOURCE_CLIENT_ID, "new_credentials": "yes"})
+        response.raise_for_status()
+        device = response.json()
+        print(f"To log in, open {device['verification_url']} and enter the code: {device['user_code']}",
+              flush=True)
+        interval = max(1.0, float(device.get("interval", 5)))
+        deadline = time.monotonic() + min(float(device.get("expires_in", LOGIN_TIMEOUT)), LOGIN_TIMEOUT)
+        while True:
+            response = await http.get(f"{oauth}/device/credentials",
+                                      params={"client_id": OPENSOURCE_CLIENT_ID,
+                                              "code": device["device_code"]})
+            if response.status_code == 200:
+                credentials = response.json()
+                break
+            if response.status_code != 403 or time.monotonic() > deadline:
+                response.raise_for_status()
+                raise TimeoutError("the code was not approved in time")
+            await trio.sleep(interval)
+        response = await http.post(f"{oauth}/token", data={
+            "client_id": credentials["client_id"], "client_secret": credentials["client_secret"],
+            "code": device["device_code"], "grant_type": OAUTH_GRANT})
+        response.raise_for_status()
+        tokens = response.json()
+        return {"client_id": credentials["client_id"], "client_secret": credentials["client_secret"],
+                "refresh_token": tokens["refresh_token"]}
