@@ -1,0 +1,155 @@
+"""The read engine through a real mount, with the data host misbehaving:
+expiring links, dropped connections, 503 bursts, ignored ranges, a server that
+never answers. Every read returns the right bytes or EIO within the bound."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.emulators.content import SyntheticContent, sha256_of
+from tests.emulators.harness import run_emulator
+from tests.mounting import mounted
+
+MiB = 1 << 20
+TOKEN = "rd-engine-token"
+READ_TIMEOUT = 4
+
+FILES = {name: SyntheticContent(size, seed) for name, size, seed in [
+    ("expiring.bin", 24 * MiB + 5, 301), ("dropped.bin", 20 * MiB, 302), ("burst.bin", 12 * MiB, 303),
+    ("norange.bin", 16 * MiB, 304), ("stall.bin", 8 * MiB, 305), ("shared.bin", 32 * MiB, 306),
+    ("tail.bin", 512 * MiB, 307), ("seq.bin", 96 * MiB + 3, 308)]}
+
+LIBRARY = {"realdebrid": {
+    "token": TOKEN, "rate_limit_per_minute": 0,
+    "torrents": [{"id": "ENGINE", "filename": "engine", "status": "downloaded",
+                  "files": [{"path": f"/{name}", "content": {"size": c.size, "seed": c.seed},
+                             "selected": 1} for name, c in FILES.items()]}],
+}}
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with run_emulator(LIBRARY) as handle:
+        yield handle
+
+
+@pytest.fixture
+def mount(emulator, tmp_path):
+    emulator.reset_faults()
+    config = (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emulator.urls["realdebrid"]}"\n'
+              f"[read]\ntimeout = {READ_TIMEOUT}\n")
+    with mounted(tmp_path, config) as m:
+        yield m
+    emulator.reset_faults()
+
+
+def path_of(mount, name: str):
+    return mount.path / "realdebrid/torrents/engine" / name
+
+
+def sha256_through(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(MiB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def test_sequential_read_is_identical_and_fetched_once(mount, emulator):
+    emulator.reset_stats()
+    assert sha256_through(path_of(mount, "seq.bin")) == sha256_of(FILES["seq.bin"])
+    assert emulator.stats()["data_bytes"] <= FILES["seq.bin"].size * 1.05
+
+
+def test_link_expiring_mid_read_is_resolved_again(mount, emulator):
+    content = FILES["expiring.bin"]
+    fd = os.open(path_of(mount, "expiring.bin"), os.O_RDONLY)
+    try:
+        assert os.pread(fd, 8 * MiB, 0) == content.read(0, 8 * MiB)
+        unrestricts = emulator.stats()["calls"].get("realdebrid POST /unrestrict/link", 0)
+        emulator.expire_links()
+        assert os.pread(fd, content.size, 8 * MiB) == content.read(8 * MiB, content.size)
+    finally:
+        os.close(fd)
+    assert emulator.stats()["calls"]["realdebrid POST /unrestrict/link"] == unrestricts + 1
+
+
+def test_dropped_connections_resume_where_they_stopped(mount, emulator):
+    emulator.faults({"data": {"drop_after_bytes": 300_000, "drop_count": 6}})
+    assert sha256_through(path_of(mount, "dropped.bin")) == sha256_of(FILES["dropped.bin"])
+
+
+def test_a_burst_of_503s_is_ridden_out(mount, emulator):
+    path = path_of(mount, "burst.bin")
+    with open(path, "rb") as f:
+        assert f.read(65536) == FILES["burst.bin"].read(0, 65536)   # the link is known now
+    emulator.faults({"data": {"status_burst": 503, "status_burst_count": 4}})
+    assert sha256_through(path) == sha256_of(FILES["burst.bin"])
+
+
+def test_server_ignoring_range_gives_eio_in_bounded_time(mount, emulator):
+    mount.expect_log(r"read failed: .*ignored the range request")
+    emulator.faults({"data": {"ignore_range": True}})
+    fd = os.open(path_of(mount, "norange.bin"), os.O_RDONLY)
+    try:
+        started = time.monotonic()
+        with pytest.raises(OSError) as info:
+            os.pread(fd, 65536, 10 * MiB)
+        assert info.value.errno == errno.EIO
+        assert time.monotonic() - started < READ_TIMEOUT + 2
+        emulator.reset_faults()
+        assert os.pread(fd, 65536, 10 * MiB) == FILES["norange.bin"].read(10 * MiB, 65536)
+    finally:
+        os.close(fd)
+
+
+def test_a_read_never_hangs(mount, emulator):
+    mount.expect_log(r"read failed: .*(not served|not received)")
+    path = path_of(mount, "stall.bin")
+    with open(path, "rb") as f:
+        f.read(1)                                       # resolve the link before stalling
+    emulator.faults({"data": {"latency_ms": 60_000}})
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        started = time.monotonic()
+        with pytest.raises(OSError) as info:
+            os.pread(fd, 65536, 4 * MiB)
+        assert info.value.errno == errno.EIO
+        assert time.monotonic() - started < READ_TIMEOUT + 2
+    finally:
+        os.close(fd)
+        emulator.reset_faults()
+
+
+def test_concurrent_readers_share_one_fetch(mount, emulator):
+    emulator.reset_stats()
+    path = path_of(mount, "shared.bin")
+    script = ("import hashlib,sys; h=hashlib.sha256(); f=open(sys.argv[1],'rb')\n"
+              "while (b:=f.read(1<<20)): h.update(b)\nprint(h.hexdigest())")
+    readers = [subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True)
+               for _ in range(3)]
+    for reader in readers:
+        out, _ = reader.communicate(timeout=60)
+        assert out.strip() == sha256_of(FILES["shared.bin"])
+    assert emulator.stats()["data_bytes"] <= FILES["shared.bin"].size * 1.1
+
+
+def test_reading_the_tail_of_a_big_file_is_cheap(mount, emulator):
+    """What a media server does to find an MP4's moov or an MKV's cues."""
+    content = FILES["tail.bin"]
+    emulator.reset_stats()
+    fd = os.open(path_of(mount, "tail.bin"), os.O_RDONLY)
+    try:
+        assert os.pread(fd, 32768, 0) == content.read(0, 32768)
+        for offset in (content.size - 65536, content.size - 200_000, content.size - 300_000):
+            assert os.pread(fd, 65536, offset) == content.read(offset, 65536)
+    finally:
+        os.close(fd)
+    assert emulator.stats()["data_bytes"] <= 4 * MiB
