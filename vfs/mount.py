@@ -22,7 +22,8 @@ from clients.ranged import RangeClient
 from .cache import MemoryCache
 from .config import Config, MountConfig
 from .fs import Operations
-from .reader import ReadEngine
+from .diskcache import DiskCache
+from .reader import CHUNK, ReadEngine
 from .sources import build_sources
 from .tree import Tree
 
@@ -81,8 +82,11 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
             await source.check()
         tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
         ranged = RangeClient()
+        disk = None
+        if config.cache.cache_dir is not None:
+            disk = DiskCache(config.cache.cache_dir, config.cache.cache_max_size, CHUNK)
         engine = ReadEngine(ranged, MemoryCache(config.cache.memory_size), config.read,
-                            config.cache.block_size)
+                            config.cache.block_size, disk)
         operations = Operations(tree, engine, config.mount, config.cache_root / "spool")
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         try:
@@ -93,6 +97,8 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
                 operations.on_init = lambda: nursery.start_soon(
                     trio.to_thread.run_sync, raise_kernel_read_ahead, mountpoint,
                     config.mount.read_ahead_kb)
+                if disk is not None:
+                    await nursery.start(disk.run)
                 for source in sources:
                     await nursery.start(source.run)
                 nursery.start_soon(_terminate_on_signals)

@@ -37,6 +37,7 @@ import trio
 from clients.errors import LinkExpired, RateLimited, RemoteError, TemporaryError
 from clients.ranged import RangeClient
 from .cache import MemoryCache
+from .diskcache import DiskCache
 from .config import ReadConfig
 from .slots import BACKGROUND, DEMAND, URGENT, PrioritySlots
 from .sources.base import DirectLink, Source
@@ -116,9 +117,10 @@ class Cursor:
 
 class ReadEngine:
     def __init__(self, ranged: RangeClient, cache: MemoryCache, config: ReadConfig,
-                 block_size: int) -> None:
+                 block_size: int, disk: DiskCache | None = None) -> None:
         self.ranged = ranged
         self.cache = cache
+        self.disk = disk
         self.config = config
         self.block_size = max(block_size, CHUNK)
         self.connections = PrioritySlots(config.max_connections, reserve=max(1, config.max_connections // 8))
@@ -168,6 +170,7 @@ class RemoteFile:
         self.source = source
         self.ref = ref
         self.size = size
+        self.disk_key = repr(key)
         self.opened = 0
         self.released_at: float | None = None
         self.link: DirectLink | None = None
@@ -211,6 +214,12 @@ class RemoteFile:
             chunk_start = index * CHUNK
             hi = min(end, chunk_start + CHUNK)
             cached = cache.get((self.key, index))
+            disk = self.engine.disk
+            if cached is None and disk is not None and index not in self.inflight \
+                    and disk.has(self.disk_key, self.size, index):
+                cached = await disk.read(self.disk_key, self.size, index)
+                if cached is not None:
+                    cache.put((self.key, index), cached)
             if cached is not None:
                 pieces.append(cached[pos - chunk_start:hi - chunk_start])
                 pos = hi
@@ -263,12 +272,14 @@ class RemoteFile:
         if offset >= end:
             return offset
         cache = self.engine.cache
+        disk = self.engine.disk
         block = self.engine.block_size
         first, last = offset // CHUNK, (end - 1) // CHUNK
         run_start: int | None = None
         for index in range(first, last + 2):
             missing = (index <= last and index not in self.inflight
-                       and (self.key, index) not in cache)
+                       and (self.key, index) not in cache
+                       and not (disk is not None and disk.has(self.disk_key, self.size, index)))
             # A span never crosses a block boundary, so spans stay aligned and bounded.
             if run_start is not None and (not missing or (index * CHUNK) % block == 0):
                 if not self._start_span(run_start * CHUNK, min(self.size, index * CHUNK), prefetch):
@@ -345,6 +356,7 @@ class RemoteFile:
         refreshed = False
         attempt = 0
         cache = self.engine.cache
+        disk = self.engine.disk
         next_chunk = span.start // CHUNK     # the first chunk not yet handed to the cache
 
         def on_data(n: int) -> None:
@@ -354,7 +366,10 @@ class RemoteFile:
             arrived = span.start + span.filled
             while next_chunk * CHUNK < span.end and min(span.end, (next_chunk + 1) * CHUNK) <= arrived:
                 lo = next_chunk * CHUNK
-                cache.put((self.key, next_chunk), span.view(lo, min(span.end, lo + CHUNK)))
+                chunk = span.view(lo, min(span.end, lo + CHUNK))
+                cache.put((self.key, next_chunk), chunk)
+                if disk is not None:
+                    disk.store(self.disk_key, self.size, next_chunk, chunk)
                 if self.inflight.get(next_chunk) is span:
                     del self.inflight[next_chunk]
                 next_chunk += 1
