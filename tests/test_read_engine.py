@@ -105,7 +105,8 @@ def test_server_ignoring_range_gives_eio_in_bounded_time(mount, emulator):
         assert info.value.errno == errno.EIO
         assert time.monotonic() - started < READ_TIMEOUT + 2
         emulator.reset_faults()
-        assert os.pread(fd, 65536, 10 * MiB) == FILES["norange.bin"].read(10 * MiB, 65536)
+        # The failed range fails fast for a moment (the kernel retries at once); others work.
+        assert os.pread(fd, 65536, 14 * MiB) == FILES["norange.bin"].read(14 * MiB, 65536)
     finally:
         os.close(fd)
 

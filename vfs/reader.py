@@ -48,6 +48,7 @@ CHUNK = 128 * 1024
 INITIAL_WINDOW = 512 * 1024
 READ_AHEAD_AFTER = 1 << 20     # sequential bytes read before read-ahead starts (probes read less)
 SMALL_READ = 256 * 1024        # demand spans up to this size jump the queue
+FAILURE_MEMORY = 2.0           # seconds a failed range fails at once (the kernel retries)
 ACTIVE_SECONDS = 2.0           # a cursor used this recently shares the memory cache
 MAX_CURSORS = 4
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -178,6 +179,9 @@ class RemoteFile:
         self.slots = PrioritySlots(engine.config.max_connections_per_file, reserve=1)
         self.inflight: dict[int, Span] = {}
         self.cursors: list[Cursor] = []
+        # Ranges whose fetch just failed: when a read fails, the kernel asks again
+        # at once, and waiting the whole timeout twice would double the bound.
+        self.failures: list[tuple[int, int, float, BaseException]] = []
 
     # Reading
 
@@ -188,10 +192,13 @@ class RemoteFile:
         with trio.move_on_after(self.engine.config.timeout) as scope:
             return await self._read(offset, end)
         assert scope.cancelled_caught
-        raise ReadTimeout(f"read of {end - offset} bytes at {offset} not served in "
-                          f"{self.engine.config.timeout:.0f}s")
+        error = ReadTimeout(f"read of {end - offset} bytes at {offset} not served in "
+                            f"{self.engine.config.timeout:.0f}s")
+        self.failures.append((offset, end, time.monotonic(), error))
+        raise error
 
     async def _read(self, offset: int, end: int) -> bytes | memoryview:
+        self._raise_recent_failure(offset, end)
         cursor = self._cursor_for(offset, end)
         self._ensure(offset, end, prefetch=False)
         if cursor.window:
@@ -241,6 +248,15 @@ class RemoteFile:
         # pyfuse3 takes any contiguous buffer: a view of the span saves a copy.
         # Arrived bytes of a span are never written again, so the view is stable.
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def _raise_recent_failure(self, offset: int, end: int) -> None:
+        if not self.failures:
+            return
+        now = time.monotonic()
+        self.failures = [f for f in self.failures if now - f[2] < FAILURE_MEMORY]
+        for start, stop, _when, error in self.failures:
+            if start < end and offset < stop:
+                raise error
 
     def _cursor_for(self, offset: int, end: int) -> Cursor:
         """Finds the stream this read continues, or starts a new one (a seek)."""
@@ -339,6 +355,7 @@ class RemoteFile:
                 self.engine.prefetch_bytes -= span.length
             span.finish(error)
         if error is not None and not span.cancel_scope.cancelled_caught:
+            self.failures.append((span.start, span.end, time.monotonic(), error))
             log.info("fetch of %d bytes at %d of %s failed: %s", span.length, span.start,
                      self.key, error)
 
