@@ -252,6 +252,8 @@ class RealDebridClient:
             return AccountLocked("Real-Debrid account is locked (HTTP 403)", **kw)
         if status == 429 or code in (5, 34):
             return RateLimited(message, retry_after=retry_after_seconds(response), **kw)
+        if code == 16:        # unsupported hoster: asking again will not help
+            return RemoteError(message, **kw)
         if code in (24, 35) or status == 451:
             return FileUnavailable(message, **kw)
         if code == 23:

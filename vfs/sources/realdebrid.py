@@ -36,6 +36,8 @@ from .realdebrid_store import Store
 log = logging.getLogger(__name__)
 
 PLAYABLE_STATUS = "downloaded"
+ACTIVE_STATUSES = {"magnet_conversion", "waiting_files_selection", "queued", "downloading",
+                   "compressing", "uploading"}
 PAGE_LIMIT = 2500
 INFO_CONCURRENCY = 8
 FULL_PASS_EVERY = 10          # refreshes between full passes over every list page
@@ -355,7 +357,8 @@ class RealDebridSource(Source):
             if status == "waiting_files_selection":
                 await self.client.select_files(tid, "all")
                 log.info("Real-Debrid: selected all files of %s", raw.get("filename", tid))
-            elif status not in ("magnet_conversion",):
+            elif status not in ACTIVE_STATUSES:
+                # downloaded, or an end state (error, dead, virus...): the sync takes over
                 self.pending.pop(tid, None)
             if tid in self.items or status:
                 item = {k: v for k, v in raw.items() if k != "files"}
@@ -420,7 +423,7 @@ class RealDebridSource(Source):
                 if pattern is not None and not pattern.search(torrent.filename):
                     continue
                 info = self.infos.get(tid)
-                if info is not None and not self._torrent_files(torrent, info):
+                if info is not None and not self._torrent_files(torrent, info, with_hidden=True):
                     continue     # every file dead or filtered out
                 entries.append(Entry(torrent.filename, f"{view}t/{tid}", True,
                                      mtime=torrent.ended or torrent.added or 0,
@@ -450,11 +453,15 @@ class RealDebridSource(Source):
             return True
         return name.rsplit(".", 1)[-1].lower() in self.extensions if "." in name else False
 
-    def _torrent_files(self, torrent: Torrent, info: TorrentInfo) -> list[tuple[int, Any]]:
-        """(position, file) of the files shown: selected, linked, not dead, wanted."""
+    def _torrent_files(self, torrent: Torrent, info: TorrentInfo,
+                       with_hidden: bool = False) -> list[tuple[int, Any]]:
+        """(position, file) of the files shown: selected, linked, not dead, wanted
+        (and not removed by rm, unless `with_hidden`)."""
         shown = []
         for position, (file, _link) in enumerate(info.selected_files_with_links()):
-            if (torrent.id, file.id) in self.dead or f"t/{torrent.id}/f{file.id}" in self.hidden:
+            if (torrent.id, file.id) in self.dead:
+                continue
+            if not with_hidden and f"t/{torrent.id}/f{file.id}" in self.hidden:
                 continue
             if not self._wanted_file(file.path):
                 continue
