@@ -176,7 +176,9 @@ class RemoteFile:
         self.released_at: float | None = None
         self.link: DirectLink | None = None
         self._link_lock = trio.Lock()
-        self.slots = PrioritySlots(engine.config.max_connections_per_file, reserve=1)
+        # No reserve per file: a seek cancels the file's read-ahead that has not
+        # started, and the global reserve keeps room for it.
+        self.slots = PrioritySlots(engine.config.max_connections_per_file)
         self.inflight: dict[int, Span] = {}
         self.cursors: list[Cursor] = []
         # Ranges whose fetch just failed: when a read fails, the kernel asks again
@@ -265,13 +267,13 @@ class RemoteFile:
             # The kernel reorders and splits requests a little: allow some slack.
             if cursor.next_offset - slack <= offset <= cursor.next_offset + slack:
                 if offset >= cursor.next_offset - CHUNK:
-                    # The window follows consumption: a player that reads 2 s after a
+                    # The window follows consumption (twice what was read): a player that reads 2 s after a
                     # seek must not pull 64 MiB; a cp soon reads at full width.
                     cursor.streak += end - offset
                     if cursor.streak >= READ_AHEAD_AFTER:
                         cursor.window = min(self.engine.config.read_ahead_max,
                                             self.engine.window_share(),
-                                            max(INITIAL_WINDOW, cursor.streak))
+                                            max(INITIAL_WINDOW, 2 * cursor.streak))
                 cursor.next_offset = max(cursor.next_offset, end)
                 cursor.used_at = time.monotonic()
                 return cursor
@@ -366,7 +368,7 @@ class RemoteFile:
                 limit = self.engine.config.max_connections_per_file
                 if self.link.max_connections:
                     limit = min(limit, self.link.max_connections)
-                self.slots.set_total(limit, reserve=1 if limit >= 4 else 0)
+                self.slots.set_total(limit)
             return self.link
 
     async def _download(self, span: Span) -> None:
