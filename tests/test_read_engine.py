@@ -22,7 +22,7 @@ TOKEN = "rd-engine-token"
 READ_TIMEOUT = 4
 
 FILES = {name: SyntheticContent(size, seed) for name, size, seed in [
-    ("expiring.bin", 24 * MiB + 5, 301), ("dropped.bin", 20 * MiB, 302), ("burst.bin", 12 * MiB, 303),
+    ("expiring.bin", 64 * MiB + 5, 301), ("dropped.bin", 20 * MiB, 302), ("burst.bin", 12 * MiB, 303),
     ("norange.bin", 16 * MiB, 304), ("stall.bin", 8 * MiB, 305), ("shared.bin", 32 * MiB, 306),
     ("tail.bin", 512 * MiB, 307), ("seq.bin", 96 * MiB + 3, 308)]}
 
@@ -72,10 +72,11 @@ def test_link_expiring_mid_read_is_resolved_again(mount, emulator):
     content = FILES["expiring.bin"]
     fd = os.open(path_of(mount, "expiring.bin"), os.O_RDONLY)
     try:
-        assert os.pread(fd, 8 * MiB, 0) == content.read(0, 8 * MiB)
+        # Little enough that read-ahead cannot have fetched the rest already.
+        assert os.pread(fd, MiB, 0) == content.read(0, MiB)
         unrestricts = emulator.stats()["calls"].get("realdebrid POST /unrestrict/link", 0)
         emulator.expire_links()
-        assert os.pread(fd, content.size, 8 * MiB) == content.read(8 * MiB, content.size)
+        assert os.pread(fd, content.size, MiB) == content.read(MiB, content.size)
     finally:
         os.close(fd)
     assert emulator.stats()["calls"]["realdebrid POST /unrestrict/link"] == unrestricts + 1
