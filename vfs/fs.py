@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 BLOCK_SIZE_HINT = 1 << 20
 
 
+ANSWERS = {errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST, errno.EROFS, errno.EINVAL, errno.EISDIR,
+           errno.ENOTDIR}
+
+
 def fuse_errors(method: Callable) -> Callable:
     """Maps the error vocabulary to FUSEError once, for every operation."""
 
@@ -39,8 +43,10 @@ def fuse_errors(method: Callable) -> Callable:
             raise
         except RemoteError as exc:
             code = errno_of(exc)
-            # ENOENT and ENOTEMPTY are answers, not failures (ls of a gone file, rmdir of a full one).
-            level = logging.DEBUG if code in (errno.ENOENT, errno.ENOTEMPTY) else logging.WARNING
+            # Answers to what the user asked for (a gone file, a full directory, a
+            # write where writing is not allowed, a name the service refuses) are
+            # not failures of the mount; the source logs how to change a refusal.
+            level = logging.INFO if code in ANSWERS else logging.WARNING
             log.log(level, "%s failed: %s", method.__name__, exc)
             raise pyfuse3.FUSEError(code) from None
         except Exception:
