@@ -1,6 +1,8 @@
-"""Block caches: memory LRU bounded in bytes.
+"""The memory cache: an LRU of chunks bounded in bytes (cachetools).
 
-Keys are (file key, block index); values are immutable block contents.
+Keys are (file key, chunk index); values are immutable buffers (views of the
+span that fetched them, see vfs/reader.py). The persistent tier is
+vfs/diskcache.py.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ class MemoryCache:
     def __init__(self, max_bytes: int) -> None:
         self._lru: cachetools.LRUCache = cachetools.LRUCache(maxsize=max_bytes, getsizeof=len)
 
-    def get(self, key: Hashable) -> bytes | None:
+    def get(self, key: Hashable) -> bytes | memoryview | None:
         return self._lru.get(key)
 
-    def put(self, key: Hashable, data: bytes) -> None:
+    def put(self, key: Hashable, data: bytes | memoryview) -> None:
         if len(data) <= self._lru.maxsize:
             self._lru[key] = data
 
@@ -30,7 +32,3 @@ class MemoryCache:
     @property
     def max_bytes(self) -> int:
         return int(self._lru.maxsize)
-
-    @property
-    def used_bytes(self) -> int:
-        return int(self._lru.currsize)

@@ -202,11 +202,12 @@ class DiskCache:
         temporary.replace(record)
 
     def _evict(self) -> None:
-        if self.used_bytes() <= self.max_bytes:
+        used = self.used_bytes()
+        if used <= self.max_bytes:
             return
         for entry in sorted(self.files.values(), key=lambda e: e.used_at):
-            if self.used_bytes() <= self.max_bytes * 0.9:
+            if used <= self.max_bytes * 0.9:
                 break
             log.info("disk cache full: evicting %s", entry.name)
+            used -= (len(entry.chunks) + len(entry.written)) * self.chunk_size
             self._drop(entry)
-

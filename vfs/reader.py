@@ -128,7 +128,6 @@ class ReadEngine:
         self.prefetch_bytes = 0       # read-ahead in flight, all files together
         self.nursery: trio.Nursery | None = None
         self.files: dict[Any, RemoteFile] = {}
-        self.fetched_bytes = 0        # for status and benchmarks
 
     def open(self, key: Any, source: Source, ref: Any, size: int) -> "RemoteFile":
         remote = self.files.get(key)
@@ -381,7 +380,6 @@ class RemoteFile:
         def on_data(n: int) -> None:
             nonlocal next_chunk
             span.filled += n
-            self.engine.fetched_bytes += n
             arrived = span.start + span.filled
             while next_chunk * CHUNK < span.end and min(span.end, (next_chunk + 1) * CHUNK) <= arrived:
                 lo = next_chunk * CHUNK
