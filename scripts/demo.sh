@@ -20,12 +20,39 @@ trap cleanup EXIT INT TERM
 emu_pid=$!
 for _ in $(seq 100); do [ -s "$workdir/urls" ] && break; sleep 0.1; done
 [ -s "$workdir/urls" ] || { echo "the emulator did not start:"; cat "$workdir/emulator.log"; exit 1; }
-rd_url=$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["realdebrid"])' "$workdir/urls")
+url() { .venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$workdir/urls" "$1"; }
 
+# Every service of the sample library; the credentials are the emulators' demo accounts.
 cat > "$workdir/config.toml" <<TOML
 [realdebrid]
 token = "rd-good-token"
-api_url = "$rd_url"
+api_url = "$(url realdebrid)"
+
+[rapidgator]
+login = "demo@example.org"
+password = "secret"
+api_url = "$(url rapidgator)"
+
+[portal]
+api_key = "obb_demo_4f1c2a9e7b3d5f60"
+api_url = "$(url portal)"
+
+[premiumize]
+login = "123456789"
+password = "k7m2x9q4p1"
+api_url = "$(url premiumize)"
+
+[rapidshare]
+login = "demo"
+password = "rs-secret"
+api_url = "$(url rapidshare)"
+
+[mount]
+listing_ttl = 2
+
+[paths]
+state_dir = "$workdir/state"
+cache_root = "$workdir/cache"
 TOML
 chmod 600 "$workdir/config.toml"
 
@@ -36,11 +63,14 @@ mountpoint -q mnt || { echo "mount failed:"; cat "$workdir/debridfs.log"; exit 1
 
 cat <<MSG
 
-debridfs is mounted at ./mnt with a sample Real-Debrid library. Try, in another terminal:
+debridfs is mounted at ./mnt with emulated sample accounts. Try, in another terminal:
 
-    ls -lR mnt/realdebrid
+    ls -lR mnt/realdebrid mnt/rapidgator
     cp mnt/realdebrid/downloads/* /tmp/
-    ffprobe "mnt/realdebrid/torrents/<a torrent>/<a file>"
+    cp /etc/hostname mnt/rapidgator/ && cat mnt/.debridfs/uploads
+    .venv/bin/debridfs --config $workdir/config.toml add portal \\
+        https://rapidgator.net/file/0123456789abcdef0123456789abcdef/sample.one.mkv.html
+    ls -l mnt/portal && cat mnt/portal/.status
 
 Log: $workdir/debridfs.log. Press Ctrl-C here to unmount.
 MSG

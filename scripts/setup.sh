@@ -28,6 +28,9 @@ fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
-    .venv/bin/pip install -q -e '.[test]'
+    if ! .venv/bin/pip install -q -e '.[test]' > .venv/install.log 2>&1; then
+        cat .venv/install.log
+        exit 1
+    fi
     touch "$stamp"
 fi
