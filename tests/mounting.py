@@ -5,10 +5,16 @@ waits for its "mounted at" line (not a sleep), and always unmounts and reaps
 the process: `fusermount3 -u`, then `-uz` and SIGKILL as a last resort.
 Afterwards the daemon's log must hold no WARNING or ERROR line that the test
 did not declare as expected (errors cannot pass silently).
+
+Small helpers every mount test needs live here too: `wait_until` (poll a
+condition with a deadline, never a bare sleep), `sha256_through` (hash a file
+read through the mount) and `cli_env`/`run_cli` (the `debridfs` command with
+the same XDG directories as the mount).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import select
@@ -16,10 +22,11 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 DEBRIDFS = [sys.executable, "-m", "vfs.cli"]
 MOUNT_TIMEOUT = 30.0
@@ -130,3 +137,62 @@ def mounted(workdir: Path, config_text: str, env: dict[str, str] | None = None,
     assert status == 0, f"daemon exited with {status}\n{mount.log_text()[-4000:]}"
     bad = unexpected_log_lines(mount.log_text(), mount.allowed_log)
     assert not bad, "unexpected warnings/errors in the daemon log:\n" + "\n".join(bad)
+    leaked = [secret for secret in secrets_in(config_text) if secret in mount.log_text()]
+    assert not leaked, "a secret from the config appears in the daemon log"
+
+
+SECRET_KEYS = {"token", "password", "api_key", "pin", "client_secret", "refresh_token"}
+
+
+def secrets_in(config_text: str) -> list[str]:
+    """Values of the config's secret keys, in every section."""
+    found: list[str] = []
+
+    def walk(table: dict) -> None:
+        for key, value in table.items():
+            if isinstance(value, dict):
+                walk(value)
+            elif key in SECRET_KEYS and isinstance(value, str) and len(value) >= 4:
+                found.append(value)
+
+    walk(tomllib.loads(config_text))
+    return found
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition",
+               interval: float = 0.05) -> Any:
+    """Polls `predicate` until it returns a true value (returned) or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def hash_through(path: Path | str, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """The hex digest of a file read front to back (through the mount), in `chunk` reads."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        while data := f.read(chunk):
+            digest.update(data)
+    return digest.hexdigest()
+
+
+def sha256_through(path: Path | str) -> str:
+    return hash_through(path, "sha256")
+
+
+def cli_env(workdir: Path) -> dict[str, str]:
+    """The environment `start_mount` gives the daemon: the CLI sees the same state."""
+    return {**os.environ, "XDG_STATE_HOME": str(workdir / "state"),
+            "XDG_CACHE_HOME": str(workdir / "cache"), "XDG_CONFIG_HOME": str(workdir / "xdgconfig")}
+
+
+def run_cli(workdir: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`debridfs --config WORKDIR/config.toml ARGS...`, output captured as text."""
+    return subprocess.run(DEBRIDFS + ["--config", str(workdir / "config.toml"), *args],
+                          capture_output=True, text=True, timeout=timeout, env=cli_env(workdir),
+                          cwd=Path(__file__).resolve().parent.parent)
