@@ -236,3 +236,18 @@ def test_daemon_mode_returns_once_mounted(emulator, tmp_path):
     finally:
         subprocess.run(["fusermount3", "-u", str(mountpoint)], capture_output=True)
     assert not os.path.ismount(mountpoint)
+
+
+def test_a_mount_left_by_a_killed_daemon_is_explained(emulator, tmp_path):
+    process, mountpoint, _log, config, line = start_mount(tmp_path, config_for(emulator.urls))
+    try:
+        assert "mounted at" in line
+        process.kill()
+        process.wait(timeout=30)
+        again = subprocess.run([sys.executable, "-m", "vfs.cli", "mount", str(mountpoint), "--config",
+                                str(config)], capture_output=True, text=True, timeout=30)
+        assert again.returncode != 0
+        assert "fusermount3 -uz" in again.stderr
+    finally:
+        unmount(mountpoint, process)
+    assert not os.path.ismount(mountpoint)

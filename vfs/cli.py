@@ -11,6 +11,7 @@ clear line on stderr and a non-zero exit status, before anything is mounted.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import subprocess
@@ -207,7 +208,13 @@ def fail(message: str, status: int = EXIT_FAILED) -> int:
 def cmd_mount(args: argparse.Namespace, config: Config) -> int:
     from .mount import MountError, serve
 
-    mountpoint: Path = args.mountpoint.resolve()
+    mountpoint: Path = args.mountpoint.absolute()
+    try:
+        os.stat(mountpoint)
+    except OSError as exc:
+        if exc.errno == errno.ENOTCONN:
+            return fail(f"{mountpoint} is left over from a mount whose process died: "
+                        f"run `fusermount3 -uz {mountpoint}` first", EXIT_USAGE)
     if not mountpoint.is_dir():
         return fail(f"mount point {mountpoint} is not a directory", EXIT_USAGE)
     if os.path.ismount(mountpoint):
