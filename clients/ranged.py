@@ -148,6 +148,10 @@ class RangeClient:
                 await self._receive_framed(connection, protocol, buffer, on_data, where)
                 return None
             length = int(headers["content-length"])
+            if status == 200 and length != len(buffer):
+                # An error page instead of the file (RapidShare answers `ERROR: ...` with 200).
+                raise LinkExpired(f"{where}: answered 200 with {length} bytes, not the file",
+                                  status=status)
             if length < len(buffer):
                 raise TemporaryError(f"{where}: server sent {length} bytes, {len(buffer)} asked")
             connection.pending = self._buffered_body(protocol)

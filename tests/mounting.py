@@ -94,9 +94,20 @@ def start_mount(workdir: Path, config_text: str, env: dict[str, str] | None = No
     return process, mountpoint, log_file, config_file, line
 
 
+def is_mounted(mountpoint: Path) -> bool:
+    """From the mount table: os.path.ismount says False for a mount whose daemon died."""
+    target = str(Path(mountpoint).absolute())
+    with open("/proc/self/mounts") as mounts:
+        for line in mounts:
+            point = line.split()[1].replace("\\040", " ")
+            if point == target:
+                return True
+    return False
+
+
 def unmount(mountpoint: Path, process: subprocess.Popen) -> int | None:
     """Unmounts and reaps; returns the daemon's exit status."""
-    if os.path.ismount(mountpoint):
+    if is_mounted(mountpoint):
         subprocess.run(["fusermount3", "-u", str(mountpoint)], capture_output=True)
     try:
         return process.wait(timeout=UNMOUNT_TIMEOUT)
@@ -106,7 +117,7 @@ def unmount(mountpoint: Path, process: subprocess.Popen) -> int | None:
         process.wait(timeout=10)
         return None
     finally:
-        if os.path.ismount(mountpoint):
+        if is_mounted(mountpoint):
             subprocess.run(["fusermount3", "-uz", str(mountpoint)], capture_output=True)
         for stream in (process.stdout, process.stderr):
             if stream is not None:
@@ -134,6 +145,7 @@ def mounted(workdir: Path, config_text: str, env: dict[str, str] | None = None,
         yield mount
     finally:
         status = unmount(mountpoint, process)
+    assert not is_mounted(mountpoint), "the mount is still there after unmounting"
     assert status == 0, f"daemon exited with {status}\n{mount.log_text()[-4000:]}"
     bad = unexpected_log_lines(mount.log_text(), mount.allowed_log)
     assert not bad, "unexpected warnings/errors in the daemon log:\n" + "\n".join(bad)

@@ -4,14 +4,13 @@ its size."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted
+from tests.mounting import mounted, sha256_through
 
 MiB = 1 << 20
 TOKEN = "rd-disk-token"
@@ -30,14 +29,6 @@ def emulator():
 def config(emulator, cache_dir, max_size: str) -> str:
     return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emulator.urls["realdebrid"]}"\n'
             f'[cache]\ncache_dir = "{cache_dir}"\ncache_max_size = "{max_size}"\n')
-
-
-def sha256_through(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(MiB):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def disk_usage(directory) -> int:

@@ -14,18 +14,13 @@ import pytest
 
 from tests.emulators.content import SyntheticContent
 from tests.emulators.harness import run_emulator
+from tests.linkservices import (RG_ONE, RG_TWO, RG_GONE, RS_OWN, PORTAL_KEY, PM_LOGIN, PM_PIN,
+                                RS_LOGIN, RS_PASS)
 
-RG_ONE = "https://rapidgator.net/file/0123456789abcdef0123456789abcdef/one.bin.html"
-RG_TWO = "https://rg.to/file/fedcba9876543210fedcba9876543210/two.bin.html"
-RG_GONE = "https://rapidgator.net/file/00000000000000000000000000000000/gone.bin.html"
 RG_UNKNOWN = "https://rapidgator.net/file/11111111111111111111111111111111/nope.bin.html"
-RS_OWN = "https://rapidshare.com/files/555/own.bin"
 ONE = SyntheticContent(300_000, 11)
 TWO = SyntheticContent(200_000, 12)
 OWN = SyntheticContent(150_000, 13)
-PORTAL_KEY = "obb_test_key_123"
-PM_LOGIN, PM_PIN = "123456789", "4242"
-RS_LOGIN, RS_PASS = "rsuser", "rspass"
 
 LIBRARY: dict[str, Any] = {
     "hoster_links": [

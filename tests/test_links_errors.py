@@ -17,18 +17,14 @@ import pytest
 
 from clients.errors import AuthError, NotReady, RateLimited
 from tests.emulators.harness import run_emulator
+from tests.linkservices import (RG_ONE, NITRO, RS_OWN, PORTAL_KEY, PM_LOGIN, PM_PIN, RS_LOGIN,
+                                RS_PASS, reset_link_services)
 from tests.emulators.rapidshare import ERRORS as RS_ERRORS
 from vfs.config import load_config
 from vfs.sources.portal import PortalSource
 from vfs.sources.premiumize import PremiumizeSource
 from vfs.sources.rapidshare import RapidShareSource
 
-RG_ONE = "https://rapidgator.net/file/0123456789abcdef0123456789abcdef/one.bin.html"
-NITRO = "https://nitroflare.com/view/ABC/x.bin"
-RS_OWN = "https://rapidshare.com/files/555/own.bin"
-PORTAL_KEY = "obb_test_key_123"
-PM_LOGIN, PM_PIN = "123456789", "4242"
-RS_LOGIN, RS_PASS = "rsuser", "rspass"
 
 LIBRARY: dict[str, Any] = {
     "hoster_links": [
@@ -52,10 +48,7 @@ def emu():
 
 @pytest.fixture(autouse=True)
 def fresh(emu):
-    emu.reset_faults()
-    emu.reset_stats()
-    for service in ("portal", "premiumize", "rapidshare"):
-        emu.action(service, "reset", {})
+    reset_link_services(emu)
 
 
 def config(emu, tmp_path: Path, text: str):

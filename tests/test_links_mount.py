@@ -10,32 +10,25 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted
+from tests.linkservices import (RG_ONE, RG_TWO, RG_GONE, NITRO, RS_OWN, PORTAL_KEY, PM_LOGIN,
+                                PM_PIN, RS_LOGIN, RS_PASS, reset_link_services)
+from tests.mounting import mounted, run_cli as cli, sha256_through, wait_until as wait_for
 
-RG_ONE = "https://rapidgator.net/file/0123456789abcdef0123456789abcdef/one.bin.html"
-RG_TWO = "https://rg.to/file/fedcba9876543210fedcba9876543210/two.bin.html"
-RG_GONE = "https://rapidgator.net/file/00000000000000000000000000000000/gone.bin.html"
 RG_SLOW = "https://rapidgator.net/file/22222222222222222222222222222222/slow.bin.html"
-NITRO = "https://nitroflare.com/view/ABC/x.bin"
 RS_ONE = "https://rapidshare.com/files/100001/one.bin"
-RS_OWN = "https://rapidshare.com/files/555/own.bin"
 RS_GONE = "https://rapidshare.com/files/100003/gone.bin"
 ONE = SyntheticContent(300_000, 11)
 TWO = SyntheticContent(5_000_000 + 3, 12)
 SLOW = SyntheticContent(123_457, 14)
 OWN = SyntheticContent(150_000, 13)
-PORTAL_KEY = "obb_test_key_123"
-PM_LOGIN, PM_PIN = "123456789", "4242"
-RS_LOGIN, RS_PASS = "rsuser", "rspass"
 
 LIBRARY: dict[str, Any] = {
     "hoster_links": [
@@ -66,10 +59,7 @@ def emu():
 
 @pytest.fixture(autouse=True)
 def fresh(emu):
-    emu.reset_faults()
-    emu.reset_stats()
-    for service in ("portal", "premiumize", "rapidshare"):
-        emu.action(service, "reset", {})
+    reset_link_services(emu)
 
 
 def config_text(emu, service: str, extra: str = "") -> str:
@@ -82,33 +72,6 @@ def config_text(emu, service: str, extra: str = "") -> str:
     }
     return (sections[service] + extra +
             "[mount]\nlisting_ttl = 0.2\nentry_timeout = 0.1\nattr_timeout = 0.1\n")
-
-
-def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"),
-           "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdgconfig")}
-    return subprocess.run([sys.executable, "-m", "vfs.cli", "--config", str(tmp_path / "config.toml"),
-                           *args], capture_output=True, text=True, timeout=60, env=env,
-                          cwd=Path(__file__).resolve().parent.parent)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def files(directory: Path) -> list[str]:
@@ -146,7 +109,7 @@ def test_links_added_by_cli_and_file_read_back_identical(emu, tmp_path, service,
         wait_for(lambda: files(directory) == wanted, what=f"{wanted} in {service}/")
         for name in wanted:
             assert os.stat(directory / name).st_size == CONTENT[name].size
-            assert sha256_file(directory / name) == sha256_of(CONTENT[name]), name
+            assert sha256_through(directory / name) == sha256_of(CONTENT[name]), name
         wait_for(lambda: gone in status_of(directory), what="the failed link in .status")
         status = status_of(directory)
         assert "failed" in status and gone in status
@@ -179,7 +142,7 @@ def test_portal_link_not_ready_becomes_readable(emu, tmp_path):
         mount.expect_log(r"read failed: .*not ready yet")
         directory = mount.path / "portal"
         assert files(directory) == ["one.bin", "slow.bin"]
-        assert sha256_file(directory / "one.bin") == sha256_of(ONE)
+        assert sha256_through(directory / "one.bin") == sha256_of(ONE)
         started = time.monotonic()
         fd = os.open(directory / "slow.bin", os.O_RDONLY)
         try:
@@ -195,7 +158,7 @@ def test_portal_link_not_ready_becomes_readable(emu, tmp_path):
 
         def readable() -> bool:
             try:
-                return sha256_file(directory / "slow.bin") == sha256_of(SLOW)
+                return sha256_through(directory / "slow.bin") == sha256_of(SLOW)
             except OSError:
                 return False
         wait_for(readable, timeout=20, what="slow.bin readable")
@@ -235,5 +198,5 @@ def test_rapidshare_free_countdown_is_waited(emu, tmp_path):
     assert cli(tmp_path, "add", "rapidshare", RS_OWN).returncode == 0
     with mounted(tmp_path, text) as mount:
         path = mount.path / "rapidshare/own.bin"
-        assert sha256_file(path) == sha256_of(OWN)
+        assert sha256_through(path) == sha256_of(OWN)
         assert "free" in status_of(mount.path / "rapidshare")

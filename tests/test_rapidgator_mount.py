@@ -19,7 +19,7 @@ import pytest
 
 from tests.emulators.content import SyntheticContent, md5_of
 from tests.emulators.harness import run_emulator
-from tests.mounting import DEBRIDFS, mounted, start_mount, unmount
+from tests.mounting import DEBRIDFS, hash_through, mounted, start_mount, unmount, wait_until
 
 MiB = 1 << 20
 LOGIN, PASSWORD = "tester@example.org", "pw-secret"
@@ -75,13 +75,7 @@ def mount(emu, tmp_path):
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(condition, timeout, what)     # uploads take longer: a longer default
 
 
 def remote(emu, path: str) -> dict | None:
@@ -89,11 +83,7 @@ def remote(emu, path: str) -> dict | None:
 
 
 def md5_path(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        while chunk := f.read(4 * MiB):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return hash_through(path, "md5", 4 * MiB)
 
 
 def make_file(path: Path, size: int, seed: int) -> str:
@@ -204,6 +194,67 @@ def test_mkdir_mv_rm_rmdir(emu, mount, tmp_path):
     assert os.listdir(work) == []
 
 
+AT_FDCWD = -100
+
+
+def renameat2(old: Path, new: Path, flags: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.renameat2(AT_FDCWD, os.fsencode(old), AT_FDCWD, os.fsencode(new), flags) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(new))
+
+
+def test_rename_keeps_inodes_and_open_handles(emu, mount, tmp_path):
+    root = mount.path / "rapidgator" / "Work"
+    os.mkdir(root / "R1")
+    os.mkdir(root / "R2")
+    data = os.urandom(3 * MiB + 11)
+    (tmp_path / "r.bin").write_bytes(data)
+    subprocess.run(["cp", str(tmp_path / "r.bin"), str(root / "R1" / "r.bin")], check=True)
+    (root / "R1" / "other.txt").write_bytes(b"other\n")
+    wait_for(lambda: no_uploads_pending(mount), what="uploads")
+    ino = os.stat(root / "R1" / "r.bin").st_ino
+    dir_ino = os.stat(root / "R1").st_ino
+
+    with open(root / "R1" / "r.bin", "rb") as handle:
+        head = handle.read(MiB)
+        os.rename(root / "R1" / "r.bin", root / "R1" / "s.bin")             # within a folder
+        assert os.stat(root / "R1" / "s.bin").st_ino == ino
+        subprocess.run(["mv", str(root / "R1" / "s.bin"), str(root / "R2" / "t.bin")], check=True)
+        assert os.stat(root / "R2" / "t.bin").st_ino == ino                  # across folders
+        assert head + handle.read() == data                                  # the open handle still reads
+    assert remote(emu, "/Work/R2/t.bin")["size"] == len(data)
+    assert sorted(os.listdir(root / "R1")) == ["other.txt"]
+
+    # RENAME_NOREPLACE refuses an existing target; plain rename replaces it.
+    with pytest.raises(OSError) as err:
+        renameat2(root / "R1" / "other.txt", root / "R2" / "t.bin", 1)
+    assert err.value.errno == errno.EEXIST
+    assert (root / "R2" / "t.bin").read_bytes() == data
+    with pytest.raises(OSError) as err:
+        renameat2(root / "R1" / "other.txt", root / "R2" / "t.bin", 2)     # RENAME_EXCHANGE
+    assert err.value.errno == errno.EINVAL
+    renameat2(root / "R1" / "other.txt", root / "R2" / "new.txt", 1)      # no target: fine
+    other_ino = os.stat(root / "R2" / "new.txt").st_ino
+    os.rename(root / "R2" / "new.txt", root / "R2" / "t.bin")
+    assert os.stat(root / "R2" / "t.bin").st_ino == other_ino
+    assert (root / "R2" / "t.bin").read_bytes() == b"other\n"
+    assert [p for p in emu.view("rapidgator")["paths"] if p.startswith("/Work/R")] == ["/Work/R2/t.bin"]
+
+    # A folder keeps its inode when moved, and its content stays reachable.
+    os.rename(root / "R1", root / "R2" / "R1moved")
+    assert os.stat(root / "R2" / "R1moved").st_ino == dir_ino
+    assert remote_tree(emu, "/Work/R2") == {"R1moved": {}}
+    os.rename(root / "R2" / "t.bin", root / "R2" / "R1moved" / "t.bin")
+    assert os.stat(root / "R2" / "R1moved" / "t.bin").st_ino == other_ino
+    os.unlink(root / "R2" / "R1moved" / "t.bin")
+    os.rmdir(root / "R2" / "R1moved")
+    os.rmdir(root / "R2")
+    assert os.listdir(root) == []
+
+
 def remote_tree(emu, path: str) -> dict:
     def find(node: dict) -> dict | None:
         if node["path"] == path:
@@ -311,6 +362,31 @@ def test_failed_processing_is_retried(emu, mount, tmp_path):
     os.unlink(target)
 
 
+def test_rm_while_processing_does_not_come_back(emu, mount):
+    emu.action("rapidgator", "set_processing_delay", {"seconds": 1.5})
+    folder = mount.path / "rapidgator" / "Uploads"
+    try:
+        (folder / "gone.bin").write_bytes(os.urandom(64 * 1024))
+        wait_for(lambda: "processing" in (mount.path / ".debridfs" / "uploads").read_text(),
+                 what="the upload to be Processing")
+        os.unlink(folder / "gone.bin")
+        assert "gone.bin" not in os.listdir(folder)
+        assert no_uploads_pending(mount)
+        # The service finishes the session anyway; the mount deletes what it became.
+        wait_for(lambda: "was deleted while Rapidgator processed its upload" in mount.log_text(),
+                 what="the reaper's log line")
+    finally:
+        emu.action("rapidgator", "set_processing_delay", {"seconds": 0.2})
+    view = emu.view("rapidgator")
+    session = next(s for s in view["uploads"] if s["name"] == "gone.bin")
+    assert session["state"] == 2
+    assert "/Uploads/gone.bin" not in view["paths"]
+    assert session["file_id"] in [f["file_id"] for f in view["trash"]["files"]]
+    assert "gone.bin" not in os.listdir(folder)
+    journal = mount.path.parent / "state" / "debridfs" / "uploads" / "rapidgator"
+    wait_for(lambda: not list(journal.glob("*.json")), timeout=5, what="the journal to empty")
+
+
 def test_no_storage_space_is_enospc_at_close(emu, mount):
     left = emu.view("rapidgator")["user"]["storage"]["left"]
     emu.action("rapidgator", "set_storage_left", {"bytes": 1000})
@@ -325,6 +401,42 @@ def test_no_storage_space_is_enospc_at_close(emu, mount):
         emu.action("rapidgator", "set_storage_left", {"bytes": left})
     assert "huge.bin" not in os.listdir(mount.path / "rapidgator" / "Errors")
     assert remote(emu, "/Errors/huge.bin") is None
+
+
+def test_names_the_service_refuses_are_einval(emu, mount, tmp_path):
+    # The Rapidgator docs (and NOTES.md) state no name rule beyond the kernel's own
+    # (no "/" or NUL, <= 255 bytes), so the emulator's fault switch makes it refuse
+    # these names with its "Invalid file/folder name" errors.
+    folder = mount.path / "rapidgator" / "Errors"
+    os.mkdir(folder / "Sub")
+    (folder / "ok.txt").write_bytes(b"fine\n")
+    wait_for(lambda: no_uploads_pending(mount), what="the upload")
+    emu.action("rapidgator", "reject_names", {"names": ["bad|dir", "bad|file.txt", "bad|moved.txt"]})
+    mount.expect_log(r"cannot upload bad\|file\.txt to Rapidgator: .*Invalid file name")
+    try:
+        with pytest.raises(OSError) as err:
+            os.mkdir(folder / "bad|dir")
+        assert err.value.errno == errno.EINVAL
+        src = tmp_path / "local.txt"
+        src.write_bytes(b"some bytes\n")
+        result = subprocess.run(["cp", str(src), str(folder / "bad|file.txt")], capture_output=True,
+                                text=True, timeout=30)
+        assert result.returncode != 0 and "Invalid argument" in result.stderr
+        with pytest.raises(OSError) as err:
+            os.rename(folder / "ok.txt", folder / "Sub" / "bad|moved.txt")
+        assert err.value.errno == errno.EINVAL
+        with pytest.raises(OSError) as err:
+            os.rename(folder / "Sub", folder / "bad|dir")
+        assert err.value.errno == errno.EINVAL
+    finally:
+        emu.action("rapidgator", "reject_names", {"names": []})
+    # Nothing changed, here or on the service; the mount still works.
+    assert sorted(os.listdir(folder)) == ["Sub", "ok.txt"] and os.listdir(folder / "Sub") == []
+    paths = [p for p in emu.view("rapidgator")["paths"] if p.startswith("/Errors/")]
+    assert paths == ["/Errors/ok.txt"] and remote_tree(emu, "/Errors") == {"Sub": {}}
+    assert (folder / "ok.txt").read_bytes() == b"fine\n"
+    os.unlink(folder / "ok.txt")
+    os.rmdir(folder / "Sub")
 
 
 def test_sigkill_mid_upload_resumes_after_remount(emu, tmp_path):

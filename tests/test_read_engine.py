@@ -15,7 +15,7 @@ import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted
+from tests.mounting import mounted, sha256_through
 
 MiB = 1 << 20
 TOKEN = "rd-engine-token"
@@ -52,14 +52,6 @@ def mount(emulator, tmp_path):
 
 def path_of(mount, name: str):
     return mount.path / "realdebrid/torrents/engine" / name
-
-
-def sha256_through(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(MiB):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def test_sequential_read_is_identical_and_fetched_once(mount, emulator):

@@ -15,7 +15,7 @@ import pytest
 
 from tests.emulators.content import SyntheticContent, content_from_spec, sha256_of
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted, start_mount, unmount
+from tests.mounting import is_mounted, mounted, start_mount, unmount
 
 TOKEN = "rd-good-token"
 MiB = 1 << 20
@@ -190,7 +190,7 @@ def test_bad_credentials_fail_before_mounting(emulator, tmp_path, token, words):
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and words in lines[0].lower(), stderr
     assert token not in stderr
-    assert not os.path.ismount(mountpoint)
+    assert not is_mounted(mountpoint)
 
 
 def test_missing_token_says_where_to_put_it(emulator, tmp_path):
@@ -201,7 +201,7 @@ def test_missing_token_says_where_to_put_it(emulator, tmp_path):
     finally:
         unmount(mountpoint, process)
     assert status != 0 and "DEBRIDFS_REALDEBRID_TOKEN" in stderr
-    assert not os.path.ismount(mountpoint)
+    assert not is_mounted(mountpoint)
 
 
 def test_token_from_environment(emulator, tmp_path):
@@ -212,10 +212,10 @@ def test_token_from_environment(emulator, tmp_path):
 def test_sigterm_unmounts_and_exits_zero(emulator, tmp_path):
     process, mountpoint, _log, _config, line = start_mount(tmp_path, config_for(emulator.urls))
     try:
-        assert "mounted at" in line and os.path.ismount(mountpoint)
+        assert "mounted at" in line and is_mounted(mountpoint)
         process.send_signal(15)
         assert process.wait(timeout=30) == 0
-        assert not os.path.ismount(mountpoint)
+        assert not is_mounted(mountpoint)
     finally:
         unmount(mountpoint, process)
 
@@ -231,11 +231,11 @@ def test_daemon_mode_returns_once_mounted(emulator, tmp_path):
                              str(config), "--daemon"], capture_output=True, text=True, timeout=60, env=env)
     try:
         assert result.returncode == 0, result.stderr
-        assert os.path.ismount(mountpoint)
+        assert is_mounted(mountpoint)
         assert "big.bin" in os.listdir(mountpoint / "realdebrid/downloads")
     finally:
         subprocess.run(["fusermount3", "-u", str(mountpoint)], capture_output=True)
-    assert not os.path.ismount(mountpoint)
+    assert not is_mounted(mountpoint)
 
 
 def test_a_mount_left_by_a_killed_daemon_is_explained(emulator, tmp_path):
@@ -250,4 +250,4 @@ def test_a_mount_left_by_a_killed_daemon_is_explained(emulator, tmp_path):
         assert "fusermount3 -uz" in again.stderr
     finally:
         unmount(mountpoint, process)
-    assert not os.path.ismount(mountpoint)
+    assert not is_mounted(mountpoint)

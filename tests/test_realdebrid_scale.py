@@ -14,7 +14,7 @@ import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted
+from tests.mounting import mounted, wait_until as wait_for
 
 TOKEN = "rd-good-token"
 INFO = "GET /torrents/info/{id}"
@@ -31,16 +31,6 @@ def config(urls: dict[str, str], per_minute: int, refresh: float = 1.0) -> str:
     return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{urls["realdebrid"]}"\n'
             f"rate_limit_per_minute = {per_minute}\nrefresh_interval = {refresh}\n"
             "downloads_refresh_interval = 3600\n")
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def api_calls(emu) -> int:

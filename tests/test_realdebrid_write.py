@@ -9,14 +9,13 @@ import errno
 import hashlib
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.emulators.content import SyntheticContent
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted
+from tests.mounting import mounted, wait_until as wait_for
 
 TOKEN = "rd-good-token"
 LIBRARY = {"realdebrid": {
@@ -40,16 +39,6 @@ LIBRARY = {"realdebrid": {
 def config(urls: dict[str, str], allow_delete: bool = False) -> str:
     return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{urls["realdebrid"]}"\n'
             f"refresh_interval = 0.5\nallow_delete = {'true' if allow_delete else 'false'}\n")
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def bencode(value) -> bytes:

@@ -112,6 +112,7 @@ class PremiumizeConfig:
     login: str | None = None
     password: str | None = field(default=None, repr=False)
     api_url: str = PREMIUMIZE_API_URL
+    account_check_interval: float = 600.0  # seconds between accountstatus checks (fair use in .status)
 
 
 @dataclass
@@ -256,12 +257,14 @@ def _load_link_services(config: Config, raw: dict[str, Any], env: dict[str, str]
                                      api_url=str(portal.get("api_url", "")).rstrip("/"),
                                      max_wait=float(portal.get("max_wait", PortalConfig.max_wait)))
     pm = _section(raw, "premiumize")
-    _known(pm, "premiumize", {"login", "password", "api_url"})
+    _known(pm, "premiumize", {"login", "password", "api_url", "account_check_interval"})
     if "premiumize" in raw:
         config.premiumize = PremiumizeConfig(
             login=str(pm["login"]) if pm.get("login") is not None else None,
             password=env.get("DEBRIDFS_PREMIUMIZE_PASSWORD") or (str(pm["password"]) if pm.get("password") is not None else None),
-            api_url=str(pm.get("api_url", PREMIUMIZE_API_URL)))
+            api_url=str(pm.get("api_url", PREMIUMIZE_API_URL)),
+            account_check_interval=float(pm.get("account_check_interval",
+                                                PremiumizeConfig.account_check_interval)))
     rs = _section(raw, "rapidshare")
     _known(rs, "rapidshare", {"login", "password", "api_url", "max_wait"})
     if "rapidshare" in raw:

@@ -310,10 +310,28 @@ class Operations(pyfuse3.Operations):
         self._require_writable(new_parent)
         if old_parent.source is not new_parent.source:
             raise pyfuse3.FUSEError(errno.EXDEV)
-        entry = await old_parent.source.rename(node.ref, old_parent.ref, new_parent.ref,
-                                               os.fsdecode(new_name))
-        self.tree.remove_child(old_parent, node.name)
-        self.tree.add_child(new_parent, entry)
+        if flags & pyfuse3.RENAME_EXCHANGE:
+            # Swapping two names atomically: no service offers it, and two renames
+            # through a temporary name could leave either file under the wrong name.
+            raise pyfuse3.FUSEError(errno.EINVAL)
+        name = os.fsdecode(new_name)
+        target = (await self.tree.children(new_parent)).get(name)
+        if target is node:
+            return
+        if target is not None and flags & pyfuse3.RENAME_NOREPLACE:
+            raise pyfuse3.FUSEError(errno.EEXIST)
+        if target is not None and target.is_dir != node.is_dir:
+            raise pyfuse3.FUSEError(errno.EISDIR if target.is_dir else errno.ENOTDIR)
+        writing = [h for h in self.handles.values() if h.node is node and h.spool is not None]
+        if writing:
+            # Still being written: the source has nothing yet; it learns the name
+            # (and what it replaces) when the file is committed.
+            for handle in writing:
+                handle.parent = new_parent
+            self.tree.move(node, new_parent, name)
+            return
+        entry = await old_parent.source.rename(node.ref, old_parent.ref, new_parent.ref, name)
+        self.tree.move(node, new_parent, name, entry)
 
     @fuse_errors
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int,

@@ -89,6 +89,14 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
                             config.cache.block_size, disk)
         operations = Operations(tree, engine, config.mount, config.cache_root / "spool")
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
+        for source in sources:
+            source.mountpoint = mountpoint
+        # Names that vanished from a listing: the kernel drops its cached entry.
+        # invalidate_entry_async queues the call to a thread pyfuse3 owns, so it
+        # never blocks the trio thread (the blocking invalidate_entry would
+        # deadlock against a lookup in progress on the same directory).
+        tree.forget_entry = lambda parent, name: pyfuse3.invalidate_entry_async(
+            parent, os.fsencode(name), ignore_enoent=True)
         try:
             async with trio.open_nursery() as nursery:
                 engine.nursery = nursery
@@ -101,12 +109,14 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
                     await nursery.start(disk.run)
                 for source in sources:
                     await nursery.start(source.run)
+                await nursery.start(tree.run)
                 nursery.start_soon(_terminate_on_signals)
                 log.info("mounted at %s", mountpoint)
                 on_ready()
                 await pyfuse3.main()
                 nursery.cancel_scope.cancel()
         finally:
+            tree.forget_entry = None
             pyfuse3.close(unmount=True)
             with trio.CancelScope(shield=True):
                 await ranged.aclose()

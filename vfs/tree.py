@@ -9,15 +9,25 @@ Lookup counts: every entry returned by `lookup` or by a readdirplus reply that
 the kernel accepted counts one lookup; `forget` gives them back. A node that
 vanished from its directory stays in `nodes` until its count reaches zero.
 See docs/invariants.md.
+
+Kernel caches: the kernel keeps names (dentries) for `entry_timeout`
+seconds. When a listing drops or renames a child the kernel may know (its
+lookup count is positive), or changes its attributes, `forget_entry` (a hook
+the mount sets to pyfuse3's queued `invalidate_entry_async`) tells the
+kernel to drop that name, so `stat` of a deleted torrent fails at once.
+Directories a source reports as changed are relisted right away by `run`
+when the source's listings come from memory (`Source.listings_in_memory`),
+so that this happens without waiting for someone to list them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import stat
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import trio
 
@@ -82,6 +92,11 @@ class Tree:
         self.root.mtime = time.time()
         self.root.loaded_at = float("inf")
         self.nodes[ROOT_INODE] = self.root
+        # (parent inode, name) -> None: tells the kernel to drop a cached name.
+        # Set by the mount while the FUSE session is up; must not block.
+        self.forget_entry: Callable[[int, str], None] | None = None
+        self._relist: dict[int, Node] = {}
+        self._relist_wanted = trio.Event()
         for source in sources:
             node = self._new_node(self.root, source.name, True, source, key="", ref=None)
             node.mtime = self.root.mtime
@@ -139,8 +154,14 @@ class Tree:
             child = by_key.pop(entry.key, None)
             if child is None or child.is_dir != entry.is_dir:
                 if child is not None:
+                    self._kernel_forget(node, child)
                     self._detach(child)
                 child = self._new_node(node, name, entry.is_dir, node.source, entry.key, entry.ref)
+            elif child.name != name or (not child.is_dir and (child.size, child.mtime)
+                                        != (entry.size, entry.mtime)):
+                # renamed, or a file with new attributes: what the kernel cached is stale.
+                # (Not directories' mtimes: dropping a directory's name drops its subtree.)
+                self._kernel_forget(node, child)
             child.name = name
             child.ref = entry.ref
             child.size = entry.size
@@ -151,6 +172,7 @@ class Tree:
             child.writable = entry.writable
             fresh[name] = child
         for gone in by_key.values():
+            self._kernel_forget(node, gone)
             self._detach(gone)
         node.children = fresh
         node.loaded_at = time.monotonic()
@@ -176,6 +198,25 @@ class Tree:
         node.size, node.mtime, node.xattrs = entry.size, entry.mtime, entry.xattrs
         node.writable, node.virtual, node.local = entry.writable, entry.virtual, entry.local
 
+    def move(self, node: Node, new_parent: Node, new_name: str, entry: Entry | None = None) -> None:
+        """Moves an existing node (a rename): same inode, new parent and name, so
+        open handles and the kernel's dentries stay valid. A node already named
+        `new_name` there is replaced (POSIX rename). `entry` is the source's view
+        after the move; its key may differ from the node's: the inode was fixed
+        when the node was made and stays for the life of the mount, while later
+        listings find the node by its new key."""
+        old_parent = self.nodes.get(node.parent)
+        if old_parent is not None and old_parent.children is not None \
+                and old_parent.children.get(node.name) is node:
+            del old_parent.children[node.name]
+        if entry is not None:
+            self.update_node(node, entry)
+        existing = new_parent.children.get(new_name)
+        if existing is not None and existing is not node:
+            self._detach(existing)
+        node.name, node.parent, node.attached = new_name, new_parent.inode, True
+        new_parent.children[new_name] = node
+
     def remove_child(self, parent: Node, name: str) -> None:
         child = parent.children.pop(name, None)
         if child is not None:
@@ -189,11 +230,50 @@ class Tree:
         if node.lookups <= 0:
             self.nodes.pop(node.inode, None)
 
+    def _kernel_forget(self, parent: Node, child: Node) -> None:
+        """Drops the kernel's cached name of `child` (only if the kernel holds it)."""
+        if child.lookups > 0 and self.forget_entry is not None:
+            log.debug("kernel: forgetting %s in %s", child.name, parent.name)
+            self.forget_entry(parent.inode, child.name)
+
     def mark_stale(self, source: Source, ref: Any) -> None:
         """Called by a source when the directory `ref` changed remotely."""
+        relist = getattr(source, "listings_in_memory", False)
         for node in self.nodes.values():
-            if node.source is source and node.is_dir and node.ref == ref:
-                node.loaded_at = None
+            if node.source is source and node.is_dir and node.ref == ref and node.loaded_at is not None:
+                # -inf, not None: it was listed, so a failed relisting keeps what was shown
+                node.loaded_at = -math.inf
+                if relist:
+                    self._relist[node.inode] = node
+        if self._relist:
+            self._relist_wanted.set()
+
+    async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Relists changed directories of in-memory sources at once (see the
+        module docstring); parents first, so a vanished subtree is skipped."""
+        task_status.started()
+        while True:
+            await self._relist_wanted.wait()
+            self._relist_wanted = trio.Event()
+            batch = sorted(self._relist.values(), key=self._depth)
+            self._relist.clear()
+            for node in batch:
+                if not node.attached or node.loaded_at != -math.inf:
+                    continue    # gone, or someone listed it meanwhile
+                try:
+                    await self.children(node)
+                except Exception as exc:
+                    log.debug("relisting %s failed: %s", node.name, exc)
+                await trio.lowlevel.checkpoint()
+
+    def _depth(self, node: Node) -> int:
+        depth = 0
+        while node.inode != ROOT_INODE and depth < 1000:
+            parent = self.nodes.get(node.parent)
+            if parent is None:
+                break
+            node, depth = parent, depth + 1
+        return depth
 
     def remember(self, node: Node) -> None:
         node.lookups += 1

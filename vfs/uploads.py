@@ -34,6 +34,11 @@ PERMANENT = (NoSpace, QuotaExceeded, InvalidName, TooBig, AuthError, NotFound)
 
 # States a record goes through: queued -> sending -> processing -> done (or failed).
 QUEUED, SENDING, PROCESSING, DONE, FAILED = "queued", "sending", "processing", "done", "failed"
+# A record whose file was deleted (or replaced) while the service may still turn
+# its session into a file: kept in the journal until the source's reaper made
+# sure that file does not appear (or deleted it).
+ABANDONED = "abandoned"
+REAP_DELAYS = (5.0, 30.0, 120.0)   # retries of a reaper that failed (then: next mount)
 
 
 @dataclass
@@ -126,12 +131,16 @@ class UploadManager:
 
     def __init__(self, journal_dir: Path, driver: Driver,
                  on_done: Callable[[UploadRecord], Awaitable[None]],
-                 max_parallel: int = 2, retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+                 max_parallel: int = 2, retry_delays: tuple[float, ...] = RETRY_DELAYS,
+                 reaper: Callable[[UploadRecord], Awaitable[None]] | None = None) -> None:
         self.journal = Journal(journal_dir)
         self.driver = driver
         self.on_done = on_done
+        self.reaper = reaper
         self.retry_delays = retry_delays
-        self.records: dict[str, UploadRecord] = {r.id: r for r in self.journal.load()}
+        loaded = self.journal.load()
+        self.records: dict[str, UploadRecord] = {r.id: r for r in loaded if r.state != ABANDONED}
+        self.abandoned: dict[str, UploadRecord] = {r.id: r for r in loaded if r.state == ABANDONED}
         self._limit = trio.Semaphore(max_parallel)
         self._nursery: trio.Nursery | None = None
         self._scopes: dict[str, trio.CancelScope] = {}
@@ -146,6 +155,8 @@ class UploadManager:
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            for record in list(self.abandoned.values()):
+                nursery.start_soon(self._reap, record)
             for record in list(self.records.values()):
                 if record.state == DONE:
                     # Confirmed before a crash: finish the source's part, then clean up.
@@ -180,15 +191,41 @@ class UploadManager:
             await self.journal.save(record)
 
     async def cancel(self, record_id: str) -> UploadRecord | None:
-        """Stops and forgets an upload (its file was deleted); removes the spool."""
+        """Stops and forgets an upload (its file was deleted); removes the spool.
+        A session the service may still finish is handed to the reaper, so that
+        the deleted file does not come back when its processing completes."""
         record = self.records.pop(record_id, None)
         scope = self._scopes.pop(record_id, None)
         if scope is not None:
             scope.cancel()
-        if record is not None:
+        if record is None:
+            return None
+        Path(record.spool).unlink(missing_ok=True)
+        if self.reaper is not None and record.session and record.state != DONE:
+            record.state = ABANDONED
+            self.abandoned[record.id] = record
+            await self.journal.save(record)    # a crash before the reaper ends: next mount
+            if self._nursery is not None:
+                self._nursery.start_soon(self._reap, record)
+        else:
             await self.journal.remove(record.id)
-            Path(record.spool).unlink(missing_ok=True)
         return record
+
+    async def _reap(self, record: UploadRecord) -> None:
+        assert self.reaper is not None
+        for wait in (*REAP_DELAYS, None):
+            try:
+                await self.reaper(record)
+                break
+            except (RemoteError, OSError) as exc:
+                if wait is None:
+                    log.warning("could not make sure the deleted %s does not come back from its "
+                                "upload session: %s (tried again at the next mount)", record.name, exc)
+                    return
+                log.info("checking the abandoned upload of %s: %s; again in %.0fs", record.name, exc, wait)
+                await trio.sleep(wait)
+        self.abandoned.pop(record.id, None)
+        await self.journal.remove(record.id)
 
     async def release(self, record: UploadRecord) -> None:
         """The remote file is shown now: the spool and the record may go."""

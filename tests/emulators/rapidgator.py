@@ -32,7 +32,8 @@ Library section `rapidgator` (every key optional):
      "link_ttl": null,            # seconds a download_url lives (null: until expire_links)
      "processing_delay": 0.2,     # seconds an upload stays Processing after its POST
      "upload_rate": 0,            # bytes/s the upload host reads a POST body at (0: no cap)
-     "per_page_max": 500}         # folder/content clamps per_page to this
+     "per_page_max": 500,         # folder/content clamps per_page to this
+     "rejected_names": []}        # names refused as invalid (see the reject_names action)
 
 Ids are deterministic per run: folder ids are decimal strings counting up from
 5034678 (root first, depth first), file ids 32 hex, tokens 26 `[a-z0-9]`,
@@ -98,6 +99,9 @@ Control (`/_control/state/rapidgator`, `/_control/rapidgator/<action>`):
              set_download_delay {"seconds": N}
              throttle_logins {"count": N}
              upload_post_error {"status": 500, "count": 1}   (answered after draining the body)
+             reject_names {"names": [...]}             (a fault switch: these exact names get
+                                                       "Invalid file/folder name" from create,
+                                                       rename and file/upload; [] clears it)
              set_upload_rate {"bytes_per_second": N}   (0: unlimited) caps how fast the upload
                                                        host reads each POST body (a slow uplink)
 """
@@ -256,6 +260,9 @@ class RapidgatorService:
         self.download_delay = int(section.get("download_delay", 0))
         self.link_ttl = section.get("link_ttl")
         self.processing_delay = float(section.get("processing_delay", 0.2))
+        # A fault switch (reject_names): the docs name no rule beyond the kernel's, but
+        # the real site may refuse names it dislikes with the same "Invalid ... name".
+        self.rejected_names: set[str] = set(section.get("rejected_names", ()))
         self.per_page_max = int(section.get("per_page_max", 500))
 
         self.folders: dict[str, RGFolder] = {}
@@ -339,6 +346,9 @@ class RapidgatorService:
         return folder.folder_id
 
     # ------------------------------------------------------------ helpers
+
+    def name_ok(self, name: str | None) -> bool:
+        return valid_name(name) and name not in self.rejected_names
 
     def now(self) -> int:
         return int(time.time())
@@ -526,6 +536,9 @@ class RapidgatorService:
         if action == "throttle_logins":
             self.throttled_logins = int(args.get("count", 1))
             return {"throttled_logins": self.throttled_logins}
+        if action == "reject_names":
+            self.rejected_names = set(args.get("names", ()))
+            return {"rejected_names": sorted(self.rejected_names)}
         if action == "set_upload_rate":
             self.upload_rate = float(args.get("bytes_per_second", 0))
             return {"upload_rate": self.upload_rate}
@@ -616,7 +629,7 @@ def folder_content(svc: RapidgatorService, p: dict[str, str]) -> Any:
 
 def folder_create(svc: RapidgatorService, p: dict[str, str]) -> Any:
     name = p.get("name")
-    if not valid_name(name):
+    if not svc.name_ok(name):
         raise ApiError(400, "Error: Invalid folder name")
     parent_id = p.get("folder_id")
     if parent_id and parent_id not in svc.folders:
@@ -629,7 +642,7 @@ def folder_create(svc: RapidgatorService, p: dict[str, str]) -> Any:
 def folder_rename(svc: RapidgatorService, p: dict[str, str]) -> Any:
     _require(p, "folder_id")
     folder = svc.folder(p["folder_id"])
-    if not valid_name(p.get("name")):
+    if not svc.name_ok(p.get("name")):
         raise ApiError(400, "Error: Invalid folder name")
     folder.name = p["name"]
     return {"folder": svc.folder_api(folder)}
@@ -720,7 +733,7 @@ def file_info(svc: RapidgatorService, p: dict[str, str]) -> Any:
 def file_rename(svc: RapidgatorService, p: dict[str, str]) -> Any:
     _require(p, "file_id")
     rgfile = svc.file(p["file_id"])
-    if not valid_name(p.get("name")):
+    if not svc.name_ok(p.get("name")):
         raise ApiError(400, "Error: Invalid file name")
     rgfile.name = p["name"]
     return {"file": rgfile.to_api()}
@@ -786,7 +799,7 @@ def file_download(svc: RapidgatorService, p: dict[str, str]) -> Any:
 def file_upload(svc: RapidgatorService, p: dict[str, str]) -> Any:
     _require(p, "name", "hash", "size")
     name = p["name"]
-    if not valid_name(name):
+    if not svc.name_ok(name):
         raise ApiError(400, "Error: Invalid file name")
     md5_hex = p["hash"].strip().lower()
     if len(md5_hex) != 32 or any(c not in "0123456789abcdef" for c in md5_hex):

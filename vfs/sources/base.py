@@ -48,6 +48,10 @@ class DirectLink:
 class Source:
     name: str = "source"
     writable: bool = False
+    # Listings come from memory (no API call): the tree may relist a changed
+    # directory at once, so the kernel forgets vanished names without waiting.
+    listings_in_memory: bool = False
+    mountpoint: Path | None = None     # set by the mount (for hooks that need real paths)
 
     async def check(self) -> None:
         """Validates credentials; raises AuthError with a clear message."""

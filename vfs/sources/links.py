@@ -11,6 +11,14 @@ running mount sees what `debridfs add` wrote). A link is "new" until its
 service was asked about it (`probe`: name and size), then "ok", "failed" (never
 retried: the user re-adds it) or "waiting" (retried after `retry_at`).
 
+New and waiting links are probed by a background task for the life of the
+mount (`run`), not only when someone lists the directory: a link that waited
+for a fair-use window or a maintenance appears by itself. The service's
+`retry_in_seconds` is respected (never sooner), a floor that doubles per
+attempt up to `MAX_RETRY` keeps a service that says "retry in 1 s" forever
+from being asked every second, and a link still waiting after
+`GIVE_UP_AFTER` fails with its last reason.
+
 Subclasses implement `probe`, `direct_link` and `account_lines`; the service's
 knowledge stays in its own source and client.
 """
@@ -42,7 +50,11 @@ STATUS_NAME = ".status"
 LINKS_SUFFIX = ".links"
 PROBE_CONCURRENCY = 4
 PROBE_TIMEOUT = 60.0
-DEFAULT_RETRY = 300.0          # when a transient failure names no delay
+DEFAULT_RETRY = 300.0          # when a transient failure names no delay (then doubled per attempt)
+MIN_RETRY = 1.0                # the first retry's floor; doubled per attempt (backoff)
+MAX_RETRY = 3600.0             # the backoff's cap (a longer retry_in_seconds is still respected)
+GIVE_UP_AFTER = 86400.0        # a link waiting this long fails with its last reason
+IDLE_RECHECK = 300.0           # the retry task's longest sleep (links added by another process)
 MAX_LINKS_FILE = 1 << 20       # a .links file is a list of URLs, not a payload
 
 NEW, OK, FAILED, WAITING = "new", "ok", "failed", "waiting"
@@ -185,6 +197,8 @@ class LinkSource(Source):
         self.store = store_for(state_dir)
         self._links: dict[str, DirectLink] = {}
         self._probe_limit = trio.CapacityLimiter(PROBE_CONCURRENCY)
+        self._probing: set[str] = set()      # URLs being probed (listing and retry task share work)
+        self._wake = trio.Event()            # set when links were added: the retry task looks again
         self._on_change = lambda ref: None
 
     # ---- what a service provides --------------------------------------
@@ -200,6 +214,42 @@ class LinkSource(Source):
         """The account part of `.status`."""
         return []
 
+    async def periodic(self) -> None:
+        """The service's own background work for the life of the mount (account re-checks)."""
+
+    # ---- background ---------------------------------------------------
+    async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._retry_loop)
+            nursery.start_soon(self.periodic)
+            task_status.started()
+
+    async def _retry_loop(self) -> None:
+        """Probes new links and waiting links whose `retry_at` passed; sleeps until the next one."""
+        account_backoff = 0.0
+        while True:
+            try:
+                await self._probe_due()
+            except AuthError as exc:
+                # The account is the problem: the links stay new; try again later, more slowly.
+                account_backoff = min(max(2 * account_backoff, 60.0), MAX_RETRY)
+                log.info("%s: links wait for the account: %s (next try in %.0fs)", self.name,
+                         describe(exc), account_backoff)
+            except Exception as exc:   # the task must outlive one bad round (sqlite busy...)
+                account_backoff = min(max(2 * account_backoff, 60.0), MAX_RETRY)
+                log.info("%s: link retry round failed: %s", self.name, describe(exc))
+            else:
+                account_backoff = 0.0
+            rows = await self._rows()
+            now = time.time()
+            due = [row.retry_at or now for row in rows if row.state == WAITING]
+            due += [now for row in rows if row.state == NEW]
+            delay = min(due, default=now + IDLE_RECHECK) - now
+            delay = min(max(delay, MIN_RETRY, account_backoff), IDLE_RECHECK)
+            self._wake = trio.Event()
+            with trio.move_on_after(delay):
+                await self._wake.wait()
+
     # ---- the store, from trio ----------------------------------------
     async def _rows(self) -> list[LinkRow]:
         return await trio.to_thread.run_sync(self.store.rows, self.name)
@@ -212,43 +262,71 @@ class LinkSource(Source):
         """Adds links and asks the service about them now (used by `debridfs add`)."""
         added = await trio.to_thread.run_sync(self.store.add, self.name, urls)
         await self._probe_due()
-        self._on_change(None)
+        self._changed()
         rows = {row.url: row for row in await self._rows()}
         return [rows[url] for url in added if url in rows]
+
+    def _changed(self) -> None:
+        self._wake.set()
+        self._on_change(None)
 
     async def _probe_due(self) -> None:
         now = time.time()
         due = [row for row in await self._rows()
-               if row.state == NEW or (row.state == WAITING and (row.retry_at or 0) <= now)]
+               if row.url not in self._probing
+               and (row.state == NEW or (row.state == WAITING and (row.retry_at or 0) <= now))]
         refused: list[AuthError] = []
         if due:
             async with trio.open_nursery() as nursery:
                 for row in due:
+                    self._probing.add(row.url)
                     nursery.start_soon(self._probe_one, row, refused)
+            self._on_change(None)   # states changed: the next listing shows them
         if refused:
             raise refused[0]   # the account is the problem, not the links: say so once
 
     async def _probe_one(self, row: LinkRow, refused: list[AuthError]) -> None:
-        async with self._probe_limit:
-            try:
-                with trio.fail_after(PROBE_TIMEOUT):
-                    info = await self.probe(row.url)
-            except trio.TooSlowError:
-                await self._update(row.url, state=WAITING, reason="the service did not answer in time",
-                                   retry_at=time.time() + 60)
-            except AuthError as exc:
-                refused.append(exc)    # the link stays new: it is tried again once the account works
-            except RemoteError as exc:
-                log.info("%s: link %s refused: %s", self.name, row.url, describe(exc))
-                if is_transient(exc):
-                    retry = getattr(exc, "retry_after", None) or DEFAULT_RETRY
-                    await self._update(row.url, state=WAITING, reason=describe(exc),
-                                       retry_at=time.time() + retry)
-                else:
-                    await self._update(row.url, state=FAILED, reason=describe(exc), retry_at=None)
+        try:
+            async with self._probe_limit:
+                await self._probe_guarded(row, refused)
+        finally:
+            self._probing.discard(row.url)
+
+    async def _probe_guarded(self, row: LinkRow, refused: list[AuthError]) -> None:
+        attempts = int(row.data.get("attempts", 0)) + 1 if row.state == WAITING else 1
+        try:
+            with trio.fail_after(PROBE_TIMEOUT):
+                info = await self.probe(row.url)
+        except trio.TooSlowError:
+            await self._wait_or_fail(row, attempts, "the service did not answer in time", None)
+        except AuthError as exc:
+            refused.append(exc)    # the link stays new: it is tried again once the account works
+        except RemoteError as exc:
+            log.info("%s: link %s refused: %s", self.name, row.url, describe(exc))
+            if is_transient(exc):
+                await self._wait_or_fail(row, attempts, describe(exc), getattr(exc, "retry_after", None))
             else:
-                await self._update(row.url, state=OK, name=info.name, size=info.size, reason=None,
-                                   note=None, retry_at=None, data={**row.data, **info.data})
+                await self._update(row.url, state=FAILED, reason=describe(exc), retry_at=None)
+        else:
+            data = {k: v for k, v in row.data.items() if k not in ("attempts", "waiting_since")}
+            await self._update(row.url, state=OK, name=info.name, size=info.size, reason=None,
+                               note=None, retry_at=None, data={**data, **info.data})
+
+    async def _wait_or_fail(self, row: LinkRow, attempts: int, reason: str,
+                            retry_after: float | None) -> None:
+        """Records a transient refusal: waiting until the service's time (at least the
+        backoff floor), or failed once the link has waited `GIVE_UP_AFTER`."""
+        now = time.time()
+        since = float(row.data.get("waiting_since", now)) if row.state == WAITING else now
+        if now - since >= GIVE_UP_AFTER:
+            await self._update(row.url, state=FAILED, retry_at=None,
+                               reason=f"{reason} (gave up after {attempts} attempts)")
+            return
+        floor = min(MIN_RETRY * 2 ** (attempts - 1), MAX_RETRY)
+        delay = max(retry_after, floor) if retry_after else min(DEFAULT_RETRY * 2 ** (attempts - 1),
+                                                                MAX_RETRY)
+        await self._update(row.url, state=WAITING, reason=reason, retry_at=now + delay,
+                           data={**row.data, "attempts": attempts, "waiting_since": since})
 
     # ---- listing ------------------------------------------------------
     async def list_dir(self, ref: Any) -> list[Entry]:
@@ -315,7 +393,7 @@ class LinkSource(Source):
                 raise
             # The service will not serve it: the link leaves the listing for .status.
             await self._update(url, state=FAILED, reason=describe(exc), data=row.data)
-            self._on_change(None)
+            self._changed()
             raise
         if row.note or row.data != before:
             await self._update(url, note=None, data=row.data)
@@ -338,7 +416,7 @@ class LinkSource(Source):
         urls = parse_links(raw.decode("utf-8", errors="replace"))
         await trio.to_thread.run_sync(self.store.add, self.name, urls)
         log.info("%s: %d link(s) added from %s", self.name, len(urls), name)
-        self._on_change(None)
+        self._changed()
         return None
 
     async def unlink(self, parent_ref: Any, ref: Any) -> None:

@@ -28,6 +28,7 @@ from .links import LinkInfo, LinkRow, LinkSource, wait_bounded
 log = logging.getLogger(__name__)
 
 DEFAULT_CHECK_INTERVAL = 1800.0
+MIN_CHECK_INTERVAL = 1.0       # whatever the portal suggests: never a tight loop
 
 
 class PortalSource(LinkSource):
@@ -61,14 +62,16 @@ class PortalSource(LinkSource):
         self._checked = True
         log.info("portal: %s account, %d host(s)", self.account.get("accountType", "?"), len(hosts))
 
-    async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
+    async def periodic(self) -> None:
+        """Re-reads `/account` and `/hosts/grouped` every `login_check_interval`."""
         while True:
-            await trio.sleep(self.check_interval)
+            await trio.sleep(max(self.check_interval, MIN_CHECK_INTERVAL))
             try:
                 await self.check()
             except Exception as exc:  # keep showing the last known state
                 log.info("portal: account/host check failed: %s", exc)
+            else:
+                self._changed()   # .status shows the new account and host state
 
     def account_lines(self) -> list[str]:
         if not self.account:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import httpx
 import trio
@@ -25,9 +24,6 @@ from .base import DirectLink
 from .links import LinkInfo, LinkRow, LinkSource
 
 log = logging.getLogger(__name__)
-
-ACCOUNT_REFRESH = 600.0
-
 
 class PremiumizeSource(LinkSource):
     name = "premiumize"
@@ -41,6 +37,7 @@ class PremiumizeSource(LinkSource):
         self.client = PremiumizeClient(http, pm.api_url, pm.login, pm.password)
         self.account: AccountStatus | None = None
         self.hosters: HosterList | None = None
+        self.check_interval = max(pm.account_check_interval, 1.0)
 
     async def check(self) -> None:
         account = await self.client.account_status()
@@ -86,12 +83,13 @@ class PremiumizeSource(LinkSource):
         download = await self.client.direct_download_link(row.url)
         return self._remember(row.url, download.location, row.size or download.filesize, hosters)
 
-    async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Keeps `fairuse_left` in `.status` current."""
-        task_status.started()
+    async def periodic(self) -> None:
+        """Keeps `fairuse_left` in `.status` current (and the account and hoster list)."""
         while True:
-            await trio.sleep(ACCOUNT_REFRESH)
+            await trio.sleep(self.check_interval)
             try:
-                self.account = await self.client.account_status()
-            except Exception as exc:
-                log.info("Premiumize: accountstatus failed: %s", exc)
+                await self.check()
+            except Exception as exc:   # keep showing the last known state
+                log.info("Premiumize: account check failed: %s", exc)
+            else:
+                self._changed()

@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 5            # JDownloader's limit for Rapidgator premium links (NOTES §5)
 POLL_FIRST, POLL_MAX = 0.1, 2.0
+POLL_STEADY = 3.0              # poll every POLL_FIRST this long (most uploads finish), then back off
 PROCESSING_TIMEOUT = 600.0     # an upload Processing longer than this is retried
 RELEASE_GRACE = 60.0           # a confirmed upload's spool outlives the kernel's caches
+ABANDON_GRACE = 30.0           # an abandoned session still Uploading after this never completes
 REFUSALS = (NoSpace, QuotaExceeded, InvalidName, TooBig)
 
 
@@ -87,7 +89,7 @@ class RapidgatorSource(Source):
         self.client = RapidgatorClient(http, rg.api_url, token, login=login, password=password,
                                        on_token=self._store_token)
         self.uploads = UploadManager(config.state_dir / "uploads" / self.name, self._drive_upload,
-                                     self._upload_done)
+                                     self._upload_done, reaper=self._reap_session)
         self.root_id: str | None = None
         self._files: dict[str, dict[str, RGFile]] = {}      # folder id -> file id -> file
         self._folders: dict[str, dict[str, RGFolder]] = {}  # folder id -> sub-folders
@@ -234,11 +236,17 @@ class RapidgatorSource(Source):
             entry = self._pending_entry(record)
         else:
             file = self._by_id.get(ident)
-            if new_folder != old_folder:
-                await self.client.file_move(ident, new_folder)
+            old_name = file.name if file is not None else None
+            # Renamed first: a name the service refuses then changes nothing.
             if file is None or file.name != new_name:
                 file = await self.client.file_rename(ident, new_name)
-            elif new_folder != old_folder:
+            if new_folder != old_folder:
+                try:
+                    await self.client.file_move(ident, new_folder)
+                except RemoteError:
+                    if old_name is not None and old_name != new_name:
+                        await self.client.file_rename(ident, old_name)
+                    raise
                 file = RGFile(file.file_id, file.name, new_folder, file.size, file.md5, file.created)
             self._forget_file(ident)
             self._remember_file(file)
@@ -257,9 +265,18 @@ class RapidgatorSource(Source):
             raise NotEmpty(f"{new_name} is a folder that is not empty")
         if any(f.name == new_name for f in self._files.get(new_folder, {}).values()):
             raise InvalidName("a file has that name")   # the kernel stops most of these first
-        if new_folder != old_folder:
-            await self.client.folder_move(folder_id, new_folder)
+        old = self._folders.get(old_folder, {}).get(folder_id)
+        # Renamed first: a name the service refuses then changes nothing.
         folder = await self.client.folder_rename(folder_id, new_name)
+        if new_folder != old_folder:
+            try:
+                await self.client.folder_move(folder_id, new_folder)
+            except RemoteError:
+                if old is not None and old.name != new_name:
+                    await self.client.folder_rename(folder_id, old.name)
+                raise
+            folder = RGFolder(folder.folder_id, folder.name, new_folder, folder.created,
+                              folder.nb_files, folder.nb_folders)
         if target is not None:
             await self.client.folder_delete(target.folder_id)
             self._folders.get(new_folder, {}).pop(target.folder_id, None)
@@ -371,6 +388,7 @@ class RapidgatorSource(Source):
     async def _wait_processed(self, record: UploadRecord, session: UploadSession) -> dict[str, Any]:
         delay = POLL_FIRST
         deadline = trio.current_time() + PROCESSING_TIMEOUT
+        steady_until = trio.current_time() + POLL_STEADY
         while True:
             if session.state == 2 and session.file is not None:
                 return _file_json(session.file)
@@ -382,8 +400,39 @@ class RapidgatorSource(Source):
             if trio.current_time() > deadline:
                 raise TemporaryError("Rapidgator is still processing the upload; checking again later")
             await trio.sleep(delay)
-            delay = min(delay * 1.5, POLL_MAX)
+            if trio.current_time() > steady_until:
+                delay = min(delay * 1.5, POLL_MAX)
             session = await self.client.upload_info(session.upload_id)
+
+    async def _reap_session(self, record: UploadRecord) -> None:
+        """The file of `record` was deleted (or replaced) while its session may
+        still be finished by the service: wait for the session's end and delete
+        the file it becomes, so that a removed file never comes back."""
+        upload_id = record.session.get("upload_id")
+        if not upload_id:
+            return
+        now = trio.current_time()
+        # State 0 (bytes not received) only ends a wait after a grace: a POST cut
+        # off just after its last byte still turns into Processing.
+        unsent_deadline, deadline = now + ABANDON_GRACE, now + PROCESSING_TIMEOUT
+        delay = POLL_FIRST
+        while True:
+            try:
+                session = await self.client.upload_info(upload_id)
+            except NotFound:
+                return
+            if session.state == 2 and session.file is not None:
+                await self._delete_file(session.file.file_id)
+                log.info("%s was deleted while Rapidgator processed its upload; deleted the file "
+                         "the upload became (%s)", record.name, session.file.file_id)
+                return
+            if session.state == 3:
+                return
+            now = trio.current_time()
+            if (session.state == 0 and now > unsent_deadline) or now > deadline:
+                return
+            await trio.sleep(delay)
+            delay = min(delay * 1.5, POLL_MAX)
 
     async def _upload_done(self, record: UploadRecord, notify: bool = True) -> None:
         """The service has the file: apply renames made meanwhile, replace

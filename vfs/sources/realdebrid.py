@@ -15,6 +15,7 @@ is not shown and why.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import subprocess
@@ -30,6 +31,7 @@ from clients.ratelimit import BACKGROUND, FOREGROUND, RateLimiter
 from clients.realdebrid import (Credentials, Download, OAuthCredentials, RealDebridClient, Torrent,
                                 TorrentInfo)
 from ..config import Config, ConfigError
+from ..names import safe_name
 from .base import DirectLink, Entry, Source
 from .realdebrid_store import Store
 
@@ -42,6 +44,7 @@ PAGE_LIMIT = 2500
 INFO_CONCURRENCY = 8
 FULL_PASS_EVERY = 10          # refreshes between full passes over every list page
 PENDING_POLL = 2.0            # seconds between polls of torrents we added
+ON_CHANGE_TIMEOUT = 300.0    # an on_change command running longer is killed
 
 
 def info_signature(item: dict[str, Any]) -> tuple:
@@ -52,6 +55,7 @@ def info_signature(item: dict[str, Any]) -> tuple:
 class RealDebridSource(Source):
     name = "realdebrid"
     writable = True
+    listings_in_memory = True
 
     def __init__(self, config: Config, http: httpx.AsyncClient) -> None:
         rd = config.realdebrid
@@ -93,6 +97,8 @@ class RealDebridSource(Source):
         self.pending: dict[str, float] = {}         # torrents we added: id -> when
         self.link_results: list[tuple[float, str, str]] = []   # .links outcomes: (when, link, result)
         self._on_change = None
+        self._hooks: trio.Nursery | None = None
+        self._hook_slot = trio.Lock()               # one on_change command at a time
         self._wake = trio.Event()
         self._info_locks: dict[str, trio.Lock] = {}
         self._refreshes = 0
@@ -141,8 +147,11 @@ class RealDebridSource(Source):
                 log.warning("Real-Debrid: first sync failed (%s); retrying in the background", exc)
         task_status.started()
         try:
-            await self._sync_loop()
+            async with trio.open_nursery() as hooks:
+                self._hooks = hooks
+                await self._sync_loop()
         finally:
+            self._hooks = None
             if self.store is not None:
                 self.store.close()
 
@@ -236,6 +245,12 @@ class RealDebridSource(Source):
         if not complete:
             log.info("Real-Debrid: torrent list changed while it was read (%d of %d); "
                      "keeping torrents that were not seen", len(fresh), total)
+        # what the on_change hook hears about: torrents that were or are shown
+        gone_names = ["removed:" + self.torrents[tid].filename for tid in removed
+                      if self._visible(self.torrents[tid])]
+        gone_names += ["removed:" + self.torrents[tid].filename for tid in changed_ids   # renamed
+                       if tid in self.torrents and self._visible(self.torrents[tid])
+                       and self.torrents[tid].filename != fresh[tid].get("filename")]
         for tid in changed_ids:
             self._put_item(fresh[tid])
         for tid in removed:
@@ -253,9 +268,14 @@ class RealDebridSource(Source):
         if changed_ids or removed:
             log.info("Real-Debrid: %d torrents changed, %d removed", len(changed_ids), len(removed))
             self._notify(*self._top_refs())
-            if len(changed_ids) <= 100:
-                self._notify(*[("torrent", tid, "", view) for tid in changed_ids for view in self._views()])
-        return [self.torrents[tid].filename for tid in changed_ids] + ["removed:" + tid for tid in removed]
+            # A torrent whose details must be fetched again is notified once they
+            # are here (_fetch_infos): relisting it now would fetch them at
+            # FOREGROUND priority, ahead of reads.
+            ready = [tid for tid in changed_ids if not self._needs_info(tid)]
+            if len(ready) <= 100:
+                self._notify(*[("torrent", tid, "", view) for tid in ready for view in self._views()])
+        return [self.torrents[tid].filename for tid in changed_ids
+                if self._visible(self.torrents[tid])] + gone_names
 
     def _info_json(self, tid: str) -> dict[str, Any] | None:
         return self._raw_infos.get(tid)
@@ -282,6 +302,7 @@ class RealDebridSource(Source):
             return
         log.info("Real-Debrid: fetching details of %d torrents", len(wanted))
         batch: list[str] = []
+        fetched: list[str] = []
         limiter = trio.CapacityLimiter(INFO_CONCURRENCY)
 
         async def one(tid: str) -> None:
@@ -291,6 +312,7 @@ class RealDebridSource(Source):
                 except NotFound:
                     return
                 batch.append(tid)
+                fetched.append(tid)
 
         async def flush() -> None:
             done, batch[:] = list(batch), []
@@ -304,10 +326,15 @@ class RealDebridSource(Source):
                     nursery.start_soon(one, tid)
             await flush()
         self._notify(*self._top_refs())
+        if len(fetched) <= 100:
+            self._notify(*[("torrent", tid, "", view) for tid in fetched for view in self._views()])
 
     async def _load_info(self, tid: str, priority: int, save: bool = True) -> TorrentInfo:
-        lock = self._info_locks.setdefault(tid, trio.Lock())
-        async with lock:
+        # A FOREGROUND caller (someone lists the torrent) does not wait for the
+        # lock: its holder may be a background fetch queued in the rate limiter
+        # behind a minute of sync. At worst the details are fetched twice.
+        lock = self._info_locks.setdefault(tid, trio.Lock()) if priority != FOREGROUND else None
+        async with lock if lock is not None else _no_lock():
             if not self._needs_info(tid) and tid in self.infos:
                 return self.infos[tid]
             raw = await self.client.torrent_info_json(tid, priority)
@@ -371,20 +398,46 @@ class RealDebridSource(Source):
                 self.pending.pop(tid, None)
 
     def _run_on_change(self, changed: list[str]) -> None:
-        if not self.rd.on_change:
+        """Starts the on_change command with the paths that changed (absolute
+        when the mount point is known), in the background: a media server's
+        scan must not hold up the sync. It is reaped, and killed after
+        ON_CHANGE_TIMEOUT; commands run one at a time."""
+        if not self.rd.on_change or self._hooks is None:
             return
-        paths = [f"realdebrid/torrents/{name}" for name in changed
-                 if not name.startswith("removed:") and name != "downloads"]
-        if "downloads" in changed:
-            paths.append("realdebrid/downloads")
-        if any(name.startswith("removed:") for name in changed):
-            paths.append("realdebrid/torrents")
-        try:
-            # Not waited for: a media server's scan must not hold up the sync.
-            subprocess.Popen([*self.rd.on_change, *paths], stdin=subprocess.DEVNULL,
-                             start_new_session=True)
-        except OSError as exc:
-            log.warning("on_change command failed to start: %s", exc)
+        paths: list[str] = []
+        for name in changed:
+            if name == "downloads":
+                paths.append("realdebrid/downloads")
+            elif name.startswith("removed:"):
+                paths.append(f"realdebrid/torrents/{safe_name(name[len('removed:'):])}")
+            else:
+                paths.append(f"realdebrid/torrents/{safe_name(name)}")
+                paths += [f"realdebrid/{group}/{safe_name(name)}"
+                          for group, pattern in self.groups.items() if pattern.search(name)]
+        if not paths:
+            return
+        if self.mountpoint is not None:
+            paths = [str(self.mountpoint / path) for path in paths]
+        self._hooks.start_soon(self._hook, paths)
+
+    async def _hook(self, paths: list[str]) -> None:
+        command = [*self.rd.on_change, *paths]
+        async with self._hook_slot:
+            try:
+                with trio.move_on_after(ON_CHANGE_TIMEOUT) as scope:
+                    done = await trio.run_process(command, stdin=subprocess.DEVNULL, check=False,
+                                                  start_new_session=True)
+            except OSError as exc:
+                log.warning("on_change command %s failed to start: %s", self.rd.on_change[0], exc)
+                return
+        if scope.cancelled_caught:
+            log.warning("on_change command %s ran longer than %.0fs; killed",
+                        self.rd.on_change[0], ON_CHANGE_TIMEOUT)
+        elif done.returncode != 0:
+            log.warning("on_change command %s exited with status %d",
+                        self.rd.on_change[0], done.returncode)
+        else:
+            log.info("on_change: ran %s with %d paths", self.rd.on_change[0], len(paths))
 
     # ------------------------------------------------------------------ listing
 
@@ -688,6 +741,11 @@ class RealDebridSource(Source):
         if self.store is not None:
             await self.store.save_torrents([], [tid])
         self._notify(*self._top_refs())
+
+
+@contextlib.asynccontextmanager
+async def _no_lock() -> Any:
+    yield
 
 
 def load_credentials(path: Any) -> dict[str, str] | None:

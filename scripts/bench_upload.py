@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Benchmark of the Rapidgator write path: `cp` of a big file into a real mount
+against a raw `curl -F file=@...` multipart POST to the same emulator's upload
+URL, interleaved, in the same run.
+
+    .venv/bin/python scripts/bench_upload.py [--size-mib 300] [--runs 3]
+
+Each run is timed from its start until the emulator confirms the file (upload
+session state 2): for cp that is cp (close returned) plus the background upload
+and processing; for curl it is file/upload, the POST, and upload_info polling.
+Every run uses fresh bytes (a different first block), so none is an instant
+upload. The emulator keeps received bytes on /dev/shm when it has room, as the
+tests do. A benchmark, not a test: it asserts nothing but the md5s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.emulators.harness import run_emulator  # noqa: E402
+from tests.mounting import mounted  # noqa: E402
+
+MiB = 1 << 20
+LOGIN, PASSWORD = "bench@example.org", "pw-Xq7secret"
+LIBRARY = {"rapidgator": {"login": LOGIN, "password": PASSWORD, "processing_delay": 0.0,
+                          "user": {"storage": {"total": str(1 << 40)},
+                                   "upload": {"max_file_size": 1 << 40}},
+                          "root": {"name": "root", "folders": [{"name": "Bench"}]}}}
+
+
+def make_file(path: Path, size: int) -> None:
+    block = os.urandom(MiB)
+    with open(path, "wb") as f:
+        for offset in range(0, size, MiB):
+            f.write(block[: min(MiB, size - offset)])
+
+
+def stamp(path: Path, run: str) -> str:
+    """Makes the file's bytes unique to `run`; returns the md5."""
+    with open(path, "r+b") as f:
+        f.write(hashlib.sha256(run.encode()).digest())
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(8 * MiB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def wait_for(condition, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("not confirmed in time")
+        time.sleep(0.01)
+
+
+def run_cp(emu, mount_path: Path, src: Path, name: str, md5: str) -> tuple[float, float]:
+    target = mount_path / "rapidgator" / "Bench" / name
+    started = time.monotonic()
+    subprocess.run(["cp", str(src), str(target)], check=True, timeout=300)
+    closed = time.monotonic() - started
+
+    def confirmed() -> bool:
+        info = emu.view("rapidgator")["paths"].get(f"/Bench/{name}")
+        return info is not None and info["md5"] == md5
+
+    wait_for(confirmed)
+    return closed, time.monotonic() - started
+
+
+def run_curl(api: str, token: str, src: Path, name: str, md5: str, folder_id: str) -> tuple[float, float]:
+    size = src.stat().st_size
+    with httpx.Client(timeout=30) as http:
+        started = time.monotonic()
+        upload = http.post(f"{api}/file/upload", data={"token": token, "name": name, "hash": md5,
+                                                       "size": size, "folder_id": folder_id}
+                           ).json()["response"]["upload"]
+        post = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "-F",
+                               f"file=@{src}", upload["url"]],
+                              check=True, timeout=300, capture_output=True, text=True)
+        while True:
+            state = http.post(f"{api}/file/upload_info", data={"token": token, "upload_id": upload["upload_id"]}
+                              ).json()["response"]["upload"]
+            if state["state"] == 2:
+                assert state["file"]["hash"] == md5
+                return float(post.stdout), time.monotonic() - started
+            if state["state"] == 3:
+                raise RuntimeError("curl upload failed")
+            time.sleep(0.01)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    size = args.size_mib * MiB
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.statvfs(shm).f_bavail * os.statvfs(shm).f_frsize > 4 * size + (1 << 30):
+        os.environ["TMPDIR"] = str(shm)
+    with tempfile.TemporaryDirectory(prefix="bench-upload-", dir="/var/tmp") as tmp, \
+            run_emulator(LIBRARY) as emu:
+        work = Path(tmp)
+        src = work / "big.bin"
+        make_file(src, size)
+        api = emu.urls["rapidgator"]
+        token = httpx.post(f"{api}/user/login", data={"login": LOGIN, "password": PASSWORD}
+                           ).json()["response"]["token"]
+        folder_id = next(f["folder_id"] for f in emu.view("rapidgator")["tree"]["folders"]
+                         if f["name"] == "Bench")
+        config = f'[rapidgator]\napi_url = "{api}"\nlogin = "{LOGIN}"\npassword = "{PASSWORD}"\n'
+        cp_close, cp_total, curl_total, curl_post = [], [], [], []
+        with mounted(work, config) as mount:
+            for run in range(args.runs):
+                md5 = stamp(src, f"cp{run}")
+                closed, total = run_cp(emu, mount.path, src, f"cp{run}.bin", md5)
+                cp_close.append(closed)
+                cp_total.append(total)
+                md5 = stamp(src, f"curl{run}")
+                posted, curl_confirmed = run_curl(api, token, src, f"curl{run}.bin", md5, folder_id)
+                curl_post.append(posted)
+                curl_total.append(curl_confirmed)
+                print(f"run {run + 1}: cp closed {closed:.2f}s, confirmed {total:.2f}s; "
+                      f"curl confirmed {curl_total[-1]:.2f}s", flush=True)
+            for run in range(args.runs):
+                os.unlink(mount.path / "rapidgator" / "Bench" / f"cp{run}.bin")
+            log_text = mount.log_text()
+        # The POST alone, as the daemon logged it ("sent NAME: N bytes in Ts").
+        posts = [float(m) for m in re.findall(r"sent cp\d+\.bin: \d+ bytes in ([\d.]+)s", log_text)]
+        if posts:
+            print(f"POST alone, median: debridfs {statistics.median(posts):.2f}s "
+                  f"({size / statistics.median(posts) / 1e6:.0f} MB/s), curl "
+                  f"{statistics.median(curl_post):.2f}s ({size / statistics.median(curl_post) / 1e6:.0f} MB/s)")
+        if os.environ.get("BENCH_LOG"):
+            Path(os.environ["BENCH_LOG"]).write_text(log_text)
+    cp_med, curl_med = statistics.median(cp_total), statistics.median(curl_total)
+    print(f"{args.size_mib} MiB, median of {args.runs}: cp until close {statistics.median(cp_close):.2f}s, "
+          f"cp until confirmed {cp_med:.2f}s ({size / cp_med / 1e6:.0f} MB/s); curl until confirmed "
+          f"{curl_med:.2f}s ({size / curl_med / 1e6:.0f} MB/s); debridfs/curl throughput "
+          f"{100 * curl_med / cp_med:.0f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
