@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what debridfs needs on Debian/Ubuntu, only where it is missing:
-# fuse3, libfuse3-dev, pkg-config (to build pyfuse3), ffmpeg (media tests and
-# the benchmark), then a virtualenv in .venv with the package and test extras.
-# Sourced by test.sh and demo.sh; safe to run again.
+# fuse3, libfuse3-dev, pkg-config (to build pyfuse3), ffmpeg (the benchmark's
+# media files), attr (getfattr, as users check user.md5), then a virtualenv in
+# .venv with the package and test extras. Run by test.sh and demo.sh; safe to
+# run again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,6 +12,7 @@ command -v fusermount3 >/dev/null || need+=(fuse3)
 pkg-config --exists fuse3 2>/dev/null || need+=(libfuse3-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v ffprobe >/dev/null || need+=(ffmpeg)
+command -v getfattr >/dev/null || need+=(attr)
 command -v gcc >/dev/null || need+=(gcc)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' || need+=(python3-dev)
