@@ -194,6 +194,10 @@ class Operations(pyfuse3.Operations):
         if handle.spool is None:
             raise pyfuse3.FUSEError(errno.EBADF)
         written = handle.spool.write(offset, data)
+        if handle.spool.hash_backlog:
+            await handle.spool.hash_pending()      # hashing fell behind: slow the writer
+        elif handle.spool.wants_hashing and self.engine.nursery is not None:
+            self.engine.nursery.start_soon(handle.spool.hash_pending)
         handle.dirty = True
         handle.node.size = handle.spool.size
         return written

@@ -1,9 +1,11 @@
 """Spool files: where written bytes wait before a source takes them.
 
 A spool lives in the cache dir with mode 0600. md5 and size are computed as
-sequential data arrives, so the usual `cp` needs no second pass; any
-out-of-order write drops the running hash and `digest()` rereads the file
-(in a worker thread).
+sequential data arrives, so the usual `cp` needs no second pass: written
+pieces queue up and `hash_pending` (a background task) feeds them to the
+running md5 in a worker thread, on the other core, while `cp` goes on writing.
+Any out-of-order write drops the running hash and `digest()` rereads the
+file (in a worker thread).
 """
 
 from __future__ import annotations
@@ -19,13 +21,22 @@ import trio
 log = logging.getLogger(__name__)
 
 
+HASH_BATCH = 8 << 20        # queued bytes worth a trip to a worker thread
+HASH_BACKLOG = 64 << 20     # beyond this, a write waits for hashing (bounded memory)
+
+
 class SpoolFile:
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
         self.fd = fd
         self.size = 0
         self._md5: "hashlib._Hash | None" = hashlib.md5()
-        self._hashed = 0            # bytes covered by the running md5
+        self._queued = 0            # bytes from 0 that are hashed or queued for hashing
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._hashing = False
+        self._hashed = trio.Event()  # set whenever no hashing job runs
+        self._hashed.set()
 
     @classmethod
     def create(cls, directory: Path) -> "SpoolFile":
@@ -37,18 +48,48 @@ class SpoolFile:
     def write(self, offset: int, data: bytes) -> int:
         written = os.pwrite(self.fd, data, offset)
         if self._md5 is not None:
-            if offset == self._hashed:
-                self._md5.update(data[:written])
-                self._hashed += written
+            if offset == self._queued:
+                self._pending.append(data if written == len(data) else data[:written])
+                self._pending_bytes += written
+                self._queued += written
             else:
-                self._md5 = None
+                self._drop_hash()
         self.size = max(self.size, offset + written)
         return written
 
+    def _drop_hash(self) -> None:
+        self._md5 = None
+        self._pending.clear()
+        self._pending_bytes = 0
+
+    @property
+    def wants_hashing(self) -> bool:
+        return self._md5 is not None and not self._hashing and self._pending_bytes >= HASH_BATCH
+
+    @property
+    def hash_backlog(self) -> bool:
+        return self._pending_bytes >= HASH_BACKLOG
+
+    async def hash_pending(self) -> None:
+        """Feeds queued pieces to the md5 in a worker thread until none are left."""
+        if self._hashing:
+            await self._hashed.wait()
+            return
+        self._hashing = True
+        self._hashed = trio.Event()
+        try:
+            while self._pending and self._md5 is not None:
+                md5, batch = self._md5, self._pending
+                self._pending, self._pending_bytes = [], 0
+                await trio.to_thread.run_sync(_update, md5, batch)
+        finally:
+            self._hashing = False
+            self._hashed.set()
+
     def truncate(self, size: int) -> None:
         os.ftruncate(self.fd, size)
-        if size != self._hashed:
-            self._md5 = None
+        if size != self._queued:
+            self._drop_hash()
         self.size = size
 
     def read(self, offset: int, size: int) -> bytes:
@@ -56,7 +97,9 @@ class SpoolFile:
 
     async def digest(self) -> str:
         """md5 hex of the whole spool."""
-        if self._md5 is not None and self._hashed == self.size:
+        await self.hash_pending()
+        if self._md5 is not None and self._queued == self.size:
+            await self.hash_pending()      # what was queued while a job ran
             return self._md5.hexdigest()
         return await trio.to_thread.run_sync(md5_file, self.path)
 
@@ -68,6 +111,11 @@ class SpoolFile:
     def discard(self) -> None:
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+def _update(md5: "hashlib._Hash", pieces: list[bytes]) -> None:
+    for piece in pieces:
+        md5.update(piece)
 
 
 def md5_file(path: Path) -> str:
