@@ -15,10 +15,12 @@ class RemoteError(Exception):
 
     errno = errno.EIO
 
-    def __init__(self, message: str, *, code: int | None = None, status: int | None = None) -> None:
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
-        self.code = code        # the service's own error code, when it has one
-        self.status = status    # the HTTP status, when there was one
+        self.code = code                # the service's own error code, when it has one
+        self.status = status            # the HTTP status, when there was one
+        self.retry_after = retry_after  # seconds the service asked us to wait, when it did
 
 
 class AuthError(RemoteError):
@@ -48,19 +50,11 @@ class FileUnavailable(RemoteError):
 class RateLimited(RemoteError):
     errno = errno.EAGAIN
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
-
 
 class TemporaryError(RemoteError):
     """5xx, maintenance, dropped connections: worth retrying later."""
 
     errno = errno.EIO
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
 
 
 class LinkExpired(RemoteError):

@@ -410,7 +410,7 @@ class RemoteFile:
                     # A fresh link answering 503 is a busy server: retry like any 5xx.
                 if attempt >= len(RETRY_DELAYS):
                     raise TemporaryError(f"giving up after {attempt} retries: {exc}") from None
-                delay = getattr(exc, "retry_after", None) or RETRY_DELAYS[attempt]
+                delay = exc.retry_after or RETRY_DELAYS[attempt]
                 attempt += 1
                 log.info("transfer at %d failed (%s); retry %d in %.2fs",
                          span.start + span.filled, exc, attempt, delay)
