@@ -15,7 +15,7 @@ import pytest
 
 from tests.emulators.content import SyntheticContent
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted, wait_until as wait_for
+from tests.mounting import mounted, run_cli, wait_until as wait_for
 
 TOKEN = "rd-good-token"
 LIBRARY = {"realdebrid": {
@@ -135,6 +135,20 @@ def test_links_file_adds_downloads_and_reports_failures(emu, tmp_path):
         assert (downloads / "a.mkv").read_bytes() == SyntheticContent(2000, 2).read(0, 2000)
         status = (downloads / ".status").read_text()
         assert "https://nowhere.invalid/file/1" in status and "failed" in status
+
+
+def test_debridfs_add_realdebrid_puts_links_in_downloads(emu, tmp_path):
+    link = next(f["link"] for t in emu.view("realdebrid")["torrents"] if t["id"] == "KEEP"
+                for f in t["files"] if f["path"] == "/sub/b.mkv")
+    with mounted(tmp_path, config(emu.urls) + "downloads_refresh_interval = 0.5\n") as mount:
+        added = run_cli(tmp_path, "add", "realdebrid", link, "https://nowhere.invalid/file/2")
+        assert added.returncode == 1, added.stderr          # one of the two failed
+        assert "ok       b.mkv (3000 bytes)" in added.stdout
+        assert "failed   https://nowhere.invalid/file/2" in added.stdout
+        assert emu.stats()["calls"].get("realdebrid POST /unrestrict/check", 0) >= 2
+        downloads = mount.path / "realdebrid/downloads"
+        wait_for(lambda: "b.mkv" in os.listdir(downloads), 15, "the added link in downloads/")
+        assert (downloads / "b.mkv").read_bytes() == SyntheticContent(3000, 3).read(0, 3000)
 
 
 def test_dead_files_are_hidden_and_listed(emu, tmp_path):

@@ -124,7 +124,7 @@ def cmd_login(args: argparse.Namespace, config: Config) -> int:
 # (vfs/sources/links.py LinkSource does this). The link services come from
 # vfs.sources.LINK_SOURCES; another service plugs in with one line here, e.g.
 # ADD_SERVICES["realdebrid"] = "vfs.sources.realdebrid:RealDebridSource".
-ADD_SERVICES: dict[str, str] = {}
+ADD_SERVICES: dict[str, str] = {"realdebrid": "vfs.sources.realdebrid:RealDebridSource"}
 
 
 def add_services() -> dict[str, str]:

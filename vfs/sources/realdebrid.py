@@ -33,6 +33,7 @@ from clients.realdebrid import (Credentials, Download, OAuthCredentials, RealDeb
 from ..config import Config, ConfigError
 from ..names import safe_name
 from .base import DirectLink, Entry, Source
+from .links import LinkRow
 from .realdebrid_store import Store
 
 log = logging.getLogger(__name__)
@@ -656,10 +657,10 @@ class RealDebridSource(Source):
         self.wake()
         return None
 
-    async def _add_links(self, text: str) -> None:
-        links = [line.strip() for line in text.splitlines()
-                 if line.strip() and not line.strip().startswith("#")]
-        added = []
+    async def _unrestrict(self, links: list[str]) -> list[tuple[str, dict | None, str]]:
+        """Adds hoster links to the account: `/unrestrict/check`, then `/unrestrict/link`
+        (which puts them in the downloads list). Returns (link, reply or None, result)."""
+        results = []
         for link in links:
             try:
                 check = await self.client.unrestrict_check(link)
@@ -667,12 +668,33 @@ class RealDebridSource(Source):
             except RemoteError as exc:
                 reason = f"failed: {exc.args[0].split(': ', 1)[-1] if exc.args else exc}"
                 log.info("Real-Debrid: could not add %s: %s", link, reason)
-                self.link_results.append((time.time(), link, reason))
+                results.append((link, None, reason))
                 continue
-            item = {**data, "generated": data.get("generated") or time.strftime(
-                "%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}
-            added.append(item)
-            self.link_results.append((time.time(), link, f"added: {check.get('filename', '')}"))
+            results.append((link, data, f"added: {check.get('filename', '')}"))
+        return results
+
+    async def add_links(self, urls: list[str]) -> list[LinkRow]:
+        """`debridfs add realdebrid URL...`: the links join the account's downloads,
+        which a running mount shows at its next downloads refresh."""
+        rows = []
+        for link, data, result in await self._unrestrict(urls):
+            if data is None:
+                rows.append(LinkRow("realdebrid", link, time.time(), "failed",
+                                    reason=result.removeprefix("failed: ")))
+            else:
+                rows.append(LinkRow("realdebrid", link, time.time(), "ok", name=data.get("filename"),
+                                    size=int(data.get("filesize") or 0)))
+        return rows
+
+    async def _add_links(self, text: str) -> None:
+        links = [line.strip() for line in text.splitlines()
+                 if line.strip() and not line.strip().startswith("#")]
+        added = []
+        for link, data, result in await self._unrestrict(links):
+            self.link_results.append((time.time(), link, result))
+            if data is not None:
+                added.append({**data, "generated": data.get("generated") or time.strftime(
+                    "%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())})
         if added:
             ids = {item["id"] for item in added}
             self._set_downloads(added + [d for d in self.download_items if d.get("id") not in ids
