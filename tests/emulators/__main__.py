@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
+    # Listen before announcing the URL: a client that connects between the
+    # announcement and uvicorn's start then waits in the backlog, not refused.
+    sock.listen(2048)
     base_url = f"http://{args.host}:{sock.getsockname()[1]}"
     state.links.base_url = base_url
 
