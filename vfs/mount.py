@@ -76,8 +76,9 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
     async with make_http_client(config.read.max_connections + 16) as http:
         sources = build_sources(config, http)
         if not sources:
-            raise MountError("nothing to mount: the config enables no service "
-                             "(add a [realdebrid] section with a token)")
+            raise MountError("nothing to mount: the config enables no service (add a "
+                             "[realdebrid], [rapidgator], [portal], [premiumize] or [rapidshare] "
+                             "section; see README.md)")
         for source in sources:
             await source.check()
         tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
