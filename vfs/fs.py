@@ -20,7 +20,7 @@ from clients.errors import RemoteError, errno_of
 from .config import MountConfig
 from .reader import ReadEngine, RemoteFile
 from .sources.base import Entry
-from .spool import SpoolFile
+from .spool import SPOOL_KEY_PREFIX, SpoolFile
 from .tree import ROOT_INODE, Node, Tree
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,13 @@ class Operations(pyfuse3.Operations):
         attr = pyfuse3.EntryAttributes()
         attr.st_ino = node.inode
         attr.generation = 0
-        attr.entry_timeout = self.mount.entry_timeout
-        attr.attr_timeout = self.mount.attr_timeout
+        if node.key.startswith(SPOOL_KEY_PREFIX):
+            # A written file the source may still drop or rename (a .magnet file that
+            # becomes a torrent): a cached name would outlive it.
+            attr.entry_timeout = attr.attr_timeout = 0
+        else:
+            attr.entry_timeout = self.mount.entry_timeout
+            attr.attr_timeout = self.mount.attr_timeout
         attr.st_mode = node.mode
         attr.st_nlink = 2 if node.is_dir else 1
         attr.st_uid = self.uid
@@ -250,7 +255,7 @@ class Operations(pyfuse3.Operations):
         spool = await trio.to_thread.run_sync(SpoolFile.create, self.spool_dir)
         # Shown while written: stat and ls see the file grow; its key is the spool's.
         node = replacing or self.tree.add_child(
-            parent, Entry(name, f"spool/{spool.path.name}", False, writable=True, mtime=time.time()))
+            parent, Entry(name, SPOOL_KEY_PREFIX + spool.path.name, False, writable=True, mtime=time.time()))
         node.size = 0
         fh = self._fh()
         self.handles[fh] = Handle(node, spool=spool, parent=parent, dirty=True)

@@ -21,6 +21,9 @@ import trio
 log = logging.getLogger(__name__)
 
 
+# Tree keys of files that exist only as a spool so far (being written, or
+# uploading): the kernel must not cache their names, which may vanish or change.
+SPOOL_KEY_PREFIX = "spool/"
 HASH_BATCH = 8 << 20        # queued bytes worth a trip to a worker thread
 HASH_BACKLOG = 64 << 20     # beyond this, a write waits for hashing (bounded memory)
 

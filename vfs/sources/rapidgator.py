@@ -30,6 +30,7 @@ from clients.errors import (AuthError, InvalidName, NoSpace, NotEmpty, NotFound,
 from clients.rapidgator import RapidgatorClient, RGFile, RGFolder, TwoFactorRequired, UploadSession
 from ..config import (RAPIDGATOR_API_URL, RAPIDGATOR_CREDENTIALS, Config, ConfigError,
                       default_config_path)
+from ..spool import SPOOL_KEY_PREFIX
 from ..uploads import DONE, PROCESSING, SENDING, UploadManager, UploadRecord
 from .base import DirectLink, Entry, Source
 
@@ -316,7 +317,7 @@ class RapidgatorSource(Source):
         doomed_files, doomed_uploads = self._same_name(folder_id, name, None)
         record = UploadRecord(id=UploadManager.new_id(), folder=folder_id, name=name,
                               spool=str(spool.path), size=size, md5=md5,
-                              key=f"spool/{spool.path.name}", replaces=doomed_files)
+                              key=SPOOL_KEY_PREFIX + spool.path.name, replaces=doomed_files)
         # Journaled first: from here on a crash loses nothing.
         await self.uploads.journal.save(record)
         try:
