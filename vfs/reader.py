@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 CHUNK = 128 * 1024
 INITIAL_WINDOW = 512 * 1024
 READ_AHEAD_AFTER = 1 << 20     # sequential bytes read before read-ahead starts (probes read less)
+FAST_RAMP_AFTER = 8 << 20      # past this streak the window doubles what was read (a stream, not a peek)
 SMALL_READ = 256 * 1024        # demand spans up to this size jump the queue
 FAILURE_MEMORY = 2.0           # seconds a failed range fails at once (the kernel retries)
 ACTIVE_SECONDS = 2.0           # a cursor used this recently shares the memory cache
@@ -272,7 +273,7 @@ class RemoteFile:
                     if cursor.streak >= READ_AHEAD_AFTER:
                         cursor.window = min(self.engine.config.read_ahead_max,
                                             self.engine.window_share(),
-                                            max(INITIAL_WINDOW, 2 * cursor.streak))
+                                            max(INITIAL_WINDOW, cursor.streak * (2 if cursor.streak >= FAST_RAMP_AFTER else 1)))
                 cursor.next_offset = max(cursor.next_offset, end)
                 cursor.used_at = time.monotonic()
                 return cursor
