@@ -87,6 +87,13 @@ class NotEmpty(RemoteError):
     errno = errno.ENOTEMPTY
 
 
+class Refused(RemoteError):
+    """The service refused a request with an error its documents do not explain
+    (the message quotes it). Permanent: retrying the same request will not help."""
+
+    errno = errno.EIO
+
+
 class ReadOnly(RemoteError):
     errno = errno.EROFS
 
