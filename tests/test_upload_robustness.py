@@ -17,18 +17,13 @@ import pytest
 
 from tests.emulators.harness import run_emulator
 from tests.mounting import mounted, start_mount, unmount, wait_until
+from tests.test_writes import LOGIN, PASSWORD, config_for
 
 MiB = 1 << 20
-LOGIN, PASSWORD = "tester@example.org", "pw-secret"
 LIBRARY = {"rapidgator": {
     "login": LOGIN, "password": PASSWORD, "processing_delay": 0.1,
     "root": {"name": "root", "folders": [{"name": "C"}, {"name": "E"}, {"name": "L"}]},
 }}
-
-
-def config_for(emu) -> str:
-    return (f'[rapidgator]\napi_url = "{emu.urls["rapidgator"]}"\n'
-            f'login = "{LOGIN}"\npassword = "{PASSWORD}"\n')
 
 
 @pytest.fixture(scope="module")
