@@ -3,7 +3,10 @@
 Every call is a POST with a form body: the `token` is a parameter of every
 method, and a form body keeps it out of URLs that proxies or logs record.
 Replies are the envelope `{"response": ..., "status": N, "details": "..."}`;
-errors are mapped to `clients.errors` by status and `details` text. A 401
+errors are mapped to `clients.errors` by the documented status codes and
+the few documented texts (`map_error`); other refusals are `Refused`,
+quoting the service. After a `Please wait` login reply, no new login for
+5 minutes. A 401
 (session gone) is renewed once by logging in again when a login and password
 are available; otherwise the caller gets an `AuthError` saying to log in.
 

@@ -89,10 +89,13 @@ class Source:
     async def rename(self, ref: Any, old_parent_ref: Any, new_parent_ref: Any, new_name: str) -> Entry:
         raise ReadOnly(f"{self.name} is read-only")
 
-    # Writing files: `create_file` says whether a new file may be written here
-    # (raise to refuse); the bytes go to a spool (vfs/spool.py); `commit_file`
-    # hands the finished spool over on close. Its errors reach close(2); the
-    # source owns the spool from then on (upload it, parse it, discard it).
+    # Writing files (vfs/writes.py): `create_file` says whether a file may be
+    # written here (raise to refuse); the bytes go to a spool (vfs/spool.py).
+    # At the commit, a source with an upload manager (an `uploads` attribute,
+    # vfs/uploads.py) says where the file goes (`upload_destination`) and what
+    # to show for the record the manager returns (`upload_entry`); any other
+    # source consumes the bytes in `commit_file` (the write path deletes the
+    # spool afterwards). Errors of either reach close(2).
     async def create_file(self, parent_ref: Any, name: str) -> None:
         raise ReadOnly(f"{self.name} is read-only")
 
