@@ -27,7 +27,6 @@ from .diskcache import DiskCache
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
 from .tree import Tree
-from .uploads import UploadManager
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +117,7 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
         engine = ReadEngine(ranged, MemoryCache(config.cache.memory_size), config.read,
                             config.cache.block_size, disk)
         operations = Operations(tree, engine, config.mount, config.state_dir / "spool")
-        operations.writes.clean_orphans([s.uploads for s in sources if isinstance(
-            getattr(s, "uploads", None), UploadManager)])
+        operations.writes.clean_orphans([s.uploads for s in sources if s.uploads is not None])
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         for source in sources:
             source.mountpoint = mountpoint

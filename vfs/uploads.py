@@ -299,8 +299,8 @@ class UploadManager:
                 log.warning("cannot upload %s: %s", record.name, exc)
             raise
         self._records[record.id] = record
-        for other in [r for r in self._records.values() if r.id != record.id and r.state != DONE
-                      and r.folder == record.folder and r.name == record.name]:
+        for other in [r for r in self.pending(record.folder) if r.id != record.id
+                      and r.name == record.name]:
             await self.cancel(other.id)   # a newer version of the same name replaces it
         if session is not None and session.state == SESSION_DONE and session.file is not None:
             # Instant: the service already had these bytes; nothing is sent.

@@ -271,7 +271,7 @@ class Writes:
             self.tree.update_node(node, wf.original)
 
     def _manager(self, wf: WriteFile) -> UploadManager | None:
-        return getattr(wf.parent.source, "uploads", None)
+        return wf.parent.source.uploads
 
     def _record(self, wf: WriteFile, md5: str) -> UploadRecord:
         folder, replaces = wf.parent.source.upload_destination(wf.parent.ref, wf.node.name)

@@ -20,6 +20,7 @@ from clients.errors import ReadOnly
 
 if TYPE_CHECKING:
     from ..spool import SpoolFile
+    from ..uploads import UploadManager, UploadRecord
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Source:
     # directory at once, so the kernel forgets vanished names without waiting.
     listings_in_memory: bool = False
     mountpoint: Path | None = None     # set by the mount (for hooks that need real paths)
+    uploads: "UploadManager | None" = None   # written files become uploads (vfs/uploads.py)
 
     async def check(self) -> None:
         """Validates credentials; raises AuthError with a clear message."""
@@ -101,4 +103,12 @@ class Source:
 
     async def commit_file(self, parent_ref: Any, name: str, spool: "SpoolFile") -> Entry | None:
         """Returns the entry to show for the new file, or None to show nothing."""
+        raise ReadOnly(f"{self.name} is read-only")
+
+    def upload_destination(self, parent_ref: Any, name: str) -> tuple[Any, list[str]]:
+        """(folder id, remote file ids the new file replaces) for an upload."""
+        raise ReadOnly(f"{self.name} is read-only")
+
+    def upload_entry(self, record: "UploadRecord") -> Entry:
+        """What to show for a committed upload (pending, or the remote file)."""
         raise ReadOnly(f"{self.name} is read-only")
