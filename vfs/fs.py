@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pyfuse3
+
 from clients.errors import RemoteError, errno_of
 from .config import MountConfig
 from .reader import ReadEngine, RemoteFile

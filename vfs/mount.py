@@ -140,7 +140,9 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
                 for source in sources:
                     await nursery.start(source.run)
                 await nursery.start(tree.run)
-                nursery.start_soon(_terminate_on_signals)
+                # Started (handlers in place) before "mounted at": a SIGTERM right
+                # after it unmounts cleanly instead of killing the process.
+                await nursery.start(_terminate_on_signals)
                 log.info("mounted at %s", mountpoint)
                 on_ready()
                 await pyfuse3.main()
@@ -153,8 +155,9 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
             log.info("unmounted %s", mountpoint)
 
 
-async def _terminate_on_signals() -> None:
+async def _terminate_on_signals(task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for signum in signals:
             log.info("got %s; unmounting", signal.Signals(signum).name)
             pyfuse3.terminate()
