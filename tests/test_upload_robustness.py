@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import re
 import signal
@@ -192,3 +193,52 @@ def test_throttled_login_is_not_repeated_per_operation(emu, tmp_path):
                 pass
         assert emu.calls("rapidgator", "user/login") == logins + 1
         emu.action("rapidgator", "throttle_logins", {"count": 0})
+
+
+def test_orphaned_spools_go_at_mount_and_journaled_ones_stay(emu, tmp_path):
+    spools = tmp_path / "state" / "debridfs" / "spool"
+    spools.mkdir(parents=True)
+    orphan = spools / ("0" * 32 + ".spool")     # a crash before any close(2) succeeded
+    orphan.write_bytes(b"never committed")
+    # A journaled spool whose session is gone: uploaded again, not deleted.
+    data = b"journaled bytes\n"
+    kept = spools / ("1" * 32 + ".spool")
+    kept.write_bytes(data)
+    journal = tmp_path / "state" / "debridfs" / "uploads" / "rapidgator"
+    journal.mkdir(parents=True)
+    folder_id = next(f["folder_id"] for f in emu.view("rapidgator")["tree"]["folders"] if f["name"] == "L")
+    record = {"id": "2" * 32, "folder": folder_id, "name": "kept.txt", "spool": str(kept),
+              "size": len(data), "md5": hashlib.md5(data).hexdigest(), "key": f"spool/{kept.name}",
+              "session": {"upload_id": "unknownSession0000000000000000000"}, "state": "sending"}
+    (journal / f"{record['id']}.json").write_text(json.dumps(record))
+    with mounted(tmp_path, config_for(emu)) as m:
+        assert not orphan.exists()
+        wait_until(lambda: remote(emu, "/L/kept.txt"), 30, "the journaled upload")
+        wait_until(lambda: status_text(m.path) == "no uploads pending\n", 30, "the confirmation")
+        assert (m.path / "rapidgator" / "L" / "kept.txt").read_bytes() == data
+
+
+def test_a_resumed_session_without_any_url_gets_a_new_session(emu, tmp_path):
+    src = tmp_path / "src.bin"
+    md5 = random_file(src, 8 * MiB)
+    emu.action("rapidgator", "set_upload_rate", {"bytes_per_second": 2 * MiB})
+    process, mountpoint, log_file, _config, line = start_mount(tmp_path, config_for(emu))
+    try:
+        assert "mounted at" in line, log_file.read_text()
+        subprocess.run(["cp", str(src), str(mountpoint / "rapidgator" / "C" / "nourl.bin")], check=True,
+                       timeout=60)
+        kill_mount(process, mountpoint)
+    finally:
+        emu.action("rapidgator", "set_upload_rate", {"bytes_per_second": 0})
+        if process.poll() is None:
+            kill_mount(process, mountpoint)
+    # As a journal written without the URL would be (and upload_info gives none either).
+    journal = tmp_path / "state" / "debridfs" / "uploads" / "rapidgator"
+    (path,) = journal.glob("*.json")
+    record = json.loads(path.read_text())
+    assert record["session"]["url"]
+    record["session"].pop("url")
+    path.write_text(json.dumps(record))
+    remount_completes(emu, tmp_path, "/C/nourl.bin", md5)
+    sessions = [s for s in emu.view("rapidgator")["uploads"] if s["name"] == "nourl.bin"]
+    assert len(sessions) == 2 and sessions[-1]["state"] == 2
