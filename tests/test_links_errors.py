@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from clients.errors import AuthError, NotReady, RateLimited
-from tests.emulators.harness import run_emulator
 from tests.linkservices import (RG_ONE, NITRO, RS_OWN, PORTAL_KEY, PM_LOGIN, PM_PIN, RS_LOGIN,
-                                RS_PASS, reset_link_services)
+                                RS_PASS, emulator_fixture)
+from tests.linkservices import fresh  # noqa: F401  (autouse: every test starts clean)
 from tests.emulators.rapidshare import ERRORS as RS_ERRORS
 from vfs.config import load_config
 from vfs.sources.portal import PortalSource
@@ -40,15 +40,7 @@ LIBRARY: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def emu():
-    with run_emulator(LIBRARY) as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def fresh(emu):
-    reset_link_services(emu)
+emu = emulator_fixture(LIBRARY)
 
 
 def config(emu, tmp_path: Path, text: str):
@@ -154,8 +146,8 @@ async def test_portal_expired_link_is_reminted_under_the_same_id(emu, tmp_path):
 # ---- Premiumize --------------------------------------------------------------
 
 @pytest.mark.parametrize("status, expected", [
-    (0, "waiting"), (2, "waiting"), (400, "failed"), (401, "auth"), (402, "auth"), (403, "failed"),
-    (404, "failed"), (428, "failed"), (500, "waiting"), (502, "waiting"), (503, "waiting"),
+    (0, "waiting"), (2, "waiting"), (400, "failed"), (401, "auth"), (402, "auth"), (403, "waiting"),
+    (404, "failed"), (428, "waiting"), (500, "waiting"), (502, "waiting"), (503, "waiting"),
     (509, "waiting"),
 ])
 async def test_premiumize_error_statuses(emu, tmp_path, status, expected):
@@ -204,12 +196,12 @@ async def test_premiumize_rejects_unsupported_links_early_and_shows_fair_use(emu
 
 RS_EXPECTED = {
     "login_failed": "auth", "account_locked": "auth", "login_invalid": "auth",
-    "rapidpro_expired": "auth", "rapidpro_required": "failed", "no_traffic": "failed",
+    "rapidpro_expired": "auth", "rapidpro_required": "waiting", "no_traffic": "waiting",
     "ip_wait": "waiting", "file_not_found": "failed", "file_deleted": "failed",
     "fileid_invalid": "failed", "illegal": "failed", "filename_invalid": "failed",
     "folder_not_found": "failed", "slots_full": "waiting", "flooding": "waiting",
     "permission_denied": "failed", "maintenance": "waiting", "invalid_routine": "failed",
-    "dlauth_invalid": "failed", "dlauth_wait": "waiting", "server_error": "waiting",
+    "dlauth_invalid": "waiting", "dlauth_wait": "waiting", "server_error": "waiting",
 }
 
 
