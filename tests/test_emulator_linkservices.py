@@ -134,6 +134,29 @@ def test_portal_happy_path_not_ready_then_ready(emu, http):
     assert calls["portal POST /unrestrict"] == 2 and calls["portal GET /link/{linkId}"] == 2
 
 
+
+@pytest.mark.parametrize("size_format, before, after", [
+    ("string", str(ONE.size), str(ONE.size)), ("number", ONE.size, ONE.size),
+    ("unknown_until_ready", None, str(ONE.size))])
+def test_portal_filesize_formats(emu, http, size_format, before, after):
+    emu.action("portal", "set_variant", {"filesize_format": size_format})
+    first = portal(emu, http, "POST", "/unrestrict", json={"url": RG_ONE}).json()["data"]
+    assert first["download_ready"] is False and first["filesize"] == before
+    for _ in range(2):
+        last = portal(emu, http, "GET", f"/link/{first['linkId']}").json()["data"]
+    assert last["download_ready"] is True and last["filesize"] == after
+
+
+def test_portal_legacy_shape_and_no_grouped_hosts(emu, http):
+    emu.action("portal", "set_variant", {"unrestrict_shape": "legacy", "grouped_hosts": False})
+    data = portal(emu, http, "POST", "/unrestrict", json={"url": RG_ONE}).json()["data"]
+    assert set(data) == {"link", "filename", "filesize", "hostDomain", "maxchunks", "resumable"}
+    assert_range(http, data["link"], ONE)
+    assert portal(emu, http, "GET", "/hosts/grouped").status_code == 404
+    assert portal(emu, http, "GET", "/hosts").json()["data"]["supportedhosts"]
+    with pytest.raises(RuntimeError):
+        emu.action("portal", "set_variant", {"filesize_format": "hex"})
+
 def test_portal_ready_at_once_and_control_knob(emu, http):
     emu.action("portal", "set_ready_after_polls", {"value": 0})
     data = portal(emu, http, "POST", "/unrestrict", json={"url": RG_TWO}).json()["data"]

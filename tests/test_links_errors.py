@@ -64,11 +64,28 @@ def rs_config(emu, tmp_path, login: bool = True):
     return config(emu, tmp_path, f'[rapidshare]\n{creds}api_url = "{emu.urls["rapidshare"]}"\nmax_wait = 2\n')
 
 
+# ---- the tables ----------------------------------------------------------------
+
+def test_every_documented_code_has_a_rule_with_its_source():
+    """Each client's table covers every code its document (and the research notes)
+    lists, and every rule says which fact it follows."""
+    from clients import portal, premiumize, rapidshare
+    from clients.codes import PERMANENT, USER, WAIT
+
+    assert set(portal.STATUSES) == {1, 2, 52, 54, 55, 56, 101, 102, 103, 104, 105, 106, 107, 900, 999}
+    assert set(premiumize.STATUSES) == {0, 2, 400, 401, 402, 403, 404, 428, 500, 502, 503, 509}
+    sentences = [RS_ERRORS[k][0].lower() for k in RS_ERRORS if k != "server_error"]   # undocumented
+    assert all(any(s.startswith(prefix) for prefix, _ in rapidshare.ERRORS) for s in sentences)
+    rules = [*portal.STATUSES.values(), *premiumize.STATUSES.values(),
+             *(rule for _, rule in rapidshare.ERRORS), *rapidshare.CHECK_STATUS.values()]
+    assert all(rule.source and rule.meaning in (WAIT, USER, PERMANENT) for rule in rules)
+
+
 # ---- portal ----------------------------------------------------------------
 
 @pytest.mark.parametrize("status, retry, expected", [
     (1, None, "auth"), (2, None, "auth"),
-    (52, None, "failed"), (54, 3600, "waiting"), (55, 60, "waiting"), (56, 60, "waiting"),
+    (52, None, "waiting"), (54, 3600, "waiting"), (55, 60, "waiting"), (56, 60, "waiting"),
     (101, None, "failed"), (102, None, "failed"), (103, None, "failed"), (104, None, "failed"),
     (105, 300, "waiting"), (106, 120, "waiting"), (107, 120, "waiting"),
     (900, None, "failed"), (999, 600, "waiting"),

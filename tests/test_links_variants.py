@@ -1,5 +1,9 @@
 """The replies the link services' documents leave open, through a real mount.
 
+Portal: `filesize` as a digit string, a number, or unknown until the portal has
+the file (never listed as 0 bytes); the v1.0 `/unrestrict` reply without
+`linkId`; a portal without `/hosts/grouped`.
+
 RapidShare: routine names with or without `_v1` (the server takes one naming; the
 client falls back once and remembers it); "You need RapidPro..." and "No traffic
 left" are waits, not dead links. Premiumize: 403 and 428 are waits; a link whose
@@ -18,13 +22,15 @@ from typing import Any
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.linkservices import PM_LOGIN, PM_PIN, RG_ONE, RS_LOGIN, RS_OWN, RS_PASS, emulator_fixture
+from tests.linkservices import (NITRO, PM_LOGIN, PM_PIN, PORTAL_KEY, RG_ONE, RG_TWO, RS_LOGIN, RS_OWN,
+                                RS_PASS, emulator_fixture)
 from tests.linkservices import fresh  # noqa: F401  (autouse: every test starts clean)
 from tests.mounting import mounted, run_cli, sha256_through, wait_until, write_config
 
 ONE = SyntheticContent(300_000, 31)
 BIG = SyntheticContent(9 * (1 << 20) + 5, 32)    # more than two read blocks
 OWN = SyntheticContent(150_000, 33)
+TWO = SyntheticContent(200_000, 34)
 RG_BIG = "https://rapidgator.net/file/44444444444444444444444444444444/big.bin.html"
 MOUNT_OPTIONS = "[mount]\nlisting_ttl = 0.2\nentry_timeout = 0.1\nattr_timeout = 0.1\n"
 
@@ -32,8 +38,11 @@ LIBRARY: dict[str, Any] = {
     "hoster_links": [
         {"url": RG_ONE, "name": "one.bin", "content": {"size": ONE.size, "seed": ONE.seed}},
         {"url": RG_BIG, "name": "big.bin", "content": {"size": BIG.size, "seed": BIG.seed}},
+        {"url": RG_TWO, "name": "two.bin", "content": {"size": TWO.size, "seed": TWO.seed}},
+        {"url": NITRO, "name": "x.bin", "content": {"size": 10, "seed": 2}},
         {"url": RS_OWN, "name": "own.bin", "content": {"size": OWN.size, "seed": OWN.seed}},
     ],
+    "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0, "poll_after_seconds": 1},
     "premiumize": {"customer_id": PM_LOGIN, "pin": PM_PIN, "type": "premium",
                    "expires_in_seconds": 86400, "fairuse_left": 0.5},
     "rapidshare": {"login": RS_LOGIN, "password": RS_PASS, "free_countdown": 0,
@@ -54,6 +63,16 @@ def rs_config(emu, login: bool = True) -> str:
 def pm_config(emu) -> str:
     return (f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\n'
             f'api_url = "{emu.urls["premiumize"]}"\n' + MOUNT_OPTIONS)
+
+
+def portal_config(emu) -> str:
+    return (f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\nmax_wait = 3\n'
+            + MOUNT_OPTIONS)
+
+
+def write_links(directory: Path, *urls: str) -> None:
+    with open(directory / "new.links", "w") as f:
+        f.write("\n".join(urls) + "\n")
 
 
 def status_of(directory: Path) -> str:
@@ -200,3 +219,63 @@ def test_premiumize_name_and_size_without_filename_and_filesize(emu, tmp_path, r
         assert listed(directory) == ["one.bin"]
         assert os.stat(directory / "one.bin").st_size == ONE.size
         assert sha256_through(directory / "one.bin") == sha256_of(ONE)
+
+
+# ---- portal -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("size_format", ["string", "number", "unknown_until_ready"])
+def test_portal_filesize_shapes_never_list_a_wrong_size(emu, tmp_path, size_format):
+    """While the portal fetches the file, its size is a string, a number or not known
+    yet. A known size lists the file at once; an unknown one keeps the link waiting
+    in `.status` (never a 0-byte file) until the portal knows it."""
+    emu.action("portal", "set_variant", {"filesize_format": size_format})
+    emu.action("portal", "set_link", {"url": RG_ONE, "ready_after_polls": 1000})
+    with mounted(tmp_path, portal_config(emu)) as mount:
+        directory = mount.path / "portal"
+        write_links(directory, RG_ONE)
+        seen = []
+
+        def settled() -> bool:
+            if "one.bin" in listed(directory):
+                seen.append(os.stat(directory / "one.bin").st_size)
+                return True
+            return "size yet" in status_of(directory)
+        wait_until(settled, what="one.bin listed or waiting for its size")
+        assert ("one.bin" in listed(directory)) == (size_format != "unknown_until_ready")
+        emu.action("portal", "set_ready_after_polls", {"url": RG_ONE, "value": 0})
+
+        def readable() -> bool:
+            if "one.bin" not in listed(directory):
+                return False
+            seen.append(os.stat(directory / "one.bin").st_size)
+            return reads_back(directory / "one.bin", ONE)
+        wait_until(readable, timeout=20, what="one.bin readable")
+        assert set(seen) == {ONE.size}
+
+
+def test_portal_legacy_unrestrict_reply(emu, tmp_path):
+    """The v1.0 reply: the link at once, without linkId or download_ready."""
+    emu.action("portal", "set_variant", {"unrestrict_shape": "legacy"})
+    with mounted(tmp_path, portal_config(emu)) as mount:
+        directory = mount.path / "portal"
+        write_links(directory, RG_ONE)
+        wait_until(lambda: listed(directory) == ["one.bin"], what="one.bin in portal/")
+        assert os.stat(directory / "one.bin").st_size == ONE.size
+        assert sha256_through(directory / "one.bin") == sha256_of(ONE)
+        assert "0 failed" in status_of(directory)
+    assert emu.calls("portal", "GET /link/{linkId}") == 0
+
+
+def test_portal_without_grouped_hosts(emu, tmp_path):
+    """A portal from before `/hosts/grouped`: the mount comes up on `/hosts`; every
+    listed domain works and other hosts are refused without asking."""
+    emu.action("portal", "set_variant", {"grouped_hosts": False})
+    with mounted(tmp_path, portal_config(emu)) as mount:
+        directory = mount.path / "portal"
+        write_links(directory, RG_TWO, NITRO)
+        wait_until(lambda: listed(directory) == ["two.bin"], what="two.bin in portal/")
+        assert sha256_through(directory / "two.bin") == sha256_of(TWO)
+        wait_until(lambda: f"failed   {NITRO}: host nitroflare.com is not supported" in status_of(directory),
+                   what="the unsupported host in .status")
+    assert emu.calls("portal", "GET /hosts") >= 1
+    assert emu.calls("portal", "POST /unrestrict") == 1
