@@ -167,7 +167,10 @@ async def test_portal_expired_link_is_reminted_under_the_same_id(emu, tmp_path):
     (404, "failed"), (428, "waiting"), (500, "waiting"), (502, "waiting"), (503, "waiting"),
     (509, "waiting"),
 ])
-async def test_premiumize_error_statuses(emu, tmp_path, status, expected):
+@pytest.mark.parametrize("http_status", [False, True], ids=["body-only", "http-line-too"])
+async def test_premiumize_error_statuses(emu, tmp_path, status, expected, http_status):
+    """Whether the HTTP status line carries the code too is open (NOTES §3): both."""
+    emu.action("premiumize", "set_flags", {"http_status": http_status})
     emu.action("premiumize", "inject_error", {"status": status, "method": "directdownloadlink"})
     async with httpx.AsyncClient() as http:
         source = PremiumizeSource(pm_config(emu, tmp_path), http)
@@ -223,8 +226,11 @@ RS_EXPECTED = {
 
 
 @pytest.mark.parametrize("error", sorted(RS_ERRORS))
-async def test_rapidshare_error_lines(emu, tmp_path, error):
+@pytest.mark.parametrize("refs", [True, False], ids=["with-ref", "2009-style"])
+async def test_rapidshare_error_lines(emu, tmp_path, error, refs):
+    """Error lines with the later ` (8 hex)` reference and without it (2009)."""
     expected = RS_EXPECTED[error]
+    emu.action("rapidshare", "set_error_refs", {"value": refs})
     emu.action("rapidshare", "inject_error", {"error": error, "sub": "checkfiles", "seconds": 90})
     async with httpx.AsyncClient() as http:
         source = RapidShareSource(rs_config(emu, tmp_path), http)

@@ -68,6 +68,7 @@ Control actions (POST /_control/rapidshare/<action>):
     set_rapidpro_required {"value": bool}
     set_file {"fileid": id, "url"?: str, "status"?: str}
     set_routine_names {"value": "plain" | "v1" | "both"}
+    set_error_refs {"value": bool}
     inject_error {"error": key, "count": 1, "sub"?: "download"|"getaccountdetails"|"checkfiles"|"fileserver"|"any", "seconds"?: n}
     advance_time {"seconds": n}           moves this service's clock (countdowns, expiry)
     reset {}
@@ -219,6 +220,8 @@ class RapidShareService:
             self.injected.append({"error": args["error"], "count": int(args.get("count", 1)),
                                   "sub": args.get("sub", "any"),
                                   "seconds": int(args.get("seconds", 60))})
+        elif action == "set_error_refs":
+            self.error_refs = bool(args["value"])
         elif action == "set_routine_names":
             self.routine_names = self._naming(args["value"])
         elif action == "advance_time":
