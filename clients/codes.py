@@ -3,8 +3,9 @@
 Every code a provider documents gets one `Rule` in its client: a *wait* (ask
 again after `wait` seconds; the link stays), a *user* problem (credentials or
 the account: the user must act) or *permanent* (this link will never work).
-`source` names the fact the rule follows (a section of docs/providers.md and
-the research note behind it), so a reader can check the choice.
+`source` names the fact the rule follows, so a reader can check the choice:
+the labels (`NOTES §3`, `NOTES §4`, `portal doc`) are the research notes and
+documents that docs/providers.md restates, provider by provider.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ WAIT_RE = re.compile(r"wait (\d+) seconds")
 INVALID_ROUTINE = "invalid routine called"
 NAMINGS = ("", "_v1")           # suffixes, newest first
 N4 = "NOTES §4 error lines"
-# Sentence prefix (lower case) -> rule; first match wins. docs/providers.md, "RapidShare errors".
+# Sentence prefix (lower case) -> rule; first match wins (docs/providers.md, "RapidShare", Errors).
 ERRORS: list[tuple[str, Rule]] = [
     ("login failed. account locked", Rule(USER, AccountLocked, "account locked", None, f"{N4} (b45c2518)")),
     ("login failed", Rule(USER, AuthError, "login failed", None, f"{N4} (221a75e5, 0320f9f0)")),

@@ -169,7 +169,7 @@ async def test_portal_expired_link_is_reminted_under_the_same_id(emu, tmp_path):
 ])
 @pytest.mark.parametrize("http_status", [False, True], ids=["body-only", "http-line-too"])
 async def test_premiumize_error_statuses(emu, tmp_path, status, expected, http_status):
-    """Whether the HTTP status line carries the code too is open (NOTES §3): both."""
+    """Whether the HTTP status line carries the code too is open (docs/providers.md, "Premiumize"): both."""
     emu.action("premiumize", "set_flags", {"http_status": http_status})
     emu.action("premiumize", "inject_error", {"status": status, "method": "directdownloadlink"})
     async with httpx.AsyncClient() as http:

@@ -38,7 +38,7 @@ Library section "premiumize":
       "links": {"<hoster url>": {"status": 502, "message": "...", "count": n}}  # forced reply
     }
 
-Status codes (NOTES table): 0 host daily limit, 2 odd server error (inject),
+Status codes (docs/providers.md, "Premiumize"): 0 host daily limit, 2 odd server error (inject),
 400 no valid link / missing params[link] / unknown method, 401 login failed,
 402 free or expired account, 403 banned, 404 file gone at the hoster (offline
 or unknown hoster link), 428 host down, 500 link limit reached, 502/503

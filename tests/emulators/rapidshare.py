@@ -57,9 +57,10 @@ A fileid resolves through `files[fileid].url`, else the hoster link
 rapidshare host whose path is `/files/<fileid>/...`. fileids are decimal.
 
 Errors (`ERROR: <sentence> (<8 hex>)`, HTTP 200): documented refs are used where
-NOTES gives them (221a75e5 password incorrect, b45c2518 locked, 0320f9f0 login
+docs/providers.md lists them (221a75e5 password incorrect, b45c2518 locked, 0320f9f0 login
 data invalid, 34fa3175 RapidPro expired, 8d5611a9 RapidPro needed); the others
-get a stable crc32-derived ref. Keys for `inject_error`: see ERRORS below.
+get a stable crc32-derived ref ("error_refs": false or set_error_refs drops them,
+as in 2009). Keys for `inject_error`: see ERRORS below.
 
 Control actions (POST /_control/rapidshare/<action>):
     set_countdown {"seconds": n}
