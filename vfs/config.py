@@ -152,6 +152,7 @@ class ReadConfig:
     read_ahead_max: int = 64 << 20
     prefetch_budget: int = 64 << 20        # read-ahead in flight, all files together
     keep_open_seconds: float = 5.0         # read state kept after release (players reopen)
+    stall_timeout: float = 5.0             # a transfer without a byte for this long is abandoned
 
 
 @dataclass
@@ -232,6 +233,10 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> 
     _known(read, "read", set(ReadConfig.__dataclass_fields__))
     config.read = ReadConfig(**{k: parse_size(v) if k in ("read_ahead_max", "prefetch_budget") else v
                                 for k, v in read.items()})
+    stall = config.read.stall_timeout
+    if isinstance(stall, bool) or not isinstance(stall, (int, float)) or not 0 < stall < float("inf"):
+        raise ConfigError(f"[read] stall_timeout must be a positive number of seconds, not {stall!r}")
+    config.read.stall_timeout = float(stall)
 
     mount = _section(raw, "mount")
     _known(mount, "mount", set(MountConfig.__dataclass_fields__))
