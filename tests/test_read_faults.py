@@ -17,7 +17,7 @@ import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted, run_cli, sha256_through
+from tests.mounting import mounted, sha256_through
 
 MiB = 1 << 20
 KiB = 1 << 10
@@ -204,11 +204,3 @@ def test_stats_count_per_provider_since_the_mount(mount, emulator):
     assert re.search(r"^provider\s+transfers\s+stalls\s+retries\s+resolutions\s+failed_reads$",
                      text, re.M)
 
-
-def test_a_bad_stall_timeout_is_one_clear_line(emulator, tmp_path):
-    (tmp_path / "config.toml").write_text(config_for(emulator).replace(
-        f"stall_timeout = {STALL}", 'stall_timeout = "soon"'))
-    result = run_cli(tmp_path, "status")     # the config is read before any command runs
-    assert result.returncode != 0
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "stall_timeout" in result.stderr
