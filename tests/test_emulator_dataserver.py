@@ -105,3 +105,12 @@ def test_the_content_type_files_are_served_as(emu: EmulatorHandle, fresh_link) -
         "application/force-download"
     emu.faults({"data": {"content_type": "video/x-matroska"}})
     assert httpx.get(url, headers={"Range": "bytes=0-9"}).headers["content-type"] == "video/x-matroska"
+
+
+def test_ranges_shorter_than_asked(emu: EmulatorHandle, fresh_link) -> None:
+    url = fresh_link()
+    emu.faults({"data": {"max_range_bytes": 1000}})
+    short = httpx.get(url, headers={"Range": "bytes=5000-99999"})
+    assert short.status_code == 206
+    assert short.headers["content-range"] == f"bytes 5000-5999/{CONTENT.size}"
+    assert short.content == CONTENT.read(5000, 1000)

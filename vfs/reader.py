@@ -434,9 +434,13 @@ class RemoteFile:
                 await self.engine.ranged.fetch_into(
                     link.url, span.start + span.filled, memoryview(span.buf)[span.filled:],
                     self.size, on_data, html=self.html)
-                continue
             except (LinkExpired, TemporaryError, RateLimited) as exc:
                 error = exc
+            else:
+                # Done, or the server sent a shorter range than asked: ask for the rest.
+                failures.clear()
+                retrying.reset()
+                continue
             if span.filled > before:
                 failures.clear()
                 retrying.reset()

@@ -107,6 +107,8 @@ class DataApp:
                 faults.wrong_range_count -= 1
                 shift = WRONG_RANGE_SHIFT if start < WRONG_RANGE_SHIFT else -WRONG_RANGE_SHIFT
                 start, end = start + shift, min(size, end + shift)
+            if faults.max_range_bytes > 0:
+                end = min(end, start + faults.max_range_bytes)   # RFC 9110 allows a shorter range
             common.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
         common.append((b"content-length", str(end - start).encode()))
         await send({"type": "http.response.start", "status": status, "headers": common})

@@ -36,6 +36,7 @@ class DataFaults:
     wrong_range_count: int = 0       # the next N ranged GETs serve another range (Content-Range says so)
     unreachable_links: int = 0       # the next N links minted point at a host that refuses connections
     content_type: str = "application/force-download"   # what files are served as
+    max_range_bytes: int = 0         # a 206 carries at most this many bytes (0: all asked)
 
 
 @dataclass
