@@ -139,7 +139,8 @@ class Writes:
             return
         if node.size == 0:
             return
-        remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size)
+        remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size,
+                                  node.name)
         try:
             offset = 0
             while offset < node.size:
