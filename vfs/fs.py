@@ -8,7 +8,6 @@ import functools
 import logging
 import os
 import stat
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
