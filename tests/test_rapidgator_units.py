@@ -8,8 +8,8 @@ import os
 
 import trio
 
-from clients.errors import errno_of
 from clients.rapidgator import TwoFactorRequired, map_error
+from vfs.errnos import errno_of
 from vfs.uploads import DONE, Journal, UploadRecord, format_status
 
 

@@ -16,8 +16,8 @@ from typing import Any, Callable
 import pyfuse3
 import trio
 
-from clients.errors import RemoteError, errno_of
 from .config import MountConfig
+from .errnos import KNOWN_ERRORS, errno_of
 from .reader import ReadEngine, RemoteFile
 from .sources.base import Entry
 from .spool import SPOOL_KEY_PREFIX, SpoolFile
@@ -33,7 +33,8 @@ ANSWERS = {errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST, errno.EROFS, errno.EINVA
 
 
 def fuse_errors(method: Callable) -> Callable:
-    """Maps the error vocabulary to FUSEError once, for every operation."""
+    """Maps the error vocabulary to FUSEError once, for every operation
+    (the table is vfs/errnos.py); anything else is a crash: logged, EIO."""
 
     @functools.wraps(method)
     async def wrapper(self: "Operations", *args: Any, **kwargs: Any) -> Any:
@@ -41,7 +42,7 @@ def fuse_errors(method: Callable) -> Callable:
             return await method(self, *args, **kwargs)
         except pyfuse3.FUSEError:
             raise
-        except RemoteError as exc:
+        except KNOWN_ERRORS as exc:
             code = errno_of(exc)
             # Answers to what the user asked for (a gone file, a full directory, a
             # write where writing is not allowed, a name the service refuses) are
