@@ -1,6 +1,7 @@
 """The persistent disk cache through a real mount: a file read once is read
 again after a remount without touching the server, and the cache stays within
-its size."""
+its size by evicting what was read longest ago. Each test proves the cache was
+used (a read costs zero origin bytes), not only that it stayed small."""
 
 from __future__ import annotations
 
@@ -50,17 +51,26 @@ def test_a_lost_record_costs_a_download_not_wrong_bytes(emulator, tmp_path):
     cache_dir = tmp_path / "cache"
     with mounted(tmp_path, config(emulator, cache_dir, "1GiB")) as mount:
         sha256_through(mount.path / "realdebrid/downloads/b.bin")
-    for record in cache_dir.glob("*.json"):
+    records = list(cache_dir.glob("*.json"))
+    assert records, "the first mount cached nothing"
+    for record in records:
         record.write_text("{not json")              # as a crash mid-write would leave it
     emulator.reset_stats()
     with mounted(tmp_path, config(emulator, cache_dir, "1GiB")) as mount:
         assert sha256_through(mount.path / "realdebrid/downloads/b.bin") == sha256_of(FILES["b.bin"])
     assert emulator.stats()["data_bytes"] >= FILES["b.bin"].size
+    assert list(cache_dir.glob("*.json")), "the second read was not cached again"
 
 
-def test_the_cache_stays_within_its_size(emulator, tmp_path):
+def test_the_cache_stays_within_its_size_and_keeps_what_was_read_last(emulator, tmp_path):
     cache_dir = tmp_path / "cache"
     with mounted(tmp_path, config(emulator, cache_dir, "20MiB")) as mount:
-        for name in FILES:
+        for name in FILES:                          # 36 MiB through a 20 MiB cache
             assert sha256_through(mount.path / "realdebrid/downloads" / name) == sha256_of(FILES[name])
     assert disk_usage(cache_dir) <= 20 * MiB + 64 * 1024
+    emulator.reset_stats()
+    with mounted(tmp_path, config(emulator, cache_dir, "20MiB")) as mount:
+        assert sha256_through(mount.path / "realdebrid/downloads/c.bin") == sha256_of(FILES["c.bin"])
+        assert emulator.stats()["data_bytes"] == 0      # the last one read: served from disk
+        assert sha256_through(mount.path / "realdebrid/downloads/a.bin") == sha256_of(FILES["a.bin"])
+        assert emulator.stats()["data_bytes"] >= FILES["a.bin"].size   # the first one was evicted
