@@ -12,13 +12,14 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pyfuse3
 import trio
 
 from clients.http import make_http_client
 from clients.ranged import RangeClient
+from . import blocking
 from .cache import MemoryCache
 from .config import Config, MountConfig
 from .fs import Operations
@@ -111,7 +112,11 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
                 for source in sources:
                     await nursery.start(source.run)
                 await nursery.start(tree.run)
-                nursery.start_soon(_terminate_on_signals)
+                # Started (not only scheduled) before the ready line: a SIGTERM
+                # sent as soon as a caller sees it must unmount, not kill us.
+                await nursery.start(_terminate_on_signals)
+                # A debug mode the tests turn on; from here on a blocked loop stalls requests.
+                blocking.install_from_env()
                 log.info("mounted at %s", mountpoint)
                 on_ready()
                 await pyfuse3.main()
@@ -124,8 +129,9 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
             log.info("unmounted %s", mountpoint)
 
 
-async def _terminate_on_signals() -> None:
+async def _terminate_on_signals(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for signum in signals:
             log.info("got %s; unmounting", signal.Signals(signum).name)
             pyfuse3.terminate()
