@@ -148,7 +148,7 @@ class RapidgatorClient:
 
     def __init__(self, http: httpx.AsyncClient, api_url: str, token: str | None = None, *,
                  login: str | None = None, password: str | None = None,
-                 on_token: Callable[[str], None] | None = None) -> None:
+                 on_token: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
         self._token = token
@@ -228,7 +228,7 @@ class RapidgatorClient:
                                 "run `debridfs login rapidgator` again", status=401) from None
             self._token = token
             if self._on_token is not None:
-                self._on_token(token)
+                await self._on_token(token)
 
     async def login(self, login: str, password: str, code: str | None = None) -> tuple[str, dict]:
         params = {"login": login, "password": password}

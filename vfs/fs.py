@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import inspect
 import logging
 import os
 import stat
@@ -176,7 +177,10 @@ class Operations(pyfuse3.Operations):
             self.handles[fh] = Handle(node, local_fd=os.open(node.local, os.O_RDONLY))
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
         if node.virtual is not None:
-            self.handles[fh] = Handle(node, data=node.virtual())
+            data = node.virtual()
+            if inspect.isawaitable(data):      # content that needs I/O (a database) to make
+                data = await data
+            self.handles[fh] = Handle(node, data=data)
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
         remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size)
         self.handles[fh] = Handle(node, remote=remote)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import trio
 
@@ -33,7 +33,9 @@ class Entry:
     mtime: float = 0.0
     ref: Any = None                # handed back to list_dir / resolve / write operations
     xattrs: dict[str, bytes] = field(default_factory=dict)
-    virtual: Callable[[], bytes] | None = None   # generated content (status files)
+    # Generated content (status files), made at open; a coroutine function when
+    # making it needs I/O (which must not block the trio thread).
+    virtual: Callable[[], bytes | Awaitable[bytes]] | None = None
     local: Path | None = None      # served from this local file (e.g. a spool being uploaded)
     writable: bool = False
 
