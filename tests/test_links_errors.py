@@ -16,9 +16,8 @@ import httpx
 import pytest
 
 from clients.errors import AuthError, NotReady, RateLimited
-from tests.emulators.harness import run_emulator
 from tests.linkservices import (RG_ONE, NITRO, RS_OWN, PORTAL_KEY, PM_LOGIN, PM_PIN, RS_LOGIN,
-                                RS_PASS, reset_link_services)
+                                RS_PASS)
 from tests.emulators.rapidshare import ERRORS as RS_ERRORS
 from vfs.config import load_config
 from vfs.sources.portal import PortalSource
@@ -40,15 +39,8 @@ LIBRARY: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def emu():
-    with run_emulator(LIBRARY) as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def fresh(emu):
-    reset_link_services(emu)
+# `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
+pytestmark = pytest.mark.usefixtures("fresh_link_services")
 
 
 def config(emu, tmp_path: Path, text: str):

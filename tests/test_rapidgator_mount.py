@@ -69,10 +69,9 @@ def emu():
             os.environ["TMPDIR"] = saved
 
 
-@pytest.fixture
-def mount(emu, tmp_path):
-    with mounted(tmp_path, config_for(emu)) as m:
-        yield m
+def mount_config(emu) -> str:
+    """What the `mount` fixture (tests/conftest.py) mounts."""
+    return config_for(emu)
 
 
 wait_for = functools.partial(wait_until, timeout=30.0)     # uploads take longer: a longer default

@@ -46,7 +46,8 @@ async def test_the_file_holds_the_documented_fields_and_no_progress(tmp_path):
     assert data["version"] == 1 and data["session"] == {"upload_id": "U9"}
 
 
-def test_leftovers_of_a_crash_and_unknown_fields_do_not_stop_a_replay(tmp_path):
+def test_leftovers_of_a_crash_and_unknown_fields_do_not_stop_a_replay(tmp_path, log_guard):
+    log_guard.expect("ignoring unreadable truncated.json")
     directory = tmp_path / "j"
     directory.mkdir()
     good = make(tmp_path, "f" * 32, 1.0).to_json()
