@@ -1,5 +1,6 @@
 """What the link-service tests share: the hoster URLs and credentials their
-emulator libraries use, and the per-test reset of the three services."""
+emulator libraries use, and the per-test reset of the three services (the
+`emu` and `fresh_link_services` fixtures are in tests/conftest.py)."""
 
 from __future__ import annotations
 

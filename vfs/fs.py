@@ -182,7 +182,8 @@ class Operations(pyfuse3.Operations):
                 data = await data
             self.handles[fh] = Handle(node, data=data)
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
-        remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size)
+        remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size,
+                                  node.name)
         self.handles[fh] = Handle(node, remote=remote)
         return pyfuse3.FileInfo(fh=fh, keep_cache=True)
 

@@ -35,7 +35,7 @@ class Origin:
         self.requests: list[tuple[int, int]] = []
 
     async def fetch_into(self, url: str, start: int, buffer: memoryview, size: int | None,
-                         on_data: Callable[[int], None]) -> None:
+                         on_data: Callable[[int], None], **options: Any) -> None:
         self.requests.append((start, len(buffer)))
         buffer[:] = expected(start, len(buffer))
         await trio.lowlevel.checkpoint()
