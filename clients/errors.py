@@ -92,6 +92,11 @@ class NotEmpty(RemoteError):
     """A directory to remove (or to replace by a rename) still has entries."""
 
 
+class Refused(RemoteError):
+    """The service refused a request with an error its documents do not explain
+    (the message quotes it). Permanent: retrying the same request will not help."""
+
+
 class ReadOnly(RemoteError):
     """The service does not allow changing this object."""
 

@@ -7,6 +7,7 @@ ends it from outside; both unmount and return cleanly.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -74,7 +75,34 @@ def raise_kernel_read_ahead(mountpoint: Path, read_ahead_kb: int | None) -> None
         log.info("could not set %s: %s", bdi, exc)
 
 
+def lock_state_dir(state_dir: Path) -> int:
+    """One mount per state dir: two would drive the same journal records. The
+    lock is held by the open file descriptor and ends with the process, so a
+    crashed mount never leaves a stale lock."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = state_dir / "mount.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise MountError(f"another debridfs mount (pid {holder}) uses the state dir {state_dir}; "
+                         "unmount it first") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) -> None:
+    lock = lock_state_dir(config.state_dir)
+    try:
+        await _serve(config, mountpoint, on_ready)
+    finally:
+        os.close(lock)
+
+
+async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) -> None:
     async with make_http_client(config.read.max_connections + 16) as http:
         sources = build_sources(config, http)
         if not sources:
@@ -93,7 +121,8 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
         for source in sources:
             if isinstance(source, InternalSource):
                 source.read_stats = engine.stats
-        operations = Operations(tree, engine, config.mount, config.cache_root / "spool")
+        operations = Operations(tree, engine, config.mount, config.state_dir / "spool")
+        operations.writes.clean_orphans([s.uploads for s in sources if s.uploads is not None])
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         for source in sources:
             source.mountpoint = mountpoint
@@ -133,7 +162,7 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
             log.info("unmounted %s", mountpoint)
 
 
-async def _terminate_on_signals(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+async def _terminate_on_signals(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         task_status.started()
         async for signum in signals:
