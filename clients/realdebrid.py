@@ -123,11 +123,32 @@ class UnrestrictedLink:
 
 @dataclass
 class Page:
-    """One page of a list: `items` None means 304 (unchanged since `etag`)."""
+    """One page of a list: `items` None means 304 (unchanged since `etag`);
+    `total` is X-Total-Count, None when the reply did not carry it."""
 
     items: list[dict[str, Any]] | None
-    total: int
+    total: int | None
     etag: str | None
+
+
+def proven_complete(pages: list[Page], count: int) -> bool:
+    """Whether a listing read front to back without error holds everything:
+    every page carried the same X-Total-Count and it matches what was read.
+
+    Nothing less may remove an entry (docs/invariants.md): a 304, a 204, `[]`,
+    a page without the header or a page that came up short prove nothing
+    (NOTES 2.5: RD has served empty pages to an account with 1,024 torrents).
+    An empty listing proves nothing either.
+    """
+    totals = {page.total for page in pages}
+    return len(totals) == 1 and None not in totals and count == totals.pop() and count > 0
+
+
+def _total(response: httpx.Response) -> int | None:
+    try:
+        return int(response.headers["x-total-count"])
+    except (KeyError, ValueError):
+        return None
 
 
 def oauth_url_for(api_url: str) -> str:
@@ -287,29 +308,12 @@ class RealDebridClient:
         headers = {"If-None-Match": etag} if etag else None
         response = await self.request("GET", path, params={"offset": offset, "limit": limit},
                                       headers=headers, priority=priority)
-        total_header = response.headers.get("x-total-count")
         if response.status_code == 304:
-            return Page(None, int(total_header) if total_header else -1, etag)
+            return Page(None, _total(response), etag)
         items = [] if response.status_code == 204 or not response.content else response.json()
-        total = int(total_header) if total_header else offset + len(items)
-        return Page(items, total, response.headers.get("etag"))
-
-    async def _all_pages(self, path: str, priority: int = BACKGROUND) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            page = await self.page(path, len(items), priority=priority)
-            if not page.items:
-                break
-            items.extend(page.items)
-            if len(items) >= page.total:
-                break
-        return items
-
-    async def downloads(self) -> list[Download]:
-        return [Download.from_json(d) for d in await self._all_pages("/downloads")]
-
-    async def torrents(self) -> list[Torrent]:
-        return [Torrent.from_json(t) for t in await self._all_pages("/torrents")]
+        if not isinstance(items, list):
+            raise TemporaryError(f"Real-Debrid {path}: the reply is not a list")
+        return Page(items, _total(response), response.headers.get("etag"))
 
     async def torrent_info_json(self, torrent_id: str, priority: int = BACKGROUND) -> dict[str, Any]:
         return (await self.request("GET", f"/torrents/info/{torrent_id}", priority=priority)).json()

@@ -36,7 +36,14 @@ Library section (key "realdebrid")
                               "unavailable": false,   # unrestrict -> 503 unavailable_file/24
                               "broken": false,        # unrestrict -> 503 hoster_unavailable/19
                               "infringing": false}]}],  # unrestrict -> 451 infringing_file/35
-     "generate": {"torrents": 5000, "files_per_torrent": 10, "file_size": 1048576}}
+     "generate": {"torrents": 5000, "files_per_torrent": 10, "file_size": 1048576},
+     "listing": {                         # shape of /torrents and /downloads replies (NOTES 2.5/2.6)
+        "total_header": true,             # false: no X-Total-Count on any page (nor on 304s)
+        "empty": null,                    # "204" or "[]": every page is empty (an RD bug seen)
+        "page_error_from": null,          # int: pages at this offset or later fail with
+        "page_error_status": 503,         # this status (and its error JSON, as faults have)
+        "short_pages_from": null}}        # int: pages at this offset or later leave out their
+                                          # first item (the list changed while being read)
 
 Everything except the content specs may be omitted: ids (13 chars of A-Z2-7), hashes
 and dates are then derived deterministically from the position and the name.
@@ -52,7 +59,8 @@ Behaviour chosen where the docs are silent
 ------------------------------------------
 - Lists are newest first: library order, then the generated library; added
   torrents and new unrestricts go to the front. An empty page (past the end, or
-  an empty list) is 204 with no body; `X-Total-Count` is always sent. `page` is
+  an empty list) is 204 with no body; `X-Total-Count` is sent unless the
+  "listing" switches say otherwise. `page` is
   1-based and wins over `offset`; `limit` 0 or absent means `default_limit`,
   larger than `max_limit` is clamped; negative/non-numeric -> 400 bad_parameter/2.
   `filter=active` lists active torrents first (as the doc says), the rest after.
@@ -109,6 +117,7 @@ add_token {"token", "locked"?}; remove_token {"token"}
 rate_limit {"per_minute"}          also clears the windows
 approve_device {"device_code" | "user_code"}
 set_status_polls {"magnet_conversion"?, "queued"?, "downloading"?}
+set_listing {"total_header"?, "empty"?, "page_error_from"?, "page_error_status"?, "short_pages_from"?}   see "listing"
 """
 
 from __future__ import annotations
@@ -150,6 +159,9 @@ ACTIVE_STATUSES = {"magnet_conversion", "waiting_files_selection", "queued", "do
                    "compressing", "uploading"}
 SPEED_STATUSES = {"downloading", "compressing", "uploading"}
 SEEDER_STATUSES = {"downloading", "magnet_conversion"}
+# How list replies (/torrents, /downloads) are shaped; see "listing" in the docstring.
+LISTING_DEFAULTS: dict[str, Any] = {"total_header": True, "empty": None, "page_error_from": None,
+                                    "page_error_status": 503, "short_pages_from": None}
 ALL_STATUSES = set(CHAIN) | {"magnet_error", "error", "virus", "compressing", "uploading", "dead"}
 
 FAULT_ERRORS = {
@@ -355,6 +367,7 @@ class RealDebrid:
         self.default_limit = int(section.get("default_limit", 50))
         self.max_limit = int(section.get("max_limit", 5000))
         self.active_limit = int(section.get("active_limit", 50))
+        self.listing = {**LISTING_DEFAULTS, **section.get("listing", {})}
         self.status_polls = {"magnet_conversion": 1, "queued": 0, "downloading": 1,
                              **section.get("status_polls", {})}
         self.known_magnets = {m["hash"].lower(): m for m in section.get("known_magnets", [])}
@@ -834,6 +847,13 @@ class RealDebrid:
                 return {"ok": True}
         raise KeyError("unknown device")
 
+    def _act_set_listing(self, args: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(args) - set(LISTING_DEFAULTS)
+        if unknown:
+            raise KeyError(f"unknown listing switches {sorted(unknown)}")
+        self.listing.update(args)
+        return {"listing": dict(self.listing)}
+
     def _act_set_status_polls(self, args: dict[str, Any]) -> dict[str, Any]:
         self.status_polls.update({k: int(v) for k, v in args.items()})
         return {"status_polls": dict(self.status_polls)}
@@ -909,9 +929,19 @@ def paged(ctx: Ctx, items: list[Any], render: Callable[[Any], dict[str, Any]]) -
     limit = min(limit, ctx.rd.max_limit)
     page = int_param(ctx, "page")
     offset = (max(page, 1) - 1) * limit if page is not None else (int_param(ctx, "offset") or 0)
+    shape = ctx.rd.listing
     total = len(items)
-    headers = {"X-Total-Count": str(total)}
+    headers = {"X-Total-Count": str(total)} if shape["total_header"] else {}
+    if shape["page_error_from"] is not None and offset >= int(shape["page_error_from"]):
+        status = int(shape["page_error_status"])
+        raise ApiError(status, *FAULT_ERRORS.get(status, ("internal_error", -1)))
+    if shape["empty"] == "204":           # the RD bug of NOTES 2.5: every page empty
+        return empty(204, headers)
+    if shape["empty"] == "[]":
+        return json_response([], 200, headers)
     chunk = items[offset:offset + limit]
+    if shape["short_pages_from"] is not None and offset >= int(shape["short_pages_from"]):
+        chunk = chunk[1:]                 # an item moved while the list was read
     if not chunk:
         return empty(204, headers)
     return json_response([render(x) for x in chunk], 200, headers)

@@ -28,8 +28,8 @@ import trio
 from clients.errors import (FileUnavailable, InvalidName, NotEmpty, NotFound, PermissionDenied,
                             ReadOnly, RemoteError)
 from clients.ratelimit import BACKGROUND, FOREGROUND, RateLimiter
-from clients.realdebrid import (Credentials, Download, OAuthCredentials, RealDebridClient, Torrent,
-                                TorrentInfo)
+from clients.realdebrid import (Credentials, Download, OAuthCredentials, Page, RealDebridClient, Torrent,
+                                TorrentInfo, proven_complete)
 from ..config import Config, ConfigError
 from ..names import safe_name
 from .base import DirectLink, Entry, Source
@@ -42,6 +42,8 @@ PLAYABLE_STATUS = "downloaded"
 ACTIVE_STATUSES = {"magnet_conversion", "waiting_files_selection", "queued", "downloading",
                    "compressing", "uploading"}
 PAGE_LIMIT = 2500
+MAX_PAGES = 400               # 1,000,000 torrents: a list that never ends is not believed
+CONFIRM_GONE_MAX = 20         # /torrents/info calls per sync to confirm unlisted torrents are gone
 INFO_CONCURRENCY = 8
 FULL_PASS_EVERY = 10          # refreshes between full passes over every list page
 PENDING_POLL = 2.0            # seconds between polls of torrents we added
@@ -90,7 +92,8 @@ class RealDebridSource(Source):
         self.downloads: list[Download] = []
         self.download_items: list[dict[str, Any]] = []
         self.pages: list[tuple[str | None, list[str]]] = []   # torrents list: (etag, ids) per page
-        self.total = -1
+        self.total: int | None = None           # X-Total-Count of the last whole read
+        self._listed = False                    # a torrent list was read (now or in a past mount)
         self.downloads_etag: str | None = None
         self.dead: dict[tuple[str, int], str] = {}
         self.links: dict[str, tuple[DirectLink, float]] = {}
@@ -122,7 +125,9 @@ class RealDebridSource(Source):
         self.pages = [(etag, list(ids)) for etag, ids in snap.meta.get("torrent_pages", [])]
         self.order = [tid for _etag, ids in self.pages for tid in ids if tid in self.torrents]
         self.order += [tid for tid in self.torrents if tid not in set(self.order)]
-        self.total = int(snap.meta.get("torrent_total", -1))
+        total = snap.meta.get("torrent_total")
+        self.total = total if isinstance(total, int) and total >= 0 else None
+        self._listed = bool(snap.torrents or snap.downloads)
         self._set_downloads(snap.downloads)
         self.downloads_etag = snap.meta.get("downloads_etag")
         self.dead = dict(snap.dead)
@@ -137,7 +142,7 @@ class RealDebridSource(Source):
                      len(self.torrents), len(self.downloads), time.monotonic() - started)
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        if self.total < 0:
+        if not self._listed:
             # Nothing on disk yet (first mount): the lists (a few calls) come before
             # the mount is ready, so it does not start empty; details follow.
             try:
@@ -202,50 +207,81 @@ class RealDebridSource(Source):
         """One pass over `/torrents`; returns the names of what changed.
 
         The first page with If-None-Match is the cheap check: 304 and the same
-        total mean nothing changed (one call). Only a complete, consistent
-        listing may remove torrents: a partial one never shrinks the tree.
+        total mean nothing changed (one call). Pages are read until one is
+        empty or X-Total-Count is reached. Only a listing proven complete
+        (`proven_complete`) removes torrents; otherwise a torrent that was not
+        seen is removed only when `/torrents/info` answers 404 for it
+        (`_confirm_gone`). See "Never shrink" in docs/invariants.md.
         """
         old_pages = self.pages
         first = await self.client.page("/torrents", 0, PAGE_LIMIT, old_pages[0][0] if old_pages else None)
         if first.items is None and first.total == self.total and not full:
             return []
         pages: list[tuple[str | None, list[str]]] = []
+        read: list[Page] = [first]
         fresh: dict[str, dict[str, Any]] = {}
         page = first
-        index = 0
+        whole = True           # read to the end, without error or gap
         while True:
+            index = len(pages)
             if page.items is None:          # unchanged since our copy of this page
-                ids = old_pages[index][1] if index < len(old_pages) else []
+                if index >= len(old_pages):
+                    whole = False
+                    break
+                ids = [tid for tid in old_pages[index][1] if tid in self.items]
                 for tid in ids:
-                    if tid in self.items:
-                        fresh.setdefault(tid, self.items[tid])
-                pages.append((page.etag, ids))
-                count = len(ids)
+                    fresh.setdefault(tid, self.items[tid])
             else:
-                ids = []
-                for item in page.items:
-                    tid = str(item["id"])
-                    ids.append(tid)
+                ids = [str(item["id"]) for item in page.items]
+                for tid, item in zip(ids, page.items):
                     fresh.setdefault(tid, item)
-                pages.append((page.etag, ids))
-                count = len(page.items)
-            offset = (index + 1) * PAGE_LIMIT
-            if count < PAGE_LIMIT or offset >= page.total or page.total < 0:
+            if not ids:
                 break
-            index += 1
-            etag = old_pages[index][0] if index < len(old_pages) else None
-            page = await self.client.page("/torrents", offset, PAGE_LIMIT, etag)
-        total = page.total if page.total >= 0 else first.total
-        complete = total < 0 or (len(fresh) == total and first.total == total)
-        return await self._apply_torrents(fresh, pages, total, complete)
-
-    async def _apply_torrents(self, fresh: dict[str, dict[str, Any]], pages: list, total: int,
-                              complete: bool) -> list[str]:
-        changed_ids = [tid for tid, item in fresh.items() if self.items.get(tid) != item]
-        removed = [tid for tid in self.torrents if tid not in fresh] if complete else []
+            pages.append((page.etag, ids))
+            offset = sum(len(p) for _etag, p in pages)
+            if page.total is not None and offset >= page.total:
+                break
+            if len(pages) >= MAX_PAGES:
+                whole = False
+                break
+            etag = old_pages[index + 1][0] if index + 1 < len(old_pages) else None
+            try:
+                page = await self.client.page("/torrents", offset, PAGE_LIMIT, etag)
+            except RemoteError as exc:
+                log.info("Real-Debrid: torrent list page at %d failed (%s); keeping torrents "
+                         "that were not seen", offset, exc)
+                whole = False
+                break
+            read.append(page)
+        complete = whole and proven_complete(read, len(fresh))
+        gone: list[str] = []
         if not complete:
-            log.info("Real-Debrid: torrent list changed while it was read (%d of %d); "
-                     "keeping torrents that were not seen", len(fresh), total)
+            gone = await self._confirm_gone([tid for tid in self.torrents if tid not in fresh])
+        return await self._apply_torrents(fresh, pages, first.total, complete, whole, gone)
+
+    async def _confirm_gone(self, missing: list[str]) -> list[str]:
+        """Of torrents an unproven listing left out, those `/torrents/info`
+        says are gone (404): at most CONFIRM_GONE_MAX calls, and none after a
+        torrent that still exists (then the listing was wrong, not the torrent)."""
+        gone = []
+        for tid in missing[:CONFIRM_GONE_MAX]:
+            try:
+                await self.client.torrent_info_json(tid, BACKGROUND)
+            except NotFound:
+                gone.append(tid)
+                continue
+            log.info("Real-Debrid: the torrent list left out %d torrents that may still exist; "
+                     "keeping them", len(missing) - len(gone))
+            break
+        return gone
+
+    async def _apply_torrents(self, fresh: dict[str, dict[str, Any]], pages: list, total: int | None,
+                              complete: bool, whole: bool, gone: list[str]) -> list[str]:
+        changed_ids = [tid for tid, item in fresh.items() if self.items.get(tid) != item]
+        removed = [tid for tid in self.torrents if tid not in fresh] if complete else list(gone)
+        if not complete:
+            log.info("Real-Debrid: torrent list not proven complete (%d read, total %s); "
+                     "%d torrents not seen were confirmed gone", len(fresh), total, len(removed))
         # what the on_change hook hears about: torrents that were or are shown
         gone_names = ["removed:" + self.torrents[tid].filename for tid in removed
                       if self._visible(self.torrents[tid])]
@@ -258,9 +294,11 @@ class RealDebridSource(Source):
             self._forget_torrent(tid)
         if complete:
             self.order = list(fresh)
-            self.pages, self.total = pages, total
         else:
-            self.order = list(fresh) + [tid for tid in self.order if tid not in fresh]
+            self.order = list(fresh) + [tid for tid in self.order if tid not in fresh and tid in self.torrents]
+        if whole:
+            # The next cheap check compares against what was read, proven or not.
+            self.pages, self.total = pages, total
         if self.store is not None:
             await self.store.save_torrents(
                 [(tid, fresh[tid], None if tid not in self.infos else self._info_json(tid))
@@ -352,18 +390,30 @@ class RealDebridSource(Source):
             return info
 
     async def refresh_downloads(self) -> bool:
+        """Reads `/downloads`; an entry not seen stays unless the listing is
+        proven complete (as for torrents)."""
         first = await self.client.page("/downloads", 0, PAGE_LIMIT, self.downloads_etag)
-        if first.items is None and first.total == len(self.downloads):
+        if first.items is None and (first.total == len(self.downloads) or
+                                    (first.total is None and len(self.downloads) < PAGE_LIMIT)):
             return False
-        items = list(first.items or [])
         if first.items is None:
             first = await self.client.page("/downloads", 0, PAGE_LIMIT)
-            items = list(first.items or [])
-        while first.total > len(items):
-            page = await self.client.page("/downloads", len(items), PAGE_LIMIT)
-            if not page.items:
+        read, items, page, whole = [first], list(first.items or []), first, True
+        while page.items and (page.total is None or len(items) < page.total):
+            if len(read) >= MAX_PAGES:
+                whole = False
                 break
-            items.extend(page.items)
+            try:
+                page = await self.client.page("/downloads", len(items), PAGE_LIMIT)
+            except RemoteError as exc:
+                log.info("Real-Debrid: downloads page at %d failed (%s)", len(items), exc)
+                whole = False
+                break
+            read.append(page)
+            items.extend(page.items or [])
+        seen = {str(item.get("id")) for item in items}
+        if not (whole and proven_complete(read, len(seen))):
+            items += [d for d in self.download_items if str(d.get("id")) not in seen]
         if items == self.download_items:
             return False
         self._set_downloads(items)
