@@ -100,16 +100,19 @@ class TorrentInfo:
                       for f in data.get("files") or ())
         return cls(torrent=Torrent.from_json(data), files=files)
 
+    @property
+    def links_match_files(self) -> bool:
+        """Whether `links[i]` is the i-th selected file (NOTES 2.7). When the
+        counts differ, RD packed the selection into an archive (or split it):
+        a link may then be anything, and no link may be paired with a file."""
+        return len(self.torrent.links) == sum(1 for f in self.files if f.selected)
+
     def selected_files_with_links(self) -> list[tuple[TorrentFile, str]]:
-        """The n-th selected file goes with the n-th link."""
-        selected = [f for f in self.files if f.selected]
-        links = self.torrent.links
-        if len(links) != len(selected):
-            # One link for many files happens when Real-Debrid archived them together;
-            # those files cannot be served one by one.
-            log.info("torrent %s: %d selected files but %d links; skipping unmatched files",
-                     self.torrent.id, len(selected), len(links))
-        return list(zip(selected, links))
+        """The n-th selected file goes with the n-th link; nothing when the
+        counts differ (see `links_match_files`)."""
+        if not self.links_match_files:
+            return []
+        return list(zip([f for f in self.files if f.selected], self.torrent.links))
 
 
 @dataclass(frozen=True)
@@ -327,12 +330,12 @@ class RealDebridClient:
         return (await self.request("POST", "/unrestrict/check", data={"link": link},
                                    priority=FOREGROUND)).json()
 
-    async def unrestrict_link_json(self, link: str) -> dict[str, Any]:
+    async def unrestrict_link_json(self, link: str, priority: int = FOREGROUND) -> dict[str, Any]:
         return (await self.request("POST", "/unrestrict/link", data={"link": link},
-                                   priority=FOREGROUND)).json()
+                                   priority=priority)).json()
 
-    async def unrestrict_link(self, link: str) -> UnrestrictedLink:
-        data = await self.unrestrict_link_json(link)
+    async def unrestrict_link(self, link: str, priority: int = FOREGROUND) -> UnrestrictedLink:
+        data = await self.unrestrict_link_json(link, priority)
         return UnrestrictedLink(id=str(data.get("id", "")), filename=str(data.get("filename", "")),
                                 filesize=int(data.get("filesize") or 0), download=str(data["download"]),
                                 chunks=int(data.get("chunks") or 0))

@@ -35,8 +35,13 @@ Library section (key "realdebrid")
                               "selected": 1,
                               "unavailable": false,   # unrestrict -> 503 unavailable_file/24
                               "broken": false,        # unrestrict -> 503 hoster_unavailable/19
-                              "infringing": false}]}],  # unrestrict -> 451 infringing_file/35
+                              "infringing": false}],  # unrestrict -> 451 infringing_file/35
+                   "archive": null}],     # {"name": "x.rar", "content": {spec}?}: RD packed the
+                                          # selected files into one archive (NOTES 2.7): one link,
+                                          # which unrestricts to this name and content
      "generate": {"torrents": 5000, "files_per_torrent": 10, "file_size": 1048576},
+     "names": "raw",                      # "raw": names and paths as given (NFD stays NFD);
+                                          # "nfc": normalized to NFC
      "listing": {                         # shape of /torrents and /downloads replies (NOTES 2.5/2.6)
         "total_header": true,             # false: no X-Total-Count on any page (nor on 304s)
         "empty": null,                    # "204" or "[]": every page is empty (an RD bug seen)
@@ -322,6 +327,7 @@ class Torrent:
     auto: bool = False           # moves along CHAIN on /torrents/info polls
     polls_left: int = 0
     rename_on_select: bool = False
+    archive: TorrentFile | None = None   # RD packed the selection into this one file
 
     def selected(self) -> list[TorrentFile]:
         return [f for f in self.files if f.selected]
@@ -368,6 +374,7 @@ class RealDebrid:
         self.max_limit = int(section.get("max_limit", 5000))
         self.active_limit = int(section.get("active_limit", 50))
         self.listing = {**LISTING_DEFAULTS, **section.get("listing", {})}
+        self.names_nfc = section.get("names", "raw") == "nfc"
         self.status_polls = {"magnet_conversion": 1, "queued": 0, "downloading": 1,
                              **section.get("status_polls", {})}
         self.known_magnets = {m["hash"].lower(): m for m in section.get("known_magnets", [])}
@@ -393,10 +400,14 @@ class RealDebrid:
         if gen:
             self._generate(gen)
 
+    def norm(self, text: str) -> str:
+        """Names as given (NFD survives, as a torrent's own bytes would), or NFC."""
+        return nfc(text) if self.names_nfc else text
+
     # ------------------------------------------------------------------ building
 
     def download_from_entry(self, entry: dict[str, Any], key: str) -> Download:
-        filename = nfc(entry["filename"])
+        filename = self.norm(entry["filename"])
         dl_id = entry.get("id") or rd_id("download", key, filename)
         link = entry.get("link") or torrent_link(rd_id("dllink", dl_id))
         host = entry.get("host") or (urlsplit(link).hostname or RD_HOST).removeprefix("www.")
@@ -417,7 +428,7 @@ class RealDebrid:
     def files_from_entries(self, entries: list[dict[str, Any]], default_selected: int) -> list[TorrentFile]:
         files = []
         for n, f in enumerate(entries, start=1):
-            path = nfc(f["path"])
+            path = self.norm(f["path"])
             if not path.startswith("/"):
                 path = "/" + path
             files.append(TorrentFile(int(f.get("id", n)), path, content_from_spec(f["content"]),
@@ -427,7 +438,7 @@ class RealDebrid:
         return files
 
     def torrent_from_entry(self, entry: dict[str, Any], key: str, index: int) -> Torrent:
-        filename = nfc(entry.get("filename") or "Torrent %d" % index)
+        filename = self.norm(entry.get("filename") or "Torrent %d" % index)
         status = entry.get("status", "downloaded")
         if status not in ALL_STATUSES:
             raise ValueError(f"unknown torrent status {status!r}")
@@ -436,7 +447,7 @@ class RealDebrid:
         polls = entry.get("polls")
         torrent = Torrent(
             id=tid, filename=filename,
-            original_filename=nfc(entry.get("original_filename") or filename),
+            original_filename=self.norm(entry.get("original_filename") or filename),
             hash=(entry.get("hash") or hashlib.sha1(f"hash|{key}|{filename}".encode()).hexdigest()).lower(),
             status=status, added=entry.get("added") or json_date(added_at),
             files=self.files_from_entries(entry.get("files", []),
@@ -446,12 +457,18 @@ class RealDebrid:
             progress=entry.get("progress"),
             speed=int(entry.get("speed", 4_200_000)), seeders=int(entry.get("seeders", 12)),
             auto=polls is not None, polls_left=int(polls or 0))
+        archive = entry.get("archive")
+        if archive:
+            members = sum(f.bytes for f in torrent.files if f.selected)
+            spec = archive.get("content") or {"size": members + 4096, "seed": 7_000_000 + index}
+            torrent.archive = TorrentFile(0, "/" + self.norm(archive.get("name") or f"{filename}.rar"),
+                                          content_from_spec(spec), 1)
         return torrent
 
     def _add_torrent(self, torrent: Torrent, front: bool) -> None:
         if torrent.id in self.torrent_by_id:
             raise ValueError(f"duplicate torrent id {torrent.id}")
-        for f in torrent.files:
+        for f in torrent.files + ([torrent.archive] if torrent.archive else []):
             f.link_id = rd_id("link", torrent.id, f.id)
             self.links[f.link_id] = (torrent, f)
         self.torrent_by_id[torrent.id] = torrent
@@ -465,7 +482,7 @@ class RealDebrid:
         if torrent is None:
             raise KeyError(tid)
         self.torrents.remove(torrent)
-        for f in torrent.files:
+        for f in torrent.files + ([torrent.archive] if torrent.archive else []):
             self.links.pop(f.link_id, None)
 
     def _generate(self, gen: dict[str, Any]) -> None:
@@ -563,7 +580,8 @@ class RealDebrid:
             files = [] if t.status == "magnet_conversion" else t.files
             item["files"] = [{"id": f.id, "path": f.path, "bytes": f.bytes, "selected": f.selected}
                              for f in files]
-        item["links"] = [torrent_link(f.link_id) for f in selected] if t.status == "downloaded" else []
+        linked = [t.archive] if t.archive is not None else selected
+        item["links"] = [torrent_link(f.link_id) for f in linked] if t.status == "downloaded" else []
         if t.status == "downloaded" and t.ended:
             item["ended"] = t.ended
         if t.status in SPEED_STATUSES:
@@ -582,7 +600,7 @@ class RealDebrid:
             name = known.get("filename") or name
             if known.get("files"):
                 files = self.files_from_entries(known["files"], 0)
-        name = nfc(name or hash_hex)
+        name = self.norm(name or hash_hex)
         if not files:
             seed = int(hash_hex[:8], 16)
             files = [TorrentFile(1, f"/{name}.mkv", SyntheticContent(3 * MIB + seed % MIB, seed)),
@@ -779,7 +797,7 @@ class RealDebrid:
 
     def _act_rename_torrent(self, args: dict[str, Any]) -> dict[str, Any]:
         torrent = self._torrent(args["id"])
-        torrent.filename = nfc(args["filename"])
+        torrent.filename = self.norm(args["filename"])
         if args.get("original", False):
             torrent.original_filename = torrent.filename
         return {"ok": True}
@@ -1087,9 +1105,9 @@ async def add_torrent(ctx: Ctx) -> Response:
         if b"files" in info:
             for n, entry in enumerate(info[b"files"], start=1):
                 path = "/" + "/".join(p.decode("utf-8", "replace") for p in entry[b"path"])
-                files.append(TorrentFile(n, nfc(path), SyntheticContent(int(entry[b"length"]), seed + n)))
+                files.append(TorrentFile(n, ctx.rd.norm(path), SyntheticContent(int(entry[b"length"]), seed + n)))
         elif b"length" in info:
-            files.append(TorrentFile(1, nfc("/" + (name or "file")), SyntheticContent(int(info[b"length"]), seed)))
+            files.append(TorrentFile(1, ctx.rd.norm("/" + (name or "file")), SyntheticContent(int(info[b"length"]), seed)))
         else:
             raise ValueError("no files")
     except (ValueError, KeyError, TypeError, AttributeError):

@@ -36,6 +36,7 @@ class Entry:
     virtual: Callable[[], bytes] | None = None   # generated content (status files)
     local: Path | None = None      # served from this local file (e.g. a spool being uploaded)
     writable: bool = False
+    rank: Any = ()                 # orders name clashes (vfs/names.py): lower keeps the plain name
 
 
 @dataclass

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import subprocess
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -31,7 +33,7 @@ from clients.ratelimit import BACKGROUND, FOREGROUND, RateLimiter
 from clients.realdebrid import (Credentials, Download, OAuthCredentials, Page, RealDebridClient, Torrent,
                                 TorrentInfo, proven_complete)
 from ..config import Config, ConfigError
-from ..names import safe_name
+from ..names import unique_names
 from .base import DirectLink, Entry, Source
 from .links import LinkRow
 from .realdebrid_store import Store
@@ -48,6 +50,19 @@ INFO_CONCURRENCY = 8
 FULL_PASS_EVERY = 10          # refreshes between full passes over every list page
 PENDING_POLL = 2.0            # seconds between polls of torrents we added
 ON_CHANGE_TIMEOUT = 300.0    # an on_change command running longer is killed
+HOOK_ENV_KEEP = ("PATH", "HOME", "LANG")   # all an on_change command gets of our environment
+HOOK_ENV_MAX = 64 * 1024                   # bytes per DEBRIDFS_* list variable
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A file shown inside a torrent directory."""
+
+    key: str            # "f<file id>", or "l<link index>" for a link shown as itself
+    path: str           # inside the torrent, starting with "/"
+    size: int
+    ref: tuple          # ("tfile", torrent id, position) or ("tlink", torrent id, link index)
+    dead_key: int       # the file id in `dead`, or -1 - link index
 
 
 def info_signature(item: dict[str, Any]) -> tuple:
@@ -97,6 +112,7 @@ class RealDebridSource(Source):
         self.downloads_etag: str | None = None
         self.dead: dict[tuple[str, int], str] = {}
         self.links: dict[str, tuple[DirectLink, float]] = {}
+        self.link_names: dict[str, tuple[str, int]] = {}   # archived torrents' links: name, size
         self.hidden: set[str] = set()               # keys removed by rm while the torrent stays
         self.pending: dict[str, float] = {}         # torrents we added: id -> when
         self.link_results: list[tuple[float, str, str]] = []   # .links outcomes: (when, link, result)
@@ -131,6 +147,8 @@ class RealDebridSource(Source):
         self._set_downloads(snap.downloads)
         self.downloads_etag = snap.meta.get("downloads_etag")
         self.dead = dict(snap.dead)
+        self.link_names = {link: (str(name), int(size))
+                           for link, (name, size) in snap.meta.get("link_names", {}).items()}
         for link, (url, size, chunks, created) in snap.links.items():
             self.links[link] = (DirectLink(url, size, chunks or None), created)
         if snap.torrents or snap.downloads:
@@ -185,13 +203,13 @@ class RealDebridSource(Source):
         while True:
             self._refreshes += 1
             full = self._refreshes % FULL_PASS_EVERY == 1 or not self.pages
-            changed: list[str] = []
+            changed: list[tuple[str, str]] = []
             try:
                 changed = await self.refresh_torrents(full=full)
                 if time.monotonic() - self._downloads_at >= self.rd.downloads_refresh_interval:
                     self._downloads_at = time.monotonic()
                     if await self.refresh_downloads():
-                        changed.append("downloads")
+                        changed.append(("changed", "realdebrid/downloads"))
                 await self._fetch_infos()
                 await self._advance_pending()
             except RemoteError as exc:
@@ -203,8 +221,8 @@ class RealDebridSource(Source):
                 await self._wake.wait()
             self._wake = trio.Event()
 
-    async def refresh_torrents(self, full: bool) -> list[str]:
-        """One pass over `/torrents`; returns the names of what changed.
+    async def refresh_torrents(self, full: bool) -> list[tuple[str, str]]:
+        """One pass over `/torrents`; returns what changed (see `_changes`).
 
         The first page with If-None-Match is the cheap check: 304 and the same
         total mean nothing changed (one call). Pages are read until one is
@@ -276,18 +294,13 @@ class RealDebridSource(Source):
         return gone
 
     async def _apply_torrents(self, fresh: dict[str, dict[str, Any]], pages: list, total: int | None,
-                              complete: bool, whole: bool, gone: list[str]) -> list[str]:
+                              complete: bool, whole: bool, gone: list[str]) -> list[tuple[str, str]]:
         changed_ids = [tid for tid, item in fresh.items() if self.items.get(tid) != item]
         removed = [tid for tid in self.torrents if tid not in fresh] if complete else list(gone)
         if not complete:
             log.info("Real-Debrid: torrent list not proven complete (%d read, total %s); "
                      "%d torrents not seen were confirmed gone", len(fresh), total, len(removed))
-        # what the on_change hook hears about: torrents that were or are shown
-        gone_names = ["removed:" + self.torrents[tid].filename for tid in removed
-                      if self._visible(self.torrents[tid])]
-        gone_names += ["removed:" + self.torrents[tid].filename for tid in changed_ids   # renamed
-                       if tid in self.torrents and self._visible(self.torrents[tid])
-                       and self.torrents[tid].filename != fresh[tid].get("filename")]
+        before = self._shown_names()
         for tid in changed_ids:
             self._put_item(fresh[tid])
         for tid in removed:
@@ -313,8 +326,39 @@ class RealDebridSource(Source):
             ready = [tid for tid in changed_ids if not self._needs_info(tid)]
             if len(ready) <= 100:
                 self._notify(*[("torrent", tid, "", view) for tid in ready for view in self._views()])
-        return [self.torrents[tid].filename for tid in changed_ids
-                if self._visible(self.torrents[tid])] + gone_names
+        return self._changes(before, set(changed_ids) | set(removed))
+
+    def _shown_names(self) -> dict[str, dict[str, str]]:
+        """view -> torrent id -> the name the mount shows (vfs/names.py, the
+        tree's own rule applied to the same entries)."""
+        shown = {}
+        for view in self._views():
+            entries = self._torrent_dirs(view)
+            status = [Entry(".status", "torrents/.status", False)] if not view else []
+            names = unique_names([(e.key, e.name, e.rank) for e in entries + status])
+            shown[view] = {e.ref[1]: names[e.key] for e in entries}
+        return shown
+
+    def _changes(self, before: dict[str, dict[str, str]], touched: set[str]) -> list[tuple[str, str]]:
+        """(added|removed|changed, path under the mount) for the torrents in
+        `touched` and any whose shown name moved (a clash appeared or went)."""
+        after = self._shown_names()
+        changes = []
+        for view in self._views():
+            old, new = before.get(view, {}), after[view]
+            where = f"realdebrid/{view}" if view else "realdebrid/torrents"
+            for tid in sorted(set(old) | set(new)):
+                was, now = old.get(tid), new.get(tid)
+                if was == now and (was is None or tid not in touched):
+                    continue
+                if was is not None and was == now:
+                    changes.append(("changed", f"{where}/{now}"))
+                    continue
+                if was is not None:
+                    changes.append(("removed", f"{where}/{was}"))
+                if now is not None:
+                    changes.append(("added", f"{where}/{now}"))
+        return changes
 
     def _info_json(self, tid: str) -> dict[str, Any] | None:
         return self._raw_infos.get(tid)
@@ -347,7 +391,9 @@ class RealDebridSource(Source):
         async def one(tid: str) -> None:
             async with limiter:
                 try:
-                    await self._load_info(tid, BACKGROUND, save=False)
+                    info = await self._load_info(tid, BACKGROUND, save=False)
+                    if self._unnamed_links(info):
+                        await self._name_links(tid, info, BACKGROUND)
                 except NotFound:
                     return
                 batch.append(tid)
@@ -448,36 +494,41 @@ class RealDebridSource(Source):
             if time.time() - self.pending.get(tid, time.time()) > 3600:
                 self.pending.pop(tid, None)
 
-    def _run_on_change(self, changed: list[str]) -> None:
+    def _run_on_change(self, changed: list[tuple[str, str]]) -> None:
         """Starts the on_change command with the paths that changed (absolute
-        when the mount point is known), in the background: a media server's
-        scan must not hold up the sync. It is reaped, and killed after
-        ON_CHANGE_TIMEOUT; commands run one at a time."""
-        if not self.rd.on_change or self._hooks is None:
+        when the mount point is known; the names the mount shows), in the
+        background: a media server's scan must not hold up the sync. It is
+        reaped, and killed after ON_CHANGE_TIMEOUT; commands run one at a time."""
+        if not self.rd.on_change or self._hooks is None or not changed:
             return
-        paths: list[str] = []
-        for name in changed:
-            if name == "downloads":
-                paths.append("realdebrid/downloads")
-            elif name.startswith("removed:"):
-                paths.append(f"realdebrid/torrents/{safe_name(name[len('removed:'):])}")
-            else:
-                paths.append(f"realdebrid/torrents/{safe_name(name)}")
-                paths += [f"realdebrid/{group}/{safe_name(name)}"
-                          for group, pattern in self.groups.items() if pattern.search(name)]
-        if not paths:
-            return
-        if self.mountpoint is not None:
-            paths = [str(self.mountpoint / path) for path in paths]
-        self._hooks.start_soon(self._hook, paths)
+        base = self.mountpoint
+        changes = [(kind, str(base / path) if base is not None else path) for kind, path in changed]
+        self._hooks.start_soon(self._hook, changes)
 
-    async def _hook(self, paths: list[str]) -> None:
+    def _hook_env(self, changes: list[tuple[str, str]]) -> dict[str, str]:
+        """A minimal environment: never the daemon's own (it holds tokens)."""
+        env = {key: os.environ[key] for key in HOOK_ENV_KEEP if key in os.environ}
+        env.setdefault("PATH", os.defpath)
+        env["DEBRIDFS_SOURCE"] = self.name
+        if self.mountpoint is not None:
+            env["DEBRIDFS_MOUNTPOINT"] = str(self.mountpoint)
+        for kind in ("added", "removed", "changed"):
+            value = "\n".join(path for k, path in changes if k == kind)
+            if len(value.encode()) > HOOK_ENV_MAX:
+                # the kernel refuses longer strings (MAX_ARG_STRLEN); argv has every path
+                value = value.encode()[:HOOK_ENV_MAX].decode(errors="ignore").rpartition("\n")[0]
+                env["DEBRIDFS_TRUNCATED"] = "1"
+            env[f"DEBRIDFS_{kind.upper()}"] = value
+        return env
+
+    async def _hook(self, changes: list[tuple[str, str]]) -> None:
+        paths = list(dict.fromkeys(path for _kind, path in changes))
         command = [*self.rd.on_change, *paths]
         async with self._hook_slot:
             try:
                 with trio.move_on_after(ON_CHANGE_TIMEOUT) as scope:
                     done = await trio.run_process(command, stdin=subprocess.DEVNULL, check=False,
-                                                  start_new_session=True)
+                                                  start_new_session=True, env=self._hook_env(changes))
             except OSError as exc:
                 log.warning("on_change command %s failed to start: %s", self.rd.on_change[0], exc)
                 return
@@ -512,26 +563,13 @@ class RealDebridSource(Source):
         kind = ref[0]
         if kind == "downloads":
             entries = [Entry(d.filename, f"d/{d.id}", False, size=d.filesize, mtime=d.generated or 0,
-                             ref=("download", d.id))
+                             ref=("download", d.id), rank=(d.generated or 0, d.id))
                        for d in self.downloads if self._wanted_file(d.filename)]
             entries.append(self._status_entry("downloads", self.downloads_status))
             return entries
         if kind in ("torrents", "group"):
             view = "" if kind == "torrents" else ref[1]
-            pattern = self.groups.get(view) if view else None
-            entries = []
-            for tid in self.order:
-                torrent = self.torrents.get(tid)
-                if torrent is None or not self._visible(torrent):
-                    continue
-                if pattern is not None and not pattern.search(torrent.filename):
-                    continue
-                info = self.infos.get(tid)
-                if info is not None and not self._torrent_files(torrent, info, with_hidden=True):
-                    continue     # every file dead or filtered out
-                entries.append(Entry(torrent.filename, f"{view}t/{tid}", True,
-                                     mtime=torrent.ended or torrent.added or 0,
-                                     ref=("torrent", tid, "", view), writable=not view))
+            entries = self._torrent_dirs(view)
             if not view:
                 entries.append(self._status_entry("torrents", self.torrents_status))
             return entries
@@ -544,8 +582,28 @@ class RealDebridSource(Source):
             if info is None or self._needs_info(tid):
                 # not synced yet: someone is looking, so it goes before the background sync
                 info = await self._load_info(tid, FOREGROUND)
+            if self._unnamed_links(info):
+                await self._name_links(tid, info, FOREGROUND)
             return self._torrent_entries(torrent, info, prefix, view)
         raise NotFound(f"unknown directory {ref!r}")
+
+    def _torrent_dirs(self, view: str) -> list[Entry]:
+        """The torrent directories of `torrents/` (view "") or of a group."""
+        pattern = self.groups.get(view) if view else None
+        entries = []
+        for tid in self.order:
+            torrent = self.torrents.get(tid)
+            if torrent is None or not self._visible(torrent):
+                continue
+            if pattern is not None and not pattern.search(torrent.filename):
+                continue
+            if not self._has_files(torrent, self.infos.get(tid)):
+                continue     # every file dead or filtered out
+            entries.append(Entry(torrent.filename, f"{view}t/{tid}", True,
+                                 mtime=torrent.ended or torrent.added or 0,
+                                 ref=("torrent", tid, "", view), writable=not view,
+                                 rank=(torrent.added or 0, tid)))
+        return entries
 
     def _status_entry(self, where: str, render: Any) -> Entry:
         size = len(render())
@@ -557,27 +615,76 @@ class RealDebridSource(Source):
             return True
         return name.rsplit(".", 1)[-1].lower() in self.extensions if "." in name else False
 
-    def _torrent_files(self, torrent: Torrent, info: TorrentInfo,
-                       with_hidden: bool = False) -> list[tuple[int, Any]]:
-        """(position, file) of the files shown: selected, linked, not dead, wanted
-        (and not removed by rm, unless `with_hidden`)."""
+    def _torrent_files(self, torrent: Torrent, info: TorrentInfo, with_hidden: bool = False) -> list[Shown]:
+        """The files shown for a torrent: selected, linked, not dead, wanted (and
+        not removed by rm, unless `with_hidden`). When the links do not match the
+        selected files one to one (RD packed them into an archive), each link is
+        shown as what it is, under the name `/unrestrict/link` gives it: never
+        a member's name over the archive's bytes."""
+        if info.links_match_files:
+            candidates = [Shown(f"f{file.id}", file.path, file.bytes, ("tfile", torrent.id, position), file.id)
+                          for position, (file, _link) in enumerate(info.selected_files_with_links())]
+        else:
+            candidates = []
+            for index, link in enumerate(info.torrent.links):
+                named = self.link_names.get(link)
+                if named is not None:
+                    candidates.append(Shown(f"l{index}", "/" + named[0], named[1],
+                                            ("tlink", torrent.id, index), -1 - index))
         shown = []
-        for position, (file, _link) in enumerate(info.selected_files_with_links()):
-            if (torrent.id, file.id) in self.dead:
+        for item in candidates:
+            if (torrent.id, item.dead_key) in self.dead:
                 continue
-            if not with_hidden and f"t/{torrent.id}/f{file.id}" in self.hidden:
+            if not with_hidden and f"t/{torrent.id}/{item.key}" in self.hidden:
                 continue
-            if not self._wanted_file(file.path):
+            if not self._wanted_file(item.path):
                 continue
-            shown.append((position, file))
+            shown.append(item)
         return shown
 
+    def _has_files(self, torrent: Torrent, info: TorrentInfo | None) -> bool:
+        """Whether a torrent directory has something to show (or may have: its
+        details or its archive's names are not known yet)."""
+        if info is None or self._unnamed_links(info):
+            return True
+        return bool(self._torrent_files(torrent, info, with_hidden=True))
+
+    def _unnamed_links(self, info: TorrentInfo) -> list[str]:
+        if info.links_match_files:
+            return []
+        return [link for index, link in enumerate(info.torrent.links)
+                if link not in self.link_names and (info.torrent.id, -1 - index) not in self.dead]
+
+    async def _name_links(self, tid: str, info: TorrentInfo, priority: int) -> None:
+        """Learns the name and size of each link of an archived torrent: from
+        the downloads list when RD already unrestricted it, else `/unrestrict/link`
+        (whose direct link is kept for reading)."""
+        for index, link in enumerate(info.torrent.links):
+            if link in self.link_names or (tid, -1 - index) in self.dead:
+                continue
+            known = next((d for d in self.downloads if d.link == link and d.filesize), None)
+            if known is not None:
+                self.link_names[link] = (known.filename, known.filesize)
+                continue
+            try:
+                fresh = await self.client.unrestrict_link(link, priority)
+            except FileUnavailable as exc:
+                await self._mark_dead(tid, -1 - index, f"link {index + 1}", exc)
+                continue
+            self.link_names[link] = (fresh.filename or f"link {index + 1}", fresh.filesize)
+            await self._keep_link(link, DirectLink(fresh.download, fresh.filesize, fresh.chunks or None),
+                                  fresh.chunks)
+        if self.store is not None:
+            await self.store.save_torrents([], [], {"link_names": self.link_names})
+
     def _torrent_entries(self, torrent: Torrent, info: TorrentInfo, prefix: str, view: str) -> list[Entry]:
-        """Entries directly below `prefix` ('' or 'a/b/') inside the torrent."""
+        """Entries directly below `prefix` ('' or 'a/b/') inside the torrent.
+        Two files with the same path are two entries (keyed by file id): the
+        tree gives them distinct names."""
         mtime = torrent.ended or torrent.added or 0
         entries: dict[str, Entry] = {}
-        for position, file in self._torrent_files(torrent, info):
-            path = file.path.lstrip("/")
+        for item in self._torrent_files(torrent, info):
+            path = item.path.lstrip("/")
             if not path.startswith(prefix):
                 continue
             rest = path[len(prefix):]
@@ -589,28 +696,32 @@ class RealDebridSource(Source):
                 entries.setdefault(sub, Entry(head, f"{view}t/{torrent.id}/{sub}", True, mtime=mtime,
                                               ref=("torrent", torrent.id, sub, view), writable=not view))
             else:
-                entries[rest + "\0file"] = Entry(head, f"{view}t/{torrent.id}/f{file.id}", False,
-                                                 size=file.bytes, mtime=mtime,
-                                                 ref=("tfile", torrent.id, position))
+                entries[item.key] = Entry(head, f"{view}t/{torrent.id}/{item.key}", False,
+                                          size=item.size, mtime=mtime, ref=item.ref,
+                                          rank=(abs(item.dead_key),))
         return list(entries.values())
 
     # ------------------------------------------------------------------ status files
 
     def torrents_status(self) -> bytes:
+        """Every torrent, under the name the mount shows it by (its Real-Debrid
+        name when it is not shown), and the files that are hidden, and why."""
+        shown = self._shown_names()[""]
         lines = ["# Real-Debrid torrents: status, progress, name (id)", ""]
         for tid in self.order:
             t = self.torrents.get(tid)
             if t is None:
                 continue
-            lines.append(f"{t.status:<24} {t.progress:5.1f}%  {t.filename} ({t.id})")
+            lines.append(f"{t.status:<24} {t.progress:5.1f}%  {shown.get(tid, t.filename)} ({t.id})")
         dead = sorted(self.dead.items())
         if dead:
             lines += ["", "# files Real-Debrid will not serve (hidden)", ""]
             for (tid, file_id), reason in dead:
                 info = self.infos.get(tid)
-                path = next((f.path for f in info.files if f.id == file_id), f"file {file_id}") \
-                    if info else f"file {file_id}"
-                name = self.torrents[tid].filename if tid in self.torrents else tid
+                path = f"/link {-file_id}" if file_id < 0 else f"/file {file_id}"
+                if info is not None:
+                    path = next((f.path for f in info.files if f.id == file_id), path)
+                name = shown.get(tid) or (self.torrents[tid].filename if tid in self.torrents else tid)
                 lines.append(f"{reason:<24} {name}{path}")
         return ("\n".join(lines) + "\n").encode()
 
@@ -633,20 +744,20 @@ class RealDebridSource(Source):
                 return DirectLink(download.download, download.filesize, download.chunks or None)
             fresh = await self.client.unrestrict_link(download.link)
             return DirectLink(fresh.download, fresh.filesize or download.filesize, fresh.chunks or None)
-        if kind != "tfile":
+        if kind not in ("tfile", "tlink"):
             raise NotFound(f"not a file: {ref!r}")
-        _, tid, position = ref
+        tid = ref[1]
         info = self.infos.get(tid)
         if info is None:
             if tid not in self.torrents:
                 raise NotFound(f"torrent {tid} is gone")
             info = await self._load_info(tid, FOREGROUND)
-        pairs = info.selected_files_with_links()
-        if position >= len(pairs):
-            raise NotFound(f"file {position} of torrent {tid} is gone")
-        file, hoster_link = pairs[position]
-        if (tid, file.id) in self.dead:
-            raise FileUnavailable(f"{file.path}: Real-Debrid will not serve it ({self.dead[tid, file.id]})")
+        shown = next((item for item in self._torrent_files(self.torrents.get(tid) or info.torrent, info,
+                                                           with_hidden=True) if item.ref == ref), None)
+        if shown is None:
+            raise NotFound(f"{ref!r} is gone")
+        hoster_link = info.torrent.links[ref[2]] if kind == "tlink" else \
+            info.selected_files_with_links()[ref[2]][1]
         if not refresh:
             cached = self.links.get(hoster_link)
             if cached is not None:
@@ -654,27 +765,33 @@ class RealDebridSource(Source):
             known = next((d for d in self.downloads if d.link == hoster_link and d.download), None)
             if known is not None:
                 # Real-Debrid already generated a link for it: no /unrestrict call.
-                link = DirectLink(known.download, file.bytes, known.chunks or None)
+                link = DirectLink(known.download, shown.size, known.chunks or None)
                 self.links[hoster_link] = (link, known.generated or time.time())
                 return link
         self.links.pop(hoster_link, None)
         try:
             fresh = await self.client.unrestrict_link(hoster_link)
         except FileUnavailable as exc:
-            reason = {24: "unavailable_file", 35: "infringing_file"}.get(exc.code or 0, "unavailable")
-            log.warning("Real-Debrid: %s of %s is %s; hiding it (see torrents/.status)",
-                        file.path, self.torrents[tid].filename if tid in self.torrents else tid, reason)
-            self.dead[tid, file.id] = reason
-            if self.store is not None:
-                await self.store.mark_dead(tid, file.id, reason)
-            self._notify(*self._top_refs(), *[("torrent", tid, "", view) for view in self._views()])
+            await self._mark_dead(tid, shown.dead_key, shown.path, exc)
             raise
-        link = DirectLink(fresh.download, file.bytes, fresh.chunks or None)
+        link = DirectLink(fresh.download, shown.size, fresh.chunks or None)
+        await self._keep_link(hoster_link, link, fresh.chunks)
+        return link
+
+    async def _keep_link(self, hoster_link: str, link: DirectLink, chunks: int) -> None:
         now = time.time()
         self.links[hoster_link] = (link, now)
         if self.store is not None:
-            await self.store.save_link(hoster_link, fresh.download, file.bytes, fresh.chunks, now)
-        return link
+            await self.store.save_link(hoster_link, link.url, link.size, chunks, now)
+
+    async def _mark_dead(self, tid: str, dead_key: int, path: str, exc: RemoteError) -> None:
+        reason = {24: "unavailable_file", 35: "infringing_file"}.get(exc.code or 0, "unavailable")
+        log.warning("Real-Debrid: %s of %s is %s; hiding it (see torrents/.status)",
+                    path, self.torrents[tid].filename if tid in self.torrents else tid, reason)
+        self.dead[tid, dead_key] = reason
+        if self.store is not None:
+            await self.store.mark_dead(tid, dead_key, reason)
+        self._notify(*self._top_refs(), *[("torrent", tid, "", view) for view in self._views()])
 
     # ------------------------------------------------------------------ writing
 
@@ -774,17 +891,18 @@ class RealDebridSource(Source):
             if self.store is not None:
                 await self.store.save_downloads(self.download_items)
             return
-        if kind == "tfile":
-            _, tid, position = ref
+        if kind in ("tfile", "tlink"):
+            tid = ref[1]
             name = self.torrents[tid].filename if tid in self.torrents else tid
             self._refuse_delete(f"torrent {name}")
             # One file of a torrent cannot be deleted on Real-Debrid: it is hidden
             # until the torrent directory itself is removed (rm -r does both).
             info = self.infos.get(tid)
-            if info is not None:
-                pairs = info.selected_files_with_links()
-                if position < len(pairs):
-                    self.hidden.add(f"t/{tid}/f{pairs[position][0].id}")
+            torrent = self.torrents.get(tid)
+            if info is not None and torrent is not None:
+                for item in self._torrent_files(torrent, info, with_hidden=True):
+                    if item.ref == ref:
+                        self.hidden.add(f"t/{tid}/{item.key}")
             return
         raise NotFound(f"not a file: {ref!r}")
 
@@ -796,8 +914,8 @@ class RealDebridSource(Source):
         self._refuse_delete(f"torrent {torrent.filename if torrent else tid}")
         info = self.infos.get(tid)
         if torrent is not None and info is not None:
-            left = [f for _pos, f in self._torrent_files(torrent, info)
-                    if f.path.lstrip("/").startswith(prefix)]
+            left = [item for item in self._torrent_files(torrent, info)
+                    if item.path.lstrip("/").startswith(prefix)]
             if left:
                 raise NotEmpty(f"{torrent.filename}/{prefix}: not empty")
         if prefix:
