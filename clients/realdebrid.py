@@ -10,6 +10,7 @@ header only, never in a URL; OAuth access tokens are refreshed on 401/code 8.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,13 +20,14 @@ import trio
 
 from .errors import (AccountLocked, AuthError, FileUnavailable, InvalidName, NotFound, PermissionDenied,
                      QuotaExceeded, RateLimited, RemoteError, TemporaryError)
-from .http import retry_after_seconds
+from .http import redact_url, retry_after_seconds
 from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter, backoff
 
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 2500
 API_RETRIES = 5
+CONTENT_RANGE_RE = re.compile(r"bytes [\d*]+(?:-\d+)?/(\d+|\*)")
 OAUTH_GRANT = "http://oauth.net/grant_type/device/1.0"
 OPENSOURCE_CLIENT_ID = "X245A4XAIBGVM"
 
@@ -339,6 +341,26 @@ class RealDebridClient:
         return UnrestrictedLink(id=str(data.get("id", "")), filename=str(data.get("filename", "")),
                                 filesize=int(data.get("filesize") or 0), download=str(data["download"]),
                                 chunks=int(data.get("chunks") or 0))
+
+    async def probe_size(self, url: str) -> int | None:
+        """The size of a direct link whose `filesize` the API gave as 0
+        ("unknown" in the doc): HEAD's Content-Length, else the total of
+        `Content-Range` for the first byte. None when neither says."""
+        try:
+            response = await self.http.head(url)
+            if response.status_code == 200 and response.headers.get("content-length", "").isdigit():
+                return int(response.headers["content-length"])
+            async with self.http.stream("GET", url, headers={"Range": "bytes=0-0"}) as response:
+                match = CONTENT_RANGE_RE.match(response.headers.get("content-range", ""))
+                if response.status_code == 206 and match and match.group(1).isdigit():
+                    return int(match.group(1))
+                if response.status_code == 416 and response.headers.get("content-range") == "bytes */0":
+                    return 0
+        except httpx.TransportError as exc:
+            log.info("Real-Debrid: size of %s: %s", redact_url(url), type(exc).__name__)
+            return None
+        log.info("Real-Debrid: %s did not say its size", redact_url(url))
+        return None
 
     # --- writes
 

@@ -27,7 +27,9 @@ Library section (key "realdebrid")
      "oauth_interval": 5,                 # "interval" of device/code
      "access_token_ttl": 3600,            # lifetime of OAuth access tokens (s)
      "downloads": [{"id", "filename", "content": {content spec}, "host": "real-debrid.com",
-                    "chunks": 8, "generated": "2026-01-02T03:04:05.000Z", "link": "https://..."}],
+                    "chunks": 8, "generated": "2026-01-02T03:04:05.000Z", "link": "https://...",
+                    "filesize": 0}],      # optional: the filesize listed (0 is "unknown" in the
+                                          # doc), whatever the content's size
      "torrents": [{"id", "filename", "original_filename", "hash": "40 hex", "status": "downloaded",
                    "added", "ended", "progress", "speed", "seeders",
                    "polls": null,         # int: auto-advance like an API-added torrent
@@ -412,7 +414,7 @@ class RealDebrid:
         link = entry.get("link") or torrent_link(rd_id("dllink", dl_id))
         host = entry.get("host") or (urlsplit(link).hostname or RD_HOST).removeprefix("www.")
         mime = entry.get("mimeType") or mime_of(filename)
-        extra = {k: entry[k] for k in ("type",) if k in entry}
+        extra = {k: entry[k] for k in ("type", "filesize") if k in entry}
         return Download(dl_id, filename, content_from_spec(entry["content"]), link, host,
                         int(entry.get("chunks", 8)),
                         entry.get("generated") or json_date(BASE_DATE - dt.timedelta(hours=len(self.downloads))),

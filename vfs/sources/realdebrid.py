@@ -113,6 +113,7 @@ class RealDebridSource(Source):
         self.dead: dict[tuple[str, int], str] = {}
         self.links: dict[str, tuple[DirectLink, float]] = {}
         self.link_names: dict[str, tuple[str, int]] = {}   # archived torrents' links: name, size
+        self.sizes: dict[str, int] = {}             # download id -> size found for filesize 0
         self.hidden: set[str] = set()               # keys removed by rm while the torrent stays
         self.pending: dict[str, float] = {}         # torrents we added: id -> when
         self.link_results: list[tuple[float, str, str]] = []   # .links outcomes: (when, link, result)
@@ -147,6 +148,7 @@ class RealDebridSource(Source):
         self._set_downloads(snap.downloads)
         self.downloads_etag = snap.meta.get("downloads_etag")
         self.dead = dict(snap.dead)
+        self.sizes = {str(k): int(v) for k, v in snap.meta.get("download_sizes", {}).items()}
         self.link_names = {link: (str(name), int(size))
                            for link, (name, size) in snap.meta.get("link_names", {}).items()}
         for link, (url, size, chunks, created) in snap.links.items():
@@ -460,14 +462,34 @@ class RealDebridSource(Source):
         seen = {str(item.get("id")) for item in items}
         if not (whole and proven_complete(read, len(seen))):
             items += [d for d in self.download_items if str(d.get("id")) not in seen]
+        probed = await self._find_sizes(items)
         if items == self.download_items:
             return False
         self._set_downloads(items)
         self.downloads_etag = first.etag
         if self.store is not None:
-            await self.store.save_downloads(items, {"downloads_etag": first.etag})
+            await self.store.save_downloads(items, {"downloads_etag": first.etag,
+                                                    **({"download_sizes": self.sizes} if probed else {})})
         self._notify(("downloads",))
         return True
+
+    async def _find_sizes(self, items: list[dict[str, Any]]) -> bool:
+        """Downloads listed with `filesize` 0 ("unknown"): the size is asked of
+        the download host once (then remembered) and put in the item, so
+        nothing is listed as empty on the API's word. Returns whether a new
+        size was found."""
+        found = False
+        for item in items:
+            if item.get("filesize") or not item.get("download"):
+                continue
+            key = str(item.get("id"))
+            if key not in self.sizes:
+                size = await self.client.probe_size(str(item["download"]))
+                if size is None:
+                    continue
+                self.sizes[key], found = size, True
+            item["filesize"] = self.sizes[key]
+        return found
 
     async def _advance_pending(self) -> None:
         """Torrents we added: select all files once Real-Debrid knows them."""
@@ -564,7 +586,8 @@ class RealDebridSource(Source):
         if kind == "downloads":
             entries = [Entry(d.filename, f"d/{d.id}", False, size=d.filesize, mtime=d.generated or 0,
                              ref=("download", d.id), rank=(d.generated or 0, d.id))
-                       for d in self.downloads if self._wanted_file(d.filename)]
+                       for d in self.downloads if self._wanted_file(d.filename)
+                       and (d.filesize or d.id in self.sizes)]    # 0 is "unknown" until probed
             entries.append(self._status_entry("downloads", self.downloads_status))
             return entries
         if kind in ("torrents", "group"):
@@ -730,6 +753,10 @@ class RealDebridSource(Source):
         for when, link, result in self.link_results[-1000:]:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
             lines.append(f"{stamp}  {result:<32} {link}")
+        unknown = [d for d in self.downloads if not d.filesize and d.id not in self.sizes]
+        if unknown:
+            lines += ["", "# downloads whose size is not known yet (hidden until it is)", ""]
+            lines += [f"size unknown  {d.filename} ({d.id})" for d in unknown]
         return ("\n".join(lines) + "\n").encode()
 
     # ------------------------------------------------------------------ reading
@@ -863,6 +890,7 @@ class RealDebridSource(Source):
                 added.append({**data, "generated": data.get("generated") or time.strftime(
                     "%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())})
         if added:
+            await self._find_sizes(added)
             ids = {item["id"] for item in added}
             self._set_downloads(added + [d for d in self.download_items if d.get("id") not in ids
                                          and d.get("link") not in {a.get("link") for a in added}])
@@ -912,11 +940,14 @@ class RealDebridSource(Source):
         _, tid, prefix, _view = ref
         torrent = self.torrents.get(tid)
         self._refuse_delete(f"torrent {torrent.filename if torrent else tid}")
-        info = self.infos.get(tid)
-        if torrent is not None and info is not None:
-            left = [item for item in self._torrent_files(torrent, info)
-                    if item.path.lstrip("/").startswith(prefix)]
-            if left:
+        if torrent is not None:
+            # Emptiness is judged on the details: load them when they are not
+            # here (a failure refuses the rmdir), never assume a torrent empty.
+            info = self.infos.get(tid)
+            if info is None or self._needs_info(tid):
+                info = await self._load_info(tid, FOREGROUND)
+            if self._unnamed_links(info) or [item for item in self._torrent_files(torrent, info)
+                                             if item.path.lstrip("/").startswith(prefix)]:
                 raise NotEmpty(f"{torrent.filename}/{prefix}: not empty")
         if prefix:
             self.hidden.add(f"t/{tid}/{prefix}")
