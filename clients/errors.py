@@ -47,6 +47,13 @@ class FileUnavailable(RemoteError):
     errno = errno.EIO
 
 
+class NeedsRepair(RemoteError):
+    """The service will not serve this until the thing is added again (a
+    Real-Debrid torrent whose link answers hoster_unavailable/19)."""
+
+    errno = errno.EIO
+
+
 class RateLimited(RemoteError):
     errno = errno.EAGAIN
 

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import trio
 
-from .errors import (AccountLocked, AuthError, FileUnavailable, InvalidName, NotFound, PermissionDenied,
-                     QuotaExceeded, RateLimited, RemoteError, TemporaryError)
+from .errors import (AccountLocked, AuthError, FileUnavailable, InvalidName, NeedsRepair, NotFound,
+                     PermissionDenied, QuotaExceeded, RateLimited, RemoteError, TemporaryError, TooBig)
 from .http import redact_url, retry_after_seconds
 from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter, backoff
 
@@ -156,6 +156,97 @@ def _total(response: httpx.Response) -> int | None:
         return None
 
 
+# What each documented error code means to us (realdebrid-rest-1.0.txt, "error
+# codes"; NOTES = ../shared/api/NOTES.md). "temporary": try again, after `wait`
+# seconds when given; "user": the user must act (token, account, plan);
+# "permanent": asking again gives the same answer; "repair": only adding the
+# torrent again helps. One rule per code; `error_for` applies it.
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    error: type[RemoteError]
+    wait: float | None = None
+    note: str = ""
+
+
+ERROR_TABLE: dict[int, Rule] = {
+    -1: Rule("temporary", TemporaryError, None, "internal error (5xx)"),
+    1: Rule("permanent", RemoteError, None, "missing parameter; NOTES 2.2 line 407"),
+    2: Rule("permanent", InvalidName, None, "bad parameter value; NOTES 2.2 line 408"),
+    3: Rule("permanent", RemoteError, None, "unknown method"),
+    4: Rule("permanent", RemoteError, None, "method not allowed"),
+    5: Rule("temporary", RateLimited, None, "slow down: like 34"),
+    6: Rule("temporary", TemporaryError, 60, "resource unreachable"),
+    7: Rule("permanent", NotFound, None, "resource not found; NOTES 2.7 (unknown id -> 404)"),
+    8: Rule("user", AuthError, None, "bad token: refresh once, then the user; NOTES 2.2 line 409, 2.8"),
+    9: Rule("user", PermissionDenied, None, "permission denied; NOTES 2.2 line 410"),
+    10: Rule("user", AuthError, None, "two-factor authentication needed"),
+    11: Rule("user", AuthError, None, "two-factor authentication pending"),
+    12: Rule("user", AuthError, None, "invalid login"),
+    13: Rule("user", AuthError, None, "invalid password"),
+    14: Rule("user", AccountLocked, None, "account locked; NOTES 2.2 line 411"),
+    15: Rule("user", AuthError, None, "account not activated"),
+    16: Rule("permanent", RemoteError, None, "unsupported hoster"),
+    17: Rule("temporary", TemporaryError, 300, "hoster in maintenance; NOTES 5 line 797 (host off 5 min)"),
+    18: Rule("temporary", TemporaryError, 300, "hoster limit reached; NOTES 5 line 797"),
+    19: Rule("repair", NeedsRepair, None, "hoster_unavailable on a torrent link: only re-adding "
+                                         "helps; NOTES 2.2 line 412, 2.4"),
+    20: Rule("user", PermissionDenied, None, "hoster not available for free users; NOTES 2.2 line 413"),
+    21: Rule("temporary", TemporaryError, 300, "too many active downloads; NOTES 2.2 line 414"),
+    22: Rule("user", PermissionDenied, None, "IP address not allowed; NOTES 5 line 796"),
+    23: Rule("user", QuotaExceeded, 300, "traffic exhausted; NOTES 2.2 line 415, 5 line 798"),
+    24: Rule("temporary", FileUnavailable, 600, "file unavailable: offline for now, asked again after "
+                                                "10 min (JDownloader); NOTES 2.2 line 416, 5 line 797"),
+    25: Rule("temporary", TemporaryError, None, "service unavailable; NOTES 2.2 line 417"),
+    26: Rule("permanent", TooBig, None, "upload too big"),
+    27: Rule("temporary", TemporaryError, None, "upload error"),
+    28: Rule("permanent", InvalidName, None, "file not allowed"),
+    29: Rule("permanent", TooBig, None, "torrent too big"),
+    30: Rule("permanent", InvalidName, None, "torrent file invalid"),
+    31: Rule("permanent", RemoteError, None, "action already done: callers treat it as success; "
+                                             "NOTES 2.2 line 418"),
+    32: Rule("permanent", RemoteError, None, "image resolution error"),
+    33: Rule("permanent", RemoteError, None, "torrent already active"),
+    34: Rule("temporary", RateLimited, None, "too many requests: every call holds off; NOTES 2.1, "
+                                             "2.2 line 419"),
+    35: Rule("permanent", FileUnavailable, None, "infringing file: never again; NOTES 2.2 line 420, "
+                                                 "5 line 798"),
+    36: Rule("temporary", TemporaryError, 1800, "fair usage limit: 30 min (JDownloader); NOTES 2.2 "
+                                                "line 421, 5 line 798"),
+    37: Rule("permanent", RemoteError, None, "disabled endpoint; NOTES 2.2 line 422"),
+}
+RETRY_WAIT_MAX = 30.0        # a call waits through shorter waits itself; longer ones reach the caller
+
+
+def error_for(path: str, status: int, name: str, code: int | None,
+              retry_after: float | None = None) -> RemoteError:
+    """The typed error for one failed reply: by `error_code` when the table
+    knows it, else by HTTP status (NOTES 2.2: JDownloader treats an unknown
+    code on a 403 as a bad token; we say permission denied)."""
+    message = f"Real-Debrid {path}: {name or 'HTTP ' + str(status)}" + (f" (code {code})" if code is not None else "")
+    kw: dict[str, Any] = {"code": code, "status": status}
+    rule = ERROR_TABLE.get(code) if code is not None else None
+    if rule is not None:
+        if rule.error is AuthError:
+            message = f"Real-Debrid rejected the API token ({name or 'bad_token'}, HTTP {status})"
+        elif rule.error is AccountLocked:
+            message = "Real-Debrid account is locked (HTTP 403)"
+        return rule.error(message, retry_after=retry_after if retry_after is not None else rule.wait, **kw)
+    if status == 401:
+        return AuthError(f"Real-Debrid rejected the API token (HTTP {status})", **kw)
+    if status == 429:
+        return RateLimited(message, retry_after=retry_after, **kw)
+    if status == 451:
+        return FileUnavailable(message, **kw)
+    if status == 403:
+        return PermissionDenied(message, **kw)
+    if status == 404:
+        return NotFound(message, **kw)
+    if status >= 500:
+        return TemporaryError(message, retry_after=retry_after, **kw)
+    return RemoteError(message, **kw)
+
+
 def oauth_url_for(api_url: str) -> str:
     """`.../rest/1.0` -> `.../oauth/v2` (the OAuth base sits next to the REST base)."""
     base = api_url.rstrip("/")
@@ -250,7 +341,8 @@ class RealDebridClient:
                     and not refreshed and await self.credentials.refresh(self, token):
                 refreshed = True
                 continue
-            if not isinstance(error, (RateLimited, TemporaryError)) or attempt >= API_RETRIES:
+            if not isinstance(error, (RateLimited, TemporaryError)) or attempt >= API_RETRIES \
+                    or (error.retry_after or 0) > RETRY_WAIT_MAX:
                 raise error
             wait = getattr(error, "retry_after", None) or backoff(attempt, base=1.0, cap=30.0)
             if isinstance(error, RateLimited):
@@ -268,31 +360,11 @@ class RealDebridClient:
         try:
             body = response.json()
             name, code = str(body.get("error", "")), body.get("error_code")
-        except ValueError:
+        except (ValueError, AttributeError):
             name, code = response.text[:80], None
-        message = f"Real-Debrid {path}: {name or 'HTTP ' + str(status)}" + (f" (code {code})" if code is not None else "")
-        kw = {"code": code, "status": status}
-        if status == 401 or code == 8:
-            return AuthError(f"Real-Debrid rejected the API token (bad_token, HTTP {status})", **kw)
-        if code == 14 or (status == 403 and "locked" in name):
-            return AccountLocked("Real-Debrid account is locked (HTTP 403)", **kw)
-        if status == 429 or code in (5, 34):
-            return RateLimited(message, retry_after=retry_after_seconds(response), **kw)
-        if code == 16:        # unsupported hoster: asking again will not help
-            return RemoteError(message, **kw)
-        if code in (24, 35) or status == 451:
-            return FileUnavailable(message, **kw)
-        if code == 23:
-            return QuotaExceeded(message + ": traffic exhausted", **kw)
-        if code == 9 or status == 403:
-            return PermissionDenied(message, **kw)
-        if status == 404 or code == 7:
-            return NotFound(message, **kw)
-        if status == 400 and code in (2, 30):
-            return InvalidName(message, **kw)
-        if status >= 500:
-            return TemporaryError(message, retry_after=retry_after_seconds(response), **kw)
-        return RemoteError(message, **kw)
+        if not isinstance(code, int):
+            code = None
+        return error_for(path, status, name, code, retry_after_seconds(response))
 
     # --- account
 
@@ -364,9 +436,9 @@ class RealDebridClient:
 
     # --- writes
 
-    async def add_magnet(self, magnet: str) -> str:
+    async def add_magnet(self, magnet: str, priority: int = FOREGROUND) -> str:
         response = await self.request("POST", "/torrents/addMagnet", data={"magnet": magnet},
-                                      priority=FOREGROUND)
+                                      priority=priority)
         return str(response.json()["id"])
 
     async def add_torrent(self, data: bytes) -> str:

@@ -59,10 +59,14 @@ class RealDebridConfig:
     on_change: list[str] | None = None           # command (argv) run with the changed paths
     groups: dict[str, str] = field(default_factory=dict)   # directory name -> regex on torrent names
     extensions: list[str] | None = None          # only files with these extensions appear
+    repair: bool = True                          # re-add torrents whose links answer code 19
+    repair_interval: float = 86400.0             # seconds between two repairs of one torrent
+    repair_max_attempts: int = 2                 # repairs of one torrent before it is reported broken
 
 
 REALDEBRID_KEYS = {"token", "api_url", "oauth_url", "refresh_interval", "downloads_refresh_interval",
-                   "rate_limit_per_minute", "allow_delete", "on_change", "groups", "extensions"}
+                   "rate_limit_per_minute", "allow_delete", "on_change", "groups", "extensions",
+                   "repair", "repair_interval", "repair_max_attempts"}
 REALDEBRID_CREDENTIALS = "realdebrid-credentials.json"
 
 
@@ -85,6 +89,17 @@ def _realdebrid(rd: dict[str, Any], token: str | None, config_dir: Path) -> Real
     extensions = rd.get("extensions")
     if extensions is not None:
         extensions = [str(e).lower().lstrip(".") for e in extensions]
+    repair = rd.get("repair", True)
+    if not isinstance(repair, bool):
+        raise ConfigError("[realdebrid] repair must be true or false")
+    repair_interval = rd.get("repair_interval", 86400.0)
+    if isinstance(repair_interval, bool) or not isinstance(repair_interval, (int, float)) \
+            or repair_interval < 0:
+        raise ConfigError("[realdebrid] repair_interval must be a number of seconds (0 or more)")
+    repair_max_attempts = rd.get("repair_max_attempts", 2)
+    if isinstance(repair_max_attempts, bool) or not isinstance(repair_max_attempts, int) \
+            or repair_max_attempts < 0:
+        raise ConfigError("[realdebrid] repair_max_attempts must be a whole number (0 or more)")
     result = RealDebridConfig(
         token=token, api_url=rd.get("api_url", REALDEBRID_API_URL).rstrip("/"),
         oauth_url=rd.get("oauth_url"), credentials_file=config_dir / REALDEBRID_CREDENTIALS,
@@ -92,7 +107,8 @@ def _realdebrid(rd: dict[str, Any], token: str | None, config_dir: Path) -> Real
         downloads_refresh_interval=float(rd.get("downloads_refresh_interval", 300.0)),
         rate_limit_per_minute=int(rd.get("rate_limit_per_minute", 250)),
         allow_delete=bool(rd.get("allow_delete", False)), on_change=on_change or None,
-        groups={str(k): str(v) for k, v in groups.items()}, extensions=extensions)
+        groups={str(k): str(v) for k, v in groups.items()}, extensions=extensions,
+        repair=repair, repair_interval=float(repair_interval), repair_max_attempts=repair_max_attempts)
     if result.refresh_interval <= 0 or result.rate_limit_per_minute <= 0:
         raise ConfigError("[realdebrid] refresh_interval and rate_limit_per_minute must be positive")
     return result

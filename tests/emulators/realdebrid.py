@@ -42,6 +42,8 @@ Library section (key "realdebrid")
                                           # selected files into one archive (NOTES 2.7): one link,
                                           # which unrestricts to this name and content
      "generate": {"torrents": 5000, "files_per_torrent": 10, "file_size": 1048576},
+     "readd_fixes": true,                 # adding a torrent's hash again gives its files, broken
+                                          # ones mended (false: they stay broken)
      "names": "raw",                      # "raw": names and paths as given (NFD stays NFD);
                                           # "nfc": normalized to NFC
      "listing": {                         # shape of /torrents and /downloads replies (NOTES 2.5/2.6)
@@ -124,6 +126,9 @@ add_token {"token", "locked"?}; remove_token {"token"}
 rate_limit {"per_minute"}          also clears the windows
 approve_device {"device_code" | "user_code"}
 set_status_polls {"magnet_conversion"?, "queued"?, "downloading"?}
+set_readd_fixes {"value": bool}     see "readd_fixes"
+inject_error {"route": "POST /unrestrict/link", "status", "error", "code", "times"?: 1}
+                                   the next matching calls (after auth) answer this error JSON
 set_listing {"total_header"?, "empty"?, "page_error_from"?, "page_error_status"?, "short_pages_from"?}   see "listing"
 """
 
@@ -377,6 +382,8 @@ class RealDebrid:
         self.active_limit = int(section.get("active_limit", 50))
         self.listing = {**LISTING_DEFAULTS, **section.get("listing", {})}
         self.names_nfc = section.get("names", "raw") == "nfc"
+        self.readd_fixes = bool(section.get("readd_fixes", True))
+        self.injected: list[dict[str, Any]] = []      # inject_error: replies to give next
         self.status_polls = {"magnet_conversion": 1, "queued": 0, "downloading": 1,
                              **section.get("status_polls", {})}
         self.known_magnets = {m["hash"].lower(): m for m in section.get("known_magnets", [])}
@@ -602,6 +609,13 @@ class RealDebrid:
             name = known.get("filename") or name
             if known.get("files"):
                 files = self.files_from_entries(known["files"], 0)
+        same = next((t for t in self.torrents if t.hash == hash_hex), None)
+        if same is not None and not files and not known:
+            # The same torrent again (a repair): same files; broken ones mended
+            # unless "readd_fixes" is off.
+            name = name or same.original_filename
+            files = [TorrentFile(f.id, f.path, f.content, 0, f.unavailable,
+                                 f.broken and not self.readd_fixes, f.infringing) for f in same.files]
         name = self.norm(name or hash_hex)
         if not files:
             seed = int(hash_hex[:8], 16)
@@ -873,6 +887,23 @@ class RealDebrid:
             raise KeyError(f"unknown listing switches {sorted(unknown)}")
         self.listing.update(args)
         return {"listing": dict(self.listing)}
+
+    def _act_inject_error(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.injected.append({"route": args["route"], "status": int(args["status"]),
+                              "error": str(args.get("error", "")), "code": args.get("code"),
+                              "times": int(args.get("times", 1))})
+        return {"ok": True}
+
+    def take_injected(self, route_name: str) -> ApiError | None:
+        for item in self.injected:
+            if item["route"] == route_name and item["times"] > 0:
+                item["times"] -= 1
+                return ApiError(item["status"], item["error"], item["code"])
+        return None
+
+    def _act_set_readd_fixes(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.readd_fixes = bool(args["value"])
+        return {"readd_fixes": self.readd_fixes}
 
     def _act_set_status_polls(self, args: dict[str, Any]) -> dict[str, Any]:
         self.status_polls.update({k: int(v) for k, v in args.items()})
@@ -1303,6 +1334,9 @@ class RealDebridApp:
                 raise ApiError(404, "unknown_method", 3)
             if rdef.auth:
                 self.rd.authenticate(token)
+            injected = self.rd.take_injected(f"{method} {rdef.template}")
+            if injected is not None:
+                raise injected
             response = await rdef.handler(Ctx(request, self.rd, params, token))
         except ApiError as exc:
             return exc.response()

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import trio
 
-from clients.errors import (FileUnavailable, InvalidName, NotEmpty, NotFound, PermissionDenied,
+from clients.errors import (FileUnavailable, InvalidName, NeedsRepair, NotEmpty, NotFound, PermissionDenied,
                             ReadOnly, RemoteError)
 from clients.ratelimit import BACKGROUND, FOREGROUND, RateLimiter
 from clients.realdebrid import (Credentials, Download, OAuthCredentials, Page, RealDebridClient, Torrent,
@@ -36,6 +36,7 @@ from ..config import Config, ConfigError
 from ..names import unique_names
 from .base import DirectLink, Entry, Source
 from .links import LinkRow
+from .realdebrid_repair import Repair, Repairs
 from .realdebrid_store import Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ ACTIVE_STATUSES = {"magnet_conversion", "waiting_files_selection", "queued", "do
                    "compressing", "uploading"}
 PAGE_LIMIT = 2500
 MAX_PAGES = 400               # 1,000,000 torrents: a list that never ends is not believed
+UNAVAILABLE_WAIT = 600.0      # code 24 without a wait of its own (the table has one)
 CONFIRM_GONE_MAX = 20         # /torrents/info calls per sync to confirm unlisted torrents are gone
 INFO_CONCURRENCY = 8
 FULL_PASS_EVERY = 10          # refreshes between full passes over every list page
@@ -114,6 +116,8 @@ class RealDebridSource(Source):
         self.links: dict[str, tuple[DirectLink, float]] = {}
         self.link_names: dict[str, tuple[str, int]] = {}   # archived torrents' links: name, size
         self.sizes: dict[str, int] = {}             # download id -> size found for filesize 0
+        self.unavailable: dict[tuple[str, int], tuple[float, str]] = {}   # code 24: until, reason
+        self.repairs = Repairs(self.client, rd.repair, rd.repair_interval, rd.repair_max_attempts)
         self.hidden: set[str] = set()               # keys removed by rm while the torrent stays
         self.pending: dict[str, float] = {}         # torrents we added: id -> when
         self.link_results: list[tuple[float, str, str]] = []   # .links outcomes: (when, link, result)
@@ -149,6 +153,8 @@ class RealDebridSource(Source):
         self.downloads_etag = snap.meta.get("downloads_etag")
         self.dead = dict(snap.dead)
         self.sizes = {str(k): int(v) for k, v in snap.meta.get("download_sizes", {}).items()}
+        self.repairs = Repairs(self.client, self.rd.repair, self.rd.repair_interval,
+                               self.rd.repair_max_attempts, snap.meta.get("repairs"))
         self.link_names = {link: (str(name), int(size))
                            for link, (name, size) in snap.meta.get("link_names", {}).items()}
         for link, (url, size, chunks, created) in snap.links.items():
@@ -207,6 +213,8 @@ class RealDebridSource(Source):
             full = self._refreshes % FULL_PASS_EVERY == 1 or not self.pages
             changed: list[tuple[str, str]] = []
             try:
+                if self.repairs.wanted() and await self.repairs.step(self._repaired):
+                    await self._save_repairs()
                 changed = await self.refresh_torrents(full=full)
                 if time.monotonic() - self._downloads_at >= self.rd.downloads_refresh_interval:
                     self._downloads_at = time.monotonic()
@@ -218,7 +226,8 @@ class RealDebridSource(Source):
                 log.info("Real-Debrid sync failed (%s); keeping what is shown", exc)
             if changed:
                 self._run_on_change(changed)
-            interval = PENDING_POLL if self.pending else self.rd.refresh_interval
+            interval = PENDING_POLL if self.pending or self.repairs.wanted() else self.rd.refresh_interval
+            interval = min(interval, self.rd.refresh_interval)
             with trio.move_on_after(interval):
                 await self._wake.wait()
             self._wake = trio.Event()
@@ -491,6 +500,19 @@ class RealDebridSource(Source):
             item["filesize"] = self.sizes[key]
         return found
 
+    async def _repaired(self, repair: Repair) -> None:
+        """The torrent added again is downloaded and the old one deleted: the
+        old one goes now; the new one comes with the list refresh that follows."""
+        self._forget_torrent(repair.torrent)
+        self.order = [tid for tid in self.order if tid != repair.torrent]
+        if self.store is not None:
+            await self.store.save_torrents([], [repair.torrent])
+        self._notify(*self._top_refs())
+
+    async def _save_repairs(self) -> None:
+        if self.store is not None:
+            await self.store.save_torrents([], [], {"repairs": self.repairs.to_json()})
+
     async def _advance_pending(self) -> None:
         """Torrents we added: select all files once Real-Debrid knows them."""
         for tid in list(self.pending):
@@ -692,7 +714,9 @@ class RealDebridSource(Source):
             try:
                 fresh = await self.client.unrestrict_link(link, priority)
             except FileUnavailable as exc:
-                await self._mark_dead(tid, -1 - index, f"link {index + 1}", exc)
+                await self._unservable(tid, -1 - index, f"link {index + 1}", exc)
+                if (tid, -1 - index) not in self.dead:
+                    raise
                 continue
             self.link_names[link] = (fresh.filename or f"link {index + 1}", fresh.filesize)
             await self._keep_link(link, DirectLink(fresh.download, fresh.filesize, fresh.chunks or None),
@@ -736,6 +760,14 @@ class RealDebridSource(Source):
             if t is None:
                 continue
             lines.append(f"{t.status:<24} {t.progress:5.1f}%  {shown.get(tid, t.filename)} ({t.id})")
+        now = time.monotonic()
+        waits = [f"{reason:<24} {shown.get(tid) or tid}: file {key}, asked again in {until - now:.0f}s"
+                 for (tid, key), (until, reason) in sorted(self.unavailable.items()) if until > now]
+        if waits:
+            lines += ["", "# files Real-Debrid does not serve for now (code 24)", ""] + waits
+        repairs = self.repairs.status_lines(shown.get)
+        if repairs:
+            lines += ["", "# torrents with broken links (code 19): repairs", ""] + repairs
         dead = sorted(self.dead.items())
         if dead:
             lines += ["", "# files Real-Debrid will not serve (hidden)", ""]
@@ -795,11 +827,25 @@ class RealDebridSource(Source):
                 link = DirectLink(known.download, shown.size, known.chunks or None)
                 self.links[hoster_link] = (link, known.generated or time.time())
                 return link
+        waiting = self.unavailable.get((tid, shown.dead_key))
+        if waiting is not None and time.monotonic() < waiting[0]:
+            raise FileUnavailable(f"{shown.path}: unavailable on Real-Debrid ({waiting[1]}); asked "
+                                  f"again in {waiting[0] - time.monotonic():.0f}s", code=24)
+        broken = self.repairs.broken(tid, shown.dead_key)
+        if broken is not None:
+            # known broken: asking again would only get 19 again (NOTES 2.4)
+            raise NeedsRepair(f"{shown.path}: broken on Real-Debrid ({broken.reason}); "
+                              "see torrents/.status", code=19)
         self.links.pop(hoster_link, None)
         try:
             fresh = await self.client.unrestrict_link(hoster_link)
         except FileUnavailable as exc:
-            await self._mark_dead(tid, shown.dead_key, shown.path, exc)
+            await self._unservable(tid, shown.dead_key, shown.path, exc)
+            raise
+        except NeedsRepair as exc:
+            self.repairs.report(info, shown.dead_key, exc)
+            await self._save_repairs()
+            self.wake()
             raise
         link = DirectLink(fresh.download, shown.size, fresh.chunks or None)
         await self._keep_link(hoster_link, link, fresh.chunks)
@@ -810,6 +856,17 @@ class RealDebridSource(Source):
         self.links[hoster_link] = (link, now)
         if self.store is not None:
             await self.store.save_link(hoster_link, link.url, link.size, chunks, now)
+
+    async def _unservable(self, tid: str, dead_key: int, path: str, exc: FileUnavailable) -> None:
+        """Infringing (35/451) is for good: the file is hidden. Unavailable (24)
+        is for now (ERROR_TABLE): the file stays listed, its reads fail at once
+        until the table's wait has passed, then Real-Debrid is asked again."""
+        if exc.code == 35 or exc.status == 451:
+            await self._mark_dead(tid, dead_key, path, exc)
+            return
+        wait = exc.retry_after if exc.retry_after is not None else UNAVAILABLE_WAIT
+        self.unavailable[tid, dead_key] = (time.monotonic() + wait, "unavailable_file")
+        log.info("Real-Debrid: %s is unavailable for now; asking again in %.0fs", path, wait)
 
     async def _mark_dead(self, tid: str, dead_key: int, path: str, exc: RemoteError) -> None:
         reason = {24: "unavailable_file", 35: "infringing_file"}.get(exc.code or 0, "unavailable")
