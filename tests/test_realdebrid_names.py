@@ -133,3 +133,32 @@ def test_every_file_has_a_unique_stable_name(tmp_path):
                 [str(torrents / n) for n in ("Same", "Same (2)")]
             assert sha256_through(torrents / "Same/f.mkv") == sha(12)
             wait_until(lambda: not (torrents / "Same (3)").exists(), 10, "the kernel to forget Same (3)")
+
+
+def test_stored_rar_members_are_files_of_their_own(tmp_path):
+    from tests.emulators.rar import rar_archive
+
+    movie = SyntheticContent(300 * KiB + 11, 31)
+    nfo = SyntheticContent(2 * KiB, 32)
+    members = [{"path": "/Movie/movie.mkv", "content": {"size": movie.size, "seed": 31}, "selected": 1},
+               {"path": "/movie.nfo", "content": {"size": nfo.size, "seed": 32}, "selected": 1}]
+    library = {"realdebrid": {"token": TOKEN, "torrents": [
+        {"id": "TSTORED", "filename": "Stored", "status": "downloaded", "files": members,
+         "archive": {"name": "stored.rar", "format": "rar"}},
+        {"id": "TPACKED", "filename": "Packed", "status": "downloaded", "files": members,
+         "archive": {"name": "packed.rar", "format": "rar-compressed"}}]}}
+    stored = rar_archive([("/Movie/movie.mkv", movie), ("/movie.nfo", nfo)])
+    with run_emulator(library) as emu:
+        config = f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
+        with mounted(tmp_path, config) as mount:
+            torrents = mount.path / "realdebrid/torrents"
+            assert sorted(os.listdir(torrents / "Stored")) == ["Movie", "movie.nfo", "stored.rar"]
+            assert os.listdir(torrents / "Stored/Movie") == ["movie.mkv"]
+            assert os.stat(torrents / "Stored/Movie/movie.mkv").st_size == movie.size
+            assert sha256_through(torrents / "Stored/Movie/movie.mkv") == sha256_of(movie)
+            assert sha256_through(torrents / "Stored/movie.nfo") == sha256_of(nfo)
+            with open(torrents / "Stored/Movie/movie.mkv", "rb") as f:      # a seek into the middle
+                assert os.pread(f.fileno(), 1000, 200 * KiB) == movie.read(200 * KiB, 1000)
+            assert sha256_through(torrents / "Stored/stored.rar") == sha256_of(stored)
+            # compressed members are not byte ranges of the archive: the archive only
+            assert os.listdir(torrents / "Packed") == ["packed.rar"]

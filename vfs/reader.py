@@ -397,8 +397,8 @@ class RemoteFile:
             link = await self._link()
             try:
                 await self.engine.ranged.fetch_into(
-                    link.url, span.start + span.filled, memoryview(span.buf)[span.filled:],
-                    self.size, on_data)
+                    link.url, link.offset + span.start + span.filled, memoryview(span.buf)[span.filled:],
+                    self.size if link.total is None else link.total, on_data)
             except (LinkExpired, TemporaryError, RateLimited) as exc:
                 if isinstance(exc, LinkExpired):
                     if not refreshed:

@@ -38,9 +38,12 @@ Library section (key "realdebrid")
                               "unavailable": false,   # unrestrict -> 503 unavailable_file/24
                               "broken": false,        # unrestrict -> 503 hoster_unavailable/19
                               "infringing": false}],  # unrestrict -> 451 infringing_file/35
-                   "archive": null}],     # {"name": "x.rar", "content": {spec}?}: RD packed the
-                                          # selected files into one archive (NOTES 2.7): one link,
-                                          # which unrestricts to this name and content
+                   "archive": null}],     # {"name": "x.rar", "content": {spec}?, "format"?}: RD
+                                          # packed the selected files into one archive (NOTES
+                                          # 2.7): one link, which unrestricts to this name and
+                                          # content; "format": "rar" builds a real RAR of the
+                                          # selected files, stored; "rar-compressed" marks them
+                                          # compressed (opaque packed bytes)
      "generate": {"torrents": 5000, "files_per_torrent": 10, "file_size": 1048576},
      "readd_fixes": true,                 # adding a torrent's hash again gives its files, broken
                                           # ones mended (false: they stay broken)
@@ -154,6 +157,7 @@ from starlette.responses import Response
 
 from . import hosters
 from .content import Content, SyntheticContent, content_from_spec
+from .rar import rar_archive
 from .state import EmulatorState
 
 API_PATH = "/rest/1.0"
@@ -468,10 +472,17 @@ class RealDebrid:
             auto=polls is not None, polls_left=int(polls or 0))
         archive = entry.get("archive")
         if archive:
-            members = sum(f.bytes for f in torrent.files if f.selected)
-            spec = archive.get("content") or {"size": members + 4096, "seed": 7_000_000 + index}
+            chosen = [f for f in torrent.files if f.selected]
+            fmt = archive.get("format")
+            if fmt in ("rar", "rar-compressed"):
+                content: Content = rar_archive([(f.path, f.content) for f in chosen],
+                                               compressed=fmt == "rar-compressed")
+            else:
+                content = content_from_spec(archive.get("content") or
+                                            {"size": sum(f.bytes for f in chosen) + 4096,
+                                             "seed": 7_000_000 + index})
             torrent.archive = TorrentFile(0, "/" + self.norm(archive.get("name") or f"{filename}.rar"),
-                                          content_from_spec(spec), 1)
+                                          content, 1)
         return torrent
 
     def _add_torrent(self, torrent: Torrent, front: bool) -> None:

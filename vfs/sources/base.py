@@ -44,6 +44,9 @@ class DirectLink:
     url: str
     size: int
     max_connections: int | None = None   # the provider's per-file connection limit
+    offset: int = 0                      # the file starts this far into what `url` serves
+    total: int | None = None             # the size of what `url` serves, when not `size`
+                                         # (a member stored inside an archive)
 
 
 class Source:
@@ -53,6 +56,7 @@ class Source:
     # directory at once, so the kernel forgets vanished names without waiting.
     listings_in_memory: bool = False
     mountpoint: Path | None = None     # set by the mount (for hooks that need real paths)
+    engine: Any = None                 # the read engine, set by the mount (sources that read content)
 
     async def check(self) -> None:
         """Validates credentials; raises AuthError with a clear message."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import rarfile
 import trio
 
 from clients.errors import (FileUnavailable, InvalidName, NeedsRepair, NotEmpty, NotFound, PermissionDenied,
@@ -33,6 +34,7 @@ from clients.ratelimit import BACKGROUND, FOREGROUND, RateLimiter
 from clients.realdebrid import (Credentials, Download, OAuthCredentials, Page, RealDebridClient, Torrent,
                                 TorrentInfo, proven_complete)
 from ..config import Config, ConfigError
+from ..archives import stored_members
 from ..names import unique_names
 from .base import DirectLink, Entry, Source
 from .links import LinkRow
@@ -63,7 +65,8 @@ class Shown:
     key: str            # "f<file id>", or "l<link index>" for a link shown as itself
     path: str           # inside the torrent, starting with "/"
     size: int
-    ref: tuple          # ("tfile", torrent id, position) or ("tlink", torrent id, link index)
+    ref: tuple          # ("tfile", torrent id, position), ("tlink", torrent id, link index)
+                        # or ("tmember", torrent id, link index, member index)
     dead_key: int       # the file id in `dead`, or -1 - link index
 
 
@@ -116,6 +119,7 @@ class RealDebridSource(Source):
         self.links: dict[str, tuple[DirectLink, float]] = {}
         self.link_names: dict[str, tuple[str, int]] = {}   # archived torrents' links: name, size
         self.sizes: dict[str, int] = {}             # download id -> size found for filesize 0
+        self.rar_members: dict[str, list[tuple[str, int, int]]] = {}   # link -> (path, offset, size)
         self.unavailable: dict[tuple[str, int], tuple[float, str]] = {}   # code 24: until, reason
         self.repairs = Repairs(self.client, rd.repair, rd.repair_interval, rd.repair_max_attempts)
         self.hidden: set[str] = set()               # keys removed by rm while the torrent stays
@@ -153,6 +157,8 @@ class RealDebridSource(Source):
         self.downloads_etag = snap.meta.get("downloads_etag")
         self.dead = dict(snap.dead)
         self.sizes = {str(k): int(v) for k, v in snap.meta.get("download_sizes", {}).items()}
+        self.rar_members = {link: [(str(p), int(o), int(n)) for p, o, n in members]
+                            for link, members in snap.meta.get("rar_members", {}).items()}
         self.repairs = Repairs(self.client, self.rd.repair, self.rd.repair_interval,
                                self.rd.repair_max_attempts, snap.meta.get("repairs"))
         self.link_names = {link: (str(name), int(size))
@@ -405,6 +411,8 @@ class RealDebridSource(Source):
                     info = await self._load_info(tid, BACKGROUND, save=False)
                     if self._unnamed_links(info):
                         await self._name_links(tid, info, BACKGROUND)
+                    if self._unexamined_archives(info):
+                        await self._examine_archives(tid, info)
                 except NotFound:
                     return
                 batch.append(tid)
@@ -629,6 +637,8 @@ class RealDebridSource(Source):
                 info = await self._load_info(tid, FOREGROUND)
             if self._unnamed_links(info):
                 await self._name_links(tid, info, FOREGROUND)
+            if self._unexamined_archives(info):
+                await self._examine_archives(tid, info)
             return self._torrent_entries(torrent, info, prefix, view)
         raise NotFound(f"unknown directory {ref!r}")
 
@@ -676,6 +686,10 @@ class RealDebridSource(Source):
                 if named is not None:
                     candidates.append(Shown(f"l{index}", "/" + named[0], named[1],
                                             ("tlink", torrent.id, index), -1 - index))
+                    # stored members of a RAR: files of their own, byte ranges of the archive
+                    candidates += [Shown(f"l{index}m{n}", "/" + path, size, ("tmember", torrent.id, index, n),
+                                         -1 - index)
+                                   for n, (path, _offset, size) in enumerate(self.rar_members.get(link, ()))]
         shown = []
         for item in candidates:
             if (torrent.id, item.dead_key) in self.dead:
@@ -723,6 +737,36 @@ class RealDebridSource(Source):
                                   fresh.chunks)
         if self.store is not None:
             await self.store.save_torrents([], [], {"link_names": self.link_names})
+
+    def _unexamined_archives(self, info: TorrentInfo) -> list[int]:
+        """Indexes of an archived torrent's links that are RARs not yet examined."""
+        if info.links_match_files or self.engine is None:
+            return []
+        return [index for index, link in enumerate(info.torrent.links)
+                if link in self.link_names and link not in self.rar_members
+                and self.link_names[link][0].lower().endswith(".rar")
+                and (info.torrent.id, -1 - index) not in self.dead]
+
+    async def _examine_archives(self, tid: str, info: TorrentInfo) -> None:
+        """Reads the headers of each RAR link (through the read engine) and
+        keeps its stored members (vfs/archives.py). A read that fails leaves
+        the archive unexamined: it is tried again at the next listing."""
+        for index in self._unexamined_archives(info):
+            link = info.torrent.links[index]
+            try:
+                members = await stored_members(self.engine, (self.name, f"t/{tid}/l{index}"), self,
+                                               ("tlink", tid, index), self.link_names[link][1])
+            except RemoteError as exc:
+                log.info("Real-Debrid: could not read the archive %s: %s", self.link_names[link][0], exc)
+                continue
+            except rarfile.Error as exc:
+                log.info("Real-Debrid: %s is not a RAR archive we can read (%s); shown as it is",
+                         self.link_names[link][0], exc)
+                members = []
+            self.rar_members[link] = [(m.path, m.offset, m.size) for m in members]
+            log.info("Real-Debrid: %s holds %d stored members", self.link_names[link][0], len(members))
+            if self.store is not None:
+                await self.store.save_torrents([], [], {"rar_members": self.rar_members})
 
     def _torrent_entries(self, torrent: Torrent, info: TorrentInfo, prefix: str, view: str) -> list[Entry]:
         """Entries directly below `prefix` ('' or 'a/b/') inside the torrent.
@@ -803,6 +847,15 @@ class RealDebridSource(Source):
                 return DirectLink(download.download, download.filesize, download.chunks or None)
             fresh = await self.client.unrestrict_link(download.link)
             return DirectLink(fresh.download, fresh.filesize or download.filesize, fresh.chunks or None)
+        if kind == "tmember":
+            _, tid, index, n = ref
+            archive = await self.resolve(("tlink", tid, index), refresh=refresh)
+            info = self.infos.get(tid)
+            members = self.rar_members.get(info.torrent.links[index], []) if info is not None else []
+            if n >= len(members):
+                raise NotFound(f"{ref!r} is gone")
+            _path, offset, size = members[n]
+            return DirectLink(archive.url, size, archive.max_connections, offset=offset, total=archive.size)
         if kind not in ("tfile", "tlink"):
             raise NotFound(f"not a file: {ref!r}")
         tid = ref[1]
@@ -976,7 +1029,7 @@ class RealDebridSource(Source):
             if self.store is not None:
                 await self.store.save_downloads(self.download_items)
             return
-        if kind in ("tfile", "tlink"):
+        if kind in ("tfile", "tlink", "tmember"):
             tid = ref[1]
             name = self.torrents[tid].filename if tid in self.torrents else tid
             self._refuse_delete(f"torrent {name}")
