@@ -378,6 +378,25 @@ class RealDebridClient:
                                             "code": code, "grant_type": OAUTH_GRANT})
         return response.json()
 
+    # --- OAuth device flow for open-source apps (NOTES 2.8)
+
+    async def device_code(self) -> dict[str, Any]:
+        response = await self.request("GET", "/device/code", auth=False, base=self.oauth_url,
+                                      params={"client_id": OPENSOURCE_CLIENT_ID, "new_credentials": "yes"},
+                                      priority=FOREGROUND)
+        return response.json()
+
+    async def device_credentials(self, device_code: str) -> dict[str, Any] | None:
+        """The app's client id/secret once the user approved; None until then
+        (the service answers 403 while it waits)."""
+        try:
+            response = await self.request("GET", "/device/credentials", auth=False, base=self.oauth_url,
+                                          params={"client_id": OPENSOURCE_CLIENT_ID, "code": device_code},
+                                          priority=FOREGROUND)
+        except PermissionDenied:
+            return None
+        return response.json()
+
     # --- lists
 
     async def page(self, path: str, offset: int, limit: int = PAGE_LIMIT, etag: str | None = None,

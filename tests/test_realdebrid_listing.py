@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 from tests.emulators.harness import run_emulator
 from tests.mounting import mounted, wait_until
@@ -43,14 +42,20 @@ def test_unproven_listings_never_remove_torrents(tmp_path):
     hook_log = tmp_path / "hook.log"
     # 25 torrents in pages of at most 10 (the server clamps our limit of 2500)
     library = {"realdebrid": {"token": TOKEN, "max_limit": 10,
-                              "torrents": [torrent(n) for n in range(25)]}}
+                              "torrents": [torrent(n) for n in range(25)],
+                              "downloads": [{"id": f"D{n:02d}", "filename": f"download {n:02d}.mkv",
+                                             "content": {"size": KiB + n, "seed": 500 + n}}
+                                            for n in range(12)]}}
+    downloads = {f"download {n:02d}.mkv" for n in range(12)}
     names = {f"Torrent {n:03d}" for n in range(25)}
     with run_emulator(library) as emu:
         config = (f'[mount]\nlisting_ttl = 0\n[realdebrid]\ntoken = "{TOKEN}"\n'
                   f'api_url = "{emu.urls["realdebrid"]}"\nrefresh_interval = 0.2\n'
+                  "downloads_refresh_interval = 0.2\n"
                   f"on_change = {json.dumps([sys.executable, str(hook), str(hook_log)])}\n")
         with mounted(tmp_path, config) as mount:
             assert listed(mount) == names, "pages clamped below our limit are not the end"
+            assert set(os.listdir(mount.path / "realdebrid/downloads")) - {".status"} == downloads
             # (variant, list calls to wait for): more than FULL_PASS_EVERY refreshes, so
             # full passes over every page are included; a 503 is retried with backoff
             # (six calls, half a minute), so one failed pass is enough there.
@@ -68,6 +73,8 @@ def test_unproven_listings_never_remove_torrents(tmp_path):
                 emu.action("realdebrid", "set_listing", variant)
                 refreshes(emu, calls, f"refreshes with {variant}")
                 assert listed(mount) == names, f"torrents removed on a listing like {variant}"
+                assert set(os.listdir(mount.path / "realdebrid/downloads")) - {".status"} == downloads, \
+                    f"downloads removed on a listing like {variant}"
                 emu.action("realdebrid", "set_listing", {"total_header": True, "empty": None,
                                                          "page_error_from": None,
                                                          "page_error_status": 503,

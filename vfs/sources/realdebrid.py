@@ -480,8 +480,10 @@ class RealDebridSource(Source):
         if not (whole and proven_complete(read, len(seen))):
             items += [d for d in self.download_items if str(d.get("id")) not in seen]
         probed = await self._find_sizes(items)
-        if items == self.download_items:
-            return False
+        by_id = {str(item.get("id")): item for item in items}
+        if items == self.download_items or (
+                len(by_id) == len(items) and by_id == {str(d.get("id")): d for d in self.download_items}):
+            return False     # the same entries (an unproven listing may only reorder them)
         self._set_downloads(items)
         self.downloads_etag = first.etag
         if self.store is not None:
