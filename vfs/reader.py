@@ -432,8 +432,8 @@ class RemoteFile:
             stats.add(provider, "transfers")
             try:
                 await self.engine.ranged.fetch_into(
-                    link.url, span.start + span.filled, memoryview(span.buf)[span.filled:],
-                    self.size, on_data, html=self.html)
+                    link.url, link.offset + span.start + span.filled, memoryview(span.buf)[span.filled:],
+                    self.size if link.total is None else link.total, on_data, html=self.html)
             except (LinkExpired, TemporaryError, RateLimited) as exc:
                 error = exc
             else:
