@@ -138,4 +138,4 @@ def test_rapidshare_expired_dlauth_mid_read_gets_a_fresh_ticket(emu, tmp_path):
             os.close(fd)
         assert emu.calls("rapidshare", "download") == tickets + 1   # exactly one fresh ticket
         assert sha256_through(path) == sha256_of(BIG)
-        assert "resolving it again" in mount.log_text()          # the engine's one refresh
+        assert "with a fresh link" in mount.log_text()          # the engine's one refresh
