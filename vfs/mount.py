@@ -41,6 +41,8 @@ def fuse_options(mount: MountConfig) -> set[str]:
                                                "default_permissions"}
     if mount.allow_other:
         options.add("allow_other")
+    if mount.read_only:
+        options.add("ro")
     return options
 
 
