@@ -285,7 +285,7 @@ def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | No
 
     try:
         trio.run(serve, config, mountpoint, on_ready)
-    except (AuthError, MountError, ConfigError) as exc:
+    except (AuthError, MountError, ConfigError, PreflightError) as exc:
         return report_startup_error(ready_fd, str(exc))
     except RemoteError as exc:
         return report_startup_error(ready_fd, f"cannot reach the service: {exc}")
@@ -295,7 +295,9 @@ def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | No
 
 
 def report_startup_error(ready_fd: int | None, message: str) -> int:
-    log.error("%s", message)
+    if not isinstance(logging.getLogger().handlers[0], logging.StreamHandler) \
+            or isinstance(logging.getLogger().handlers[0], logging.FileHandler):
+        log.error("%s", message)    # into the log file; stderr gets the line below
     if ready_fd is not None:
         os.write(ready_fd, f"error: {message}\n".encode())
         os.close(ready_fd)

@@ -12,7 +12,7 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pyfuse3
 import trio
@@ -23,6 +23,7 @@ from .cache import MemoryCache
 from .config import Config, MountConfig
 from .fs import Operations
 from .diskcache import DiskCache
+from .preflight import check_sources
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
 from .sources.internal import InternalSource
@@ -82,8 +83,7 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
             raise MountError("nothing to mount: the config enables no service (add a "
                              "[realdebrid], [rapidgator], [portal], [premiumize] or [rapidshare] "
                              "section; see README.md)")
-        for source in sources:
-            await source.check()
+        await check_sources(sources, config, http)
         tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
         ranged = RangeClient(stall_timeout=config.read.stall_timeout)
         disk = None
@@ -117,7 +117,7 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
                 for source in sources:
                     await nursery.start(source.run)
                 await nursery.start(tree.run)
-                nursery.start_soon(_terminate_on_signals)
+                await nursery.start(_terminate_on_signals)
                 log.info("mounted at %s", mountpoint)
                 on_ready()
                 await pyfuse3.main()
@@ -130,8 +130,11 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
             log.info("unmounted %s", mountpoint)
 
 
-async def _terminate_on_signals() -> None:
+async def _terminate_on_signals(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    # Started (not start_soon) before the ready line: a SIGTERM right after
+    # "mounted at" must find the handler installed.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for signum in signals:
             log.info("got %s; unmounting", signal.Signals(signum).name)
             pyfuse3.terminate()

@@ -12,8 +12,16 @@ import errno
 import logging
 import os
 import shutil
+import socket
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
+import trio
+
+from clients.errors import AuthError, RemoteError
+from clients.http import redact_url
 from .config import Config
 
 log = logging.getLogger(__name__)
@@ -91,3 +99,73 @@ def user_allow_other(fuse_conf: Path) -> bool:
 def preflight(mountpoint: Path, config: Config) -> None:
     check_mountpoint(mountpoint, config.mount.allow_non_empty)
     check_machine(config.mount.allow_other)
+
+
+# --- the services ------------------------------------------------------------
+
+CONNECT_TIMEOUT = 10.0
+
+
+def service_url(config: Config, name: str) -> str | None:
+    return getattr(getattr(config, name, None), "api_url", None) or None
+
+
+async def check_sources(sources: list[Any], config: Config, http: httpx.AsyncClient) -> None:
+    """Each source's `check()` (account, credentials), after making sure its
+    api_url answers at all, so a wrong URL is one clear line within 10 s."""
+    for source in sources:
+        url = service_url(config, source.name)
+        if url is not None:
+            await check_reachable(source.name, url)
+        try:
+            await source.check()
+        except AuthError:
+            raise
+        except (RemoteError, ValueError, KeyError, TypeError):
+            if url is not None and await answers_html(http, url):
+                raise PreflightError(f"[{source.name}] api_url {redact_url(url)} returned HTML, "
+                                     "not JSON — check api_url") from None
+            raise
+
+
+async def check_reachable(name: str, url: str) -> None:
+    """A TCP connection to the api_url's host (no HTTP request: no API call is spent)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    with trio.move_on_after(CONNECT_TIMEOUT) as scope:
+        try:
+            stream = await trio.open_tcp_stream(host, port)
+        except OSError as exc:
+            raise PreflightError(f"[{name}] api_url {redact_url(url)} is unreachable "
+                                 f"({connect_failure(exc, host)}) — check api_url and the network") from None
+        await stream.aclose()
+    if scope.cancelled_caught:
+        raise PreflightError(f"[{name}] api_url {redact_url(url)} did not answer within "
+                             f"{CONNECT_TIMEOUT:.0f} s — check api_url and the network")
+
+
+def connect_failure(exc: BaseException, host: str) -> str:
+    # trio reports "all attempts failed" with the attempts' errors as its cause.
+    cause = exc.__cause__
+    if isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+        cause = cause.exceptions[0]
+    if isinstance(cause, OSError):
+        exc = cause
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host {host}"
+    if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
+        return "connection refused"
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
+async def answers_html(http: httpx.AsyncClient, url: str) -> bool:
+    """After a failed check: does the api_url serve a web page rather than an API?"""
+    with trio.move_on_after(CONNECT_TIMEOUT):
+        try:
+            response = await http.get(url)
+        except httpx.HTTPError:
+            return False
+        kind = response.headers.get("content-type", "").lower()
+        return "html" in kind or response.text.lstrip()[:1] == "<"
+    return False
