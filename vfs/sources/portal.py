@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import trio
 
-from clients.errors import FileUnavailable, NotFound, NotReady, TemporaryError
+from clients.errors import FileUnavailable, NotFound, NotReady, RemoteError, TemporaryError
 from clients.portal import PortalClient, PortalHost, PortalLink
 from ..config import Config, ConfigError
 from .base import DirectLink
@@ -65,6 +65,10 @@ class PortalSource(LinkSource):
         if isinstance(interval, (int, float)) and interval > 0:
             self.check_interval = interval / 1000
         hosts = await self.client.hosts_grouped()
+        if not hosts:
+            # A portal serves no link without hosts: an empty list means a wrong api_url or an
+            # account the portal does not recognise, never a working set-up.
+            raise RemoteError("portal /hosts/grouped: the host list is empty")
         self.hosts = {domain: host for host in hosts for domain in host.domains}
         self._checked = True
         log.info("portal: %s account, %d host(s)", self.account.get("accountType", "?"), len(hosts))
