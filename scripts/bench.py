@@ -267,6 +267,12 @@ class Process:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def idle(self, seconds: float = 0.5) -> bool:
+        """True when the process used under 5% of a core for `seconds`."""
+        before = self.cpu_seconds()
+        time.sleep(seconds)
+        return self.cpu_seconds() - before < 0.05 * seconds
+
     def reset_peak_rss(self) -> None:
         Path(f"/proc/{self.pid}/clear_refs").write_text("5")
 
@@ -336,8 +342,10 @@ class Peers:
             # user lists a library that is already known.
             wait_until(lambda: emu.calls("realdebrid", INFO) >= self.sizes.dirs
                        and "details of" in mount.log_text(), STEP_TIMEOUT, "the first sync")
+            daemon = Process(mount.process.pid)
+            wait_until(daemon.idle, STEP_TIMEOUT, "the daemon to finish its first sync")
             yield PeerMount("debridfs", mount.path / "realdebrid/downloads",
-                            mount.path / "realdebrid/torrents", Process(mount.process.pid))
+                            mount.path / "realdebrid/torrents", daemon)
 
     @contextlib.contextmanager
     def rclone(self, capped: bool = False) -> Iterator[PeerMount]:
