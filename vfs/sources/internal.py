@@ -1,7 +1,9 @@
 """`MOUNT/.debridfs/`: debridfs's own status files, read-only.
 
 `uploads` lists every upload not yet confirmed by its service (state,
-progress, errors), generated when it is opened.
+progress, errors); `stats` counts, per provider, how reads went since the
+mount (transfers, stalls, retries, links resolved again). Both are generated
+when opened.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from typing import Any
 
 from clients.errors import NotFound
+from ..readstats import ReadStats
 from ..uploads import format_status
 from .base import Entry, Source
 
@@ -22,6 +25,7 @@ class InternalSource(Source):
 
     def __init__(self, sources: list[Source]) -> None:
         self.sources = sources
+        self.read_stats = ReadStats()     # the mount hands over the read engine's
 
     def uploads_text(self) -> bytes:
         rows = []
@@ -36,4 +40,9 @@ class InternalSource(Source):
         # The size is the text's length now; the file is served with direct_io
         # and generated at open, so a longer text still reads in full.
         return [Entry("uploads", "uploads", False, size=len(self.uploads_text()), mtime=time.time(),
-                      virtual=self.uploads_text)]
+                      virtual=self.uploads_text),
+                Entry("stats", "stats", False, size=len(self.stats_text()), mtime=time.time(),
+                      virtual=self.stats_text)]
+
+    def stats_text(self) -> bytes:
+        return self.read_stats.text()
