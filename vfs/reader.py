@@ -454,8 +454,8 @@ class RemoteFile:
             wait = kind not in NO_BACKOFF and not (n == 1 and kind in RESOLVE_AT_ONCE)
             delay = retrying.next_delay(error) if wait else 0.0
             stats.add(provider, "retries")
-            log.info("transfer at %d failed (%s); %s in %.2fs", span.start + span.filled, error,
-                     "resolving it again and retrying" if resolve else "retrying", delay)
+            log.info("transfer at %d failed (%s); retrying in %.2fs%s", span.start + span.filled,
+                     error, delay, " with a fresh link" if resolve else "")
             if wait:
                 await retrying.wait(error, delay)
             if resolve:
