@@ -23,8 +23,7 @@ import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.linkservices import (NITRO, PM_LOGIN, PM_PIN, PORTAL_KEY, RG_ONE, RG_TWO, RS_LOGIN, RS_OWN,
-                                RS_PASS, emulator_fixture)
-from tests.linkservices import fresh  # noqa: F401  (autouse: every test starts clean)
+                                RS_PASS)
 from tests.mounting import mounted, run_cli, sha256_through, wait_until, write_config
 
 ONE = SyntheticContent(300_000, 31)
@@ -51,7 +50,8 @@ LIBRARY: dict[str, Any] = {
 }
 
 
-emu = emulator_fixture(LIBRARY)
+# `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
+pytestmark = pytest.mark.usefixtures("fresh_link_services")
 
 
 def rs_config(emu, login: bool = True) -> str:

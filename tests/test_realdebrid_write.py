@@ -80,6 +80,19 @@ def test_cp_of_a_magnet_and_a_torrent_adds_them(emu, tmp_path):
         assert not (torrents / "film.magnet").exists()
 
 
+def test_shell_redirect_of_a_magnet_adds_it(emu, tmp_path):
+    # `>` opens, dup2()s onto stdout and closes the first descriptor before anything
+    # is written: that flush must not hand an empty file over.
+    with mounted(tmp_path, config(emu.urls)) as mount:
+        torrents = mount.path / "realdebrid/torrents"
+        target = torrents / "y.magnet"
+        result = subprocess.run(["bash", "-c", f"printf 'magnet:?xt=urn:btih:{'cd' * 20}&dn=Redirected' > '{target}'"],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: "Redirected" in os.listdir(torrents), 30, "the torrent")
+        assert "y.magnet" not in os.listdir(torrents)
+
+
 def test_bad_files_are_refused(emu, tmp_path):
     with mounted(tmp_path, config(emu.urls)) as mount:
         mount.expect_log(r"(flush|release|create) failed|could not hand")

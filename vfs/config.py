@@ -304,11 +304,13 @@ class MountConfig(Section):
 
 class PathsConfig(Section):
     """[paths]: where debridfs keeps its own files."""
-    state_dir: FilePath | None = Field(None, description="State (sqlite, upload journals, log of "
-                                       "--daemon); default: the XDG state dir, "
-                                       "`~/.local/state/debridfs`.")
-    cache_root: FilePath | None = Field(None, description="Spool of files being written; default: "
-                                        "the XDG cache dir, `~/.cache/debridfs`.")
+    state_dir: FilePath | None = Field(None, description="State (sqlite, upload journals, spools of "
+                                       "files being written, the mount lock, log of --daemon); "
+                                       "default: the XDG state dir, `~/.local/state/debridfs`. "
+                                       "One mount per state dir.")
+    cache_root: FilePath | None = Field(None, description="Root for caches debridfs may lose "
+                                        "(spools moved to the state dir); default: the XDG cache "
+                                        "dir, `~/.cache/debridfs`.")
 
 
 class ConfigFile(BaseModel):

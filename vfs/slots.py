@@ -52,6 +52,8 @@ class PrioritySlots:
         else:
             waiter = _Waiter()
             heapq.heappush(self._queue, (priority, next(self._order), waiter))
+            # An urgent read queued behind read-ahead still gets a reserved slot at once.
+            self._grant()
             try:
                 await waiter.event.wait()
             except BaseException:

@@ -1,7 +1,7 @@
 """Real-Debrid as a source: `downloads/`, `torrents/<name>/<path>`, optional groups.
 
 Everything listed is served from memory, filled by a background sync
-(`realdebrid_sync.py` is folded in here: see `_sync_loop`) and persisted in
+(`_sync_loop`) and persisted in
 sqlite (`realdebrid_store.py`), so `ls -lR` costs no API call and a remount
 is browsable at once. Torrent files resolve through the `download` URL of
 their `/downloads` entry or a cached link, else `/unrestrict/link` of their
