@@ -5,6 +5,7 @@ operations, quota errors, login and token renewal."""
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -68,14 +69,12 @@ def emu():
             os.environ["TMPDIR"] = saved
 
 
-@pytest.fixture
-def mount(emu, tmp_path):
-    with mounted(tmp_path, config_for(emu)) as m:
-        yield m
+def mount_config(emu) -> str:
+    """What the `mount` fixture (tests/conftest.py) mounts."""
+    return config_for(emu)
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    return wait_until(condition, timeout, what)     # uploads take longer: a longer default
+wait_for = functools.partial(wait_until, timeout=30.0)     # uploads take longer: a longer default
 
 
 def remote(emu, path: str) -> dict | None:

@@ -8,8 +8,9 @@ import os
 
 import trio
 
-from clients.errors import RateLimited, Refused, TemporaryError, errno_of
+from clients.errors import RateLimited, Refused, TemporaryError
 from clients.rapidgator import TwoFactorRequired, map_error
+from vfs.errnos import errno_of
 from vfs.uploads import DONE, Journal, UploadRecord, format_status
 
 

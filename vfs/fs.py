@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import inspect
 import logging
 import os
 import stat
@@ -14,8 +15,8 @@ from typing import Any, Callable
 
 import pyfuse3
 
-from clients.errors import RemoteError, errno_of
 from .config import MountConfig
+from .errnos import KNOWN_ERRORS, errno_of
 from .reader import ReadEngine, RemoteFile
 from .spool import SPOOL_KEY_PREFIX
 from .tree import ROOT_INODE, Node, Tree
@@ -31,7 +32,8 @@ ANSWERS = {errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST, errno.EROFS, errno.EINVA
 
 
 def fuse_errors(method: Callable) -> Callable:
-    """Maps the error vocabulary to FUSEError once, for every operation."""
+    """Maps the error vocabulary to FUSEError once, for every operation
+    (the table is vfs/errnos.py); anything else is a crash: logged, EIO."""
 
     @functools.wraps(method)
     async def wrapper(self: "Operations", *args: Any, **kwargs: Any) -> Any:
@@ -39,7 +41,7 @@ def fuse_errors(method: Callable) -> Callable:
             return await method(self, *args, **kwargs)
         except pyfuse3.FUSEError:
             raise
-        except RemoteError as exc:
+        except KNOWN_ERRORS as exc:
             code = errno_of(exc)
             # Answers to what the user asked for (a gone file, a full directory, a
             # write where writing is not allowed, a name the service refuses) are
@@ -177,7 +179,10 @@ class Operations(pyfuse3.Operations):
             self.handles[fh] = Handle(node, local_fd=os.open(node.local, os.O_RDONLY))
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
         if node.virtual is not None:
-            self.handles[fh] = Handle(node, data=node.virtual())
+            data = node.virtual()
+            if inspect.isawaitable(data):      # content that needs I/O (a database) to make
+                data = await data
+            self.handles[fh] = Handle(node, data=data)
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
         remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size,
                                   node.name)
@@ -236,7 +241,11 @@ class Operations(pyfuse3.Operations):
     async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
         value = self.tree.get(inode).xattrs.get(os.fsdecode(name))
         if value is None:
-            raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
+            # Only user.* attributes exist here. For the other namespaces (ls -l
+            # asks for security.selinux and system.posix_acl_* of every file)
+            # "not supported" is true, and ls then stops asking for the rest of
+            # the mount; "no such attribute" would cost a round trip per file.
+            raise pyfuse3.FUSEError(pyfuse3.ENOATTR if name.startswith(b"user.") else errno.EOPNOTSUPP)
         return value
 
     @fuse_errors

@@ -13,17 +13,19 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pyfuse3
 import trio
 
 from clients.http import make_http_client
 from clients.ranged import RangeClient
+from . import blocking
 from .cache import MemoryCache
 from .config import Config, MountConfig
 from .fs import Operations
 from .diskcache import DiskCache
+from .preflight import check_sources
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
 from .sources.internal import InternalSource
@@ -43,6 +45,8 @@ def fuse_options(mount: MountConfig) -> set[str]:
                                                "default_permissions"}
     if mount.allow_other:
         options.add("allow_other")
+    if mount.read_only:
+        options.add("ro")
     return options
 
 
@@ -108,8 +112,7 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
             raise MountError("nothing to mount: the config enables no service (add a "
                              "[realdebrid], [rapidgator], [portal], [premiumize] or [rapidshare] "
                              "section; see README.md)")
-        for source in sources:
-            await source.check()
+        await check_sources(sources, config, http)
         tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
         ranged = RangeClient(stall_timeout=config.read.stall_timeout)
         disk = None
@@ -125,6 +128,7 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         for source in sources:
             source.mountpoint = mountpoint
+            source.engine = engine
         # Names that vanished from a listing: the kernel drops its cached entry.
         # invalidate_entry_async queues the call to a thread pyfuse3 owns, so it
         # never blocks the trio thread (the blocking invalidate_entry would
@@ -144,9 +148,11 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
                 for source in sources:
                     await nursery.start(source.run)
                 await nursery.start(tree.run)
-                # Started (handlers in place) before "mounted at": a SIGTERM right
-                # after it unmounts cleanly instead of killing the process.
+                # Started (not only scheduled) before the ready line: a SIGTERM
+                # sent as soon as a caller sees it must unmount, not kill us.
                 await nursery.start(_terminate_on_signals)
+                # A debug mode the tests turn on; from here on a blocked loop stalls requests.
+                blocking.install_from_env()
                 log.info("mounted at %s", mountpoint)
                 on_ready()
                 await pyfuse3.main()
@@ -159,7 +165,7 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
             log.info("unmounted %s", mountpoint)
 
 
-async def _terminate_on_signals(task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
+async def _terminate_on_signals(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         task_status.started()
         async for signum in signals:

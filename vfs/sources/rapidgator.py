@@ -92,7 +92,11 @@ class RapidgatorSource(Source):
         self._links: dict[str, DirectLink] = {}
         self._on_change = lambda ref: None
 
-    def _store_token(self, token: str) -> None:
+    async def _store_token(self, token: str) -> None:
+        # fsync: in a worker thread, never on the trio thread (a renewal happens mid-read).
+        await trio.to_thread.run_sync(self._store_token_sync, token)
+
+    def _store_token_sync(self, token: str) -> None:
         if self.credentials_file is None:
             return
         data = load_credentials(self.credentials_file)
