@@ -40,6 +40,11 @@ class FileUnavailable(RemoteError):
     """The service will never serve this file (dead, infringing, removed)."""
 
 
+class NeedsRepair(RemoteError):
+    """The service will not serve this until the thing is added again (a
+    Real-Debrid torrent whose link answers hoster_unavailable/19)."""
+
+
 class RateLimited(RemoteError):
     """Too many requests: slow down (see `retry_after`)."""
 

@@ -164,13 +164,19 @@ def test_debridfs_add_realdebrid_puts_links_in_downloads(emu, tmp_path):
         assert (downloads / "b.mkv").read_bytes() == SyntheticContent(3000, 3).read(0, 3000)
 
 
-def test_dead_files_are_hidden_and_listed(emu, tmp_path):
+def test_unavailable_files_stay_listed_and_fail_at_once(emu, tmp_path):
+    # code 24 is "offline for now" (ERROR_TABLE): listed, reads fail fast, in .status
     with mounted(tmp_path, config(emu.urls)) as mount:
         mount.expect_log(r"bad\.mkv .* unavailable_file|read failed|open failed|unavailable_file")
         torrent = mount.path / "realdebrid/torrents/Half Dead"
         assert sorted(os.listdir(torrent)) == ["bad.mkv", "ok.mkv"]
-        with pytest.raises(OSError):
+        with pytest.raises(OSError) as caught:
             (torrent / "bad.mkv").read_bytes()
-        wait_for(lambda: os.listdir(torrent) == ["ok.mkv"], 15, "the dead file to vanish")
+        assert caught.value.errno == errno.EIO
+        calls = emu.calls("realdebrid", "POST /unrestrict/link")
+        with pytest.raises(OSError):
+            os.stat(torrent / "bad.mkv") and open(torrent / "bad.mkv", "rb").read(10)
+        assert emu.calls("realdebrid", "POST /unrestrict/link") == calls, "asked again at once"
+        assert sorted(os.listdir(torrent)) == ["bad.mkv", "ok.mkv"]
         assert "unavailable_file" in (mount.path / "realdebrid/torrents/.status").read_text()
         assert (torrent / "ok.mkv").read_bytes() == SyntheticContent(5000, 6).read(0, 5000)

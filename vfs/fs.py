@@ -242,7 +242,11 @@ class Operations(pyfuse3.Operations):
     async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
         value = self.tree.get(inode).xattrs.get(os.fsdecode(name))
         if value is None:
-            raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
+            # Only user.* attributes exist here. For the other namespaces (ls -l
+            # asks for security.selinux and system.posix_acl_* of every file)
+            # "not supported" is true, and ls then stops asking for the rest of
+            # the mount; "no such attribute" would cost a round trip per file.
+            raise pyfuse3.FUSEError(pyfuse3.ENOATTR if name.startswith(b"user.") else errno.EOPNOTSUPP)
         return value
 
     @fuse_errors

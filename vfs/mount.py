@@ -25,6 +25,7 @@ from .cache import MemoryCache
 from .config import Config, MountConfig
 from .fs import Operations
 from .diskcache import DiskCache
+from .preflight import check_sources
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
 from .sources.internal import InternalSource
@@ -44,6 +45,8 @@ def fuse_options(mount: MountConfig) -> set[str]:
                                                "default_permissions"}
     if mount.allow_other:
         options.add("allow_other")
+    if mount.read_only:
+        options.add("ro")
     return options
 
 
@@ -109,8 +112,7 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
             raise MountError("nothing to mount: the config enables no service (add a "
                              "[realdebrid], [rapidgator], [portal], [premiumize] or [rapidshare] "
                              "section; see README.md)")
-        for source in sources:
-            await source.check()
+        await check_sources(sources, config, http)
         tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
         ranged = RangeClient(stall_timeout=config.read.stall_timeout)
         disk = None
@@ -126,6 +128,7 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         for source in sources:
             source.mountpoint = mountpoint
+            source.engine = engine
         # Names that vanished from a listing: the kernel drops its cached entry.
         # invalidate_entry_async queues the call to a thread pyfuse3 owns, so it
         # never blocks the trio thread (the blocking invalidate_entry would

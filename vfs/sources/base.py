@@ -39,6 +39,7 @@ class Entry:
     virtual: Callable[[], bytes | Awaitable[bytes]] | None = None
     local: Path | None = None      # served from this local file (e.g. a spool being uploaded)
     writable: bool = False
+    rank: Any = ()                 # orders name clashes (vfs/names.py): lower keeps the plain name
 
 
 @dataclass
@@ -46,6 +47,9 @@ class DirectLink:
     url: str
     size: int
     max_connections: int | None = None   # the provider's per-file connection limit
+    offset: int = 0                      # the file starts this far into what `url` serves
+    total: int | None = None             # the size of what `url` serves, when not `size`
+                                         # (a member stored inside an archive)
 
 
 class Source:
@@ -56,6 +60,7 @@ class Source:
     listings_in_memory: bool = False
     mountpoint: Path | None = None     # set by the mount (for hooks that need real paths)
     uploads: "UploadManager | None" = None   # written files become uploads (vfs/uploads.py)
+    engine: Any = None                 # the read engine, set by the mount (sources that read content)
 
     async def check(self) -> None:
         """Validates credentials; raises AuthError with a clear message."""
