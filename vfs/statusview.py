@@ -1,6 +1,7 @@
 """`debridfs status`: what the running mount is doing, from outside it.
 
-With a mount point, reads `MOUNT/.debridfs/uploads`; otherwise the upload
+With a mount point, reads `MOUNT/.debridfs/uploads` and then
+`MOUNT/.debridfs/stats` (how reads went per provider); otherwise the upload
 journals in the state dir (pending uploads survive a restart)."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ def show_status(config: Config, mountpoint: Path | None) -> int:
     if mountpoint is not None:
         try:
             sys.stdout.write((mountpoint / ".debridfs" / "uploads").read_text())
+            sys.stdout.write("\n" + (mountpoint / ".debridfs" / "stats").read_text())
         except OSError as exc:
             print(f"debridfs: cannot read the status of {mountpoint}: {exc.strerror}", file=sys.stderr)
             return 1
