@@ -40,6 +40,11 @@ class FileUnavailable(RemoteError):
     """The service will never serve this file (dead, infringing, removed)."""
 
 
+class NeedsRepair(RemoteError):
+    """The service will not serve this until the thing is added again (a
+    Real-Debrid torrent whose link answers hoster_unavailable/19)."""
+
+
 class RateLimited(RemoteError):
     """Too many requests: slow down (see `retry_after`)."""
 
@@ -90,6 +95,11 @@ class TooBig(RemoteError):
 
 class NotEmpty(RemoteError):
     """A directory to remove (or to replace by a rename) still has entries."""
+
+
+class Refused(RemoteError):
+    """The service refused a request with an error its documents do not explain
+    (the message quotes it). Permanent: retrying the same request will not help."""
 
 
 class ReadOnly(RemoteError):

@@ -88,7 +88,7 @@ def read_line(process: subprocess.Popen, timeout: float) -> str:
 
 
 def start_mount(workdir: Path, config_text: str, env: dict[str, str] | None = None,
-                name: str = "mnt") -> tuple[subprocess.Popen, Path, Path, Path, str]:
+                name: str = "mnt", args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, Path, Path, Path, str]:
     mountpoint = workdir / name
     mountpoint.mkdir(exist_ok=True)
     config_file = write_config(workdir, config_text)
@@ -99,7 +99,7 @@ def start_mount(workdir: Path, config_text: str, env: dict[str, str] | None = No
                 **(env or {})}
     process = subprocess.Popen(
         DEBRIDFS + ["--log-level", "DEBUG", "--log-file", str(log_file), "--config", str(config_file),
-                    "mount", str(mountpoint)],
+                    "mount", str(mountpoint), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
         cwd=Path(__file__).resolve().parent.parent)
     line = read_line(process, MOUNT_TIMEOUT)
@@ -146,8 +146,9 @@ def unexpected_log_lines(log_text: str, allowed: list[str]) -> list[str]:
 
 @contextmanager
 def mounted(workdir: Path, config_text: str, env: dict[str, str] | None = None,
-            name: str = "mnt") -> Iterator[Mount]:
-    process, mountpoint, log_file, config_file, line = start_mount(workdir, config_text, env, name)
+            name: str = "mnt", args: tuple[str, ...] = ()) -> Iterator[Mount]:
+    """`args`: extra `debridfs mount` flags (--read-only, -o KEY=VALUE...)."""
+    process, mountpoint, log_file, config_file, line = start_mount(workdir, config_text, env, name, args)
     if "mounted at" not in line:
         unmount(mountpoint, process)
         log = log_file.read_text() if log_file.exists() else ""

@@ -164,7 +164,7 @@ class Tree:
     def apply_listing(self, node: Node, entries: list[Entry]) -> None:
         """Replaces a directory's children, keeping the nodes of unchanged keys."""
         by_key = {child.key: child for child in kids(node).values()}
-        names = unique_names([(e.key, e.name) for e in entries])
+        names = unique_names([(e.key, e.name, e.rank) for e in entries])
         fresh: dict[str, Node] = {}
         for entry in entries:
             name = names[entry.key]
