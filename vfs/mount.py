@@ -13,18 +13,19 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pyfuse3
 import trio
 
 from clients.http import make_http_client
 from clients.ranged import RangeClient
+
 from . import blocking
 from .cache import MemoryCache
 from .config import Config, MountConfig
-from .fs import Operations
 from .diskcache import DiskCache
+from .fs import Operations
 from .preflight import check_sources
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
