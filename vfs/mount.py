@@ -24,6 +24,7 @@ from .config import Config, MountConfig
 from .fs import Operations
 from .diskcache import DiskCache
 from .preflight import check_sources
+from .statusfile import StatusFile
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
 from .sources.internal import InternalSource
@@ -117,6 +118,8 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
                 for source in sources:
                     await nursery.start(source.run)
                 await nursery.start(tree.run)
+                await nursery.start(StatusFile(config.state_dir, mountpoint, sources, engine, disk,
+                                               config.cache.cache_max_size).run)
                 await nursery.start(_terminate_on_signals)
                 log.info("mounted at %s", mountpoint)
                 on_ready()

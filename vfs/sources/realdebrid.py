@@ -29,9 +29,10 @@ from clients.errors import (FileUnavailable, InvalidName, NotEmpty, NotFound, Pe
                             ReadOnly, RemoteError)
 from clients.ratelimit import BACKGROUND, FOREGROUND, RateLimiter
 from clients.realdebrid import (Credentials, Download, OAuthCredentials, RealDebridClient, Torrent,
-                                TorrentInfo)
+                                TorrentInfo, parse_date)
 from ..config import Config, ConfigError
 from ..names import safe_name
+from ..progress import Progress
 from .base import DirectLink, Entry, Source
 from .links import LinkRow
 from .realdebrid_store import Store
@@ -104,11 +105,17 @@ class RealDebridSource(Source):
         self._info_locks: dict[str, trio.Lock] = {}
         self._refreshes = 0
         self._downloads_at = -float("inf")
+        # What `debridfs status` shows (status_info).
+        self.user: dict[str, Any] = {}
+        self.progress: Progress | None = None
+        self.last_sync: float | None = None
+        self.last_error: tuple[float, str] | None = None
 
     # ------------------------------------------------------------------ start-up
 
     async def check(self) -> None:
         user = await self.client.user()
+        self.user = user
         log.info("Real-Debrid: logged in as %s (%s)", user.get("username", "?"), user.get("type", "?"))
         self.store = Store(self.state_dir / f"realdebrid-{user.get('id', 'account')}.sqlite3")
         started = time.monotonic()
@@ -174,6 +181,21 @@ class RealDebridSource(Source):
         for ref in refs:
             self._on_change(ref)
 
+    def status_info(self) -> dict[str, Any]:
+        user = self.user
+        info: dict[str, Any] = {"account": f"{user.get('username', '?')} ({user.get('type', '?')})",
+                                "expires": parse_date(user.get("expiration"))}
+        if self.progress is not None:
+            info["sync"] = self.progress.text()
+        else:
+            last = time.strftime("%H:%M:%S", time.localtime(self.last_sync)) if self.last_sync else "not yet"
+            info["sync"] = (f"{len(self.torrents)} torrents, {len(self.downloads)} downloads; "
+                            f"last sync {last}")
+        if self.last_error is not None:
+            at, message = self.last_error
+            info["last_error"] = f"{time.strftime('%H:%M:%S', time.localtime(at))} {message}"
+        return info
+
     # ------------------------------------------------------------------ sync
 
     async def _sync_loop(self) -> None:
@@ -191,6 +213,9 @@ class RealDebridSource(Source):
                 await self._advance_pending()
             except RemoteError as exc:
                 log.info("Real-Debrid sync failed (%s); keeping what is shown", exc)
+                self.last_error = (time.time(), str(exc))
+            else:
+                self.last_sync = time.time()
             if changed:
                 self._run_on_change(changed)
             interval = PENDING_POLL if self.pending else self.rd.refresh_interval
@@ -302,6 +327,7 @@ class RealDebridSource(Source):
         if not wanted:
             return
         log.info("Real-Debrid: fetching details of %d torrents", len(wanted))
+        self.progress = Progress("Real-Debrid: torrent details", len(wanted), log)
         batch: list[str] = []
         fetched: list[str] = []
         limiter = trio.CapacityLimiter(INFO_CONCURRENCY)
@@ -314,6 +340,7 @@ class RealDebridSource(Source):
                     return
                 batch.append(tid)
                 fetched.append(tid)
+                self.progress.advance()
 
         async def flush() -> None:
             done, batch[:] = list(batch), []
@@ -326,6 +353,8 @@ class RealDebridSource(Source):
                 for tid in wanted[start:start + 500]:
                     nursery.start_soon(one, tid)
             await flush()
+        log.info("%s", self.progress.finished())
+        self.progress = None
         self._notify(*self._top_refs())
         if len(fetched) <= 100:
             self._notify(*[("torrent", tid, "", view) for tid in fetched for view in self._views()])
@@ -548,6 +577,8 @@ class RealDebridSource(Source):
 
     def torrents_status(self) -> bytes:
         lines = ["# Real-Debrid torrents: status, progress, name (id)", ""]
+        if self.progress is not None:
+            lines[1:1] = [f"# sync: {self.progress.text()}"]
         for tid in self.order:
             t = self.torrents.get(tid)
             if t is None:
