@@ -218,11 +218,13 @@ class RealDebridConfig(Section):
                            "expression on torrent names (`[realdebrid.groups]`).")
     extensions: Extensions = Field(None, description="Only files with these extensions appear "
                                    "(default: all).")
-    repair: Bool = Field(True, description="Re-add torrents whose links died, so they keep "
-                         "playing.")
-    repair_interval: Seconds = Field(86400.0, description="Seconds between checks for torrents "
-                                     "that need repair.")
-    repair_max_attempts: Count = Field(2, description="Repairs tried per torrent before giving up.")
+    repair: Bool = Field(True, description="Re-add (same hash, same files) torrents whose links "
+                         "answer hoster_unavailable (code 19); false only reports them broken in "
+                         "torrents/.status.")
+    repair_interval: SecondsOrZero = Field(86400.0, description="Seconds between two repairs of "
+                                           "one torrent.")
+    repair_max_attempts: Count = Field(2, description="Repairs tried per torrent before it is "
+                                       "reported broken.")
 
 
 class RapidgatorConfig(Section):
@@ -308,11 +310,13 @@ class MountConfig(Section):
 
 class PathsConfig(Section):
     """[paths]: where debridfs keeps its own files."""
-    state_dir: FilePath | None = Field(None, description="State (sqlite, upload journals, log of "
-                                       "--daemon); default: the XDG state dir, "
-                                       "`~/.local/state/debridfs`.")
-    cache_root: FilePath | None = Field(None, description="Spool of files being written; default: "
-                                        "the XDG cache dir, `~/.cache/debridfs`.")
+    state_dir: FilePath | None = Field(None, description="State (sqlite, upload journals, spools of "
+                                       "files being written, the mount lock, log of --daemon); "
+                                       "default: the XDG state dir, `~/.local/state/debridfs`. "
+                                       "One mount per state dir.")
+    cache_root: FilePath | None = Field(None, description="Root for caches debridfs may lose "
+                                        "(spools moved to the state dir); default: the XDG cache "
+                                        "dir, `~/.cache/debridfs`.")
 
 
 class ConfigFile(BaseModel):
