@@ -31,5 +31,9 @@ class MemoryCache:
         return key in self._lru
 
     @property
+    def used_bytes(self) -> int:
+        return int(self._lru.currsize)
+
+    @property
     def max_bytes(self) -> int:
         return int(self._lru.maxsize)
