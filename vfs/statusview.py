@@ -21,6 +21,12 @@ def show_status(config: Config, mountpoint: Path | None) -> int:
     data = read_status(config.state_dir)
     if data is not None and (mountpoint is None or Path(data["mountpoint"]) == mountpoint.absolute()):
         sys.stdout.write(render(data))
+        if mountpoint is not None:
+            # The read counts of that mount (MOUNT/.debridfs/stats) come last.
+            try:
+                sys.stdout.write("\n" + (mountpoint / ".debridfs" / "stats").read_text())
+            except OSError:
+                pass
         return 0
     if mountpoint is not None:
         # A mount with another state dir: its own uploads file still tells something.
