@@ -333,26 +333,24 @@ def library(sizes: Sizes, hashes: dict[str, str], media: dict[str, Path]) -> dic
 class Peers:
     """Starts fresh mounts of debridfs and rclone."""
 
-    def __init__(self, work: Path, emu_urls: dict[str, dict[str, str]], origin: Origin,
-                 sizes: Sizes, emu_handles: dict) -> None:
+    def __init__(self, work: Path, origin: Origin, sizes: Sizes, emu_handles: dict,
+                 extra_config: str = "") -> None:
         self.work = work
-        self.emu_urls = emu_urls
+        self.extra_config = extra_config
         self.emu = emu_handles
         self.origin = origin
         self.sizes = sizes
         self.count = 0
 
     @contextlib.contextmanager
-    def debridfs(self, capped: bool = False, memory_size: str | None = None) -> Iterator[PeerMount]:
+    def debridfs(self, capped: bool = False) -> Iterator[PeerMount]:
         from tests.mounting import mounted
         self.count += 1
         workdir = self.work / f"d{self.count}"
         workdir.mkdir()
         emu = self.emu["capped" if capped else "plain"]
         config = (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
-                  "rate_limit_per_minute = 100000\n")
-        if memory_size:
-            config += f'[cache]\nmemory_size = "{memory_size}"\n'
+                  "rate_limit_per_minute = 100000\n" + self.extra_config)
         emu.reset_stats()
         with mounted(workdir, config) as mount:
             mount.expect_log(".")   # a benchmark reports, it does not police the log
@@ -678,6 +676,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller files (256 MiB big file), one run")
     parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 3; 1 with --quick)")
     parser.add_argument("--no-media", action="store_true", help="skip the ffprobe rows")
+    parser.add_argument("--config", default="", metavar="TOML",
+                        help="appended to debridfs's config, e.g. '[mount]\\nread_ahead_kb = 4096'")
     parser.add_argument("--out", type=Path, default=None, help="append the table to this markdown file")
     parser.add_argument("--delay-proxy", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -706,7 +706,7 @@ def main() -> None:
             stack.callback(shutil.rmtree, scratch, ignore_errors=True)
             emus = {"plain": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.url])),
                     "capped": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.capped_url]))}
-            peers = Peers(work, {}, origin, sizes, emus)
+            peers = Peers(work, origin, sizes, emus, args.config.replace("\\n", "\n"))
             bench = Bench(peers, origin, hashes, sizes, scratch)
             try:
                 bench.run(runs, list(media))
@@ -718,7 +718,7 @@ def main() -> None:
     table = bench.table()
     heading = (f"### {time.strftime('%Y-%m-%d %H:%M')} — `scripts/bench.py{' --quick' if args.quick else ''}`: "
                f"{os.cpu_count()} cores, {platform.platform()}, median of {runs} run(s), "
-               f"{time.monotonic() - started:.0f} s")
+               f"{time.monotonic() - started:.0f} s" + (f", debridfs config `{args.config}`" if args.config else ""))
     print("\n" + heading + "\n\n" + table)
     if args.out:
         with open(args.out, "a") as f:
