@@ -468,8 +468,8 @@ class RemoteFile:
             stats.add(provider, "transfers")
             try:
                 await self.engine.ranged.fetch_into(
-                    link.url, span.start + span.filled, memoryview(span.buf)[span.filled:],
-                    self.size, on_data, html=self.html)
+                    link.url, link.offset + span.start + span.filled, memoryview(span.buf)[span.filled:],
+                    self.size if link.total is None else link.total, on_data, html=self.html)
             except (LinkExpired, TemporaryError, RateLimited) as exc:
                 error = exc
             else:
@@ -488,11 +488,10 @@ class RemoteFile:
                 raise error         # a fresh link fails the same way: the file is gone
             resolve = kind not in NEVER_RESOLVE and (n % 2 == 0 or (n == 1 and kind in RESOLVE_AT_ONCE))
             wait = kind not in NO_BACKOFF and not (n == 1 and kind in RESOLVE_AT_ONCE)
-            delay = retrying.next_delay(error) if wait else 0.0
+            delay = retrying.delay_for(error) if wait else 0.0
             stats.add(provider, "retries")
             log.info("transfer at %d failed (%s); retrying in %.2fs%s", span.start + span.filled,
                      error, delay, " with a fresh link" if resolve else "")
-            if wait:
-                await retrying.wait(error, delay)
+            await trio.sleep(delay)
             if resolve:
                 await self._link(refresh=True, failed=link)

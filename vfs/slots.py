@@ -52,7 +52,8 @@ class PrioritySlots:
         else:
             waiter = _Waiter()
             heapq.heappush(self._queue, (priority, next(self._order), waiter))
-            self._grant()       # the reserve may be free for us while read-ahead waits
+            # An urgent read queued behind read-ahead still gets a reserved slot at once.
+            self._grant()
             try:
                 await waiter.event.wait()
             except BaseException:
