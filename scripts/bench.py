@@ -688,6 +688,8 @@ def main() -> None:
         raise SystemExit("bench: run as root (nginx, rclone mount and the daemon's read_ahead_kb need it)")
     ensure_tools()
     from tests.emulators.harness import run_emulator
+    # A SIGTERM (a timeout) unwinds like Ctrl-C: mounts, nginx and the emulators are cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
 
     sizes = Sizes.of(args.quick)
     runs = args.runs or (1 if args.quick else 3)
@@ -699,11 +701,11 @@ def main() -> None:
         print(f"debridfs benchmark: {os.cpu_count()} cores, {platform.platform()}, "
               f"{'quick' if args.quick else 'full'} run, {runs} run(s); writing files...", flush=True)
         hashes = write_files(work / "www", sizes, media)
-        scratch = Path(tempfile.mkdtemp(prefix="debridfs-bench-", dir="/dev/shm"))
         lib = library(sizes, hashes, media)
         with contextlib.ExitStack() as stack:
-            origin = stack.enter_context(run_origin(work, work / "www"))
+            scratch = Path(tempfile.mkdtemp(prefix="debridfs-bench-", dir="/dev/shm"))
             stack.callback(shutil.rmtree, scratch, ignore_errors=True)
+            origin = stack.enter_context(run_origin(work, work / "www"))
             emus = {"plain": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.url])),
                     "capped": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.capped_url]))}
             peers = Peers(work, origin, sizes, emus, args.config.replace("\\n", "\n"))
