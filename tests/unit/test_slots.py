@@ -96,3 +96,21 @@ async def test_a_stream_catching_up_takes_the_demand_reserve_and_leaves_the_seek
         done.set()
     assert sorted(order) == ["bg1", "bg2", "bg3", "demand1", "demand2", "urgent"]
     assert slots.in_use == 0
+
+
+async def test_waiters_are_served_by_priority_then_in_order():
+    slots = PrioritySlots(1)
+    order: list[str] = []
+    release = {name: trio.Event() for name in ("first", "bg1", "bg2", "demand", "urgent")}
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(hold, slots, URGENT, order, "first", release["first"])
+        await trio.testing.wait_all_tasks_blocked()
+        for name, priority in (("bg1", BACKGROUND), ("bg2", BACKGROUND), ("demand", DEMAND),
+                               ("urgent", URGENT)):
+            nursery.start_soon(hold, slots, priority, order, name, release[name])
+            await trio.testing.wait_all_tasks_blocked()
+        for name in ("first", "urgent", "demand", "bg1", "bg2"):
+            release[name].set()
+            await trio.testing.wait_all_tasks_blocked()
+    assert order == ["first", "urgent", "demand", "bg1", "bg2"]
+    assert slots.in_use == 0
