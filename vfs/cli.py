@@ -17,15 +17,17 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import click
 import trio
 
 from clients.errors import AuthError, RemoteError
+
 from .config import Config, ConfigError, default_config_path, load_config
 
 log = logging.getLogger("debridfs")
@@ -263,8 +265,8 @@ def mount(mountpoint: Path, daemon: bool, allow_other: bool | None, read_only: b
 
 def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | None) -> int:
     from .mount import MountError, serve
-    from .preflight import PreflightError, preflight
     from .notify import sd_notify
+    from .preflight import PreflightError, preflight
 
     mountpoint = mountpoint.absolute()
     try:
@@ -391,6 +393,7 @@ def add(service: str, urls: tuple[str, ...], links_file: Path | None) -> int:
     import importlib
 
     from clients.http import make_http_client
+
     from .sources.links import parse_links
     config = setup("WARNING")
     assert config is not None

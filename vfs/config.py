@@ -20,13 +20,22 @@ import re
 import shlex
 import stat
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 import platformdirs
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool,
-                      StrictInt, ValidationError)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
 log = logging.getLogger(__name__)
@@ -471,7 +480,7 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 
 
 def expected(error: Any) -> str:
-    kind, ctx = error["type"], error.get("ctx") or {}
+    kind = error["type"]
     if kind == "debridfs":
         return error["msg"]
     if kind.startswith("bool"):

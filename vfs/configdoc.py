@@ -42,7 +42,8 @@ code reads, so it cannot drift. Every problem is reported before anything is
 mounted, one line each, naming the file, the section, the key, the value and
 what was expected, and the command exits with status 2:
 
-    debridfs: config.toml: [realdebrid] allow_delete = "false": expected true or false (a TOML boolean, without quotes)
+    debridfs: config.toml: [realdebrid] allow_delete = "false": expected true or false
+      (a TOML boolean, without quotes)
     debridfs: config.toml: unknown section [realdebird] (did you mean 'realdebrid'?)
 
 **Value types.**

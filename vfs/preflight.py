@@ -22,6 +22,7 @@ import trio
 
 from clients.errors import AuthError, RemoteError
 from clients.http import redact_url
+
 from .config import Config
 
 log = logging.getLogger(__name__)

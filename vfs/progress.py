@@ -42,4 +42,5 @@ class Progress:
         return f"{self.what}: {self.done} of {self.total} ({percent:.0f}%){left}"
 
     def finished(self) -> str:
-        return f"{self.what}: {self.done} of {self.total} in {human_duration(time.monotonic() - self.started)}"
+        elapsed = human_duration(time.monotonic() - self.started)
+        return f"{self.what}: {self.done} of {self.total} in {elapsed}"

@@ -82,7 +82,7 @@ def write_private(path: Path, text: str) -> None:
 def read_status(state_dir: Path) -> dict[str, Any] | None:
     """The running mount's status, or None (no mount, or one that died)."""
     try:
-        data = json.loads((state_dir / STATUS_FILE).read_text())
+        data: dict[str, Any] = json.loads((state_dir / STATUS_FILE).read_text())
         os.kill(int(data["pid"]), 0)
     except (OSError, ValueError, KeyError, TypeError):
         return None
