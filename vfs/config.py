@@ -174,6 +174,9 @@ class Config:
     cache: CacheConfig = field(default_factory=CacheConfig)
     read: ReadConfig = field(default_factory=ReadConfig)
     mount: MountConfig = field(default_factory=MountConfig)
+    notify: list[Any] = field(default_factory=list)        # vfs/media_config.py NotifyConfig
+    qbittorrent: Any = None                                # vfs/media_config.py QbittorrentConfig
+    library: Any = None                                    # vfs/media_config.py LibraryConfig
     state_dir: Path = field(default_factory=lambda: Path(platformdirs.user_state_dir(APP_NAME)))
     cache_root: Path = field(default_factory=lambda: Path(platformdirs.user_cache_dir(APP_NAME)))
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -245,6 +248,10 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> 
         config.state_dir = Path(paths["state_dir"]).expanduser()
     if "cache_root" in paths:
         config.cache_root = Path(paths["cache_root"]).expanduser()
+
+    from .media_config import load_media   # [[notify]], [qbittorrent], [library]
+
+    load_media(config, raw, env)
     return config
 
 

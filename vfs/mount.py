@@ -22,6 +22,7 @@ from clients.ranged import RangeClient
 from .cache import MemoryCache
 from .config import Config, MountConfig
 from .fs import Operations
+from .media import MediaServices
 from .diskcache import DiskCache
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
@@ -92,6 +93,7 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         for source in sources:
             source.mountpoint = mountpoint
+        media = MediaServices(config, http, sources, mountpoint)
         # Names that vanished from a listing: the kernel drops its cached entry.
         # invalidate_entry_async queues the call to a thread pyfuse3 owns, so it
         # never blocks the trio thread (the blocking invalidate_entry would
@@ -111,6 +113,7 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
                 for source in sources:
                     await nursery.start(source.run)
                 await nursery.start(tree.run)
+                await nursery.start(media.run)
                 nursery.start_soon(_terminate_on_signals)
                 log.info("mounted at %s", mountpoint)
                 on_ready()

@@ -1,7 +1,9 @@
 """`MOUNT/.debridfs/`: debridfs's own status files, read-only.
 
 `uploads` lists every upload not yet confirmed by its service (state,
-progress, errors), generated when it is opened.
+progress, errors), generated when it is opened; `notify` and `qbittorrent`
+(when configured) tell how media-server notifications and the qBittorrent
+API are doing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class InternalSource(Source):
 
     def __init__(self, sources: list[Source]) -> None:
         self.sources = sources
+        # more generated files (name -> render), e.g. `notify`, `qbittorrent` (vfs/media.py)
+        self.extra_files: dict[str, Any] = {}
 
     def uploads_text(self) -> bytes:
         rows = []
@@ -35,5 +39,6 @@ class InternalSource(Source):
             raise NotFound(f"no directory {ref!r}")
         # The size is the text's length now; the file is served with direct_io
         # and generated at open, so a longer text still reads in full.
-        return [Entry("uploads", "uploads", False, size=len(self.uploads_text()), mtime=time.time(),
-                      virtual=self.uploads_text)]
+        files = {"uploads": self.uploads_text, **self.extra_files}
+        return [Entry(name, name, False, size=len(render()), mtime=time.time(), virtual=render)
+                for name, render in files.items()]

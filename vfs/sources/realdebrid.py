@@ -98,6 +98,8 @@ class RealDebridSource(Source):
         self.pending: dict[str, float] = {}         # torrents we added: id -> when
         self.link_results: list[tuple[float, str, str]] = []   # .links outcomes: (when, link, result)
         self._on_change = None
+        # called with [(absolute path, removed?)] after a change the mount shows
+        self.change_listeners: list[Any] = []
         self._hooks: trio.Nursery | None = None
         self._hook_slot = trio.Lock()               # one on_change command at a time
         self._wake = trio.Event()
@@ -403,13 +405,13 @@ class RealDebridSource(Source):
         when the mount point is known), in the background: a media server's
         scan must not hold up the sync. It is reaped, and killed after
         ON_CHANGE_TIMEOUT; commands run one at a time."""
-        if not self.rd.on_change or self._hooks is None:
-            return
         paths: list[str] = []
+        removed: set[int] = set()        # positions in `paths` of what is gone
         for name in changed:
             if name == "downloads":
                 paths.append("realdebrid/downloads")
             elif name.startswith("removed:"):
+                removed.add(len(paths))
                 paths.append(f"realdebrid/torrents/{safe_name(name[len('removed:'):])}")
             else:
                 paths.append(f"realdebrid/torrents/{safe_name(name)}")
@@ -419,7 +421,10 @@ class RealDebridSource(Source):
             return
         if self.mountpoint is not None:
             paths = [str(self.mountpoint / path) for path in paths]
-        self._hooks.start_soon(self._hook, paths)
+            for listener in self.change_listeners:   # e.g. media-server notifications
+                listener([(path, i in removed) for i, path in enumerate(paths)])
+        if self.rd.on_change and self._hooks is not None:
+            self._hooks.start_soon(self._hook, paths)
 
     async def _hook(self, paths: list[str]) -> None:
         command = [*self.rd.on_change, *paths]
@@ -649,13 +654,30 @@ class RealDebridSource(Source):
             magnet = data.decode("utf-8", "replace").strip()
             if not magnet.startswith("magnet:?"):
                 raise InvalidName(f"{name}: not a magnet URI")
-            tid = await self.client.add_magnet(magnet)
+            await self.add(magnet, name)
         else:
-            tid = await self.client.add_torrent(data)
+            await self.add(data, name)
+        return None
+
+    async def add(self, what: str | bytes, name: str) -> str:
+        """Adds a magnet URI (str) or a .torrent file (bytes); returns the torrent id.
+        The one add path: `cp x.magnet`, `cp x.torrent` and the qBittorrent API."""
+        if isinstance(what, str):
+            tid = await self.client.add_magnet(what)
+        else:
+            tid = await self.client.add_torrent(what)
         log.info("Real-Debrid: added %s as torrent %s", name, tid)
         self.pending[tid] = time.time()
         self.wake()
-        return None
+        return tid
+
+    def shown_files(self, tid: str) -> list[Any] | None:
+        """The files a finished torrent shows (RD file objects, `.path` from the
+        torrent's root), or None while it is not finished or its details not synced."""
+        torrent, info = self.torrents.get(tid), self.infos.get(tid)
+        if torrent is None or info is None or not self._visible(torrent) or self._needs_info(tid):
+            return None
+        return [file for _position, file in self._torrent_files(torrent, info)]
 
     async def _unrestrict(self, links: list[str]) -> list[tuple[str, dict | None, str]]:
         """Adds hoster links to the account: `/unrestrict/check`, then `/unrestrict/link`
@@ -753,6 +775,11 @@ class RealDebridSource(Source):
         if prefix:
             self.hidden.add(f"t/{tid}/{prefix}")
             return
+        await self.delete(tid)
+
+    async def delete(self, tid: str) -> None:
+        """Deletes a torrent on Real-Debrid (callers check allow_delete first)."""
+        torrent = self.torrents.get(tid)
         try:
             await self.client.delete_torrent(tid)
         except NotFound:
@@ -763,6 +790,8 @@ class RealDebridSource(Source):
         if self.store is not None:
             await self.store.save_torrents([], [tid])
         self._notify(*self._top_refs())
+        if torrent is not None and self._visible(torrent):
+            self._run_on_change(["removed:" + torrent.filename])
 
 
 @contextlib.asynccontextmanager
