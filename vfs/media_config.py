@@ -162,4 +162,6 @@ def load_media(config: Any, raw: dict[str, Any], env: dict[str, str]) -> None:
     enabled = library.get("enabled", False)
     if not isinstance(enabled, bool):
         raise ConfigError("[library] enabled must be true or false")
+    if enabled and config.realdebrid is None:
+        raise ConfigError("[library] enabled needs a [realdebrid] section (the library shows its torrents)")
     config.library = LibraryConfig(enabled=enabled)

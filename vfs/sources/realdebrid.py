@@ -671,13 +671,14 @@ class RealDebridSource(Source):
         self.wake()
         return tid
 
-    def shown_files(self, tid: str) -> list[Any] | None:
-        """The files a finished torrent shows (RD file objects, `.path` from the
-        torrent's root), or None while it is not finished or its details not synced."""
+    def shown_files(self, tid: str) -> list[tuple[int, Any]] | None:
+        """(position, file) of the files a finished torrent shows (`file.path` from
+        the torrent's root; `("tfile", tid, position)` resolves it), or None while
+        it is not finished or its details are not synced. Memory only."""
         torrent, info = self.torrents.get(tid), self.infos.get(tid)
         if torrent is None or info is None or not self._visible(torrent) or self._needs_info(tid):
             return None
-        return [file for _position, file in self._torrent_files(torrent, info)]
+        return self._torrent_files(torrent, info)
 
     async def _unrestrict(self, links: list[str]) -> list[tuple[str, dict | None, str]]:
         """Adds hoster links to the account: `/unrestrict/check`, then `/unrestrict/link`
