@@ -140,16 +140,16 @@ def test_sonarr_adds_imports_and_deletes_through_the_mount(tmp_path):
         content = Path(item["content_path"])
         assert content == tmp_path / "arr/sonarr" / SHOW
         assert item["save_path"].rstrip("/") == str(tmp_path / "arr/sonarr")
-        video, subs = content / f"{SHOW}/{SHOW}.mkv", content / f"{SHOW}/Subs/{SHOW}.en.srt"
-        in_mount = mount.path / "realdebrid/torrents" / SHOW / SHOW / f"{SHOW}.mkv"
+        video = content / f"{SHOW}/{SHOW}.mkv"
+        # one file selected: Real-Debrid names the torrent after it; the app keeps the release name
+        in_mount = mount.path / "realdebrid/torrents" / f"{SHOW}.mkv" / SHOW / f"{SHOW}.mkv"
         assert video.is_symlink() and os.readlink(video) == str(in_mount)
-        assert os.path.isabs(os.readlink(subs))
-        assert sorted(p.name for p in content.rglob("*")) == sorted(
-            [SHOW, f"{SHOW}.mkv", "Subs", f"{SHOW}.en.srt"])
+        # the video files were selected on Real-Debrid: the subtitles are not there
+        assert sorted(str(p.relative_to(content)) for p in content.rglob("*")) == [SHOW, f"{SHOW}/{SHOW}.mkv"]
         assert not [p for p in content.rglob("*") if "debridfs-tmp" in p.name]
         assert hashlib.sha256(video.read_bytes()).hexdigest() == sha256_of(SyntheticContent(300_000, 7))
         files = sonarr.get("torrents/files", hash=SHOW_HASH).json()
-        assert sorted(f["name"] for f in files) == sorted([f"{SHOW}/Subs/{SHOW}.en.srt", f"{SHOW}/{SHOW}.mkv"])
+        assert [f["name"] for f in files] == [f"{SHOW}/{SHOW}.mkv"]
 
         # exactly one partial scan of that directory, as the servers see it
         here = f"{SERVER_ARR}/sonarr/{SHOW}"
@@ -170,7 +170,7 @@ def test_sonarr_adds_imports_and_deletes_through_the_mount(tmp_path):
         assert (tmp_path / "arr/sonarr").is_dir()
         # allow_delete = true: gone from Real-Debrid and from the mount
         assert SHOW_HASH not in [t["hash"] for t in emu.view("realdebrid")["torrents"]]
-        wait_until(lambda: SHOW not in os.listdir(mount.path / "realdebrid/torrents"), 15, "the mount")
+        wait_until(lambda: f"{SHOW}.mkv" not in os.listdir(mount.path / "realdebrid/torrents"), 15, "the mount")
         wait_until(lambda: f"{SERVER_ARR}/sonarr" in refreshes(emu), 15, "the plex scan of the parent")
         wait_until(lambda: any({"Path": here, "UpdateType": "Deleted"} in u for u in jellyfin_updates(emu)),
                    15, "the jellyfin deletion")
@@ -186,8 +186,7 @@ def test_refusals_become_error_states_with_a_reason(tmp_path):
         sonarr = Sonarr(api_url(mount))
         assert sonarr.login() == "Ok."
         assert sonarr.add_magnet(f"magnet:?xt=urn:btih:{BAD_HASH}&dn=Blocked", "tv-sonarr") == "Ok."
-        item = sonarr.one("tv-sonarr", BAD_HASH)
-        assert item["state"] == "error"
+        wait_until(lambda: sonarr.one("tv-sonarr", BAD_HASH)["state"] == "error", 15, "the error state")
         assert "infringing" in sonarr.get("torrents/properties", hash=BAD_HASH).json()["comment"]
 
         assert sonarr.add_magnet(f"magnet:?xt=urn:btih:{DEAD_HASH}&dn=Dead.Thing", "radarr") == "Ok."
@@ -250,15 +249,34 @@ def test_torrent_files_and_categories(tmp_path):
 
 def test_config_checks(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('[qbittorrent]\nlisten = "127.0.0.1:8282"\nusername = "u"\n')
+    path.write_text('[qbittorrent]\nlisten = "127.0.0.1:8282"\nusername = "u"\npassword = "secret-pw"\n')
+    with pytest.raises(ConfigError, match="needs a \\[realdebrid\\]"):
+        load_config(path, env={})
+    rd = '[realdebrid]\ntoken = "rd-token"\n'
+    path.write_text(rd + '[qbittorrent]\nlisten = "127.0.0.1:8282"\nusername = "u"\n')
     with pytest.raises(ConfigError, match="needs username and password"):
         load_config(path, env={})
-    path.write_text('[qbittorrent]\nlisten = "somewhere"\nusername = "u"\npassword = "secret-pw"\n')
+    path.write_text(rd + '[qbittorrent]\nlisten = "somewhere"\nusername = "u"\npassword = "secret-pw"\n')
     with pytest.raises(ConfigError, match="listen"):
         load_config(path, env={})
-    path.write_text('[qbittorrent]\nusername = "u"\npassword = "secret-pw"\ncategories = { tv = "rel/dir" }\n')
+    path.write_text(rd + '[qbittorrent]\nusername = "u"\npassword = "secret-pw"\ncategories = { tv = "rel/dir" }\n')
     with pytest.raises(ConfigError, match="absolute"):
         load_config(path, env={})
-    path.write_text('[qbittorrent]\nlisten = "[::1]:9000"\nusername = "u"\npassword = "secret-pw"\n')
+    path.write_text(rd + '[qbittorrent]\nlisten = "[::1]:9000"\nusername = "u"\npassword = "secret-pw"\n')
     qb = load_config(path, env={}).qbittorrent
     assert (qb.host, qb.port) == ("::1", 9000) and "secret-pw" not in repr(qb)
+
+
+def test_a_busy_port_is_logged_and_the_mount_goes_on(tmp_path):
+    import socket
+
+    with socket.socket() as taken, run_emulator(library()) as emu:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        text = config(emu, tmp_path).replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"')
+        with mounted(tmp_path, text) as mount:
+            mount.expect_log(rf"qBittorrent API: cannot listen on 127.0.0.1:{port}")
+            wait_until(lambda: "cannot listen" in mount.log_text(), 15, "the error line")
+            assert "Unrelated" in os.listdir(mount.path / "realdebrid/torrents")
+            assert "not listening" in (mount.path / ".debridfs/qbittorrent").read_text()

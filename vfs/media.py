@@ -35,14 +35,11 @@ class MediaServices:
             for source in sources:
                 if hasattr(source, "change_listeners"):
                     source.change_listeners.append(self._from_source)
-        if config.qbittorrent is not None:
-            if rd is None:
-                log.warning("[qbittorrent] needs a [realdebrid] section; the API is not started")
-            else:
-                from .qbittorrent import QbittorrentService
+        if config.qbittorrent is not None and rd is not None:   # the config requires [realdebrid]
+            from .qbittorrent import QbittorrentService
 
-                self.qbittorrent = QbittorrentService(config, http, rd, mountpoint, self.changed)
-                self.status_files["qbittorrent"] = self.qbittorrent.status_text
+            self.qbittorrent = QbittorrentService(config, http, rd, mountpoint, self.changed)
+            self.status_files["qbittorrent"] = self.qbittorrent.status_text
         self._known: set[str] = set()
         internal = next((s for s in sources if s.name == ".debridfs"), None)
         if internal is not None:

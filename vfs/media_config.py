@@ -151,6 +151,8 @@ def load_media(config: Any, raw: dict[str, Any], env: dict[str, str]) -> None:
     if qb is not None:
         if not isinstance(qb, dict):
             raise ConfigError("[qbittorrent] must be a table")
+        if config.realdebrid is None:
+            raise ConfigError("[qbittorrent] needs a [realdebrid] section (torrents are added there)")
         config.qbittorrent = _qbittorrent(qb, env, config.state_dir)
 
     library = raw.get("library", {})

@@ -3,7 +3,8 @@ of the torrents they add, kept on Real-Debrid.
 
 A torrent added through the API goes to Real-Debrid by the Real-Debrid
 source's one add path (`RealDebridSource.add`: the rate limiter, file
-selection, `torrents/.status`). Its qBittorrent state follows Real-Debrid's
+selection, `torrents/.status`), selecting its video files (all files when it
+has none). Its qBittorrent state follows Real-Debrid's
 status; once it is `downloaded` and its files show in the mount, its
 category's directory (a local directory) gets `<torrent>/<path>` symlinks with
 absolute targets inside the mount, each written atomically (a temporary name,
@@ -38,6 +39,7 @@ from clients.errors import RemoteError
 from .config import Config
 from .media_config import valid_category
 from .names import safe_name
+from .release import is_video
 from .torrentfile import BadTorrent, magnet_hash, magnet_name, torrent_hash
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ class QbittorrentService:
         self.listening: list[str] = []
         self._woken_at = -float("inf")
         self._save_lock = trio.Lock()
+        self._nursery: trio.Nursery | None = None
 
     # ------------------------------------------------------------------ life
 
@@ -101,12 +104,19 @@ class QbittorrentService:
         async with trio.open_nursery() as nursery:
             try:
                 self.listening = await nursery.start(serve, build_app(self), server)
-            except OSError as exc:
-                log.error("qBittorrent API: cannot listen on %s:%d (%s)", self.qb.host, self.qb.port,
-                          exc.strerror or exc)
+            except (OSError, BaseExceptionGroup) as exc:
+                # hypercorn binds inside its own nursery: the OSError comes in a group
+                failure = exc.subgroup(OSError) if isinstance(exc, BaseExceptionGroup) else exc
+                while isinstance(failure, BaseExceptionGroup):
+                    failure = failure.exceptions[0]
+                if failure is None:
+                    raise
+                log.error("qBittorrent API: cannot listen on %s:%d (%s); the mount goes on without it",
+                          self.qb.host, self.qb.port, failure.strerror or failure)
                 task_status.started()
                 return
             log.info("qBittorrent API listening on %s", " ".join(self.listening))
+            self._nursery = nursery
             nursery.start_soon(self._track)
             task_status.started()
 
@@ -208,14 +218,25 @@ class QbittorrentService:
         raise BadTorrent("too many redirects")
 
     async def _add(self, hash_: str, name: str, what: str | bytes, category: str) -> None:
+        """Records the torrent (the app sees it at once, as metaDL) and hands it to
+        Real-Debrid in the background: a slow or refusing service never holds up
+        the app's request; a refusal becomes the error state."""
         record = Record(hash=hash_, name=name, category=category, added_on=time.time())
         self.records[hash_] = record
+        await self.save()
+        assert self._nursery is not None
+        self._nursery.start_soon(self._send, record, what)
+
+    async def _send(self, record: Record, what: str | bytes) -> None:
         try:
-            record.tid = await self.rd.add(what, f"{name} (qBittorrent API, category {category or '-'})")
+            record.tid = await self.rd.add(what, f"{record.name} (qBittorrent API, category "
+                                                 f"{record.category or '-'})", keep=is_video)
         except RemoteError as exc:
             record.error = str(exc)
-            log.warning("qBittorrent API: %s could not be added: %s", name, exc)
-        await self.save()
+            log.warning("qBittorrent API: %s could not be added: %s", record.name, exc)
+        record.added_on = time.time()      # the grace for Real-Debrid to list it starts now
+        if self.records.get(record.hash) is record:
+            await self.save()
 
     # ------------------------------------------------------------------ following Real-Debrid
 

@@ -96,6 +96,7 @@ class RealDebridSource(Source):
         self.links: dict[str, tuple[DirectLink, float]] = {}
         self.hidden: set[str] = set()               # keys removed by rm while the torrent stays
         self.pending: dict[str, float] = {}         # torrents we added: id -> when
+        self.selections: dict[str, Any] = {}        # torrents we added: id -> file filter
         self.link_results: list[tuple[float, str, str]] = []   # .links outcomes: (when, link, result)
         self._on_change = None
         # called with [(absolute path, removed?)] after a change the mount shows
@@ -376,7 +377,8 @@ class RealDebridSource(Source):
         return True
 
     async def _advance_pending(self) -> None:
-        """Torrents we added: select all files once Real-Debrid knows them."""
+        """Torrents we added: select their files (all, or what the adder's filter
+        keeps) once Real-Debrid knows them."""
         for tid in list(self.pending):
             try:
                 raw = await self.client.torrent_info_json(tid, BACKGROUND)
@@ -385,8 +387,13 @@ class RealDebridSource(Source):
                 continue
             status = raw.get("status")
             if status == "waiting_files_selection":
-                await self.client.select_files(tid, "all")
-                log.info("Real-Debrid: selected all files of %s", raw.get("filename", tid))
+                keep = self.selections.get(tid)
+                ids = [str(f.get("id")) for f in raw.get("files") or []
+                       if keep is not None and keep(str(f.get("path", "")))]
+                await self.client.select_files(tid, ",".join(ids) or "all")
+                self.selections.pop(tid, None)
+                log.info("Real-Debrid: selected %s files of %s", len(ids) or "all",
+                         raw.get("filename", tid))
             elif status not in ACTIVE_STATUSES:
                 # downloaded, or an end state (error, dead, virus...): the sync takes over
                 self.pending.pop(tid, None)
@@ -659,14 +666,17 @@ class RealDebridSource(Source):
             await self.add(data, name)
         return None
 
-    async def add(self, what: str | bytes, name: str) -> str:
+    async def add(self, what: str | bytes, name: str, keep: Any = None) -> str:
         """Adds a magnet URI (str) or a .torrent file (bytes); returns the torrent id.
-        The one add path: `cp x.magnet`, `cp x.torrent` and the qBittorrent API."""
+        The one add path: `cp x.magnet`, `cp x.torrent` and the qBittorrent API.
+        `keep(path) -> bool` chooses the files to select (none kept: all)."""
         if isinstance(what, str):
             tid = await self.client.add_magnet(what)
         else:
             tid = await self.client.add_torrent(what)
         log.info("Real-Debrid: added %s as torrent %s", name, tid)
+        if keep is not None:
+            self.selections[tid] = keep
         self.pending[tid] = time.time()
         self.wake()
         return tid
