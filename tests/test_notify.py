@@ -181,3 +181,70 @@ def test_map_path():
     assert map_path("/mnt/debrid/realdebrid/torrents/A", table) == "/t/A"
     assert map_path("/mnt/debridX/a", table) == "/mnt/debridX/a"
     assert map_path("/mnt/debrid", table) == "/data/debrid"
+
+
+def test_links_added_through_the_mount_are_sent(tmp_path):
+    from tests.linkservices import PORTAL_KEY, RG_ONE
+
+    lib = {"hoster_links": [{"url": RG_ONE, "name": "one.bin", "content": {"size": 1000, "seed": 3}}],
+           "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0}, "jellyfin": {"token": JF_KEY}}
+    with run_emulator(lib) as emu:
+        mountpoint = tmp_path / "mnt"
+        config = (f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\n'
+                  + notify_config(emu, mountpoint, ("jellyfin",)))
+        with mounted(tmp_path, config) as mount:
+            (mount.path / "portal/new.links").write_text(RG_ONE + "\n")
+            wait_until(lambda: "one.bin" in os.listdir(mount.path / "portal"), 15, "the link")
+            wait_until(lambda: calls(emu, "jellyfin"), 15, "jellyfin to hear of it")
+            updates = [u for c in calls(emu, "jellyfin") for u in c["body"]["Updates"]]
+            assert {"Path": f"{SERVER_ROOT}/portal", "UpdateType": "Modified"} in updates
+            assert all(u["Path"] == f"{SERVER_ROOT}/portal" for u in updates)
+
+
+def test_cp_of_a_magnet_and_rm_through_the_mount(tmp_path):
+    """The user's own path: `cp x.magnet` into torrents/, then `rm -r`; the library
+    view's new title is sent as well (Plex has no section for it: no scan)."""
+    import shutil
+    import subprocess
+
+    dn = "Fresh.Film.2024.1080p.WEB-DL.x264-GRP"
+    magnet = tmp_path / "fresh.magnet"
+    magnet.write_text(f"magnet:?xt=urn:btih:{'ab' * 20}&dn={dn}\n")
+    with run_emulator(library()) as emu:
+        mountpoint = tmp_path / "mnt"
+        config = (rd_config(emu) + "allow_delete = true\n[library]\nenabled = true\n"
+                  + notify_config(emu, mountpoint))
+        with mounted(tmp_path, config) as mount:
+            torrents = mount.path / "realdebrid/torrents"
+            # a first mount loads the details in the background: the library fills
+            # then (and says so); wait for that before the test starts counting
+            wait_until(lambda: os.listdir(mount.path / "library/movies") == ["Old Film (1999)"], 30,
+                       "the first library")
+            wait_until(lambda: calls(emu, "jellyfin") and calls(emu, "emby"), 15, "its notification")
+            for server in ("plex", "jellyfin", "emby"):
+                emu.action(server, "reset")
+            subprocess.run(["cp", str(magnet), str(torrents)], check=True, timeout=30)
+            wait_until(lambda: dn in os.listdir(torrents), 30, "the added torrent")
+            here = f"{SERVER_ROOT}/realdebrid/torrents/{dn}"
+            shelf = f"{SERVER_ROOT}/library/movies/Fresh Film (2024)"
+            wait_until(lambda: os.path.isdir(mount.path / "library/movies/Fresh Film (2024)"), 30, "the library")
+
+            def sent(server: str) -> list[dict]:
+                return [u for c in calls(emu, server) for u in c["body"]["Updates"]]
+
+            wait_until(lambda: len(sent("jellyfin")) >= 2 and len(sent("emby")) >= 2, 15, "both paths")
+            for server in ("jellyfin", "emby"):
+                assert sorted(sent(server), key=str) == sorted(
+                    [{"Path": here, "UpdateType": "Created"}, {"Path": shelf, "UpdateType": "Created"}], key=str)
+            assert [c["query"] for c in scans(emu)] == [{"path": here}]
+
+            for server in ("plex", "jellyfin", "emby"):
+                emu.action(server, "reset")
+            shutil.rmtree(torrents / dn)
+            assert dn not in os.listdir(torrents)
+            wait_until(lambda: len(sent("jellyfin")) >= 2 and len(sent("emby")) >= 2, 15, "the removal")
+            for server in ("jellyfin", "emby"):
+                assert sorted(sent(server), key=str) == sorted(
+                    [{"Path": here, "UpdateType": "Deleted"}, {"Path": shelf, "UpdateType": "Deleted"}], key=str)
+            assert [c["query"] for c in scans(emu)] == [{"path": f"{SERVER_ROOT}/realdebrid/torrents"}]
+            assert not os.path.exists(mount.path / "library/movies/Fresh Film (2024)")

@@ -2,9 +2,11 @@
 `[qbittorrent]` API, both background tasks in the mount's nursery, and their
 status files in `MOUNT/.debridfs/`.
 
-Change events come from sources that offer `change_listeners` (Real-Debrid:
-`[(absolute path, removed?)]` after every change the mount shows) and from the
-qBittorrent API (symlinks written or removed).
+Change events come from sources that offer `change_listeners` (Real-Debrid
+and the library view: `[(absolute path, removed?)]` after every change the
+mount shows), from the directories other sources report changed to the tree
+(links added, uploads done), and from the qBittorrent API (symlinks written
+or removed).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import trio
 from .config import Config
 from .notify import Notifier
 from .sources.base import Source
+from .tree import ROOT_INODE, Tree
 
 log = logging.getLogger(__name__)
 
 
 class MediaServices:
     def __init__(self, config: Config, http: httpx.AsyncClient, sources: list[Source],
-                 mountpoint: Path) -> None:
+                 mountpoint: Path, tree: Tree) -> None:
         self.notifier = Notifier(config.notify, http) if config.notify else None
         self.status_files: dict[str, Callable[[], bytes]] = {}
         self.qbittorrent: Any = None
@@ -35,6 +38,7 @@ class MediaServices:
             for source in sources:
                 if hasattr(source, "change_listeners"):
                     source.change_listeners.append(self._from_source)
+            self._watch_tree(tree, mountpoint, [s for s in sources if not hasattr(s, "change_listeners")])
         if config.qbittorrent is not None and rd is not None:   # the config requires [realdebrid]
             from .qbittorrent import QbittorrentService
 
@@ -59,6 +63,19 @@ class MediaServices:
                 self.changed([path], "Modified" if path in self._known else "Created")
                 self._known.add(path)
 
+    def _watch_tree(self, tree: Tree, mountpoint: Path, sources: list[Source]) -> None:
+        """Sources without change listeners (links added, uploads done, folders
+        changed) report changed directories to the tree: those are sent too."""
+        mark_stale = tree.mark_stale
+
+        def and_notify(source: Source, ref: Any) -> None:
+            mark_stale(source, ref)
+            if source in sources:
+                self.changed([str(mountpoint / path) for path in directory_paths(tree, source, ref)],
+                             "Modified")
+
+        tree.mark_stale = and_notify    # type: ignore[method-assign]
+
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             if self.notifier is not None:
@@ -66,3 +83,18 @@ class MediaServices:
             if self.qbittorrent is not None:
                 await nursery.start(self.qbittorrent.run)
             task_status.started()
+
+
+def directory_paths(tree: Tree, source: Source, ref: Any) -> list[str]:
+    """Paths (relative to the mount) of the directories of `source` with `ref`."""
+    paths = []
+    for node in list(tree.nodes.values()):
+        if node.source is not source or not node.is_dir or node.ref != ref or not node.attached:
+            continue
+        names: list[str] = []
+        while node is not None and node.inode != ROOT_INODE and len(names) < 1000:
+            names.append(node.name)
+            node = tree.nodes.get(node.parent)
+        if node is not None:
+            paths.append("/".join(reversed(names)))
+    return paths

@@ -93,7 +93,7 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         for source in sources:
             source.mountpoint = mountpoint
-        media = MediaServices(config, http, sources, mountpoint)
+        media = MediaServices(config, http, sources, mountpoint, tree)
         # Names that vanished from a listing: the kernel drops its cached entry.
         # invalidate_entry_async queues the call to a thread pyfuse3 owns, so it
         # never blocks the trio thread (the blocking invalidate_entry would
