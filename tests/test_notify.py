@@ -161,15 +161,19 @@ def test_wrong_token_is_logged_not_retried(tmp_path):
 def test_config_checks(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[[notify]]\nkind = "kodi"\nurl = "http://x"\ntoken = "t"\n')
-    with pytest.raises(ConfigError, match="kind must be one of plex, jellyfin, emby"):
+    with pytest.raises(ConfigError, match=r"\[\[notify\]\] #1 kind = \"kodi\": .*'plex', 'jellyfin' or 'emby'"):
         load_config(path, env={})
     path.write_text('[[notify]]\nkind = "plex"\nurl = "http://x"\n')
-    with pytest.raises(ConfigError, match="token is missing"):
+    with pytest.raises(ConfigError, match=r"\[\[notify\]\] #1 token is required"):
         load_config(path, env={})
     path.write_text('[[notify]]\nkind = "plex"\nurl = "http://x"\ntoken = "secret-value"\n'
                     'path_map = { "rel" = "/x" }\n')
-    with pytest.raises(ConfigError, match="path_map"):
+    with pytest.raises(ConfigError, match="path_map .*expected a table of absolute paths"):
         load_config(path, env={})
+    path.write_text('[[notify]]\nkind = "plex"\nurl = "http://x"\ntoken = 123456789\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert "123456789" not in str(info.value) and "<hidden>" in str(info.value)
     path.write_text('[[notify]]\nkind = "emby"\nurl = "http://x/"\ntoken = "secret-value"\n')
     config = load_config(path, env={})
     assert config.notify[0].url == "http://x" and "secret-value" not in repr(config)

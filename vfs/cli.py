@@ -82,7 +82,27 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a running mount (shows live progress); default: read the journal")
     status.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     status.set_defaults(handler=cmd_status)
+    config = commands.add_parser("config", help="check or show the config file")
+    config.add_argument("action", choices=["check", "show"])
+    config.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    config.set_defaults(handler=cmd_config)
     return parser
+
+
+def cmd_config(args: argparse.Namespace, config: Config) -> int:
+    """`config check`: the file is valid (load_config got this far); `config show`: the effective values."""
+    import tomli_w
+
+    from .config import effective
+
+    if args.action == "show":
+        sys.stdout.write(tomli_w.dumps(effective(config)))
+        return 0
+    if not config.file_exists:
+        return fail(f"config file {config.path} does not exist", EXIT_USAGE)
+    services = ", ".join(config.services()) or "none (add a service section)"
+    print(f"{config.path}: OK; services: {services}")
+    return 0
 
 
 # service -> "module:function"; the function takes (args, config) and returns an exit status.
@@ -219,6 +239,9 @@ def cmd_mount(args: argparse.Namespace, config: Config) -> int:
         return fail(f"mount point {mountpoint} is not a directory", EXIT_USAGE)
     if os.path.ismount(mountpoint):
         return fail(f"{mountpoint} is already a mount point", EXIT_USAGE)
+    if not config.services() and not config.file_exists:
+        return fail(f"config file {config.path} does not exist: create it with a service section "
+                    "(see docs/config.md), or run `debridfs login realdebrid`", EXIT_USAGE)
     if args.daemon:
         return spawn_daemon(args, config)
 
@@ -275,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        return fail(f"config: {exc}", EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE)
     return args.handler(args, config)
 
 

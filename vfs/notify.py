@@ -26,7 +26,7 @@ import trio
 
 from clients.errors import AuthError, RemoteError, TemporaryError
 from clients.mediaservers import SERVERS, MediaServer
-from .media_config import NotifyConfig
+from .config import NotifyConfig
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ import trio
 
 from clients.errors import RemoteError
 from .config import Config
-from .media_config import valid_category
+from .config import valid_category
 from .names import safe_name
 from .release import is_video
 from .torrentfile import BadTorrent, magnet_hash, magnet_name, torrent_hash
