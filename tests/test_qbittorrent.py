@@ -198,9 +198,19 @@ def test_refusals_become_error_states_with_a_reason(tmp_path):
         status = (mount.path / ".debridfs/qbittorrent").read_text()
         assert "infringing" in status and "magnet_error" in status
 
+        # too many active downloads: retried as Real-Debrid asks, then an error the app sees
+        mount.expect_log(r"qBittorrent API: Busy could not be added: .*too_many_active_downloads")
+        busy = "b5" * 20
+        emu.faults({"api": {"realdebrid": {"status_burst": 509, "status_burst_count": 10_000, "retry_after": 1}}})
+        assert sonarr.add_magnet(f"magnet:?xt=urn:btih:{busy}&dn=Busy", "radarr") == "Ok."
+        assert sonarr.one("radarr", busy)["state"] == "metaDL"      # the request did not wait
+        wait_until(lambda: sonarr.one("radarr", busy)["state"] == "error", 60, "the busy error")
+        emu.reset_faults()
+        assert "too_many_active_downloads" in sonarr.get("torrents/properties", hash=busy).json()["comment"]
+
         # allow_delete = true but deleteFiles=false: Real-Debrid keeps it
         sonarr.post("torrents/delete", {"hashes": DEAD_HASH, "deleteFiles": "false"})
-        assert sonarr.torrents("radarr") == []
+        assert [t["hash"] for t in sonarr.torrents("radarr")] == [busy]
         assert DEAD_HASH in [t["hash"] for t in emu.view("realdebrid")["torrents"]]
         assert sonarr.get("torrents/properties", hash=DEAD_HASH).status_code == 404
 
@@ -283,3 +293,24 @@ def test_a_busy_port_is_logged_and_the_mount_goes_on(tmp_path):
             wait_until(lambda: "cannot listen" in mount.log_text(), 15, "the error line")
             assert "Unrelated" in os.listdir(mount.path / "realdebrid/torrents")
             assert "not listening" in (mount.path / ".debridfs/qbittorrent").read_text()
+
+
+def test_info_hashes():
+    import base64
+
+    from vfs.torrentfile import BadTorrent, magnet_hash, magnet_name, torrent_hash
+
+    raw = bytes(range(20))
+    assert magnet_hash(f"magnet:?xt=urn:btih:{raw.hex().upper()}&dn=X") == raw.hex()
+    assert magnet_hash(f"magnet:?dn=Y&xt=urn:btih:{base64.b32encode(raw).decode()}") == raw.hex()
+    assert magnet_name("magnet:?xt=urn:btih:" + raw.hex() + "&dn=Some+Name") == "Some Name"
+    for bad in ("magnet:?dn=nohash", "magnet:?xt=urn:btih:1234", "http://example.invalid/x"):
+        with pytest.raises(BadTorrent):
+            magnet_hash(bad)
+    info = {"name": "Multi", "piece length": 16384, "pieces": b"\0" * 20,
+            "files": [{"length": 1, "path": ["name"]}, {"length": 2, "path": ["d", "e"]}]}
+    data = bencode({"announce": "http://tracker.invalid/", "comment": "x", "info": info})
+    assert torrent_hash(data) == (hashlib.sha1(bencode(info)).hexdigest(), "Multi")
+    for bad in (b"", b"junk", data[:-5], bencode({"announce": "x"})):
+        with pytest.raises(BadTorrent):
+            torrent_hash(bad)

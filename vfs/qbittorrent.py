@@ -130,7 +130,11 @@ class QbittorrentService:
             return
         self.created_categories = {str(k): str(v) for k, v in data.get("categories", {}).items()}
         for item in data.get("torrents", []):
-            record = Record(**item)
+            try:
+                record = Record(**item)
+            except TypeError:
+                log.warning("qBittorrent API: skipping an unreadable torrent record in %s", self.state_file)
+                continue
             self.records[record.hash] = record
 
     async def save(self) -> None:

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import re
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -63,27 +64,31 @@ def _skip(data: bytes, i: int, depth: int = 0) -> int:
     raise BadTorrent("not a .torrent file")
 
 
+def _items(data: bytes, start: int) -> Any:
+    """(key, value start, value end) of the bencoded dictionary at `start`."""
+    if data[start:start + 1] != b"d":
+        raise BadTorrent("not a .torrent file")
+    i = start + 1
+    while data[i:i + 1] != b"e":
+        key_end = _skip(data, i)
+        key = data[data.index(b":", i) + 1:key_end]
+        value_end = _skip(data, key_end)
+        yield key, key_end, value_end
+        i = value_end
+
+
 def torrent_hash(data: bytes) -> tuple[str, str | None]:
     """(lowercase hex info hash, name) of a .torrent file."""
     try:
-        if data[:1] != b"d":
-            raise BadTorrent("not a .torrent file")
-        i = 1
-        info_hash, name = None, None
-        while data[i:i + 1] != b"e":
-            key_end = _skip(data, i)
-            key = data[data.index(b":", i) + 1:key_end]
-            value_end = _skip(data, key_end)
-            if key == b"info":
-                info = data[key_end:value_end]
-                info_hash = hashlib.sha1(info).hexdigest()
-                match = re.search(rb"4:name(\d+):", info)
-                if match:
-                    start = match.end()
-                    name = info[start:start + int(match.group(1))].decode("utf-8", "replace")
-            i = value_end
+        for key, start, end in _items(data, 0):
+            if key != b"info":
+                continue
+            name = None
+            for info_key, value_start, value_end in _items(data, start):
+                if info_key == b"name" and data[value_start:value_start + 1].isdigit():
+                    raw = data[data.index(b":", value_start) + 1:value_end]
+                    name = raw.decode("utf-8", "replace")
+            return hashlib.sha1(data[start:end]).hexdigest(), name
     except (ValueError, IndexError):
         raise BadTorrent("not a .torrent file") from None
-    if info_hash is None:
-        raise BadTorrent("a .torrent file without an info dictionary")
-    return info_hash, name
+    raise BadTorrent("a .torrent file without an info dictionary")

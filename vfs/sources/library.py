@@ -60,26 +60,39 @@ class LibrarySource(Source):
         self.rd._on_change = both
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        self.rebuild()
+        await self.rebuild()
         task_status.started()
         while True:
             with trio.move_on_after(REBUILD_EVERY):
                 await self._dirty.wait()
             self._dirty = trio.Event()
-            self.rebuild()
+            await self.rebuild()
             await trio.sleep(0.2)      # changes come in bursts during a sync
 
     # ------------------------------------------------------------------ the view
 
-    def rebuild(self) -> None:
-        started = time.monotonic()
-        placed: dict[str, list[tuple[Place, str, int, Any]]] = defaultdict(list)
-        titles: dict[str, Counter[str]] = defaultdict(Counter)
+    def _shown(self) -> list[tuple[str, Any, list[tuple[int, Any]]]]:
+        shown = []
         for tid in self.rd.order:
             torrent = self.rd.torrents.get(tid)
             files = self.rd.shown_files(tid) if torrent is not None else None
-            if not files:
-                continue
+            if files:
+                shown.append((tid, torrent, files))
+        return shown
+
+    async def rebuild(self) -> None:
+        # Parsing thousands of new names takes seconds: a worker thread does it (the
+        # results are cached), so the pass below on the trio thread only looks them up.
+        pairs = [(torrent.filename, file.path) for _tid, torrent, files in self._shown()
+                 for _position, file in files]
+        await trio.to_thread.run_sync(_warm, pairs)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        started = time.monotonic()
+        placed: dict[str, list[tuple[Place, str, int, Any]]] = defaultdict(list)
+        titles: dict[str, Counter[str]] = defaultdict(Counter)
+        for tid, torrent, files in self._shown():
             for position, file in files:
                 where = place(torrent.filename, file.path)
                 if where is None:
@@ -159,6 +172,11 @@ class LibrarySource(Source):
 
     async def resolve(self, ref: Any, *, refresh: bool = False) -> DirectLink:
         return await self.rd.resolve(ref, refresh=refresh)
+
+
+def _warm(pairs: list[tuple[str, str]]) -> None:
+    for torrent_name, path in pairs:
+        place(torrent_name, path)
 
 
 def _shape(entries: list[Entry] | None) -> Any:
