@@ -63,6 +63,26 @@ class LinkExpired(RemoteError):
     errno = errno.EIO
 
 
+# How a transfer from a download host failed (clients/ranged.py); the read
+# engine decides from the kind whether to resume, back off or resolve again.
+
+class Stalled(TemporaryError):
+    """No byte arrived for the stall window (before or inside the body)."""
+
+
+class Unreachable(TemporaryError):
+    """The host refused, reset or did not answer the connection."""
+
+
+class BadResponse(TemporaryError):
+    """A response that is not the bytes asked for (Content-Range or length wrong)."""
+
+
+class ErrorPage(TemporaryError):
+    """An HTML page where the file is not HTML: a host's "link expired" or
+    "try later" page, often sent with status 200."""
+
+
 class QuotaExceeded(RemoteError):
     errno = errno.EDQUOT
 

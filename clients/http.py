@@ -7,6 +7,7 @@ import logging
 
 import httpx
 
+from .retry import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,4 @@ def redact_url(url: str | httpx.URL) -> str:
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    return parse_retry_after(response.headers.get("retry-after"))

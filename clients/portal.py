@@ -1,11 +1,17 @@
-"""Portal external API v1 client (../shared/api/portal-external-api-v1.txt).
+"""Portal external API v1 client (docs/providers.md, "Portal").
 
 The API key goes in `Authorization: Bearer`, never in a URL. Errors are
 `{"success": false, "status": N, "msg": ..., "retry_in_seconds": S}`; every
-documented status maps to `clients.errors` here. A call that the portal asks
-to retry is retried only when its `retry_in_seconds` is short (`max_retry_wait`);
-longer waits are raised with `retry_after` so the caller records them instead
-of blocking.
+documented status has a rule in `STATUSES`. A call that the portal asks to
+retry is retried only when its wait is short (`max_retry_wait`); longer waits
+are raised with `retry_after` so the caller records them instead of blocking.
+
+Reply shapes the document leaves open, all accepted: `filesize` as a digit
+string (the document), a number, or missing/null while the portal has not
+fetched the file yet (`size` None: unknown, never 0); an `/unrestrict` reply
+without `linkId`/`download_ready` (the v1.0 shape in the changelog: the link
+is ready at once); no `/hosts/grouped` (added in a later version): `/hosts`,
+one row per domain, instead.
 """
 
 from __future__ import annotations
@@ -17,41 +23,62 @@ from typing import Any
 import httpx
 import trio
 
-from .errors import (AuthError, FileUnavailable, NotFound, PermissionDenied, QuotaExceeded,
-                     RateLimited, RemoteError, TemporaryError)
+from .codes import PERMANENT, USER, WAIT, Rule
+from .errors import (AuthError, FileUnavailable, NotFound, PermissionDenied, RateLimited, RemoteError,
+                     TemporaryError)
 from .http import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
 API_RETRIES = 2
-
-# status -> (error class, what it means: the doc's table)
-STATUSES: dict[int, tuple[type[RemoteError], str]] = {
-    1: (AuthError, "missing or invalid API key"),
-    2: (AuthError, "account not usable"),
-    52: (QuotaExceeded, "insufficient traffic for this file"),
-    54: (RateLimited, "per-host 24h usage limit exceeded"),
-    55: (RateLimited, "too many concurrent downloads on this platform"),
-    56: (RateLimited, "solo / low-speed slot limit reached"),
-    101: (FileUnavailable, "unsupported URL or host"),
-    102: (FileUnavailable, "source / file banned"),
-    103: (PermissionDenied, "private file / payment to uploader required"),
-    104: (FileUnavailable, "file offline or not found"),
-    105: (TemporaryError, "service maintenance / upstream unavailable"),
-    106: (TemporaryError, "upstream / generic external error"),
-    107: (RateLimited, "server-side traffic / account pool insufficient"),
-    900: (RemoteError, "validation / bad request"),
-    999: (TemporaryError, "internal error"),
+DOC = "portal doc, error table"
+# status -> rule: the document's table (status, HTTP, meaning). Waits are used when the
+# reply has no `retry_in_seconds` ("present only when a retry makes sense").
+STATUSES: dict[int, Rule] = {
+    1: Rule(USER, AuthError, "missing or invalid API key", None, f"{DOC}: 1 / 401"),
+    2: Rule(USER, AuthError, "account not usable", None, f"{DOC}: 2 / 403"),
+    # Traffic comes back (daily caps, purchases); the file is fine.
+    52: Rule(WAIT, RateLimited, "insufficient traffic for this file", 3600, f"{DOC}: 52 / 402"),
+    54: Rule(WAIT, RateLimited, "per-host 24h usage limit exceeded", 3600, f"{DOC}: 54 / 429"),
+    55: Rule(WAIT, RateLimited, "too many concurrent downloads on this platform", 60,
+             f"{DOC}: 55 / 429"),
+    56: Rule(WAIT, RateLimited, "solo / low-speed slot limit reached", 60, f"{DOC}: 56 / 429"),
+    101: Rule(PERMANENT, FileUnavailable, "unsupported URL or host", None, f"{DOC}: 101 / 400"),
+    102: Rule(PERMANENT, FileUnavailable, "source / file banned", None, f"{DOC}: 102 / 403"),
+    103: Rule(PERMANENT, PermissionDenied, "private file / payment to uploader required", None,
+              f"{DOC}: 103 / 400"),
+    104: Rule(PERMANENT, FileUnavailable, "file offline or not found", None, f"{DOC}: 104 / 404"),
+    105: Rule(WAIT, TemporaryError, "service maintenance / upstream unavailable", 300,
+              f"{DOC}: 105 / 503 (retry)"),
+    # No time given: retried at once (twice), then the link layer's backoff.
+    106: Rule(WAIT, TemporaryError, "upstream / generic external error", None, f"{DOC}: 106 / any"),
+    107: Rule(WAIT, RateLimited, "server-side traffic / account pool insufficient", 120,
+              f"{DOC}: 107 / 429, retry_in_seconds e.g. 120"),
+    900: Rule(PERMANENT, RemoteError, "validation / bad request", None, f"{DOC}: 900 / 400"),
+    999: Rule(WAIT, TemporaryError, "internal error", None, f"{DOC}: 999 / 500"),
 }
+# No status in the body (a proxy's page): by the HTTP code.
+HTTP_5XX = Rule(WAIT, TemporaryError, "server error", None, "HTTP 5xx / 429 without a portal status")
+HTTP_4XX = Rule(PERMANENT, RemoteError, "refused", None, "HTTP 4xx without a portal status")
+
+
+def _size(value: Any) -> int | None:
+    """`filesize` is a digit string in the document, a number from some servers, and
+    missing or empty before the portal knows it: None then (unknown, not 0)."""
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        return None
+    return size if size > 0 else None
 
 
 @dataclass(frozen=True)
 class PortalLink:
-    link_id: str
+    link_id: str                 # "" for a portal that answers without linkIds (v1.0)
     ready: bool
     remote_status: str
     filename: str
-    filesize: int
+    filesize: int | None
     maxchunks: int | None
     poll_after: float
     reused: bool = False
@@ -59,13 +86,16 @@ class PortalLink:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "PortalLink":
-        return cls(link_id=str(data["linkId"]), ready=bool(data.get("download_ready")),
-                   remote_status=str(data.get("remote_status") or ""),
+        link = data.get("link") or None
+        # v1.0 had no download_ready: a reply with a link was a usable link.
+        ready = bool(data["download_ready"]) if "download_ready" in data else link is not None
+        return cls(link_id=str(data.get("linkId") or ""), ready=ready and link is not None,
+                   remote_status=str(data.get("remote_status") or ("done" if ready else "")),
                    filename=str(data.get("filename") or ""),
-                   filesize=int(data.get("filesize") or 0),
+                   filesize=_size(data.get("filesize")),
                    maxchunks=int(data["maxchunks"]) if data.get("maxchunks") else None,
                    poll_after=float(data.get("poll_after_seconds") or 2),
-                   reused=bool(data.get("reusedExisting")), link=data.get("link") or None)
+                   reused=bool(data.get("reusedExisting")), link=link)
 
 
 @dataclass(frozen=True)
@@ -114,26 +144,33 @@ class PortalClient:
         status = body.get("status")
         retry = body.get("retry_in_seconds")
         retry_after = float(retry) if isinstance(retry, (int, float)) else retry_after_seconds(response)
-        kind, meaning = STATUSES.get(status if isinstance(status, int) else -1, (None, ""))
-        if kind is None:
-            http = response.status_code
-            kind = TemporaryError if http >= 500 or http == 429 else RemoteError
+        http = response.status_code
+        rule = STATUSES.get(status) if isinstance(status, int) else None
+        if rule is None:
+            rule = HTTP_5XX if http >= 500 or http == 429 else HTTP_4XX
             meaning = f"HTTP {http}"
-        if (path.startswith("/link/") and status == 104) or (status is None and response.status_code == 404):
-            kind = NotFound    # the linkId is gone: unrestrict again
+        else:
+            meaning = rule.text
         message = f"portal status {status}: {meaning}" if status is not None else f"portal {path}: {meaning}"
-        if retry_after is not None:
-            message += f" (retry in {retry_after:.0f}s)"
-        kw: dict[str, Any] = {"code": status, "status": response.status_code}
-        if kind in (RateLimited, TemporaryError):
-            return kind(message, retry_after=retry_after, **kw)
-        return kind(message, **kw)
+        if (path.startswith("/link/") and status == 104) or (status is None and http == 404):
+            # The linkId (or the endpoint) is gone: the caller unrestricts again (or falls back).
+            return NotFound(message, code=status, status=http)
+        if rule.meaning == WAIT:
+            retry_after = retry_after if retry_after is not None else rule.wait
+            if retry_after is not None:
+                message += f" (retry in {retry_after:.0f}s)"
+        return rule.error(message, retry_after=retry_after, code=status, status=http)
 
     async def account(self) -> dict[str, Any]:
         return await self.request("GET", "/account")
 
     async def hosts_grouped(self) -> list[PortalHost]:
-        data = await self.request("GET", "/hosts/grouped")
+        """One row per service; a portal without `/hosts/grouped` gives one per domain."""
+        try:
+            data = await self.request("GET", "/hosts/grouped")
+        except NotFound:
+            log.info("portal: no /hosts/grouped (an older portal); using /hosts")
+            data = await self.request("GET", "/hosts")
         hosts = []
         for row in data.get("supportedhosts") or ():
             domains = tuple(row.get("domains") or ([row["host"]] if row.get("host") else []))

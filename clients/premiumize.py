@@ -1,12 +1,17 @@
-"""Premiumize.me legacy API client (../shared/api/premiumize-legacy-api.txt, NOTES §3).
+"""Premiumize.me legacy API client (docs/providers.md, "Premiumize").
 
 `api_url` is the whole endpoint (`.../pm-api/v1.php`); the method and
 `params[login]`/`params[pass]` are query parameters, as documented (httpx
 logging is silenced and errors never carry the URL, so the PIN stays out of
 logs). Replies are `{"result", "status", "statusmessage"}`; only `status` is
-interpreted. The document's advice: 4xx stop (raise a permanent error), 5xx
-retry after minutes (raise with `retry_after`; the caller records it rather
-than blocking a read), 509 fair use: retry after 10 minutes.
+interpreted, through `STATUSES`. A wait is raised with `retry_after` (the
+caller records it rather than blocking a read).
+
+`directdownloadlink` may answer only `location` (the document's example) or
+also `filename`/`filesize` (what clients met): a missing size comes from the
+download server (HEAD, else the total of a one-byte ranged GET), a missing
+name from its `Content-Disposition`, the location's or the link's last path
+segment. A size that stays unknown is a wait, never a 0-byte file.
 """
 
 from __future__ import annotations
@@ -14,30 +19,45 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from .errors import (AuthError, FileUnavailable, PermissionDenied, RateLimited, RemoteError,
-                     TemporaryError)
+from .codes import PERMANENT, USER, WAIT, Rule
+from .errors import AuthError, FileUnavailable, RateLimited, RemoteError, TemporaryError
 
 log = logging.getLogger(__name__)
 
-# status -> (error class, meaning, retry after seconds or None) — the doc and NOTES' table.
-STATUSES: dict[int, tuple[type[RemoteError], str, float | None]] = {
-    0: (RateLimited, "daily limit reached for this host", 600),
-    2: (TemporaryError, "odd server error", 300),
-    400: (FileUnavailable, "no valid link", None),
-    401: (AuthError, "login failed (check [premiumize] login = customer id, password = PIN)", None),
-    402: (AuthError, "payment required: the account is not premium", None),
-    403: (PermissionDenied, "forbidden (account or IP banned)", None),
-    404: (FileUnavailable, "file not found: deleted at the hoster", None),
-    428: (FileUnavailable, "hoster currently not available", None),
-    500: (RateLimited, "link limit reached", 600),
-    502: (TemporaryError, "unknown technical error", 180),
-    503: (TemporaryError, "temporary technical error, maintenance", 180),
-    509: (RateLimited, "fair use limit exhausted", 600),
+T3 = "NOTES §3 status table"
+# status -> rule. The document: "cancel on 4xx, retry 5xx after minutes"; NOTES §3 (restated in
+# docs/providers.md, "Premiumize") records what JDownloader and pyLoad do per status, which
+# is where 0, 2, 403 and 428 get their waits.
+STATUSES: dict[int, Rule] = {
+    0: Rule(WAIT, RateLimited, "daily limit reached for this host", 600, f"{T3}: block host 10 min"),
+    2: Rule(WAIT, TemporaryError, "odd server error", 300, f"{T3}: retry, host off 5 min"),
+    400: Rule(PERMANENT, FileUnavailable, "no valid link", None, f"{T3}: fail link"),
+    401: Rule(USER, AuthError, "login failed (check [premiumize] login = customer id, password = PIN)",
+              None, f"{T3}: disable account"),
+    402: Rule(USER, AuthError, "payment required: the account is not premium", None,
+              f"{T3}: disable account"),
+    # A banned IP or a temporarily locked account: JDownloader only disables the account for a while.
+    403: Rule(WAIT, TemporaryError, "forbidden (account or IP temporarily refused)", 1800,
+              f"{T3}: temp-disable account"),
+    404: Rule(PERMANENT, FileUnavailable, "file not found: deleted at the hoster", None,
+              f"{T3}: offline"),
+    428: Rule(WAIT, TemporaryError, "hoster currently not available", 1800, f"{T3}: block host 30 min"),
+    500: Rule(WAIT, RateLimited, "link limit reached", 600, f"{T3}: block 10 min"),
+    502: Rule(WAIT, TemporaryError, "unknown technical error", 180, f"{T3}: retry after 3 min"),
+    503: Rule(WAIT, TemporaryError, "temporary technical error, maintenance", 180,
+              f"{T3}: retry after 3 min"),
+    509: Rule(WAIT, RateLimited, "fair use limit exhausted", 600, f"{T3}: retry after 10 min"),
 }
+# Codes nobody documented: the document's rule by class (4xx cancel, 5xx retry after minutes).
+UNKNOWN_4XX = Rule(PERMANENT, RemoteError, "unexpected reply", None, "doc: cancel on 4xx")
+UNKNOWN_5XX = Rule(WAIT, TemporaryError, "unexpected reply", 180, "doc: retry 5xx after minutes")
+SIZE_WAIT = 180.0     # the download server did not tell the size: ask again later
 
 
 @dataclass(frozen=True)
@@ -60,8 +80,6 @@ class HosterList:
         return any(rx.match(url) for rx in self.regexes)
 
     def max_connections(self, url: str) -> int | None:
-        from urllib.parse import urlsplit
-
         domain = (urlsplit(url).hostname or "").lower().removeprefix("www.")
         settings = self.connection_settings
         entry = settings.get(domain)
@@ -107,13 +125,11 @@ class PremiumizeClient:
             status = int(body.get("status") or 0)
         if status == 200:
             return body.get("result")
-        kind, meaning, retry = STATUSES.get(status, (TemporaryError if status >= 500 else RemoteError,
-                                                     "unexpected reply", 180 if status >= 500 else None))
-        message = f"Premiumize status {status}: {meaning}"
-        if retry is not None:
-            message += f" (retry after {retry / 60:.0f} min)"
-            return _raise(kind(message, retry_after=retry, code=status, status=response.status_code))
-        return _raise(kind(message, code=status, status=response.status_code))
+        rule = STATUSES.get(status) or (UNKNOWN_5XX if status >= 500 else UNKNOWN_4XX)
+        message = f"Premiumize status {status}: {rule.text}"
+        if rule.meaning == WAIT:
+            message += f" (retry after {rule.wait / 60:.0f} min)" if rule.wait else ""
+        raise rule.error(message, code=status, status=response.status_code)
 
     async def account_status(self) -> AccountStatus:
         result = await self.call("accountstatus") or {}
@@ -137,20 +153,59 @@ class PremiumizeClient:
         location = result.get("location")
         if not location:
             raise TemporaryError("Premiumize directdownloadlink: no location in the reply", retry_after=180)
-        size = int(result.get("filesize") or 0)
-        if not size:   # the doc's reply has only `location`: ask the file server
-            size = await self._content_length(str(location))
-        return DirectDownload(filename=str(result.get("filename") or ""), filesize=size,
-                              location=str(location))
+        location = str(location)
+        size = _int(result.get("filesize"))
+        name = str(result.get("filename") or "")
+        if not size or not name:   # the doc's reply has only `location`: ask the download server
+            head_size, head_name = await self._probe_location(location)
+            size = size or head_size
+            name = name or head_name or _name_from_url(location, need_dot=True) or _name_from_url(url)
+        if not size:
+            raise TemporaryError("Premiumize: the download server did not tell the file size",
+                                 retry_after=SIZE_WAIT)
+        return DirectDownload(filename=name, filesize=size, location=location)
 
-    async def _content_length(self, location: str) -> int:
+    async def _probe_location(self, location: str) -> tuple[int, str]:
+        """(size, Content-Disposition filename) from the download server: HEAD first; a
+        server that refuses HEAD or omits the length answers a one-byte ranged GET."""
         try:
-            response = await self.http.head(location)
+            head = await self.http.head(location, follow_redirects=True)
+            size = _int(head.headers.get("content-length")) if head.status_code == 200 else 0
+            name = _disposition_name(head.headers.get("content-disposition"))
+            if size:
+                return size, name
+            async with self.http.stream("GET", location, headers={"Range": "bytes=0-0"},
+                                        follow_redirects=True) as response:
+                total = (response.headers.get("content-range") or "").rpartition("/")[2]
+                if response.status_code == 206 and total.isdigit():
+                    size = int(total)
+                name = name or _disposition_name(response.headers.get("content-disposition"))
+            return size, name
         except httpx.TransportError as exc:
             raise TemporaryError(f"Premiumize download server: {type(exc).__name__}",
-                                 retry_after=180) from None
-        return int(response.headers.get("content-length") or 0)
+                                 retry_after=SIZE_WAIT) from None
 
 
-def _raise(error: RemoteError) -> Any:
-    raise error
+def _int(value: Any) -> int:
+    """Sizes arrive as numbers or digit strings; anything else is unknown (0)."""
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _disposition_name(header: str | None) -> str:
+    if not header:
+        return ""
+    message = Message()
+    message["content-disposition"] = header
+    return (message.get_filename() or "").rsplit("/", 1)[-1]
+
+
+def _name_from_url(url: str, need_dot: bool = False) -> str:
+    """The last path segment, without a hoster page's `.html`; with `need_dot`, only
+    when it looks like a file name (a location may end in an opaque token)."""
+    segment = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    if need_dot and "." not in segment:
+        return ""
+    return segment.removesuffix(".html").removesuffix(".htm") if not need_dot else segment

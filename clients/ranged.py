@@ -6,9 +6,17 @@ the response head, then a Content-Length body is received with
 in pieces as large as the socket gives. Connections are kept alive and pooled
 per host. TLS goes through `trio.SSLStream` (one extra copy).
 
-Failures are classified like `clients.http`: responses that expired links give
-become `LinkExpired`; 5xx, resets and short bodies become `TemporaryError`
-(the caller resumes from the last byte it received).
+Every response is validated before a byte reaches the caller's buffer:
+status, `Content-Range` (start, end, total), a `Content-Length` that matches
+it, and no HTML page where the file is not HTML. A server may send less than
+asked (a shorter `Content-Range`); the caller asks again for the rest.
+
+Failures are typed for the caller's retry policy (`clients/retry.py`):
+responses that expired links give become `LinkExpired`; a connection that
+cannot be made is `Unreachable`; no byte for `stall_timeout` (before the head
+or inside the body) is `Stalled`; an HTML page is `ErrorPage`; a wrong range
+or length is `BadResponse`; 5xx, resets and short bodies are `TemporaryError`.
+The caller resumes from the last byte it received.
 """
 
 from __future__ import annotations
@@ -23,12 +31,15 @@ from urllib.parse import urljoin, urlsplit
 import h11
 import trio
 
-from .errors import LinkExpired, RateLimited, RemoteError, TemporaryError
+from .errors import (BadResponse, ErrorPage, LinkExpired, RateLimited, RemoteError, Stalled,
+                     TemporaryError, Unreachable)
 from .http import EXPIRED_STATUSES, USER_AGENT, redact_url
+from .retry import parse_retry_after
 
 log = logging.getLogger(__name__)
 
 CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+HTML_TYPES = ("text/html", "application/xhtml+xml")
 HEAD_READ = 64 * 1024
 MAX_REDIRECTS = 5
 MAX_IDLE_PER_HOST = 16
@@ -60,10 +71,14 @@ class _Connection:
 
 
 class RangeClient:
-    """Keeps connections per (scheme, host, port) and fetches byte ranges."""
+    """Keeps connections per (scheme, host, port) and fetches byte ranges.
 
-    def __init__(self, idle_timeout: float = 30.0) -> None:
-        self.idle_timeout = idle_timeout
+    `stall_timeout` bounds every wait for the network: connecting, the
+    response head, and each piece of the body (a progress watchdog).
+    """
+
+    def __init__(self, stall_timeout: float = 5.0) -> None:
+        self.stall_timeout = stall_timeout
         self._idle: dict[tuple[str, str, int], list[_Connection]] = defaultdict(list)
         self._ssl = ssl.create_default_context()
 
@@ -78,7 +93,7 @@ class RangeClient:
         if self._idle[key]:
             return self._idle[key].pop()
         try:
-            with trio.fail_after(self.idle_timeout):
+            with trio.fail_after(self.stall_timeout):
                 tcp = await trio.open_tcp_stream(host, port)
                 tcp.setsockopt(trio.socket.IPPROTO_TCP, trio.socket.TCP_NODELAY, 1)
                 # Larger socket buffers: fewer, bigger recv calls per block.
@@ -89,7 +104,7 @@ class RangeClient:
                     return _Connection(tls, None)
                 return _Connection(tcp, tcp.socket)
         except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
-            raise TemporaryError(f"cannot connect to {host}:{port}: {type(exc).__name__}") from None
+            raise Unreachable(f"cannot connect to {host}:{port}: {type(exc).__name__}") from None
 
     def _release(self, key: tuple[str, str, int], connection: _Connection) -> None:
         if len(self._idle[key]) < MAX_IDLE_PER_HOST:
@@ -98,21 +113,23 @@ class RangeClient:
             trio.lowlevel.spawn_system_task(connection.aclose)
 
     async def fetch_into(self, url: str, start: int, buffer: memoryview, size: int | None,
-                         on_data: Callable[[int], None]) -> None:
-        """Receives bytes [start, start+len(buffer)) of `url` into `buffer`.
+                         on_data: Callable[[int], None], *, html: bool = False) -> None:
+        """Receives bytes [start, start+len(buffer)) of `url` into `buffer`, or
+        a first part of them when the server sends less.
 
         Calls `on_data(n)` after every piece; on failure the bytes received so
         far stay in the buffer and were reported, so the caller can resume.
+        `html`: the file itself is an HTML page (else an HTML reply is an error).
         """
         for _ in range(MAX_REDIRECTS + 1):
-            location = await self._fetch_once(url, start, buffer, size, on_data)
+            location = await self._fetch_once(url, start, buffer, size, on_data, html)
             if location is None:
                 return
             url = urljoin(url, location)
         raise TemporaryError(f"{redact_url(url)}: too many redirects")
 
     async def _fetch_once(self, url: str, start: int, buffer: memoryview, size: int | None,
-                          on_data: Callable[[int], None]) -> str | None:
+                          on_data: Callable[[int], None], html: bool) -> str | None:
         parts = urlsplit(url)
         scheme = parts.scheme or "http"
         host = parts.hostname or ""
@@ -132,31 +149,25 @@ class RangeClient:
                 ("Range", f"bytes={start}-{end - 1}")]))
             request += protocol.send(h11.EndOfMessage())
             try:
-                with trio.fail_after(self.idle_timeout):
+                with trio.fail_after(self.stall_timeout):
                     await connection.stream.send_all(request)
                     response = await self._read_head(connection, protocol)
             except trio.TooSlowError:
-                raise TemporaryError(f"{where}: no response in {self.idle_timeout:.0f}s") from None
+                raise Stalled(f"{where}: no response in {self.stall_timeout:g}s") from None
             headers = {name.decode().lower(): value.decode("latin-1") for name, value in response.headers}
             status = response.status_code
 
             if status in (301, 302, 303, 307, 308) and "location" in headers:
                 reusable = await self._drain(connection, protocol)
                 return headers["location"]
-            self._check_status(status, headers, where, start, end, size)
+            expected = self._check_response(status, headers, where, start, end, size, html)
+            body = buffer[:expected]
             if headers.get("transfer-encoding", "").lower() == "chunked" or "content-length" not in headers:
-                await self._receive_framed(connection, protocol, buffer, on_data, where)
+                await self._receive_framed(connection, protocol, body, on_data, where)
                 return None
-            length = int(headers["content-length"])
-            if status == 200 and length != len(buffer):
-                # An error page instead of the file (RapidShare answers `ERROR: ...` with 200).
-                raise LinkExpired(f"{where}: answered 200 with {length} bytes, not the file",
-                                  status=status)
-            if length < len(buffer):
-                raise TemporaryError(f"{where}: server sent {length} bytes, {len(buffer)} asked")
             connection.pending = self._buffered_body(protocol)
-            await self._receive_raw(connection, buffer, on_data, where)
-            reusable = length == len(buffer) and headers.get("connection", "").lower() != "close"
+            await self._receive_raw(connection, body, on_data, where)
+            reusable = headers.get("connection", "").lower() != "close"
             return None
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError) as exc:
             raise TemporaryError(f"{where}: connection failed: {type(exc).__name__}") from None
@@ -214,7 +225,7 @@ class RangeClient:
         # than the recv itself on a fast link.
         with trio.CancelScope() as scope:
             while filled < len(buffer):
-                scope.deadline = trio.current_time() + self.idle_timeout
+                scope.deadline = trio.current_time() + self.stall_timeout
                 n = await connection.receive_into(buffer[filled:])
                 if n == 0:
                     raise TemporaryError(
@@ -222,7 +233,7 @@ class RangeClient:
                 filled += n
                 on_data(n)
         if scope.cancelled_caught:
-            raise TemporaryError(f"{where}: stalled for {self.idle_timeout:.0f}s")
+            raise Stalled(f"{where}: no data for {self.stall_timeout:g}s after {filled} bytes")
 
     async def _receive_framed(self, connection: _Connection, protocol: h11.Connection,
                               buffer: memoryview, on_data: Callable[[int], None], where: str) -> None:
@@ -231,9 +242,11 @@ class RangeClient:
         while filled < len(buffer):
             event = protocol.next_event()
             if event is h11.NEED_DATA:
-                with trio.move_on_after(self.idle_timeout) as scope:
+                with trio.move_on_after(self.stall_timeout) as scope:
                     data = await connection.stream.receive_some(HEAD_READ)
-                if scope.cancelled_caught or not data:
+                if scope.cancelled_caught:
+                    raise Stalled(f"{where}: no data for {self.stall_timeout:g}s after {filled} bytes")
+                if not data:
                     raise TemporaryError(f"{where}: connection closed after {filled} bytes")
                 protocol.receive_data(data)
             elif isinstance(event, h11.Data):
@@ -245,31 +258,43 @@ class RangeClient:
                 raise TemporaryError(f"{where}: body ended after {filled} bytes")
 
     @staticmethod
-    def _check_status(status: int, headers: dict[str, str], where: str, start: int, end: int,
-                      size: int | None) -> None:
+    def _check_response(status: int, headers: dict[str, str], where: str, start: int, end: int,
+                        size: int | None, html: bool) -> int:
+        """Raises unless the response carries bytes from `start` on; returns
+        how many of [start, end) it carries."""
+        if status in (200, 206) and not html \
+                and headers.get("content-type", "").split(";")[0].strip().lower() in HTML_TYPES:
+            raise ErrorPage(f"{where}: HTTP {status} with an HTML page, not the file", status=status)
         if status == 206:
-            match = CONTENT_RANGE_RE.match(headers.get("content-range", ""))
-            if not match or int(match.group(1)) != start:
-                raise TemporaryError(f"{where}: wrong Content-Range {headers.get('content-range')!r}")
-            if size is not None and match.group(3) != "*" and int(match.group(3)) != size:
-                raise LinkExpired(f"{where}: file size changed to {match.group(3)}", status=status)
-            return
-        if status == 200:
-            if start == 0 and size is not None and end >= size:
-                return
-            raise LinkExpired(f"{where}: server ignored the range request", status=status)
-        if status in EXPIRED_STATUSES:
-            raise LinkExpired(f"{where}: HTTP {status}", status=status)
-        retry_after = _retry_after(headers)
-        if status == 429:
-            raise RateLimited(f"{where}: HTTP 429", retry_after=retry_after, status=status)
-        if status >= 500:
-            raise TemporaryError(f"{where}: HTTP {status}", retry_after=retry_after, status=status)
-        raise RemoteError(f"{where}: HTTP {status}", status=status)
-
-
-def _retry_after(headers: dict[str, str]) -> float | None:
-    try:
-        return max(0.0, float(headers["retry-after"]))
-    except (KeyError, ValueError):
-        return None
+            content_range = headers.get("content-range", "")
+            match = CONTENT_RANGE_RE.fullmatch(content_range.strip())
+            if not match:
+                raise BadResponse(f"{where}: unreadable Content-Range {content_range!r}", status=status)
+            first, last, total = int(match.group(1)), int(match.group(2)), match.group(3)
+            if size is not None and total != "*" and int(total) != size:
+                raise LinkExpired(f"{where}: file size changed to {total}", status=status)
+            if first != start or last < first or last >= end:
+                raise BadResponse(f"{where}: Content-Range {content_range!r} for bytes "
+                                  f"{start}-{end - 1}", status=status)
+            expected = last + 1 - first
+        elif status == 200:
+            if not (start == 0 and size is not None and end >= size):
+                raise LinkExpired(f"{where}: server ignored the range request", status=status)
+            expected = end - start
+            if "content-length" in headers and headers["content-length"].strip() != str(expected):
+                # An error page instead of the file (RapidShare answers `ERROR: ...` with 200).
+                raise LinkExpired(f"{where}: answered 200 with {headers['content-length']} bytes, "
+                                  "not the file", status=status)
+        else:
+            if status in EXPIRED_STATUSES:
+                raise LinkExpired(f"{where}: HTTP {status}", status=status)
+            retry_after = parse_retry_after(headers.get("retry-after"))
+            if status == 429:
+                raise RateLimited(f"{where}: HTTP 429", retry_after=retry_after, status=status)
+            if status >= 500:
+                raise TemporaryError(f"{where}: HTTP {status}", retry_after=retry_after, status=status)
+            raise RemoteError(f"{where}: HTTP {status}", status=status)
+        length = headers.get("content-length")
+        if length is not None and length.strip() != str(expected):
+            raise BadResponse(f"{where}: Content-Length {length} for {expected} bytes", status=status)
+        return expected

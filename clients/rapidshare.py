@@ -1,11 +1,18 @@
-"""RapidShare rsapi.cgi client (../shared/api/rapidshare-api-rsapiget.txt, NOTES §4).
+"""RapidShare rsapi.cgi client (docs/providers.md, "RapidShare").
 
 Plain-text replies. API calls are POSTs with every parameter in the form body
-(documented), so the password never appears in a URL. `download_v1` answers
+(documented), so the password never appears in a URL. `download` answers
 `DL:<host>,<dlauth>,<countdown>,<md5>`; the file URL on `<host>` carries the
 account cookie (premium) or the dlauth ticket (free, valid after `countdown`
-seconds). `ERROR: <sentence> (<ref>)` lines map to `clients.errors` here by
-their sentence (the reference is informational).
+seconds). `ERROR: <sentence> (<ref>)` lines map to `clients.errors` through
+`ERRORS`, by their sentence (the reference is informational).
+
+Routine names: the 2009 API called them `download_v1`, `checkfiles_v1`,
+`getaccountdetails_v1`; later servers know only `download`, `checkfiles`,
+`getaccountdetails` and answer `ERROR: Invalid routine called.` to the others.
+The client asks with the newer name first, falls back to the other name once
+when the server does not know it, and remembers which naming the server takes
+(for the file server's URL too).
 """
 
 from __future__ import annotations
@@ -17,56 +24,72 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from .codes import PERMANENT, USER, WAIT, Rule
 from .errors import (AccountLocked, AuthError, FileUnavailable, InvalidName, LinkExpired, NotReady,
-                     PermissionDenied, QuotaExceeded, RateLimited, RemoteError, TemporaryError)
+                     PermissionDenied, RateLimited, RemoteError, TemporaryError)
 
 log = logging.getLogger(__name__)
 
 WAIT_RE = re.compile(r"wait (\d+) seconds")
-# sentence prefix (lower case) -> (error class, retry after seconds or None)
-ERRORS: list[tuple[str, type[RemoteError], float | None]] = [
-    ("login failed. account locked", AccountLocked, None),
-    ("login failed", AuthError, None),
-    ("rapidpro expired", AuthError, None),
-    ("you need rapidpro", PermissionDenied, None),
-    ("no traffic left", QuotaExceeded, None),
-    ("you need to wait", RateLimited, None),            # seconds come from the sentence
-    ("download auth not yet valid", NotReady, None),    # idem
-    ("download auth invalid", LinkExpired, None),
-    ("file not found", FileUnavailable, None),
-    ("file deleted", FileUnavailable, None),
-    ("file id invalid", InvalidName, None),
-    ("this file is marked as illegal", FileUnavailable, None),
-    ("filename invalid", InvalidName, None),
-    ("folder not found", FileUnavailable, None),
-    ("all free download slots are full", RateLimited, 600),
-    ("please stop flooding", RateLimited, 600),
-    ("download permission denied", PermissionDenied, None),
-    ("this server's filesystem is in maintenance", TemporaryError, 300),
-    ("server error", TemporaryError, 60),
+INVALID_ROUTINE = "invalid routine called"
+NAMINGS = ("", "_v1")           # suffixes, newest first
+N4 = "NOTES §4 error lines"
+# Sentence prefix (lower case) -> rule; first match wins (docs/providers.md, "RapidShare", Errors).
+ERRORS: list[tuple[str, Rule]] = [
+    ("login failed. account locked", Rule(USER, AccountLocked, "account locked", None, f"{N4} (b45c2518)")),
+    ("login failed", Rule(USER, AuthError, "login failed", None, f"{N4} (221a75e5, 0320f9f0)")),
+    ("rapidpro expired", Rule(USER, AuthError, "RapidPro expired", None, f"{N4} (34fa3175)")),
+    # An IP-bound limit for free downloads, not a dead link: clients wait 5 minutes and ask again.
+    ("you need rapidpro", Rule(WAIT, RateLimited, "free download limit of this IP address", 300,
+                               f"{N4} (8d5611a9); a client in the RapidShare article waits 300 s")),
+    # Traffic comes back (daily / bought); the file is fine.
+    ("no traffic left", Rule(WAIT, RateLimited, "no traffic left on the account", 3600, N4)),
+    ("you need to wait", Rule(WAIT, RateLimited, "IP wait", None, f"{N4}: the seconds are in the sentence")),
+    ("download auth not yet valid", Rule(WAIT, NotReady, "countdown not over", None,
+                                         "NOTES §4 free flow: wait `countdown` seconds")),
+    ("download auth invalid", Rule(WAIT, LinkExpired, "ticket expired: ask for a new one", 0,
+                                   "NOTES §4 free flow (dlauth tickets expire)")),
+    ("file not found", Rule(PERMANENT, FileUnavailable, "file not found", None, N4)),
+    ("file deleted", Rule(PERMANENT, FileUnavailable, "file deleted", None, N4)),
+    ("file id invalid", Rule(PERMANENT, InvalidName, "file id invalid", None, N4)),
+    ("this file is marked as illegal", Rule(PERMANENT, FileUnavailable, "illegal", None, N4)),
+    ("filename invalid", Rule(PERMANENT, InvalidName, "filename invalid", None, N4)),
+    ("folder not found", Rule(PERMANENT, FileUnavailable, "folder not found", None, N4)),
+    ("all free download slots are full", Rule(WAIT, RateLimited, "free slots full", 600,
+                                              f"{N4}: \"please try again later\"")),
+    ("please stop flooding", Rule(WAIT, RateLimited, "flooding", 600, f"{N4}: clients wait 6-10 min")),
+    ("download permission denied", Rule(PERMANENT, PermissionDenied, "permission denied", None,
+                                        f"{N4} (prefix)")),
+    ("this server's filesystem is in maintenance", Rule(WAIT, TemporaryError, "maintenance", 300,
+                                                        f"{N4} (prefix)")),
+    (INVALID_ROUTINE, Rule(PERMANENT, RemoteError, "the server knows neither routine name", None,
+                           "NOTES §4: names with and without _v1")),
 ]
-CHECK_STATUS = {0: (FileUnavailable, "file not found"), 3: (TemporaryError, "server down"),
-                4: (FileUnavailable, "file marked as illegal"),
-                5: (PermissionDenied, "anonymous file locked (too many downloads)")}
+# A sentence nobody documented: asked again later (the link layer gives up after a day);
+# NOTES §4 quotes the doc's rule "stop retrying a failed request after 3 tries" per request.
+UNKNOWN = Rule(WAIT, TemporaryError, "unknown error", 300, "NOTES §4: unknown ERROR lines")
+# checkfiles status column -> rule (NOTES §4 checkfiles, quoting the doc); 1, 2, 6 are OK.
+CHECK_STATUS: dict[int, Rule] = {
+    0: Rule(PERMANENT, FileUnavailable, "file not found", None, "NOTES §4 checkfiles status 0"),
+    3: Rule(WAIT, TemporaryError, "server down", 300, "NOTES §4 checkfiles status 3"),
+    4: Rule(PERMANENT, FileUnavailable, "file marked as illegal", None, "NOTES §4 checkfiles status 4"),
+    5: Rule(PERMANENT, PermissionDenied, "anonymous file locked (too many downloads)", None,
+            "NOTES §4 checkfiles status 5"),
+}
 
 
-def parse_error(text: str) -> RemoteError:
+def rule_for(text: str) -> tuple[Rule, str]:
+    """The rule for an `ERROR:` line, and its sentence without the reference."""
     sentence = text.strip().removeprefix("ERROR:").strip()
     plain = re.sub(r"\s*\([0-9a-f]{8}\)$", "", sentence)
     lower = plain.lower()
-    for prefix, kind, retry in ERRORS:
-        if lower.startswith(prefix):
-            wait = WAIT_RE.search(lower)
-            retry = float(wait.group(1)) if wait else retry
-            message = f"RapidShare: {plain}"
-            if kind in (RateLimited, TemporaryError):
-                return kind(message, retry_after=retry)
-            if kind is NotReady:
-                error = NotReady(message)
-                error.retry_after = retry   # type: ignore[attr-defined]
-                return error
-            return kind(message)
-    return RemoteError(f"RapidShare: {plain}")
+    return next((rule for prefix, rule in ERRORS if lower.startswith(prefix)), UNKNOWN), plain
+
+
+def parse_error(text: str) -> RemoteError:
+    rule, plain = rule_for(text)
+    wait = WAIT_RE.search(plain.lower())
+    return rule.error(f"RapidShare: {plain}", retry_after=float(wait.group(1)) if wait else None)
 
 
 def parse_file_url(url: str) -> tuple[str, str]:
@@ -108,6 +131,7 @@ class RapidShareClient:
         self._login = login
         self._password = password
         self.scheme = urlsplit(api_url).scheme or "https"
+        self.suffix: str | None = None   # the routine naming the server took ("" or "_v1")
 
     def __repr__(self) -> str:
         return f"RapidShareClient({self.api_url!r})"
@@ -116,7 +140,25 @@ class RapidShareClient:
     def has_login(self) -> bool:
         return bool(self._login and self._password)
 
-    async def call(self, sub: str, params: dict[str, str], *, auth: bool = True) -> str:
+    async def call(self, routine: str, params: dict[str, str], *, auth: bool = True) -> str:
+        """Calls `routine` (the name without `_v1`) under the naming the server takes."""
+        first = self.suffix if self.suffix is not None else NAMINGS[0]
+        for suffix in (first, *(s for s in NAMINGS if s != first)):
+            try:
+                text = await self._post(routine + suffix, params, auth)
+            except RemoteError as exc:
+                if INVALID_ROUTINE in str(exc).lower() and suffix == first:
+                    log.info("RapidShare: the server does not know %s; trying the other name",
+                             routine + suffix)
+                    continue     # once: the other naming
+                raise
+            if self.suffix != suffix:
+                log.info("RapidShare: the server takes routine names like %s", routine + suffix)
+                self.suffix = suffix
+            return text
+        raise AssertionError("unreachable")
+
+    async def _post(self, sub: str, params: dict[str, str], auth: bool) -> str:
         form = {"sub": sub, **params}
         if auth and self.has_login:
             form.update(login=self._login or "", password=self._password or "")
@@ -135,27 +177,26 @@ class RapidShareClient:
     async def account(self) -> Account:
         if not self.has_login:
             return Account(premium=False)
-        text = await self.call("getaccountdetails_v1", {"withcookie": "1"})
+        text = await self.call("getaccountdetails", {"withcookie": "1"})
         details = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
         cookie = details.pop("cookie", None)
         return Account(premium=details.get("type") == "prem", details=details, cookie=cookie)
 
     async def check_file(self, fileid: str, filename: str) -> FileCheck:
-        text = await self.call("checkfiles_v1", {"files": fileid, "filenames": filename, "incmd5": "1"},
+        text = await self.call("checkfiles", {"files": fileid, "filenames": filename, "incmd5": "1"},
                                auth=False)
         fields = text.splitlines()[0].split(",") if text else []
         if len(fields) < 6:
             raise TemporaryError("RapidShare checkfiles: unreadable reply", retry_after=60)
         status = int(fields[4]) if fields[4].isdigit() else 0
-        if status in CHECK_STATUS:
-            kind, meaning = CHECK_STATUS[status]
-            message = f"RapidShare: {meaning} (checkfiles status {status})"
-            raise kind(message, retry_after=300) if kind is TemporaryError else kind(message)
+        rule = CHECK_STATUS.get(status)
+        if rule is not None:
+            raise rule.error(f"RapidShare: {rule.text} (checkfiles status {status})")
         md5 = fields[6].lower() if len(fields) > 6 and re.fullmatch(r"[0-9a-fA-F]{32}", fields[6]) else None
         return FileCheck(fileid=fields[0], filename=fields[1], size=int(fields[2]), md5=md5)
 
     async def download(self, fileid: str, filename: str) -> DownloadTicket:
-        text = await self.call("download_v1", {"fileid": fileid, "filename": filename, "withmd5hex": "1"})
+        text = await self.call("download", {"fileid": fileid, "filename": filename, "withmd5hex": "1"})
         if not text.startswith("DL:"):
             raise TemporaryError("RapidShare download: unexpected reply", retry_after=60)
         fields = text[3:].split(",")
@@ -166,8 +207,8 @@ class RapidShareClient:
                               md5=md5 if re.fullmatch(r"[0-9a-f]{32}", md5) else None)
 
     def file_url(self, ticket: DownloadTicket, fileid: str, filename: str, cookie: str | None) -> str:
-        """The documented file URL on the DL host (scheme of api_url)."""
-        params = {"sub": "download", "fileid": fileid, "filename": filename}
+        """The documented file URL on the DL host (scheme of api_url), under the server's naming."""
+        params = {"sub": "download" + (self.suffix or ""), "fileid": fileid, "filename": filename}
         if ticket.dlauth and ticket.dlauth != "0":
             params["dlauth"] = ticket.dlauth
         elif cookie:

@@ -134,6 +134,29 @@ def test_portal_happy_path_not_ready_then_ready(emu, http):
     assert calls["portal POST /unrestrict"] == 2 and calls["portal GET /link/{linkId}"] == 2
 
 
+
+@pytest.mark.parametrize("size_format, before, after", [
+    ("string", str(ONE.size), str(ONE.size)), ("number", ONE.size, ONE.size),
+    ("unknown_until_ready", None, str(ONE.size))])
+def test_portal_filesize_formats(emu, http, size_format, before, after):
+    emu.action("portal", "set_variant", {"filesize_format": size_format})
+    first = portal(emu, http, "POST", "/unrestrict", json={"url": RG_ONE}).json()["data"]
+    assert first["download_ready"] is False and first["filesize"] == before
+    for _ in range(2):
+        last = portal(emu, http, "GET", f"/link/{first['linkId']}").json()["data"]
+    assert last["download_ready"] is True and last["filesize"] == after
+
+
+def test_portal_legacy_shape_and_no_grouped_hosts(emu, http):
+    emu.action("portal", "set_variant", {"unrestrict_shape": "legacy", "grouped_hosts": False})
+    data = portal(emu, http, "POST", "/unrestrict", json={"url": RG_ONE}).json()["data"]
+    assert set(data) == {"link", "filename", "filesize", "hostDomain", "maxchunks", "resumable"}
+    assert_range(http, data["link"], ONE)
+    assert portal(emu, http, "GET", "/hosts/grouped").status_code == 404
+    assert portal(emu, http, "GET", "/hosts").json()["data"]["supportedhosts"]
+    with pytest.raises(RuntimeError):
+        emu.action("portal", "set_variant", {"filesize_format": "hex"})
+
 def test_portal_ready_at_once_and_control_knob(emu, http):
     emu.action("portal", "set_ready_after_polls", {"value": 0})
     data = portal(emu, http, "POST", "/unrestrict", json={"url": RG_TWO}).json()["data"]
@@ -252,11 +275,15 @@ def test_premiumize_happy_path(emu, http):
     ddl = pm(emu, http, "directdownloadlink", RG_TWO)
     assert ddl["status"] == 200
     res = ddl["result"]
-    assert res["filename"] == "two.bin" and res["filesize"] == TWO.size
+    assert set(res) == {"location"}     # the document's reply: nothing but the location
     assert_range(http, res["location"], TWO)
     left = pm(emu, http, "accountstatus", encoded=True)["result"]["fairuse_left"]
     assert left == pytest.approx(0.5 - TWO.size / 10_000_000)
     assert emu.stats()["calls"]["premiumize directdownloadlink"] == 1
+
+    emu.action("premiumize", "set_flags", {"reply_fields": "full"})   # what clients met
+    res = pm(emu, http, "directdownloadlink", RG_TWO)["result"]
+    assert res["filename"] == "two.bin" and res["filesize"] == TWO.size
 
 
 def test_premiumize_escaped_slashes_and_post(emu, http):
@@ -363,12 +390,12 @@ def test_rapidshare_premium_happy_path(emu, http):
     r = http.get(url, params={**params, "login": RS_LOGIN, "password": RS_PASS, "start": 299_990})
     assert r.content == ONE.read(299_990, 10)
 
-    after = rs(emu, http, sub="getaccountdetails_v1", login=RS_LOGIN, password=RS_PASS)
+    after = rs(emu, http, sub="getaccountdetails", login=RS_LOGIN, password=RS_PASS)
     assert "premkbleft=99700" in after.splitlines()  # 300 kB charged once
 
     # POST: every parameter in the body; the rapidshare.com/files/<id>/<name> hoster link resolves
     r = http.post(emu.urls["rapidshare"] + "?sub=nonsense",
-                  data={"sub": "download_v1", "fileid": "555", "filename": "own.bin",
+                  data={"sub": "download", "fileid": "555", "filename": "own.bin",
                         "login": RS_LOGIN, "password": RS_PASS, "try": "1"})
     assert r.text.startswith("DL:") and r.text.strip().endswith(
         hashlib.md5(OWN.read(0, OWN.size)).hexdigest().upper())
@@ -422,7 +449,8 @@ RS_ERRORS = [
     ([], {"fileid": "abc", "filename": "x.bin"}, "File ID invalid.", None),
     ([], {"fileid": "100001", "filename": ""}, "Filename invalid.", None),
     ([], {"fileid": "100004", "filename": "two.bin"}, "marked as illegal", None),
-    ([], {"sub": "bogus"}, "invalid routine called", None),
+    ([], {"sub": "bogus"}, "Invalid routine called", None),
+    ([], {"sub": "download_v1"}, "Invalid routine called", None),   # the later server's naming
 ]
 
 
@@ -440,3 +468,24 @@ def test_rapidshare_getaccountdetails_errors_and_fault(emu, http):
     emu.faults({"api": {"rapidshare": {"status_burst": 503, "status_burst_count": 1}}})
     r = http.get(emu.urls["rapidshare"], params={"sub": "checkfiles", "files": "1", "filenames": "a"})
     assert r.status_code == 503 and r.text.startswith("ERROR: ")
+
+
+@pytest.mark.parametrize("naming, takes, refuses", [
+    ("plain", "", "_v1"), ("v1", "_v1", ""), ("both", "_v1", None)])
+def test_rapidshare_routine_names(emu, http, naming, takes, refuses):
+    """A server knows one naming (or both); the file server follows it."""
+    emu.action("rapidshare", "set_routine_names", {"value": naming})
+    login = {"login": RS_LOGIN, "password": RS_PASS}
+    for routine, params in (("getaccountdetails", login),
+                            ("checkfiles", {"files": "100001", "filenames": "one.bin"}),
+                            ("download", {"fileid": "100001", "filename": "one.bin", **login})):
+        assert not rs(emu, http, sub=routine + takes, **params).startswith("ERROR"), routine
+        if refuses is not None:
+            rs_error(rs(emu, http, sub=routine + refuses, **params), "Invalid routine called")
+    line = rs(emu, http, sub="download" + takes, fileid="100001", filename="one.bin", **login)
+    url = fileserver_url(emu, line)[0]
+    params = {"fileid": "100001", "filename": "one.bin", **login}
+    assert_range(http, url, ONE, 0, 10, params={"sub": "download" + takes, **params})
+    if refuses is not None:
+        rs_error(http.get(url, params={"sub": "download" + refuses, **params}).text.strip(),
+                 "Invalid routine called")

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.emulators.harness import run_emulator
-from tests.linkservices import RG_ONE, PM_LOGIN, PM_PIN, reset_link_services
+from tests.linkservices import RG_ONE, PM_LOGIN, PM_PIN, emulator_fixture
+from tests.linkservices import fresh  # noqa: F401  (autouse: every test starts clean)
 from tests.mounting import mounted, run_cli, sha256_through, wait_until, write_config
 
 RG_BIG = "https://rapidgator.net/file/33333333333333333333333333333333/big.bin.html"
@@ -36,15 +36,7 @@ LIBRARY: dict[str, Any] = {
 MOUNT_OPTIONS = "[mount]\nlisting_ttl = 0.2\nentry_timeout = 0.1\nattr_timeout = 0.1\n"
 
 
-@pytest.fixture(scope="module")
-def emu():
-    with run_emulator(LIBRARY) as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def fresh(emu):
-    reset_link_services(emu)
+emu = emulator_fixture(LIBRARY)
 
 
 def portal_config(emu) -> str:
@@ -126,7 +118,7 @@ def test_premiumize_fair_use_is_refreshed(emu, tmp_path):
 def test_rapidshare_expired_dlauth_mid_read_gets_a_fresh_ticket(emu, tmp_path):
     """A free download: the dlauth ticket expires between two reads of one file
     (the file server answers `ERROR: Download auth invalid.`); the read engine
-    resolves again, the source asks download_v1 for a new ticket, the bytes match."""
+    resolves again, the source asks `download` for a new ticket, the bytes match."""
     text = (f'[rapidshare]\napi_url = "{emu.urls["rapidshare"]}"\nmax_wait = 5\n' + MOUNT_OPTIONS)
     write_config(tmp_path, text)
     assert run_cli(tmp_path, "add", "rapidshare", RS_BIG).returncode == 0
@@ -136,7 +128,7 @@ def test_rapidshare_expired_dlauth_mid_read_gets_a_fresh_ticket(emu, tmp_path):
         try:
             assert os.pread(fd, 65536, 0) == BIG.read(0, 65536)
             # Usually 1; a ticket used a moment before its countdown ended costs one more.
-            tickets = emu.calls("rapidshare", "download_v1")
+            tickets = emu.calls("rapidshare", "download")
             assert tickets >= 1
             # Past countdown + dlauth lifetime (600 s): every ticket handed out is dead now.
             emu.action("rapidshare", "advance_time", {"seconds": 700})
@@ -144,6 +136,6 @@ def test_rapidshare_expired_dlauth_mid_read_gets_a_fresh_ticket(emu, tmp_path):
             assert os.pread(fd, 100_000, tail) == BIG.read(tail, 100_000)
         finally:
             os.close(fd)
-        assert emu.calls("rapidshare", "download_v1") == tickets + 1   # exactly one fresh ticket
+        assert emu.calls("rapidshare", "download") == tickets + 1   # exactly one fresh ticket
         assert sha256_through(path) == sha256_of(BIG)
-        assert "resolving it again" in mount.log_text()          # the engine's one refresh
+        assert "with a fresh link" in mount.log_text()          # the engine's one refresh

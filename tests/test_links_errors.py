@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from clients.errors import AuthError, NotReady, RateLimited
-from tests.emulators.harness import run_emulator
 from tests.linkservices import (RG_ONE, NITRO, RS_OWN, PORTAL_KEY, PM_LOGIN, PM_PIN, RS_LOGIN,
-                                RS_PASS, reset_link_services)
+                                RS_PASS, emulator_fixture)
+from tests.linkservices import fresh  # noqa: F401  (autouse: every test starts clean)
 from tests.emulators.rapidshare import ERRORS as RS_ERRORS
 from vfs.config import load_config
 from vfs.sources.portal import PortalSource
@@ -40,15 +40,7 @@ LIBRARY: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def emu():
-    with run_emulator(LIBRARY) as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def fresh(emu):
-    reset_link_services(emu)
+emu = emulator_fixture(LIBRARY)
 
 
 def config(emu, tmp_path: Path, text: str):
@@ -72,11 +64,28 @@ def rs_config(emu, tmp_path, login: bool = True):
     return config(emu, tmp_path, f'[rapidshare]\n{creds}api_url = "{emu.urls["rapidshare"]}"\nmax_wait = 2\n')
 
 
+# ---- the tables ----------------------------------------------------------------
+
+def test_every_documented_code_has_a_rule_with_its_source():
+    """Each client's table covers every code its document (and the research notes)
+    lists, and every rule says which fact it follows."""
+    from clients import portal, premiumize, rapidshare
+    from clients.codes import PERMANENT, USER, WAIT
+
+    assert set(portal.STATUSES) == {1, 2, 52, 54, 55, 56, 101, 102, 103, 104, 105, 106, 107, 900, 999}
+    assert set(premiumize.STATUSES) == {0, 2, 400, 401, 402, 403, 404, 428, 500, 502, 503, 509}
+    sentences = [RS_ERRORS[k][0].lower() for k in RS_ERRORS if k != "server_error"]   # undocumented
+    assert all(any(s.startswith(prefix) for prefix, _ in rapidshare.ERRORS) for s in sentences)
+    rules = [*portal.STATUSES.values(), *premiumize.STATUSES.values(),
+             *(rule for _, rule in rapidshare.ERRORS), *rapidshare.CHECK_STATUS.values()]
+    assert all(rule.source and rule.meaning in (WAIT, USER, PERMANENT) for rule in rules)
+
+
 # ---- portal ----------------------------------------------------------------
 
 @pytest.mark.parametrize("status, retry, expected", [
     (1, None, "auth"), (2, None, "auth"),
-    (52, None, "failed"), (54, 3600, "waiting"), (55, 60, "waiting"), (56, 60, "waiting"),
+    (52, None, "waiting"), (54, 3600, "waiting"), (55, 60, "waiting"), (56, 60, "waiting"),
     (101, None, "failed"), (102, None, "failed"), (103, None, "failed"), (104, None, "failed"),
     (105, 300, "waiting"), (106, 120, "waiting"), (107, 120, "waiting"),
     (900, None, "failed"), (999, 600, "waiting"),
@@ -154,11 +163,14 @@ async def test_portal_expired_link_is_reminted_under_the_same_id(emu, tmp_path):
 # ---- Premiumize --------------------------------------------------------------
 
 @pytest.mark.parametrize("status, expected", [
-    (0, "waiting"), (2, "waiting"), (400, "failed"), (401, "auth"), (402, "auth"), (403, "failed"),
-    (404, "failed"), (428, "failed"), (500, "waiting"), (502, "waiting"), (503, "waiting"),
+    (0, "waiting"), (2, "waiting"), (400, "failed"), (401, "auth"), (402, "auth"), (403, "waiting"),
+    (404, "failed"), (428, "waiting"), (500, "waiting"), (502, "waiting"), (503, "waiting"),
     (509, "waiting"),
 ])
-async def test_premiumize_error_statuses(emu, tmp_path, status, expected):
+@pytest.mark.parametrize("http_status", [False, True], ids=["body-only", "http-line-too"])
+async def test_premiumize_error_statuses(emu, tmp_path, status, expected, http_status):
+    """Whether the HTTP status line carries the code too is open (docs/providers.md, "Premiumize"): both."""
+    emu.action("premiumize", "set_flags", {"http_status": http_status})
     emu.action("premiumize", "inject_error", {"status": status, "method": "directdownloadlink"})
     async with httpx.AsyncClient() as http:
         source = PremiumizeSource(pm_config(emu, tmp_path), http)
@@ -204,18 +216,21 @@ async def test_premiumize_rejects_unsupported_links_early_and_shows_fair_use(emu
 
 RS_EXPECTED = {
     "login_failed": "auth", "account_locked": "auth", "login_invalid": "auth",
-    "rapidpro_expired": "auth", "rapidpro_required": "failed", "no_traffic": "failed",
+    "rapidpro_expired": "auth", "rapidpro_required": "waiting", "no_traffic": "waiting",
     "ip_wait": "waiting", "file_not_found": "failed", "file_deleted": "failed",
     "fileid_invalid": "failed", "illegal": "failed", "filename_invalid": "failed",
     "folder_not_found": "failed", "slots_full": "waiting", "flooding": "waiting",
     "permission_denied": "failed", "maintenance": "waiting", "invalid_routine": "failed",
-    "dlauth_invalid": "failed", "dlauth_wait": "waiting", "server_error": "waiting",
+    "dlauth_invalid": "waiting", "dlauth_wait": "waiting", "server_error": "waiting",
 }
 
 
 @pytest.mark.parametrize("error", sorted(RS_ERRORS))
-async def test_rapidshare_error_lines(emu, tmp_path, error):
+@pytest.mark.parametrize("refs", [True, False], ids=["with-ref", "2009-style"])
+async def test_rapidshare_error_lines(emu, tmp_path, error, refs):
+    """Error lines with the later ` (8 hex)` reference and without it (2009)."""
     expected = RS_EXPECTED[error]
+    emu.action("rapidshare", "set_error_refs", {"value": refs})
     emu.action("rapidshare", "inject_error", {"error": error, "sub": "checkfiles", "seconds": 90})
     async with httpx.AsyncClient() as http:
         source = RapidShareSource(rs_config(emu, tmp_path), http)

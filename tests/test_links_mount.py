@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.emulators.harness import run_emulator
 from tests.linkservices import (RG_ONE, RG_TWO, RG_GONE, NITRO, RS_OWN, PORTAL_KEY, PM_LOGIN,
-                                PM_PIN, RS_LOGIN, RS_PASS, reset_link_services)
+                                PM_PIN, RS_LOGIN, RS_PASS, emulator_fixture)
+from tests.linkservices import fresh  # noqa: F401  (autouse: every test starts clean)
 from tests.mounting import mounted, run_cli as cli, sha256_through, wait_until as wait_for
 
 RG_SLOW = "https://rapidgator.net/file/22222222222222222222222222222222/slow.bin.html"
@@ -51,15 +51,7 @@ LIBRARY: dict[str, Any] = {
 CONTENT = {"one.bin": ONE, "two.bin": TWO, "slow.bin": SLOW, "own.bin": OWN}
 
 
-@pytest.fixture(scope="module")
-def emu():
-    with run_emulator(LIBRARY) as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def fresh(emu):
-    reset_link_services(emu)
+emu = emulator_fixture(LIBRARY)
 
 
 def config_text(emu, service: str, extra: str = "") -> str:

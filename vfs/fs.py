@@ -177,7 +177,8 @@ class Operations(pyfuse3.Operations):
         if node.virtual is not None:
             self.handles[fh] = Handle(node, data=node.virtual())
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
-        remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size)
+        remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size,
+                                  node.name)
         self.handles[fh] = Handle(node, remote=remote)
         return pyfuse3.FileInfo(fh=fh, keep_cache=True)
 

@@ -26,6 +26,7 @@ from .media import MediaServices
 from .diskcache import DiskCache
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
+from .sources.internal import InternalSource
 from .tree import Tree
 
 log = logging.getLogger(__name__)
@@ -83,12 +84,15 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
         for source in sources:
             await source.check()
         tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
-        ranged = RangeClient()
+        ranged = RangeClient(stall_timeout=config.read.stall_timeout)
         disk = None
         if config.cache.cache_dir is not None:
             disk = DiskCache(config.cache.cache_dir, config.cache.cache_max_size, CHUNK)
         engine = ReadEngine(ranged, MemoryCache(config.cache.memory_size), config.read,
                             config.cache.block_size, disk)
+        for source in sources:
+            if isinstance(source, InternalSource):
+                source.read_stats = engine.stats
         operations = Operations(tree, engine, config.mount, config.cache_root / "spool")
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         for source in sources:

@@ -20,9 +20,24 @@ one. A read that matches no cursor (a seek) cancels the file's read-ahead that
 has not started yet; demand reads take connection slots before read-ahead.
 Read-ahead in flight across all files is capped by `prefetch_budget`.
 
-Failures: a link that fails the way expired links fail is resolved again
-once; resets, short bodies and 5xx are retried with backoff, resuming at the
-last byte received; every read ends within `timeout` (EIO after that).
+Failures: every transfer is watched for progress (`clients/ranged.py`): no
+byte for `stall_timeout` abandons it, and the span resumes at its last byte on
+a new connection. `_download` is the one retry loop of a span, with the
+policy of `clients/retry.py` (jittered backoff, `Retry-After`, the span's
+deadline) and these rules per kind of failure:
+
+- expired link (403/404/410/503, a range ignored): resolved again at once; a
+  fresh link that fails the same way with a 4xx means the file is gone;
+- unreachable host (refused, reset or silent connect): resolved again at once
+  (services hand out other hosts), then backoff;
+- stall: retried at once (the stall already waited);
+- an HTML page, a wrong range or length, 5xx, a dropped connection, 429:
+  backoff, honouring `Retry-After`;
+- the second failure of a kind (and every second one after it) resolves the
+  link again, except 429 (another link has the same limit).
+
+Progress (a byte received) forgets earlier failures. Every read ends within
+`timeout` (EIO after that); counts go to `ReadStats` (`.debridfs/stats`).
 """
 
 from __future__ import annotations
@@ -34,11 +49,14 @@ from typing import Any
 
 import trio
 
-from clients.errors import LinkExpired, RateLimited, RemoteError, TemporaryError
+from clients.errors import (BadResponse, ErrorPage, LinkExpired, RateLimited, RemoteError, Stalled,
+                            TemporaryError, Unreachable)
 from clients.ranged import RangeClient
+from clients.retry import Retrying
 from .cache import MemoryCache
 from .diskcache import DiskCache
 from .config import ReadConfig
+from .readstats import ReadStats
 from .slots import BACKGROUND, DEMAND, URGENT, PrioritySlots
 from .sources.base import DirectLink, Source
 
@@ -52,7 +70,14 @@ SMALL_READ = 256 * 1024        # demand spans up to this size jump the queue
 FAILURE_MEMORY = 2.0           # seconds a failed range fails at once (the kernel retries)
 ACTIVE_SECONDS = 2.0           # a cursor used this recently shares the memory cache
 MAX_CURSORS = 4
-RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
+# Kinds of transfer failure (most specific first) and how the retry loop treats them.
+FAILURE_KINDS: tuple[tuple[type[RemoteError], str], ...] = (
+    (Stalled, "stall"), (Unreachable, "unreachable"), (ErrorPage, "page"), (BadResponse, "bad"),
+    (LinkExpired, "expired"), (RateLimited, "rate"), (TemporaryError, "transfer"))
+RESOLVE_AT_ONCE = {"expired", "unreachable"}   # the first failure resolves the link again
+NO_BACKOFF = {"stall"}                         # the stall window was the wait
+NEVER_RESOLVE = {"rate"}
 
 
 class ReadTimeout(RemoteError):
@@ -129,11 +154,12 @@ class ReadEngine:
         self.prefetch_bytes = 0       # read-ahead in flight, all files together
         self.nursery: trio.Nursery | None = None
         self.files: dict[Any, RemoteFile] = {}
+        self.stats = ReadStats()
 
-    def open(self, key: Any, source: Source, ref: Any, size: int) -> "RemoteFile":
+    def open(self, key: Any, source: Source, ref: Any, size: int, name: str = "") -> "RemoteFile":
         remote = self.files.get(key)
         if remote is None or remote.size != size:
-            remote = RemoteFile(self, key, source, ref, size)
+            remote = RemoteFile(self, key, source, ref, size, name)
             self.files[key] = remote
         remote.opened += 1
         remote.released_at = None
@@ -165,12 +191,14 @@ class ReadEngine:
 class RemoteFile:
     """Read state of one remote file, shared by all its open handles."""
 
-    def __init__(self, engine: ReadEngine, key: Any, source: Source, ref: Any, size: int) -> None:
+    def __init__(self, engine: ReadEngine, key: Any, source: Source, ref: Any, size: int,
+                 name: str = "") -> None:
         self.engine = engine
         self.key = key
         self.source = source
         self.ref = ref
         self.size = size
+        self.html = name.lower().endswith(HTML_SUFFIXES)   # an HTML reply may be the file itself
         self.disk_key = repr(key)
         self.opened = 0
         self.released_at: float | None = None
@@ -335,11 +363,12 @@ class RemoteFile:
             with span.cancel_scope:
                 priority = (BACKGROUND if span.prefetch
                             else URGENT if span.length <= SMALL_READ else DEMAND)
-                with trio.fail_after(self.engine.config.timeout):
+                deadline = trio.current_time() + self.engine.config.timeout
+                with trio.fail_at(deadline):
                     await self._link()      # knows the connection limit before taking a slot
                     async with self.slots.slot(priority), self.engine.connections.slot(priority):
                         span.started = True
-                        await self._download(span)
+                        await self._download(span, Retrying(deadline))
             if span.cancel_scope.cancelled_caught:
                 error = TemporaryError("read-ahead cancelled")
         except trio.TooSlowError:
@@ -357,6 +386,7 @@ class RemoteFile:
                 self.engine.prefetch_bytes -= span.length
             span.finish(error)
         if error is not None and not span.cancel_scope.cancelled_caught:
+            self.engine.stats.add(self.source.name, "failed_reads")
             self.failures.append((span.start, span.end, time.monotonic(), error))
             log.info("fetch of %d bytes at %d of %s failed: %s", span.length, span.start,
                      self.key, error)
@@ -364,6 +394,8 @@ class RemoteFile:
     async def _link(self, refresh: bool = False, failed: DirectLink | None = None) -> DirectLink:
         async with self._link_lock:
             if self.link is None or (refresh and self.link is failed):
+                if refresh:
+                    self.engine.stats.add(self.source.name, "resolutions")
                 self.link = await self.source.resolve(self.ref, refresh=refresh)
                 limit = self.engine.config.max_connections_per_file
                 if self.link.max_connections:
@@ -371,9 +403,7 @@ class RemoteFile:
                 self.slots.set_total(limit)
             return self.link
 
-    async def _download(self, span: Span) -> None:
-        refreshed = False
-        attempt = 0
+    async def _download(self, span: Span, retrying: Retrying) -> None:
         cache = self.engine.cache
         disk = self.engine.disk
         next_chunk = span.start // CHUNK     # the first chunk not yet handed to the cache
@@ -393,26 +423,40 @@ class RemoteFile:
                 next_chunk += 1
             span.notify()
 
+        stats = self.engine.stats
+        provider = self.source.name
+        failures: dict[str, int] = {}    # failures of each kind since the last progress
         while span.filled < span.length:
             link = await self._link()
+            before = span.filled
+            stats.add(provider, "transfers")
             try:
                 await self.engine.ranged.fetch_into(
                     link.url, span.start + span.filled, memoryview(span.buf)[span.filled:],
-                    self.size, on_data)
+                    self.size, on_data, html=self.html)
             except (LinkExpired, TemporaryError, RateLimited) as exc:
-                if isinstance(exc, LinkExpired):
-                    if not refreshed:
-                        refreshed = True
-                        log.info("direct link failed (%s); resolving it again", exc)
-                        await self._link(refresh=True, failed=link)
-                        continue
-                    if (exc.status or 0) < 500:
-                        raise           # a fresh link fails the same way: the file is gone
-                    # A fresh link answering 503 is a busy server: retry like any 5xx.
-                if attempt >= len(RETRY_DELAYS):
-                    raise TemporaryError(f"giving up after {attempt} retries: {exc}") from None
-                delay = exc.retry_after or RETRY_DELAYS[attempt]
-                attempt += 1
-                log.info("transfer at %d failed (%s); retry %d in %.2fs",
-                         span.start + span.filled, exc, attempt, delay)
-                await trio.sleep(delay)
+                error = exc
+            else:
+                # Done, or the server sent a shorter range than asked: ask for the rest.
+                failures.clear()
+                retrying.reset()
+                continue
+            if span.filled > before:
+                failures.clear()
+                retrying.reset()
+            kind = next(kind for cls, kind in FAILURE_KINDS if isinstance(error, cls))
+            n = failures[kind] = failures.get(kind, 0) + 1
+            if kind == "stall":
+                stats.add(provider, "stalls")
+            if kind == "expired" and n >= 2 and (error.status or 0) < 500:
+                raise error         # a fresh link fails the same way: the file is gone
+            resolve = kind not in NEVER_RESOLVE and (n % 2 == 0 or (n == 1 and kind in RESOLVE_AT_ONCE))
+            wait = kind not in NO_BACKOFF and not (n == 1 and kind in RESOLVE_AT_ONCE)
+            delay = retrying.next_delay(error) if wait else 0.0
+            stats.add(provider, "retries")
+            log.info("transfer at %d failed (%s); retrying in %.2fs%s", span.start + span.filled,
+                     error, delay, " with a fresh link" if resolve else "")
+            if wait:
+                await retrying.wait(error, delay)
+            if resolve:
+                await self._link(refresh=True, failed=link)

@@ -2,7 +2,10 @@
 
 GET and HEAD, `Accept-Ranges: bytes`, 206 with `Content-Range`, 416 past the
 end, and the data faults of `DataFaults` (latency, per-connection rate cap,
-dropped connections, status bursts, ignored ranges, expired links).
+dropped connections, status bursts, ignored ranges, expired links, silence
+before or inside a response with the connection left open, HTML error pages
+with status 200, a range other than the one asked for; links on a host that
+refuses connections are minted by `LinkRegistry`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from .state import EmulatorState
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 SEND_CHUNK = 256 * 1024
+ERROR_PAGE = (b"<!DOCTYPE html><html><head><title>Link expired</title></head><body>"
+              b"<h1>This download link has expired</h1><p>Please generate a new one.</p></body></html>")
+WRONG_RANGE_SHIFT = 4096       # a wrong range starts this far from the asked start
 
 
 class DroppedConnection(Exception):
@@ -67,6 +73,17 @@ class DataApp:
         if faults.status_burst_count > 0:
             faults.status_burst_count -= 1
             return await _plain(send, faults.status_burst, b"injected error")
+        stall_after = None
+        if method == "GET" and faults.stall_count > 0:
+            faults.stall_count -= 1
+            stall_after = faults.stall_after_bytes
+            if stall_after < 0:
+                await asyncio.sleep(faults.stall_seconds)
+                stall_after = None
+        if method == "GET" and faults.html_count > 0:
+            faults.html_count -= 1
+            self.state.stats.data_requests += 1
+            return await _plain(send, 200, ERROR_PAGE, content_type=b"text/html; charset=utf-8")
 
         content = link.content
         size = content.size
@@ -77,13 +94,21 @@ class DataApp:
                                 [(b"content-range", f"bytes */{size}".encode())])
         common = [
             (b"accept-ranges", b"bytes"),
-            (b"content-type", b"application/force-download"),
+            (b"content-type", faults.content_type.encode()),
             (b"content-disposition", b"attachment"),
         ]
         if wanted is None:
             status, start, end = 200, 0, size
         else:
             status, (start, end) = 206, wanted
+            if method == "GET" and faults.wrong_range_count > 0:
+                # A cache answering for another client's range: bytes and header agree, but
+                # they are not what was asked.
+                faults.wrong_range_count -= 1
+                shift = WRONG_RANGE_SHIFT if start < WRONG_RANGE_SHIFT else -WRONG_RANGE_SHIFT
+                start, end = start + shift, min(size, end + shift)
+            if faults.max_range_bytes > 0:
+                end = min(end, start + faults.max_range_bytes)   # RFC 9110 allows a shorter range
             common.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
         common.append((b"content-length", str(end - start).encode()))
         await send({"type": "http.response.start", "status": status, "headers": common})
@@ -99,6 +124,14 @@ class DataApp:
         sent = 0
         began = time.monotonic()
         for piece in iter_chunks(content, start, end, SEND_CHUNK):
+            if stall_after is not None and sent + len(piece) > stall_after:
+                # Silence with the connection open: the client must notice by itself.
+                piece = piece[: max(0, stall_after - sent)]
+                if piece:
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+                    self.state.stats.data_bytes += len(piece)
+                await asyncio.sleep(faults.stall_seconds)
+                raise DroppedConnection(f"injected stall after {stall_after} bytes")
             if drop_after is not None and sent + len(piece) > drop_after:
                 piece = piece[: max(0, drop_after - sent)]
                 if piece:
@@ -115,7 +148,8 @@ class DataApp:
         await send({"type": "http.response.body", "body": b""})
 
 
-async def _plain(send: Any, status: int, body: bytes, extra: list | None = None) -> None:
-    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+async def _plain(send: Any, status: int, body: bytes, extra: list | None = None,
+                 content_type: bytes = b"text/plain") -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
     await send({"type": "http.response.body", "body": body})

@@ -1,5 +1,4 @@
-"""Emulator of the JDownloader-style "portal external API v1"
-(`/work/shared/api/portal-external-api-v1.txt`).
+"""Emulator of the JDownloader-style "portal external API v1" (docs/providers.md, "Portal").
 
 Mounted at `/portal`; `API_PATH` is `/api/external/v1`, so a client's
 `api_url` is `<base>/portal/api/external/v1` and the doc's paths hang below it:
@@ -33,6 +32,11 @@ Library section "portal" (every key optional except api_key(s)):
       "poll_after_seconds": 2, "error_poll_after_seconds": 60,
       "link_ttl": null,            # seconds a minted direct link lives (null = forever)
       "max_active_per_platform": null,   # not-ready links per platform before 55
+      "filesize_format": "string", # "string" (the doc: digits), "number", or
+                                   # "unknown_until_ready" (null until download_ready)
+      "unrestrict_shape": "current",     # "legacy": the v1.0 reply of the changelog: the link
+                                   # at once, no linkId/download_ready/remote_status, no /link
+      "grouped_hosts": true,       # false: no /hosts/grouped (404), as before it was added
       "rate_limit": {"requests": 0, "window_seconds": 60},   # 0 = off; else 429 (status 106)
       "links": {"<hoster url>": {
           "ready_after_polls": int,                      # override for this URL
@@ -58,6 +62,7 @@ Control actions (POST /_control/portal/<action>):
     set_platform_traffic {"platform": str, "trafficleft": int}
     set_max_active {"value": n | null}      not-ready links per platform before 55
     set_rate_limit {"requests": n, "window_seconds": s}
+    set_variant {"filesize_format"?, "unrestrict_shape"?, "grouped_hosts"?}
     reset {}                                 back to the library's state
 Control view (GET /_control/state/portal): account, hosts, links (by id), usage.
 Stats keys: "portal GET /account", "portal GET /hosts", "portal GET /hosts/grouped",
@@ -173,6 +178,10 @@ class PortalService:
         self.error_poll_after = int(section.get("error_poll_after_seconds", 60))
         self.link_ttl = section.get("link_ttl")
         self.max_active = section.get("max_active_per_platform")
+        self.variant: dict[str, Any] = {}
+        self.set_variant({"filesize_format": section.get("filesize_format", "string"),
+                          "unrestrict_shape": section.get("unrestrict_shape", "current"),
+                          "grouped_hosts": section.get("grouped_hosts", True)})
         rl = section.get("rate_limit", {})
         self.rate_requests = int(rl.get("requests", 0))
         self.rate_window = float(rl.get("window_seconds", 60))
@@ -183,6 +192,18 @@ class PortalService:
         self.by_url: dict[str, str] = {}               # normalised url -> linkId
         self.daily_usage: collections.Counter[str] = collections.Counter()  # platform -> bytes
         self.injected: list[dict[str, Any]] = []
+
+    def set_variant(self, args: dict[str, Any]) -> None:
+        choices = {"filesize_format": ("string", "number", "unknown_until_ready"),
+                   "unrestrict_shape": ("current", "legacy"), "grouped_hosts": (True, False)}
+        for key, value in args.items():
+            if value not in choices[key]:
+                raise ValueError(f"{key} must be one of {choices[key]}")
+            self.variant[key] = value
+
+    @property
+    def legacy(self) -> bool:
+        return self.variant["unrestrict_shape"] == "legacy"
 
     def platform_of(self, domain: str) -> dict[str, Any] | None:
         for host in self.hosts:
@@ -247,6 +268,8 @@ class PortalService:
             host["trafficleft"] = int(args["trafficleft"])
         elif action == "set_max_active":
             self.max_active = args.get("value")
+        elif action == "set_variant":
+            self.set_variant(args)
         elif action == "set_rate_limit":
             self.rate_requests = int(args.get("requests", 0))
             self.rate_window = float(args.get("window_seconds", 60))
@@ -307,13 +330,24 @@ class PortalService:
             if link is None or link.expired():
                 self._mint(rec)
         error = rec["remote_status"] == "error"
+        size_format = self.variant["filesize_format"]
+        if size_format == "number":
+            size: Any = rec["filesize"]
+        elif size_format == "unknown_until_ready" and not rec["ready"]:
+            size = None
+        else:
+            size = str(rec["filesize"])
+        if self.legacy:
+            return {"link": rec["link"], "filename": rec["filename"], "filesize": size,
+                    "hostDomain": rec["hostDomain"], "maxchunks": rec["maxchunks"],
+                    "resumable": rec["resumable"]}
         data: dict[str, Any] = {
             "linkId": rec["linkId"],
             "download_ready": rec["ready"],
             "remote_status": rec["remote_status"],
             "link": rec["link"] if rec["ready"] else None,
             "filename": rec["filename"],
-            "filesize": str(rec["filesize"]),
+            "filesize": size,
         }
         if unrestrict:
             data["hostDomain"] = rec["hostDomain"]
@@ -388,7 +422,7 @@ class PortalService:
         if "trafficleft" in host:
             host["trafficleft"] -= size
         lid = secrets.token_hex(6)
-        polls = int(override.get("ready_after_polls", self.ready_after_polls))
+        polls = 0 if self.legacy else int(override.get("ready_after_polls", self.ready_after_polls))
         rec = {
             "linkId": lid, "url": url, "hoster": hoster, "platform": platform,
             "hostDomain": domain, "filename": hoster.name, "filesize": size,
@@ -405,7 +439,7 @@ class PortalService:
 
     def poll(self, lid: str) -> JSONResponse:
         rec = self.links.get(lid)
-        if rec is None:
+        if rec is None or self.legacy:
             raise PortalError(104, "Link not found", http=404)
         if rec["remote_status"] not in ("done", "error"):
             rec["polls"] += 1
@@ -468,6 +502,8 @@ def build(state: EmulatorState) -> Starlette:
         return ok({"supportedhosts": rows, "updated_at": 1710000000000})
 
     async def grouped(request: Request) -> JSONResponse:
+        if not service.variant["grouped_hosts"]:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
         rows = [{"platform": h["platform"], "host": h["domains"][0],
                  "domains": sorted(h["domains"]), "maxChunks": h.get("maxChunks", 16),
                  "maxDownloads": h.get("maxDownloads", 3), "resumable": h.get("resumable", True),

@@ -1,5 +1,4 @@
-"""Emulator of the Premiumize.me legacy API (pm-api v1;
-`/work/shared/api/premiumize-legacy-api.txt` and NOTES.md section 3).
+"""Emulator of the Premiumize.me legacy API (pm-api v1; docs/providers.md, "Premiumize").
 
 Mounted at `/premiumize`; `API_PATH` is `/pm-api/v1.php`, so a client's
 `api_url` is `<base>/premiumize/pm-api/v1.php` (the whole endpoint, as on
@@ -33,10 +32,13 @@ Library section "premiumize":
       "maintenance": false,             # true -> 503 on every method
       "http_status": false,
       "link_ttl": null,                 # seconds a minted direct link lives
+      "reply_fields": "location",       # directdownloadlink result: "location" (the document's
+                                        # example, the default) or "full" (+ filename, filesize,
+                                        # as clients met it)
       "links": {"<hoster url>": {"status": 502, "message": "...", "count": n}}  # forced reply
     }
 
-Status codes (NOTES table): 0 host daily limit, 2 odd server error (inject),
+Status codes (docs/providers.md, "Premiumize"): 0 host daily limit, 2 odd server error (inject),
 400 no valid link / missing params[link] / unknown method, 401 login failed,
 402 free or expired account, 403 banned, 404 file gone at the hoster (offline
 or unknown hoster link), 428 host down, 500 link limit reached, 502/503
@@ -49,7 +51,8 @@ Control actions (POST /_control/premiumize/<action>):
     set_host_status {"host": domain, "status": "ok"|"down"|"daily_limit"}
     set_link {"url": str, "status": n, "message"?: str, "count"?: n}   (status null clears)
     inject_error {"status": n, "count": 1, "method"?: name|"any", "message"?: str}
-    set_flags {"banned"?: bool, "maintenance"?: bool, "http_status"?: bool, "link_limit"?: n}
+    set_flags {"banned"?: bool, "maintenance"?: bool, "http_status"?: bool, "link_limit"?: n,
+               "reply_fields"?: "location" | "full", "link_ttl"?: seconds | null}
     reset {}
 Fault bursts (`/_control/faults`, api.premiumize) answer the envelope with
 status = the burst's status (HTTP line per "http_status").
@@ -139,6 +142,7 @@ class PremiumizeService:
         self.maintenance = bool(s.get("maintenance", False))
         self.http_status = bool(s.get("http_status", False))
         self.link_ttl = s.get("link_ttl")
+        self.reply_fields = _reply_fields(s.get("reply_fields", "location"))
         self.overrides = {_norm(u): dict(o) for u, o in s.get("links", {}).items()}
         self.injected: list[dict[str, Any]] = []
 
@@ -183,6 +187,10 @@ class PremiumizeService:
             for key in ("banned", "maintenance", "http_status"):
                 if key in args:
                     setattr(self, key, bool(args[key]))
+            if "reply_fields" in args:
+                self.reply_fields = _reply_fields(args["reply_fields"])
+            if "link_ttl" in args:
+                self.link_ttl = args["link_ttl"]
             if "link_limit" in args:
                 self.link_limit = args["link_limit"]
                 self.links_made = 0
@@ -269,8 +277,16 @@ class PremiumizeService:
         self.links_made += 1
         self.fairuse_left = max(0.0, self.fairuse_left - hoster.content.size / self.fairuse_bytes)
         location = self.state.links.mint(hoster.content, hoster.name, NAME, ttl=self.link_ttl)
+        if self.reply_fields == "location":
+            return self.reply({"location": location})
         return self.reply({"location": location, "filename": hoster.name,
                            "filesize": hoster.content.size})
+
+
+def _reply_fields(value: str) -> str:
+    if value not in ("location", "full"):
+        raise ValueError("reply_fields must be location or full")
+    return value
 
 
 def _norm(url: str) -> str:

@@ -1,10 +1,15 @@
-"""Emulator of RapidShare's rsapi.cgi (`/work/shared/api/rapidshare-api-rsapiget.txt`
-and NOTES.md section 4). Plain-text replies.
+"""Emulator of RapidShare's rsapi.cgi (docs/providers.md, "RapidShare"). Plain-text replies.
 
 Mounted at `/rapidshare`; `API_PATH` is `/cgi-bin/rsapi.cgi`, so a client's
 `api_url` is `<base>/rapidshare/cgi-bin/rsapi.cgi` (the whole endpoint, like
 https://api.rapidshare.com/cgi-bin/rsapi.cgi). GET takes parameters from the
 query; POST takes *all* parameters from the form body (query ignored).
+
+Routine names: the record shows both `download_v1`-style names (2009) and the later
+names without the suffix; a server knows one naming and answers
+`ERROR: Invalid routine called.` to the other. Library key "routine_names":
+"plain" (default: the later server, which today's `_v1`-only clients fail on),
+"v1" (the 2009 server) or "both". The file server follows the same naming.
 
     sub=download | download_v1   fileid, filename, [login+password | cookie], [try=1]
         -> DL:<hostname>,<dlauth>,<countdown>,<MD5 UPPERCASE HEX>
@@ -43,6 +48,7 @@ Library section "rapidshare":
       "files": {"<fileid>": {"url": "<hoster url>",      # any hoster_links URL (e.g. rapidgator)
                              "status": "ok" | "deleted" | "illegal" | "server_down" | "locked"}},
       "error_refs": true,               # append " (xxxxxxxx)" refs; false = 2009-style lines
+      "routine_names": "plain",         # "plain" | "v1" | "both" (see above)
       "link_ttl": null
     }
 
@@ -51,9 +57,10 @@ A fileid resolves through `files[fileid].url`, else the hoster link
 rapidshare host whose path is `/files/<fileid>/...`. fileids are decimal.
 
 Errors (`ERROR: <sentence> (<8 hex>)`, HTTP 200): documented refs are used where
-NOTES gives them (221a75e5 password incorrect, b45c2518 locked, 0320f9f0 login
+docs/providers.md lists them (221a75e5 password incorrect, b45c2518 locked, 0320f9f0 login
 data invalid, 34fa3175 RapidPro expired, 8d5611a9 RapidPro needed); the others
-get a stable crc32-derived ref. Keys for `inject_error`: see ERRORS below.
+get a stable crc32-derived ref ("error_refs": false or set_error_refs drops them,
+as in 2009). Keys for `inject_error`: see ERRORS below.
 
 Control actions (POST /_control/rapidshare/<action>):
     set_countdown {"seconds": n}
@@ -61,6 +68,8 @@ Control actions (POST /_control/rapidshare/<action>):
     set_ip_wait {"seconds": n}            free downloads refused for n seconds
     set_rapidpro_required {"value": bool}
     set_file {"fileid": id, "url"?: str, "status"?: str}
+    set_routine_names {"value": "plain" | "v1" | "both"}
+    set_error_refs {"value": bool}
     inject_error {"error": key, "count": 1, "sub"?: "download"|"getaccountdetails"|"checkfiles"|"fileserver"|"any", "seconds"?: n}
     advance_time {"seconds": n}           moves this service's clock (countdowns, expiry)
     reset {}
@@ -112,7 +121,7 @@ ERRORS: dict[str, tuple[str, str | None]] = {
     "flooding": ("Please stop flooding our download servers.", None),
     "permission_denied": ("Download permission denied by uploader.", None),
     "maintenance": ("This server's filesystem is in maintenance. Please try again later.", None),
-    "invalid_routine": ("invalid routine called.", None),
+    "invalid_routine": ("Invalid routine called.", None),
     "dlauth_invalid": ("Download auth invalid.", None),
     "dlauth_wait": ("Download auth not yet valid. Please wait {seconds} seconds.", None),
     "server_error": ("Server error. Please try again later.", None),
@@ -164,6 +173,7 @@ class RapidShareService:
         self.shorthost = str(server.get("shorthost", "tl3"))
         self.files: dict[str, dict[str, Any]] = {str(k): dict(v) for k, v in s.get("files", {}).items()}
         self.error_refs = bool(s.get("error_refs", True))
+        self.routine_names = self._naming(s.get("routine_names", "plain"))
         self.link_ttl = s.get("link_ttl")
         self.ip_wait_until = 0.0
         self.tickets: dict[str, dict[str, Any]] = {}
@@ -211,6 +221,10 @@ class RapidShareService:
             self.injected.append({"error": args["error"], "count": int(args.get("count", 1)),
                                   "sub": args.get("sub", "any"),
                                   "seconds": int(args.get("seconds", 60))})
+        elif action == "set_error_refs":
+            self.error_refs = bool(args["value"])
+        elif action == "set_routine_names":
+            self.routine_names = self._naming(args["value"])
         elif action == "advance_time":
             self.offset += float(args["seconds"])
         else:
@@ -218,6 +232,17 @@ class RapidShareService:
         return {"ok": True}
 
     # ---- helpers -------------------------------------------------------
+    @staticmethod
+    def _naming(value: str) -> str:
+        if value not in ("plain", "v1", "both"):
+            raise ValueError("routine_names must be plain, v1 or both")
+        return value
+
+    def takes(self, sub: str) -> bool:
+        """Whether this server knows the routine name `sub` (its base name being known)."""
+        v1 = sub.endswith("_v1")
+        return self.routine_names == "both" or v1 == (self.routine_names == "v1")
+
     def render(self, err: RsError) -> str:
         sentence, ref = ERRORS[err.key]
         text = sentence.format(**err.fmt) if err.fmt else sentence
@@ -434,7 +459,7 @@ def build(state: EmulatorState) -> Starlette:
         if early is not None:
             return early
         try:
-            if not known:
+            if not known or not service.takes(sub):
                 raise RsError("invalid_routine")
             err = service.take_injected(base)
             if err:
@@ -455,7 +480,8 @@ def build(state: EmulatorState) -> Starlette:
         if early is not None:
             return early
         try:
-            if params.get("sub", "").removesuffix("_v1") != "download":
+            sub = params.get("sub", "")
+            if sub.removesuffix("_v1") != "download" or not service.takes(sub):
                 raise RsError("invalid_routine")
             err = service.take_injected("fileserver")
             if err:

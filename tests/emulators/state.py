@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import collections
 import secrets
+import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .content import Content
 
@@ -28,6 +29,14 @@ class DataFaults:
     status_burst_count: int = 0      # ...for this many requests
     ignore_range: bool = False       # answer 200 with the whole body
     expired_status: int = 404        # what an expired link answers
+    stall_count: int = 0             # the next N GETs go silent...
+    stall_after_bytes: int = -1      # ...before the head (-1), after the head (0) or after N body bytes,
+    stall_seconds: float = 120.0     # ...for this long, the connection left open
+    html_count: int = 0              # the next N GETs answer 200 text/html (a "link expired" page)
+    wrong_range_count: int = 0       # the next N ranged GETs serve another range (Content-Range says so)
+    unreachable_links: int = 0       # the next N links minted point at a host that refuses connections
+    content_type: str = "application/force-download"   # what files are served as
+    max_range_bytes: int = 0         # a 206 carries at most this many bytes (0: all asked)
 
 
 @dataclass
@@ -82,17 +91,37 @@ class Link:
 
 
 class LinkRegistry:
-    """Direct download links minted by services, served by the data host."""
+    """Direct download links minted by services, served by the data host.
 
-    def __init__(self) -> None:
+    With the `unreachable_links` data fault, a minted link names a host that
+    refuses connections (a port bound but never listening); the links minted
+    after it are on the real host, as a service handing out another host.
+    """
+
+    def __init__(self, faults: Callable[[], DataFaults] = DataFaults) -> None:
         self.links: dict[str, Link] = {}
         self.base_url = ""  # set once the server socket is bound
+        self.faults_of = faults
+        self._dead_socket: socket.socket | None = None
 
     def mint(self, content: Content, name: str, service: str, ttl: float | None = None) -> str:
         token = secrets.token_hex(12)
         expires_at = time.monotonic() + ttl if ttl else None
         self.links[token] = Link(content, name, expires_at, service)
-        return f"{self.base_url}/data/{token}/{_url_name(name)}"
+        base = self.base_url
+        faults = self.faults_of()
+        if faults.unreachable_links > 0:
+            faults.unreachable_links -= 1
+            base = self._dead_base()
+        return f"{base}/data/{token}/{_url_name(name)}"
+
+    def _dead_base(self) -> str:
+        if self._dead_socket is None:
+            # Bound and never listening: connecting gets a reset at once, and no
+            # other process can take the port while we hold it.
+            self._dead_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._dead_socket.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{self._dead_socket.getsockname()[1]}"
 
     def expire_all(self) -> int:
         for link in self.links.values():
@@ -139,3 +168,7 @@ class EmulatorState:
     stats: Stats = field(default_factory=Stats)
     links: LinkRegistry = field(default_factory=LinkRegistry)
     services: dict[str, Any] = field(default_factory=dict)  # per-service state objects
+
+    def __post_init__(self) -> None:
+        # Faults are replaced on reset: the registry asks for the current ones.
+        self.links.faults_of = lambda: self.faults.data

@@ -28,8 +28,8 @@ def build_sources(config: Config, http: httpx.AsyncClient) -> list[Source]:
     for service in LINK_SOURCES:
         if getattr(config, service, None) is not None:
             sources.append(link_source_class(service)(config, http))
-    if any(source.writable for source in sources):
-        from .internal import InternalSource   # MOUNT/.debridfs/uploads
+    if sources:
+        from .internal import InternalSource   # MOUNT/.debridfs/ (uploads, stats)
 
         sources.append(InternalSource(list(sources)))
     return sources

@@ -1,9 +1,10 @@
 """`MOUNT/.debridfs/`: debridfs's own status files, read-only.
 
 `uploads` lists every upload not yet confirmed by its service (state,
-progress, errors), generated when it is opened; `notify` and `qbittorrent`
-(when configured) tell how media-server notifications and the qBittorrent
-API are doing.
+progress, errors); `stats` counts, per provider, how reads went since the
+mount (transfers, stalls, retries, links resolved again); `notify` and
+`qbittorrent` (when configured) tell how media-server notifications and the
+qBittorrent API are doing. All are generated when opened.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from typing import Any
 
 from clients.errors import NotFound
+from ..readstats import ReadStats
 from ..uploads import format_status
 from .base import Entry, Source
 
@@ -24,6 +26,7 @@ class InternalSource(Source):
 
     def __init__(self, sources: list[Source]) -> None:
         self.sources = sources
+        self.read_stats = ReadStats()     # the mount hands over the read engine's
         # more generated files (name -> render), e.g. `notify`, `qbittorrent` (vfs/media.py)
         self.extra_files: dict[str, Any] = {}
 
@@ -39,6 +42,9 @@ class InternalSource(Source):
             raise NotFound(f"no directory {ref!r}")
         # The size is the text's length now; the file is served with direct_io
         # and generated at open, so a longer text still reads in full.
-        files = {"uploads": self.uploads_text, **self.extra_files}
+        files = {"uploads": self.uploads_text, "stats": self.stats_text, **self.extra_files}
         return [Entry(name, name, False, size=len(render()), mtime=time.time(), virtual=render)
                 for name, render in files.items()]
+
+    def stats_text(self) -> bytes:
+        return self.read_stats.text()

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import trio
 
-from clients.errors import (AuthError, InvalidName, NotFound, NotReady, RateLimited, RemoteError,
-                            TemporaryError)
+from clients.codes import WAIT_KINDS
+from clients.errors import AuthError, InvalidName, NotFound, RemoteError
 from .base import DirectLink, Entry, Source
 
 if TYPE_CHECKING:
@@ -177,7 +177,8 @@ def parse_links(text: str) -> list[str]:
 
 
 def is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, (RateLimited, TemporaryError, NotReady))
+    """The service said "later" (a wait in the client's error table), not "never"."""
+    return isinstance(exc, WAIT_KINDS)
 
 
 def describe(exc: BaseException) -> str:
@@ -382,7 +383,7 @@ class LinkSource(Source):
         before = dict(row.data)
         try:
             link = await self.direct_link(row, refresh)
-        except (RateLimited, TemporaryError, NotReady) as exc:
+        except WAIT_KINDS as exc:
             # Shown in .status; the file stays (a later read may work).
             await self._update(url, note=describe(exc), data=row.data)
             raise

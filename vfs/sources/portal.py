@@ -7,6 +7,12 @@ once (its `linkId` is kept in the link store and reused: a re-unrestrict of
 the same URL answers `reusedExisting`). A read polls `GET /link/{linkId}`
 every `poll_after_seconds` until `download_ready`, for at most `max_wait`
 seconds, then fails with EAGAIN and shows the state in `.status`.
+
+A file is listed only with its size: a link whose size the portal does not
+know yet (before it fetched the file) is polled like a read, then waits in
+`.status` and is asked again (by its `linkId`, no second unrestrict). A portal
+that answers without `linkId` (the v1.0 shape) is unrestricted again whenever
+a fresh link is needed (no charge: `reusedExisting`).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class PortalSource(LinkSource):
         self._checked = False
         # url -> (trio time, message): a read that just gave up fails fast until then
         self._not_ready: dict[str, tuple[float, str]] = {}
+        self._unsized: dict[str, str] = {}   # url -> linkId of a link whose size is not known yet
 
     async def check(self) -> None:
         self.account = await self.client.account()
@@ -100,9 +107,34 @@ class PortalSource(LinkSource):
         if not self._checked:
             await self.check()
         host = self._host_of(url)
-        link = await self.client.unrestrict(url)
-        return LinkInfo(link.filename or url.rstrip("/").rsplit("/", 1)[-1], link.filesize,
+        link = await self._sized(url)
+        assert link.filesize is not None
+        name = link.filename or url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".html")
+        return LinkInfo(name, link.filesize,
                         {"link_id": link.link_id, "maxchunks": link.maxchunks or host.max_chunks})
+
+    async def _sized(self, url: str) -> PortalLink:
+        """The link once its size is known, polled for up to `max_wait`; else NotReady."""
+        link_id = self._unsized.pop(url, "")
+        link = None
+        if link_id:
+            try:
+                link = await self.client.link(link_id)
+            except NotFound:
+                pass
+        if link is None:
+            link = await self.client.unrestrict(url)
+        deadline = trio.current_time() + self.max_wait
+        while link.filesize is None:
+            if link.remote_status == "error":
+                raise FileUnavailable("the portal failed to fetch the file (remote_status error)")
+            if not link.link_id or not await wait_bounded(link.poll_after, deadline):
+                if link.link_id:
+                    self._unsized[url] = link.link_id
+                raise NotReady(f"the portal does not know the file's size yet (remote_status "
+                               f"{link.remote_status or '?'})", retry_after=link.poll_after)
+            link = await self.client.link(link.link_id)
+        return link
 
     async def direct_link(self, row: LinkRow, refresh: bool) -> DirectLink:
         url = row.url
@@ -117,6 +149,8 @@ class PortalSource(LinkSource):
                 # The doc: stop polling, the transfer failed on the portal's side.
                 raise FileUnavailable("the portal failed to fetch the file (remote_status error); "
                                       "add the link again to retry")
+            if not link.link_id:
+                raise TemporaryError("the portal answered with neither a link nor a linkId")
             if not await wait_bounded(link.poll_after, deadline):
                 message = (f"not ready yet at the portal (remote_status {link.remote_status or '?'}, "
                            f"checked {time.strftime('%H:%M:%S')})")
@@ -126,7 +160,7 @@ class PortalSource(LinkSource):
         self._not_ready.pop(url, None)
         assert link.link is not None
         row.data["maxchunks"] = link.maxchunks or row.data.get("maxchunks")
-        return DirectLink(link.link, row.size or link.filesize, row.data.get("maxchunks"))
+        return DirectLink(link.link, row.size or link.filesize or 0, row.data.get("maxchunks"))
 
     async def _current(self, row: LinkRow, refresh: bool) -> PortalLink:
         """The link's state: its linkId polled, or (refresh, gone) unrestricted again."""

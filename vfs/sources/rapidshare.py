@@ -1,11 +1,12 @@
 """RapidShare (rsapi.cgi) as a link service: `MOUNT/rapidshare/<file>`.
 
-A new link is checked with `checkfiles_v1` (size, status, md5; no traffic is
+A new link is checked with `checkfiles` (size, status, md5; no traffic is
 charged); its md5 becomes the `user.md5` attribute (`debridfs verify`). A read
-asks `download_v1` for `DL:host,dlauth,countdown,md5`: premium accounts read
+asks `download` for `DL:host,dlauth,countdown,md5`: premium accounts read
 at once with their cookie; free users (no login, or a free account) wait the
 countdown when it fits in `max_wait`, else the read fails with EAGAIN, the
-ticket is kept and `.status` says when it becomes valid.
+ticket is kept and `.status` says when it becomes valid. Which routine names
+the server takes (with or without `_v1`) is the client's business.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ class RapidShareSource(LinkSource):
             ticket, usable_at = held
         else:
             ticket = await self.client.download(fileid, filename)
-            usable_at = now + ticket.countdown
+            # Counted from the reply, not from the request: the server starts the
+            # countdown when it answers, and a ticket used early is refused.
+            usable_at = trio.current_time() + ticket.countdown
             self._tickets[row.url] = (ticket, usable_at)
             if ticket.md5 and ticket.md5 != row.data.get("md5"):
                 row.data["md5"] = ticket.md5

@@ -1,0 +1,109 @@
+"""The one retry policy: which failures are worth another try, how long to wait.
+
+Every retry loop asks this module three things:
+
+- `is_temporary(exc)`: worth another try (5xx, dropped or silent connections,
+  rate limits, a service still preparing a file) or not (the file is gone,
+  credentials are wrong).
+- `parse_retry_after(value)`: a `Retry-After` header, in seconds or as an
+  HTTP date; the only place it is parsed.
+- `Retrying`: one loop's backoff. The delay doubles from `initial` up to
+  `maximum`, with jitter (so clients that failed together do not come back
+  together), is never shorter than what the server asked for, and never
+  sleeps past the caller's deadline: when the next try could not start before
+  it, the loop gives up at once with the last error instead of sleeping into
+  a timeout.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+
+import trio
+
+from .errors import NotReady, RateLimited, RemoteError, TemporaryError
+
+log = logging.getLogger(__name__)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` value (delta-seconds or HTTP-date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def is_temporary(exc: BaseException) -> bool:
+    """A failure that may go away by itself (as opposed to one that needs the
+    user, or a file that is gone)."""
+    return isinstance(exc, (TemporaryError, RateLimited, NotReady))
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial: float = 0.1
+    maximum: float = 8.0
+    multiplier: float = 2.0
+    jitter: float = 0.5          # the delay is drawn from [(1 - jitter) * d, d]
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.maximum, self.initial * self.multiplier ** attempt)
+        return ceiling * (1.0 - self.jitter * random.random())
+
+
+DEFAULT_BACKOFF = Backoff()
+
+
+class Retrying:
+    """The backoff state of one retry loop, bounded by a trio deadline.
+
+        retrying = Retrying(deadline=trio.current_time() + timeout)
+        while True:
+            try:
+                return await attempt()
+            except TemporaryError as exc:
+                await retrying.wait(exc)      # raises exc when no time is left
+    """
+
+    def __init__(self, deadline: float = math.inf, backoff: Backoff = DEFAULT_BACKOFF) -> None:
+        self.deadline = deadline
+        self.backoff = backoff
+        self.attempt = 0
+
+    def reset(self) -> None:
+        """Progress was made: the next failure starts from the shortest delay."""
+        self.attempt = 0
+
+    def next_delay(self, exc: RemoteError | None = None) -> float:
+        delay = self.backoff.delay(self.attempt)
+        if exc is not None and exc.retry_after is not None:
+            delay = max(delay, exc.retry_after)
+        return delay
+
+    async def wait(self, exc: RemoteError, delay: float | None = None) -> None:
+        """Sleeps `delay` (default: `next_delay(exc)`) before the next try, or
+        raises `exc` at once if the next try could not start before the deadline."""
+        if delay is None:
+            delay = self.next_delay(exc)
+        if trio.current_time() + delay >= self.deadline:
+            raise exc
+        self.attempt += 1
+        await trio.sleep(delay)

@@ -1,0 +1,57 @@
+"""The one retry policy (clients/retry.py), without a mount: Retry-After in its
+two forms, jittered backoff, and a deadline that is never slept past."""
+
+from __future__ import annotations
+
+import email.utils
+
+import pytest
+import trio
+import trio.testing
+
+from clients.errors import (AuthError, FileUnavailable, NotReady, RateLimited, Stalled,
+                            TemporaryError)
+from clients.retry import Backoff, Retrying, is_temporary, parse_retry_after
+
+
+def test_retry_after_in_seconds_and_as_a_date():
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after(" 1.5 ") == 1.5
+    assert parse_retry_after("-3") == 0.0
+    now = 1_800_000_000.0
+    assert parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now=now) == 30.0
+    assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0.0
+    for junk in (None, "", "soon", "nan", "inf", "Wed, 99 Foo 2026 99:99:99 GMT"):
+        assert parse_retry_after(junk) is None
+
+
+def test_backoff_doubles_with_jitter_up_to_its_maximum():
+    backoff = Backoff(initial=0.1, maximum=2.0, jitter=0.5)
+    for attempt, ceiling in enumerate([0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]):
+        delays = {backoff.delay(attempt) for _ in range(50)}
+        assert all(ceiling * 0.5 <= d <= ceiling for d in delays)
+        assert len(delays) > 1          # jittered: clients that failed together spread out
+
+
+def test_temporary_and_permanent_failures():
+    assert all(is_temporary(e) for e in (TemporaryError("x"), Stalled("x"), RateLimited("x"),
+                                         NotReady("x")))
+    assert not any(is_temporary(e) for e in (AuthError("x"), FileUnavailable("x"), ValueError()))
+
+
+def test_waits_honour_retry_after_and_stop_at_the_deadline():
+    async def main() -> None:
+        retrying = Retrying(deadline=trio.current_time() + 10, backoff=Backoff(initial=1, jitter=0))
+        started = trio.current_time()
+        await retrying.wait(TemporaryError("x"))                     # 1 s
+        await retrying.wait(TemporaryError("x", retry_after=4))      # the server asks for 4 s
+        assert trio.current_time() - started == pytest.approx(5)
+        error = TemporaryError("busy", retry_after=30)
+        with pytest.raises(TemporaryError) as info:
+            await retrying.wait(error)       # would end past the deadline: fail now, not later
+        assert info.value is error
+        assert trio.current_time() - started == pytest.approx(5)
+        retrying.reset()
+        assert retrying.next_delay() == 1
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
