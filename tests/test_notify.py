@@ -65,7 +65,8 @@ def scans(emu) -> list[dict]:
 def test_add_and_remove_reach_plex_jellyfin_and_emby(tmp_path):
     with run_emulator(library()) as emu:
         mountpoint = tmp_path / "mnt"
-        config = rd_config(emu) + notify_config(emu, mountpoint)
+        # Emby's documented base path is http://host:8096/emby
+        config = rd_config(emu) + notify_config(emu, mountpoint, emby_url=f"{emu.base_url}/emby/emby")
         with mounted(tmp_path, config) as mount:
             torrents = mount.path / "realdebrid/torrents"
             assert sorted(os.listdir(torrents)) == [".status", "Old Film (1999)"]
@@ -80,10 +81,9 @@ def test_add_and_remove_reach_plex_jellyfin_and_emby(tmp_path):
                 ("GET", "/library/sections"), ("GET", "/library/sections/3/refresh")]
             assert scans(emu)[0]["query"] == {"path": here}
             assert all(c["status"] == 200 for c in calls(emu, "plex"))
-            for server in ("jellyfin", "emby"):
+            for server, path in (("jellyfin", "/Library/Media/Updated"), ("emby", "/emby/Library/Media/Updated")):
                 [call] = calls(emu, server)
-                assert (call["method"], call["path"], call["status"]) == \
-                    ("POST", "/Library/Media/Updated", 204)
+                assert (call["method"], call["path"], call["status"]) == ("POST", path, 204)
                 assert call["body"] == {"Updates": [{"Path": here, "UpdateType": "Created"}]}
             assert calls(emu, "emby")[0]["query"] == {"api_key": EMBY_KEY}
             assert calls(emu, "jellyfin")[0]["query"] == {}
@@ -145,17 +145,22 @@ def test_failures_are_retried_and_a_dead_server_never_blocks(tmp_path):
             assert "notify emby" in mount.log_text()
 
 
-def test_wrong_token_is_logged_not_retried(tmp_path):
-    with run_emulator(library()) as emu:
+@pytest.mark.parametrize("key, status", [("wrong-key", 401), ("a-users-key", 403)])
+def test_a_refused_key_is_logged_not_retried(tmp_path, key, status):
+    """A wrong key (401), or the key of a user who is no administrator (403)."""
+    lib = library()
+    lib["jellyfin"]["user_tokens"] = ["a-users-key"]
+    with run_emulator(lib) as emu:
         mountpoint = tmp_path / "mnt"
-        config = rd_config(emu) + notify_config(emu, mountpoint, ("jellyfin",)).replace(JF_KEY, "wrong-key")
+        config = rd_config(emu) + notify_config(emu, mountpoint, ("jellyfin",)).replace(JF_KEY, key)
         with mounted(tmp_path, config) as mount:
-            mount.expect_log(r"notify jellyfin: .*401")
+            mount.expect_log(rf"notify jellyfin: .*{status}")
             emu.action("realdebrid", "add_torrent", {"id": "NEW", "filename": "Fresh", "files": [
                 {"path": "/fresh.mkv", "content": {"size": 2000, "seed": 2}}]})
             wait_until(lambda: "failed 1" in (mount.path / ".debridfs/notify").read_text(), 20,
                        "the refused batch")
-            assert [c["status"] for c in calls(emu, "jellyfin")] == [401]
+            assert [c["status"] for c in calls(emu, "jellyfin")] == [status]
+            assert key not in mount.log_text()
 
 
 def test_config_checks(tmp_path):

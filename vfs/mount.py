@@ -12,7 +12,7 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pyfuse3
 import trio
@@ -118,7 +118,9 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
                     await nursery.start(source.run)
                 await nursery.start(tree.run)
                 await nursery.start(media.run)
-                nursery.start_soon(_terminate_on_signals)
+                # started (handlers in place) before "mounted at": a SIGTERM right after
+                # the mount is up must unmount, not kill
+                await nursery.start(_terminate_on_signals)
                 log.info("mounted at %s", mountpoint)
                 on_ready()
                 await pyfuse3.main()
@@ -131,8 +133,9 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
             log.info("unmounted %s", mountpoint)
 
 
-async def _terminate_on_signals() -> None:
+async def _terminate_on_signals(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for signum in signals:
             log.info("got %s; unmounting", signal.Signals(signum).name)
             pyfuse3.terminate()
