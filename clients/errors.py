@@ -1,19 +1,16 @@
 """The one error vocabulary of debridfs.
 
 Clients raise these; the source and reader layers let them through, and
-`vfs/fs.py` maps them to errno once, through `errno_of`. Messages must never
-contain secrets (tokens, keys, passwords, URLs with credentials in them).
+`vfs/fs.py` maps them to errno in one table (`vfs/errnos.py`): a client knows
+nothing of FUSE. Messages must never contain secrets (tokens, keys,
+passwords, URLs with credentials in them).
 """
 
 from __future__ import annotations
 
-import errno
-
 
 class RemoteError(Exception):
     """A remote service refused or failed a request."""
-
-    errno = errno.EIO
 
     def __init__(self, message: str, *, code: int | None = None, status: int | None = None,
                  retry_after: float | None = None) -> None:
@@ -26,41 +23,38 @@ class RemoteError(Exception):
 class AuthError(RemoteError):
     """Credentials are wrong or expired: the user must fix the configuration."""
 
-    errno = errno.EACCES
-
 
 class AccountLocked(AuthError):
-    pass
+    """The account is locked or banned (a kind of credential problem)."""
 
 
 class PermissionDenied(RemoteError):
-    errno = errno.EACCES
+    """The account may not do this (a plan or a setting forbids it)."""
 
 
 class NotFound(RemoteError):
-    errno = errno.ENOENT
+    """The object does not exist (any more) on the service."""
 
 
 class FileUnavailable(RemoteError):
     """The service will never serve this file (dead, infringing, removed)."""
 
-    errno = errno.EIO
+
+class NeedsRepair(RemoteError):
+    """The service will not serve this until the thing is added again (a
+    Real-Debrid torrent whose link answers hoster_unavailable/19)."""
 
 
 class RateLimited(RemoteError):
-    errno = errno.EAGAIN
+    """Too many requests: slow down (see `retry_after`)."""
 
 
 class TemporaryError(RemoteError):
     """5xx, maintenance, dropped connections: worth retrying later."""
 
-    errno = errno.EIO
-
 
 class LinkExpired(RemoteError):
     """A direct link stopped working the way expired links do; resolve it again."""
-
-    errno = errno.EIO
 
 
 # How a transfer from a download host failed (clients/ranged.py); the read
@@ -84,40 +78,33 @@ class ErrorPage(TemporaryError):
 
 
 class QuotaExceeded(RemoteError):
-    errno = errno.EDQUOT
+    """A traffic or usage quota is used up."""
 
 
 class NoSpace(RemoteError):
-    errno = errno.ENOSPC
+    """The account's storage is full."""
 
 
 class InvalidName(RemoteError):
-    errno = errno.EINVAL
+    """The service refuses this name."""
 
 
 class TooBig(RemoteError):
     """The service refuses a file this large."""
 
-    errno = errno.EFBIG
-
 
 class NotEmpty(RemoteError):
     """A directory to remove (or to replace by a rename) still has entries."""
 
-    errno = errno.ENOTEMPTY
+
+class Refused(RemoteError):
+    """The service refused a request with an error its documents do not explain
+    (the message quotes it). Permanent: retrying the same request will not help."""
 
 
 class ReadOnly(RemoteError):
-    errno = errno.EROFS
+    """The service does not allow changing this object."""
 
 
 class NotReady(RemoteError):
     """The service is still preparing the file (e.g. a link not yet downloaded)."""
-
-    errno = errno.EAGAIN
-
-
-def errno_of(exc: BaseException) -> int:
-    if isinstance(exc, RemoteError):
-        return exc.errno
-    return errno.EIO

@@ -27,10 +27,12 @@ from .codes import PERMANENT, USER, WAIT, Rule
 from .errors import (AuthError, FileUnavailable, NotFound, PermissionDenied, RateLimited, RemoteError,
                      TemporaryError)
 from .http import retry_after_seconds
+from .retry import Backoff, Retrying, is_temporary
 
 log = logging.getLogger(__name__)
 
 API_RETRIES = 2
+API_BACKOFF = Backoff(initial=1.0, maximum=4.0)
 DOC = "portal doc, error table"
 # status -> rule: the document's table (status, HTTP, meaning). Waits are used when the
 # reply has no `retry_in_seconds` ("present only when a retry makes sense").
@@ -119,7 +121,8 @@ class PortalClient:
 
     async def request(self, method: str, path: str, *, json: Any = None) -> dict[str, Any]:
         """One call; the `data` object of a success. Short retries only."""
-        for attempt in range(API_RETRIES + 1):
+        retrying = Retrying(backoff=API_BACKOFF, attempts=API_RETRIES, longest_wait=self.max_retry_wait)
+        while True:
             try:
                 response = await self.http.request(method, self.api_url + path, json=json,
                                                    headers={"Authorization": f"Bearer {self._key}"})
@@ -130,14 +133,12 @@ class PortalClient:
                 if response.status_code < 400 and body.get("success", True) is not False:
                     return body.get("data") or {}
                 error = self.error(path, response, body)
-            wait = getattr(error, "retry_after", None)
-            retryable = isinstance(error, (RateLimited, TemporaryError)) and attempt < API_RETRIES
-            if not retryable or (wait is not None and wait > self.max_retry_wait):
+            if not is_temporary(error):
                 raise error
-            wait = 1.0 if wait is None else wait
-            log.info("portal %s: %s; retrying in %.0fs", path, error, wait)
+            # Longer waits than max_retry_wait are raised: the caller records them.
+            wait = retrying.delay_for(error)
+            log.info("portal %s: %s; retrying in %.1fs", path, error, wait)
             await trio.sleep(wait)
-        raise AssertionError("unreachable")
 
     @staticmethod
     def error(path: str, response: httpx.Response, body: dict[str, Any]) -> RemoteError:

@@ -3,7 +3,10 @@
 Every call is a POST with a form body: the `token` is a parameter of every
 method, and a form body keeps it out of URLs that proxies or logs record.
 Replies are the envelope `{"response": ..., "status": N, "details": "..."}`;
-errors are mapped to `clients.errors` by status and `details` text. A 401
+errors are mapped to `clients.errors` by the documented status codes and
+the few documented texts (`map_error`); other refusals are `Refused`,
+quoting the service. After a `Please wait` login reply, no new login for
+5 minutes. A 401
 (session gone) is renewed once by logging in again when a login and password
 are available; otherwise the caller gets an `AuthError` saying to log in.
 
@@ -24,16 +27,19 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import httpx
 import trio
 
-from .errors import (AccountLocked, AuthError, InvalidName, NoSpace, NotFound, QuotaExceeded,
-                     RateLimited, RemoteError, TemporaryError, TooBig)
+from .errors import (AccountLocked, AuthError, NotFound, QuotaExceeded, RateLimited, Refused,
+                     RemoteError, TemporaryError)
 from .http import redact_url, retry_after_seconds
+from .retry import Backoff, Retrying, is_temporary
 
 log = logging.getLogger(__name__)
 
 API_RETRIES = 4
+API_BACKOFF = Backoff(initial=1.0, maximum=30.0)
 PER_PAGE = 500
 UPLOAD_CHUNK = 4 << 20           # fewer worker-thread hops per byte (measured: 1 MiB gave ~79% of curl)
 UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=300.0)
+LOGIN_BACKOFF = 300.0            # after `Please wait`, no login for 5 min (NOTES §1.4, §5)
 
 
 class TwoFactorRequired(AuthError):
@@ -113,33 +119,36 @@ class DownloadLink:
         return f"DownloadLink(<url>, delay={self.delay})"
 
 
+# Texts NOTES.md §1 documents (observed replies and what clients branch on).
+THROTTLED = "please wait"              # user/login: too many logins (JDownloader backs off 5 min)
+TWO_FACTOR = "code is required"        # user/login on a 2FA account without `code`
+LOCKED = ("locked", "frozen")          # "ACCOUNT LOCKED FOR VIOLATION...", "User is FROZEN"
+
+
 def map_error(method: str, status: int, details: str, retry_after: float | None = None) -> RemoteError:
-    """The service's status and details text -> the error vocabulary."""
+    """The service's envelope -> the error vocabulary, by the documented status
+    codes (401 session, 404 not found, 423 traffic, 429/`Please wait`
+    throttling, 5xx temporary) and the few documented texts. Anything else is
+    `Refused`, quoting the service's words: the caller decides what it means."""
     text = details or f"HTTP {status}"
     lower = text.lower()
     message = f"Rapidgator {method}: {text}"
     kw = {"status": status}
-    if "please wait" in lower or status == 429:
+    if THROTTLED in lower or status == 429:
         return RateLimited(message, retry_after=retry_after, **kw)
-    if "code is required" in lower:
+    if TWO_FACTOR in lower:
         return TwoFactorRequired(message, **kw)
-    if "locked" in lower or "frozen" in lower:
+    if status != 423 and any(word in lower for word in LOCKED):   # 423's reason phrase is "Locked"
         return AccountLocked(message, **kw)
-    if status == 401 or "session doesn't exist" in lower or "session not exist" in lower:
+    if status == 401:
         return AuthError(message, **kw)
-    if "storage" in lower:
-        return NoSpace(message, **kw)
-    if "traffic" in lower or status == 423:
+    if status == 423:
         return QuotaExceeded(message, **kw)
-    if "too big" in lower or "files up to" in lower:
-        return TooBig(message, **kw)
-    if "invalid file name" in lower or "invalid folder name" in lower:
-        return InvalidName(message, **kw)
-    if status == 404 or "not found" in lower:
+    if status == 404:
         return NotFound(message, **kw)
     if status >= 500:
         return TemporaryError(message, retry_after=retry_after, **kw)
-    return RemoteError(message, **kw)
+    return Refused(message, **kw)
 
 
 class RapidgatorClient:
@@ -148,7 +157,7 @@ class RapidgatorClient:
 
     def __init__(self, http: httpx.AsyncClient, api_url: str, token: str | None = None, *,
                  login: str | None = None, password: str | None = None,
-                 on_token: Callable[[str], None] | None = None) -> None:
+                 on_token: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
         self._token = token
@@ -156,6 +165,7 @@ class RapidgatorClient:
         self._password = password
         self._on_token = on_token
         self._renew_lock = trio.Lock()
+        self._no_login_until = 0.0     # trio clock: throttled, log in again only after this
 
     def __repr__(self) -> str:
         return f"RapidgatorClient({self.api_url!r})"
@@ -168,8 +178,8 @@ class RapidgatorClient:
 
     async def _post(self, method: str, params: dict[str, Any]) -> Any:
         """One API call with retries on 429/5xx/transport errors; returns `response`."""
-        delay = 1.0
-        for attempt in range(API_RETRIES + 1):
+        retrying = Retrying(backoff=API_BACKOFF, attempts=API_RETRIES)
+        while True:
             try:
                 reply = await self.http.post(f"{self.api_url}/{method}", data=params)
             except httpx.TransportError as exc:
@@ -188,15 +198,11 @@ class RapidgatorClient:
                         return body.get("response")
                     error = map_error(method, status if status >= 400 else reply.status_code,
                                       str(body.get("details") or ""), retry_after_seconds(reply))
-            retryable = isinstance(error, TemporaryError) or (
-                isinstance(error, RateLimited) and method != "user/login")
-            if not retryable or attempt == API_RETRIES:
+            if not is_temporary(error) or (isinstance(error, RateLimited) and method == "user/login"):
                 raise error
-            wait = min(getattr(error, "retry_after", None) or delay, 30)
+            wait = retrying.delay_for(error)
             log.info("%s; retrying in %.1fs", error, wait)
             await trio.sleep(wait)
-            delay = min(delay * 2, 30)
-        raise AssertionError("unreachable")
 
     async def call(self, method: str, **params: Any) -> Any:
         """An authenticated call; a lost session is renewed once when possible."""
@@ -220,15 +226,24 @@ class RapidgatorClient:
             if not self.can_renew:
                 raise AuthError("the Rapidgator session has expired and no login/password is stored: "
                                 "run `debridfs login rapidgator` again", status=401)
+            wait = self._no_login_until - trio.current_time()
+            if wait > 0:
+                # Throttled: another login now would only extend the ban (NOTES §5).
+                raise RateLimited(f"Rapidgator asked to wait before logging in again ({wait:.0f}s left)",
+                                  retry_after=wait)
             log.info("Rapidgator: %s", "session expired; logging in again" if failed_token else "logging in")
             try:
                 token, _user = await self.login(self._login or "", self._password or "")
+            except RateLimited as exc:
+                self._no_login_until = trio.current_time() + max(exc.retry_after or 0, LOGIN_BACKOFF)
+                log.warning("%s; no new login for %.0fs", exc, LOGIN_BACKOFF)
+                raise
             except TwoFactorRequired:
                 raise AuthError("the Rapidgator session has expired and the account needs a 2FA code: "
                                 "run `debridfs login rapidgator` again", status=401) from None
             self._token = token
             if self._on_token is not None:
-                self._on_token(token)
+                await self._on_token(token)
 
     async def login(self, login: str, password: str, code: str | None = None) -> tuple[str, dict]:
         params = {"login": login, "password": password}
@@ -303,8 +318,11 @@ class RapidgatorClient:
         """Batch replies are HTTP 200 even when the one id failed: look at `fail`."""
         result = (response or {}).get("result") or {}
         if _int(result.get("fail")) or not _int(result.get("success")):
-            errors = result.get("errors") or []
-            raise map_error(method, 400, "; ".join(map(str, errors)) or "failed")
+            errors = "; ".join(map(str, result.get("errors") or [])) or "failed"
+            if method.endswith("/delete"):
+                # The documented way of saying "no such id" (NOTES §1.3): already gone.
+                raise NotFound(f"Rapidgator {method}: {errors}", status=400)
+            raise map_error(method, 400, errors)
 
     # ------------------------------------------------------------ uploads
 

@@ -180,6 +180,10 @@ class RapidShareClient:
         text = await self.call("getaccountdetails", {"withcookie": "1"})
         details = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
         cookie = details.pop("cookie", None)
+        if "type" not in details and "accountid" not in details:
+            # Not an account reply (a web page, another API): going on as a
+            # free user would ignore the login without a word.
+            raise RemoteError("RapidShare getaccountdetails: the reply holds no account details")
         return Account(premium=details.get("type") == "prem", details=details, cookie=cookie)
 
     async def check_file(self, fileid: str, filename: str) -> FileCheck:

@@ -10,6 +10,7 @@ header only, never in a URL; OAuth access tokens are refreshed on 401/code 8.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,15 +18,16 @@ from typing import Any
 import httpx
 import trio
 
-from .errors import (AccountLocked, AuthError, FileUnavailable, InvalidName, NotFound, PermissionDenied,
-                     QuotaExceeded, RateLimited, RemoteError, TemporaryError)
-from .http import retry_after_seconds
+from .errors import (AccountLocked, AuthError, FileUnavailable, InvalidName, NeedsRepair, NotFound,
+                     PermissionDenied, QuotaExceeded, RateLimited, RemoteError, TemporaryError, TooBig)
+from .http import redact_url, retry_after_seconds
 from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter, backoff
 
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 2500
 API_RETRIES = 5
+CONTENT_RANGE_RE = re.compile(r"bytes [\d*]+(?:-\d+)?/(\d+|\*)")
 OAUTH_GRANT = "http://oauth.net/grant_type/device/1.0"
 OPENSOURCE_CLIENT_ID = "X245A4XAIBGVM"
 
@@ -100,16 +102,19 @@ class TorrentInfo:
                       for f in data.get("files") or ())
         return cls(torrent=Torrent.from_json(data), files=files)
 
+    @property
+    def links_match_files(self) -> bool:
+        """Whether `links[i]` is the i-th selected file (NOTES 2.7). When the
+        counts differ, RD packed the selection into an archive (or split it):
+        a link may then be anything, and no link may be paired with a file."""
+        return len(self.torrent.links) == sum(1 for f in self.files if f.selected)
+
     def selected_files_with_links(self) -> list[tuple[TorrentFile, str]]:
-        """The n-th selected file goes with the n-th link."""
-        selected = [f for f in self.files if f.selected]
-        links = self.torrent.links
-        if len(links) != len(selected):
-            # One link for many files happens when Real-Debrid archived them together;
-            # those files cannot be served one by one.
-            log.info("torrent %s: %d selected files but %d links; skipping unmatched files",
-                     self.torrent.id, len(selected), len(links))
-        return list(zip(selected, links))
+        """The n-th selected file goes with the n-th link; nothing when the
+        counts differ (see `links_match_files`)."""
+        if not self.links_match_files:
+            return []
+        return list(zip([f for f in self.files if f.selected], self.torrent.links))
 
 
 @dataclass(frozen=True)
@@ -123,11 +128,123 @@ class UnrestrictedLink:
 
 @dataclass
 class Page:
-    """One page of a list: `items` None means 304 (unchanged since `etag`)."""
+    """One page of a list: `items` None means 304 (unchanged since `etag`);
+    `total` is X-Total-Count, None when the reply did not carry it."""
 
     items: list[dict[str, Any]] | None
-    total: int
+    total: int | None
     etag: str | None
+
+
+def proven_complete(pages: list[Page], count: int) -> bool:
+    """Whether a listing read front to back without error holds everything:
+    every page carried the same X-Total-Count and it matches what was read.
+
+    Nothing less may remove an entry (docs/invariants.md): a 304, a 204, `[]`,
+    a page without the header or a page that came up short prove nothing
+    (NOTES 2.5: RD has served empty pages to an account with 1,024 torrents).
+    An empty listing proves nothing either.
+    """
+    totals = {page.total for page in pages}
+    return len(totals) == 1 and None not in totals and count == totals.pop() and count > 0
+
+
+def _total(response: httpx.Response) -> int | None:
+    try:
+        return int(response.headers["x-total-count"])
+    except (KeyError, ValueError):
+        return None
+
+
+# What each documented error code means to us (realdebrid-rest-1.0.txt, "error
+# codes"; NOTES = ../shared/api/NOTES.md). "temporary": try again, after `wait`
+# seconds when given; "user": the user must act (token, account, plan);
+# "permanent": asking again gives the same answer; "repair": only adding the
+# torrent again helps. One rule per code; `error_for` applies it.
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    error: type[RemoteError]
+    wait: float | None = None
+    note: str = ""
+
+
+ERROR_TABLE: dict[int, Rule] = {
+    -1: Rule("temporary", TemporaryError, None, "internal error (5xx)"),
+    1: Rule("permanent", RemoteError, None, "missing parameter; NOTES 2.2 line 407"),
+    2: Rule("permanent", InvalidName, None, "bad parameter value; NOTES 2.2 line 408"),
+    3: Rule("permanent", RemoteError, None, "unknown method"),
+    4: Rule("permanent", RemoteError, None, "method not allowed"),
+    5: Rule("temporary", RateLimited, None, "slow down: like 34"),
+    6: Rule("temporary", TemporaryError, 60, "resource unreachable"),
+    7: Rule("permanent", NotFound, None, "resource not found; NOTES 2.7 (unknown id -> 404)"),
+    8: Rule("user", AuthError, None, "bad token: refresh once, then the user; NOTES 2.2 line 409, 2.8"),
+    9: Rule("user", PermissionDenied, None, "permission denied; NOTES 2.2 line 410"),
+    10: Rule("user", AuthError, None, "two-factor authentication needed"),
+    11: Rule("user", AuthError, None, "two-factor authentication pending"),
+    12: Rule("user", AuthError, None, "invalid login"),
+    13: Rule("user", AuthError, None, "invalid password"),
+    14: Rule("user", AccountLocked, None, "account locked; NOTES 2.2 line 411"),
+    15: Rule("user", AuthError, None, "account not activated"),
+    16: Rule("permanent", RemoteError, None, "unsupported hoster"),
+    17: Rule("temporary", TemporaryError, 300, "hoster in maintenance; NOTES 5 line 797 (host off 5 min)"),
+    18: Rule("temporary", TemporaryError, 300, "hoster limit reached; NOTES 5 line 797"),
+    19: Rule("repair", NeedsRepair, None, "hoster_unavailable on a torrent link: only re-adding "
+                                         "helps; NOTES 2.2 line 412, 2.4"),
+    20: Rule("user", PermissionDenied, None, "hoster not available for free users; NOTES 2.2 line 413"),
+    21: Rule("temporary", TemporaryError, 300, "too many active downloads; NOTES 2.2 line 414"),
+    22: Rule("user", PermissionDenied, None, "IP address not allowed; NOTES 5 line 796"),
+    23: Rule("user", QuotaExceeded, 300, "traffic exhausted; NOTES 2.2 line 415, 5 line 798"),
+    24: Rule("temporary", FileUnavailable, 600, "file unavailable: offline for now, asked again after "
+                                                "10 min (JDownloader); NOTES 2.2 line 416, 5 line 797"),
+    25: Rule("temporary", TemporaryError, None, "service unavailable; NOTES 2.2 line 417"),
+    26: Rule("permanent", TooBig, None, "upload too big"),
+    27: Rule("temporary", TemporaryError, None, "upload error"),
+    28: Rule("permanent", InvalidName, None, "file not allowed"),
+    29: Rule("permanent", TooBig, None, "torrent too big"),
+    30: Rule("permanent", InvalidName, None, "torrent file invalid"),
+    31: Rule("permanent", RemoteError, None, "action already done: callers treat it as success; "
+                                             "NOTES 2.2 line 418"),
+    32: Rule("permanent", RemoteError, None, "image resolution error"),
+    33: Rule("permanent", RemoteError, None, "torrent already active"),
+    34: Rule("temporary", RateLimited, None, "too many requests: every call holds off; NOTES 2.1, "
+                                             "2.2 line 419"),
+    35: Rule("permanent", FileUnavailable, None, "infringing file: never again; NOTES 2.2 line 420, "
+                                                 "5 line 798"),
+    36: Rule("temporary", TemporaryError, 1800, "fair usage limit: 30 min (JDownloader); NOTES 2.2 "
+                                                "line 421, 5 line 798"),
+    37: Rule("permanent", RemoteError, None, "disabled endpoint; NOTES 2.2 line 422"),
+}
+RETRY_WAIT_MAX = 30.0        # a call waits through shorter waits itself; longer ones reach the caller
+
+
+def error_for(path: str, status: int, name: str, code: int | None,
+              retry_after: float | None = None) -> RemoteError:
+    """The typed error for one failed reply: by `error_code` when the table
+    knows it, else by HTTP status (NOTES 2.2: JDownloader treats an unknown
+    code on a 403 as a bad token; we say permission denied)."""
+    message = f"Real-Debrid {path}: {name or 'HTTP ' + str(status)}" + (f" (code {code})" if code is not None else "")
+    kw: dict[str, Any] = {"code": code, "status": status}
+    rule = ERROR_TABLE.get(code) if code is not None else None
+    if rule is not None:
+        if rule.error is AuthError:
+            message = f"Real-Debrid rejected the API token ({name or 'bad_token'}, HTTP {status})"
+        elif rule.error is AccountLocked:
+            message = "Real-Debrid account is locked (HTTP 403)"
+        return rule.error(message, retry_after=retry_after if retry_after is not None else rule.wait, **kw)
+    if status == 401:
+        return AuthError(f"Real-Debrid rejected the API token (HTTP {status})", **kw)
+    if status == 429:
+        return RateLimited(message, retry_after=retry_after, **kw)
+    if status == 451:
+        return FileUnavailable(message, **kw)
+    if status == 403:
+        return PermissionDenied(message, **kw)
+    if status == 404:
+        return NotFound(message, **kw)
+    if status >= 500:
+        return TemporaryError(message, retry_after=retry_after, **kw)
+    return RemoteError(message, **kw)
 
 
 def oauth_url_for(api_url: str) -> str:
@@ -224,7 +341,8 @@ class RealDebridClient:
                     and not refreshed and await self.credentials.refresh(self, token):
                 refreshed = True
                 continue
-            if not isinstance(error, (RateLimited, TemporaryError)) or attempt >= API_RETRIES:
+            if not isinstance(error, (RateLimited, TemporaryError)) or attempt >= API_RETRIES \
+                    or (error.retry_after or 0) > RETRY_WAIT_MAX:
                 raise error
             wait = getattr(error, "retry_after", None) or backoff(attempt, base=1.0, cap=30.0)
             if isinstance(error, RateLimited):
@@ -242,31 +360,11 @@ class RealDebridClient:
         try:
             body = response.json()
             name, code = str(body.get("error", "")), body.get("error_code")
-        except ValueError:
+        except (ValueError, AttributeError):
             name, code = response.text[:80], None
-        message = f"Real-Debrid {path}: {name or 'HTTP ' + str(status)}" + (f" (code {code})" if code is not None else "")
-        kw = {"code": code, "status": status}
-        if status == 401 or code == 8:
-            return AuthError(f"Real-Debrid rejected the API token (bad_token, HTTP {status})", **kw)
-        if code == 14 or (status == 403 and "locked" in name):
-            return AccountLocked("Real-Debrid account is locked (HTTP 403)", **kw)
-        if status == 429 or code in (5, 34):
-            return RateLimited(message, retry_after=retry_after_seconds(response), **kw)
-        if code == 16:        # unsupported hoster: asking again will not help
-            return RemoteError(message, **kw)
-        if code in (24, 35) or status == 451:
-            return FileUnavailable(message, **kw)
-        if code == 23:
-            return QuotaExceeded(message + ": traffic exhausted", **kw)
-        if code == 9 or status == 403:
-            return PermissionDenied(message, **kw)
-        if status == 404 or code == 7:
-            return NotFound(message, **kw)
-        if status == 400 and code in (2, 30):
-            return InvalidName(message, **kw)
-        if status >= 500:
-            return TemporaryError(message, retry_after=retry_after_seconds(response), **kw)
-        return RemoteError(message, **kw)
+        if not isinstance(code, int):
+            code = None
+        return error_for(path, status, name, code, retry_after_seconds(response))
 
     # --- account
 
@@ -280,6 +378,25 @@ class RealDebridClient:
                                             "code": code, "grant_type": OAUTH_GRANT})
         return response.json()
 
+    # --- OAuth device flow for open-source apps (NOTES 2.8)
+
+    async def device_code(self) -> dict[str, Any]:
+        response = await self.request("GET", "/device/code", auth=False, base=self.oauth_url,
+                                      params={"client_id": OPENSOURCE_CLIENT_ID, "new_credentials": "yes"},
+                                      priority=FOREGROUND)
+        return response.json()
+
+    async def device_credentials(self, device_code: str) -> dict[str, Any] | None:
+        """The app's client id/secret once the user approved; None until then
+        (the service answers 403 while it waits)."""
+        try:
+            response = await self.request("GET", "/device/credentials", auth=False, base=self.oauth_url,
+                                          params={"client_id": OPENSOURCE_CLIENT_ID, "code": device_code},
+                                          priority=FOREGROUND)
+        except PermissionDenied:
+            return None
+        return response.json()
+
     # --- lists
 
     async def page(self, path: str, offset: int, limit: int = PAGE_LIMIT, etag: str | None = None,
@@ -287,29 +404,12 @@ class RealDebridClient:
         headers = {"If-None-Match": etag} if etag else None
         response = await self.request("GET", path, params={"offset": offset, "limit": limit},
                                       headers=headers, priority=priority)
-        total_header = response.headers.get("x-total-count")
         if response.status_code == 304:
-            return Page(None, int(total_header) if total_header else -1, etag)
+            return Page(None, _total(response), etag)
         items = [] if response.status_code == 204 or not response.content else response.json()
-        total = int(total_header) if total_header else offset + len(items)
-        return Page(items, total, response.headers.get("etag"))
-
-    async def _all_pages(self, path: str, priority: int = BACKGROUND) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            page = await self.page(path, len(items), priority=priority)
-            if not page.items:
-                break
-            items.extend(page.items)
-            if len(items) >= page.total:
-                break
-        return items
-
-    async def downloads(self) -> list[Download]:
-        return [Download.from_json(d) for d in await self._all_pages("/downloads")]
-
-    async def torrents(self) -> list[Torrent]:
-        return [Torrent.from_json(t) for t in await self._all_pages("/torrents")]
+        if not isinstance(items, list):
+            raise TemporaryError(f"Real-Debrid {path}: the reply is not a list")
+        return Page(items, _total(response), response.headers.get("etag"))
 
     async def torrent_info_json(self, torrent_id: str, priority: int = BACKGROUND) -> dict[str, Any]:
         return (await self.request("GET", f"/torrents/info/{torrent_id}", priority=priority)).json()
@@ -323,21 +423,41 @@ class RealDebridClient:
         return (await self.request("POST", "/unrestrict/check", data={"link": link},
                                    priority=FOREGROUND)).json()
 
-    async def unrestrict_link_json(self, link: str) -> dict[str, Any]:
+    async def unrestrict_link_json(self, link: str, priority: int = FOREGROUND) -> dict[str, Any]:
         return (await self.request("POST", "/unrestrict/link", data={"link": link},
-                                   priority=FOREGROUND)).json()
+                                   priority=priority)).json()
 
-    async def unrestrict_link(self, link: str) -> UnrestrictedLink:
-        data = await self.unrestrict_link_json(link)
+    async def unrestrict_link(self, link: str, priority: int = FOREGROUND) -> UnrestrictedLink:
+        data = await self.unrestrict_link_json(link, priority)
         return UnrestrictedLink(id=str(data.get("id", "")), filename=str(data.get("filename", "")),
                                 filesize=int(data.get("filesize") or 0), download=str(data["download"]),
                                 chunks=int(data.get("chunks") or 0))
 
+    async def probe_size(self, url: str) -> int | None:
+        """The size of a direct link whose `filesize` the API gave as 0
+        ("unknown" in the doc): HEAD's Content-Length, else the total of
+        `Content-Range` for the first byte. None when neither says."""
+        try:
+            response = await self.http.head(url)
+            if response.status_code == 200 and response.headers.get("content-length", "").isdigit():
+                return int(response.headers["content-length"])
+            async with self.http.stream("GET", url, headers={"Range": "bytes=0-0"}) as response:
+                match = CONTENT_RANGE_RE.match(response.headers.get("content-range", ""))
+                if response.status_code == 206 and match and match.group(1).isdigit():
+                    return int(match.group(1))
+                if response.status_code == 416 and response.headers.get("content-range") == "bytes */0":
+                    return 0
+        except httpx.TransportError as exc:
+            log.info("Real-Debrid: size of %s: %s", redact_url(url), type(exc).__name__)
+            return None
+        log.info("Real-Debrid: %s did not say its size", redact_url(url))
+        return None
+
     # --- writes
 
-    async def add_magnet(self, magnet: str) -> str:
+    async def add_magnet(self, magnet: str, priority: int = FOREGROUND) -> str:
         response = await self.request("POST", "/torrents/addMagnet", data={"magnet": magnet},
-                                      priority=FOREGROUND)
+                                      priority=priority)
         return str(response.json()["id"])
 
     async def add_torrent(self, data: bytes) -> str:

@@ -73,37 +73,44 @@ DEFAULT_BACKOFF = Backoff()
 
 
 class Retrying:
-    """The backoff state of one retry loop, bounded by a trio deadline.
+    """The backoff state of one retry loop: at most `attempts` retries, none
+    that the server wants delayed past `longest_wait`, none that could not
+    start before the trio `deadline`.
 
         retrying = Retrying(deadline=trio.current_time() + timeout)
         while True:
             try:
                 return await attempt()
             except TemporaryError as exc:
-                await retrying.wait(exc)      # raises exc when no time is left
+                delay = retrying.delay_for(exc)   # raises exc when no retry is left
+                log.info("%s; retrying in %.1fs", exc, delay)
+                await trio.sleep(delay)
     """
 
-    def __init__(self, deadline: float = math.inf, backoff: Backoff = DEFAULT_BACKOFF) -> None:
+    def __init__(self, deadline: float = math.inf, backoff: Backoff = DEFAULT_BACKOFF,
+                 attempts: float = math.inf, longest_wait: float = math.inf) -> None:
         self.deadline = deadline
         self.backoff = backoff
+        self.attempts = attempts
+        self.longest_wait = longest_wait
         self.attempt = 0
 
     def reset(self) -> None:
         """Progress was made: the next failure starts from the shortest delay."""
         self.attempt = 0
 
-    def next_delay(self, exc: RemoteError | None = None) -> float:
+    def delay_for(self, exc: RemoteError) -> float:
+        """Seconds to wait before the next try: the backoff, or what the server
+        asked for if longer. Raises `exc` when there is no next try."""
         delay = self.backoff.delay(self.attempt)
-        if exc is not None and exc.retry_after is not None:
+        if exc.retry_after is not None:
             delay = max(delay, exc.retry_after)
-        return delay
-
-    async def wait(self, exc: RemoteError, delay: float | None = None) -> None:
-        """Sleeps `delay` (default: `next_delay(exc)`) before the next try, or
-        raises `exc` at once if the next try could not start before the deadline."""
-        if delay is None:
-            delay = self.next_delay(exc)
-        if trio.current_time() + delay >= self.deadline:
+        if self.attempt >= self.attempts or delay > self.longest_wait \
+                or trio.current_time() + delay >= self.deadline:
             raise exc
         self.attempt += 1
-        await trio.sleep(delay)
+        return delay
+
+    async def wait(self, exc: RemoteError) -> None:
+        """Sleeps before the next try, or raises `exc` at once if there is none."""
+        await trio.sleep(self.delay_for(exc))

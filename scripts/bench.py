@@ -1,13 +1,25 @@
 #!/usr/bin/env python3
-"""Benchmark of the read path: debridfs through a real mount, side by side with
-raw HTTP on the same server, in the same run.
+"""Benchmark of the read path against a real origin: debridfs, rclone mount and
+curl side by side, in one run, on the same nginx.
 
-    .venv/bin/python scripts/bench.py [--quick] [--origin URL] [--out docs/benchmarks.md]
+    .venv/bin/python scripts/bench.py [--quick] [--runs 3] [--out docs/benchmarks.md]
 
-Starts the emulators (or uses the one at --origin, which must have been started
-with this script's library: `--print-library`), mounts, and prints one table.
-Every byte read is checked against its sha256. A benchmark, not a test: it
-asserts nothing but the hashes.
+What it does (all on loopback, all started and stopped here):
+- writes the test files (synthetic, checkable) into a temporary directory and
+  serves them with nginx (sendfile, byte ranges, keep-alive, autoindex);
+- starts the Real-Debrid emulator with `--data-base-url` pointing at nginx:
+  the API is emulated, every byte read comes from nginx;
+- mounts debridfs on that emulator, and `rclone mount :http:` (defaults) on
+  the same nginx; each measurement group gets a fresh mount of each peer;
+- for the capped rows, a second nginx server adds `limit_rate` per connection
+  and a small proxy delays each request by the RTT.
+
+Readers: "hashed" reads 1 MiB at a time and sha256s what it read (a player
+consuming its data), "cp" is coreutils cp. Every byte is checked against the
+expected sha256. Each figure is the median of `--runs` runs (range in
+brackets). A benchmark, not a test: nothing here is asserted but the hashes.
+`scripts/setup.sh --bench` installs nginx and rclone (the script runs it when
+either is missing).
 """
 
 from __future__ import annotations
@@ -18,68 +30,253 @@ import hashlib
 import json
 import os
 import platform
-import random
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
-import trio
+from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.emulators.content import SyntheticContent, content_from_spec, sha256_of  # noqa: E402
-from tests.emulators.harness import run_emulator  # noqa: E402
-from tests.mounting import mounted  # noqa: E402
-
 MiB = 1 << 20
 GiB = 1 << 30
 TOKEN = "bench-token"
-MEDIA_DIR = ROOT / ".bench"
+INFO = "GET /torrents/info/{id}"
+STEP_TIMEOUT = 120.0        # no single step of the benchmark may take longer
+CAP_RATE = "25m"            # nginx limit_rate: 25 MiB/s per connection
+CAP_RTT = 0.020
 
 
-def make_media() -> dict[str, Path]:
-    """An MP4 with its moov atom at the end and an MKV, made once with ffmpeg."""
-    MEDIA_DIR.mkdir(exist_ok=True)
-    files = {"movie.mp4": MEDIA_DIR / "movie.mp4", "movie.mkv": MEDIA_DIR / "movie.mkv"}
-    for name, path in files.items():
-        if path.exists() and path.stat().st_size > 0:
-            continue
-        # ffmpeg writes the MP4 moov at the end unless told +faststart: what many releases have.
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                        "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
-                        "-t", "120", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6M",
-                        "-c:a", "aac", "-shortest", str(path)], check=True)
-    return files
+# The origin: files, nginx, the delay proxy
+
+@dataclass
+class Sizes:
+    big: int
+    random: int
+    capped: int
+    conc: int
+    dirs: int = 500
+    files_per_dir: int = 10
+
+    @classmethod
+    def of(cls, quick: bool) -> "Sizes":
+        if quick:
+            return cls(big=256 * MiB, random=128 * MiB, capped=64 * MiB, conc=32 * MiB)
+        return cls(big=1 * GiB, random=256 * MiB, capped=256 * MiB, conc=128 * MiB)
 
 
-def library(quick: bool) -> dict:
-    big = (256 if quick else 1024) * MiB
-    downloads = [
-        {"id": "SEQ", "filename": "seq.bin", "content": {"size": big, "seed": 101}},
-        {"id": "SEQ2", "filename": "seq2.bin", "content": {"size": big, "seed": 102}},
-        {"id": "CAP", "filename": "capped.bin", "content": {"size": 256 * MiB, "seed": 103}},
-        {"id": "RND", "filename": "random.bin", "content": {"size": 512 * MiB, "seed": 104}},
-        {"id": "TTFB", "filename": "ttfb.bin", "content": {"size": 64 * MiB, "seed": 105}},
-    ]
-    for i in range(16):
-        downloads.append({"id": f"C{i}", "filename": f"conc{i:02d}.bin",
-                          "content": {"size": (64 if quick else 128) * MiB, "seed": 200 + i}})
-    for name, path in make_media().items():
-        for copy in ("probe", "seek"):
-            downloads.append({"id": f"{copy}-{name}", "filename": f"{copy}-{name}",
-                              "content": {"path": str(path)}})
-    return {"realdebrid": {"token": TOKEN, "rate_limit_per_minute": 0, "downloads": downloads}}
+CONC_READERS = 8
 
 
-class Daemon:
-    """CPU and memory of the mount process."""
+def file_specs(sizes: Sizes) -> dict[str, dict]:
+    specs = {"big.bin": {"size": sizes.big, "seed": 101},
+             "random.bin": {"size": sizes.random, "seed": 104},
+             "ttfb.bin": {"size": 16 * MiB, "seed": 105},
+             "capped.bin": {"size": sizes.capped, "seed": 103}}
+    for i in range(CONC_READERS):
+        specs[f"conc{i}.bin"] = {"size": sizes.conc, "seed": 200 + i}
+    return specs
+
+
+def write_files(www: Path, sizes: Sizes, media: dict[str, Path]) -> dict[str, str]:
+    """Writes the served files; returns their sha256s."""
+    from tests.emulators.content import SyntheticContent
+    files = www / "files"
+    files.mkdir(parents=True)
+    hashes = {}
+    for name, spec in file_specs(sizes).items():
+        content = SyntheticContent(**spec)
+        digest = hashlib.sha256()
+        with open(files / name, "wb") as f:
+            for offset in range(0, content.size, 8 * MiB):
+                data = content.read(offset, 8 * MiB)
+                f.write(data)
+                digest.update(data)
+        hashes[name] = digest.hexdigest()
+    for name, path in media.items():
+        shutil.copyfile(path, files / name)
+    # The listing tree (for rclone; debridfs lists the same shape from the emulator).
+    for d in range(sizes.dirs):
+        folder = www / "lib" / f"Show {d:04d}"
+        folder.mkdir(parents=True)
+        for i in range(sizes.files_per_dir):
+            with open(folder / f"episode {i:02d}.mkv", "wb") as f:
+                f.truncate(4096)
+    for path in [www, *www.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return hashes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+NGINX_CONF = """\
+worker_processes 2;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+user root root;
+events {{ worker_connections 1024; }}
+http {{
+    log_format bytes '$body_bytes_sent';
+    access_log {tmp}/access.log bytes;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    keepalive_timeout 60s;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {www};
+        autoindex on;
+        # Direct links minted by the emulator: /data/<token>/<name> is the file <name>.
+        location ~ ^/data/[^/]+/(?<file>[^/]+)$ {{ alias {www}/files/$file; }}
+    }}
+    server {{
+        listen 127.0.0.1:{capped_port};
+        root {www};
+        autoindex on;
+        limit_rate {rate};
+        location ~ ^/data/[^/]+/(?<file>[^/]+)$ {{ alias {www}/files/$file; limit_rate {rate}; }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Origin:
+    tmp: Path
+    port: int
+    capped_port: int
+    proxy_port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def capped_url(self) -> str:
+        """The capped server behind the delay proxy."""
+        return f"http://127.0.0.1:{self.proxy_port}"
+
+    def log_bytes(self) -> int:
+        """Bytes nginx has sent so far (body bytes, from the access log)."""
+        with open(self.tmp / "access.log") as f:
+            return sum(int(line) for line in f if line.strip().isdigit())
+
+
+@contextlib.contextmanager
+def run_origin(tmp: Path, www: Path) -> Iterator[Origin]:
+    origin = Origin(tmp, free_port(), free_port(), free_port())
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, www=www, port=origin.port,
+                                      capped_port=origin.capped_port, rate=CAP_RATE))
+    (tmp / "access.log").touch()
+    nginx = subprocess.Popen([shutil.which("nginx") or "nginx", "-c", str(conf), "-p", str(tmp)],
+                             stdout=subprocess.DEVNULL, stderr=open(tmp / "nginx.stderr", "wb"))
+    proxy = subprocess.Popen([sys.executable, __file__, "--delay-proxy", str(origin.proxy_port),
+                              str(origin.capped_port), str(CAP_RTT)])
+    try:
+        for port in (origin.port, origin.capped_port, origin.proxy_port):
+            wait_until(lambda: _listening(port) or nginx.poll() is not None, 15, f"port {port} to listen")
+            if nginx.poll() is not None:
+                raise SystemExit("bench: nginx failed:\n" + (tmp / "nginx.stderr").read_text())
+        yield origin
+    finally:
+        for process in (proxy, nginx):
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(10)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def delay_proxy(listen: int, upstream: int, delay: float) -> None:
+    """Adds `delay` to every request and connection (an RTT): the request
+    direction waits, responses pass straight through (nginx caps their rate)
+    with splice(2), so the proxy costs next to no CPU and never paces them."""
+    import threading
+
+    def requests(client: socket.socket, server: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := client.recv(65536):
+                time.sleep(delay)
+                server.sendall(data)
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_WR)
+
+    def responses(server: socket.socket, client: socket.socket) -> None:
+        read_end, write_end = os.pipe()
+        try:
+            while True:
+                n = os.splice(server.fileno(), write_end, 1 << 20)
+                if n == 0:
+                    break
+                while n:
+                    n -= os.splice(read_end, client.fileno(), n)
+        except OSError:
+            pass
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+            for sock in (client, server):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def connection(client: socket.socket) -> None:
+        time.sleep(delay)       # the connection's handshake
+        try:
+            server = socket.create_connection(("127.0.0.1", upstream))
+        except OSError:
+            client.close()
+            return
+        for sock in (client, server):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=requests, args=(client, server), daemon=True).start()
+        responses(server, client)
+        client.close()
+        server.close()
+
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    listener = socket.create_server(("127.0.0.1", listen), backlog=128)
+    while True:
+        client, _ = listener.accept()
+        threading.Thread(target=connection, args=(client,), daemon=True).start()
+
+
+# Peers
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Process:
+    """CPU and memory of a mount daemon."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -88,14 +285,153 @@ class Daemon:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def idle(self, seconds: float = 0.5) -> bool:
+        """True when the process used under 5% of a core for `seconds`."""
+        before = self.cpu_seconds()
+        time.sleep(seconds)
+        return self.cpu_seconds() - before < 0.05 * seconds
+
     def reset_peak_rss(self) -> None:
         Path(f"/proc/{self.pid}/clear_refs").write_text("5")
 
-    def peak_rss_mib(self) -> float:
+    def _status(self, key: str) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024
         return 0.0
+
+    def rss_mib(self) -> float:
+        return self._status("VmRSS:")
+
+    def peak_rss_mib(self) -> float:
+        return self._status("VmHWM:")
+
+
+@dataclass
+class PeerMount:
+    name: str
+    root: Path          # where the files are
+    lib: Path           # the 500-directory tree
+    daemon: Process
+
+
+def library(sizes: Sizes, hashes: dict[str, str], media: dict[str, Path]) -> dict:
+    from tests.emulators.content import SyntheticContent  # noqa: F401  (specs below)
+    downloads = [{"id": f"F{i:03d}", "filename": name, "content": spec}
+                 for i, (name, spec) in enumerate(file_specs(sizes).items())]
+    for i, (name, path) in enumerate(media.items()):
+        downloads.append({"id": f"M{i:03d}", "filename": name, "content": {"path": str(path)}})
+    torrents = []
+    for d in range(sizes.dirs):
+        torrents.append({"filename": f"Show {d:04d}", "files": [
+            {"path": f"/episode {i:02d}.mkv", "content": {"size": 4096, "seed": 7}}
+            for i in range(sizes.files_per_dir)]})
+    return {"realdebrid": {"token": TOKEN, "rate_limit_per_minute": 0, "downloads": downloads,
+                           "torrents": torrents}}
+
+
+class Peers:
+    """Starts fresh mounts of debridfs and rclone."""
+
+    def __init__(self, work: Path, emu_urls: dict[str, dict[str, str]], origin: Origin,
+                 sizes: Sizes, emu_handles: dict) -> None:
+        self.work = work
+        self.emu_urls = emu_urls
+        self.emu = emu_handles
+        self.origin = origin
+        self.sizes = sizes
+        self.count = 0
+
+    @contextlib.contextmanager
+    def debridfs(self, capped: bool = False, memory_size: str | None = None) -> Iterator[PeerMount]:
+        from tests.mounting import mounted
+        self.count += 1
+        workdir = self.work / f"d{self.count}"
+        workdir.mkdir()
+        emu = self.emu["capped" if capped else "plain"]
+        config = (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
+                  "rate_limit_per_minute = 100000\n")
+        if memory_size:
+            config += f'[cache]\nmemory_size = "{memory_size}"\n'
+        emu.reset_stats()
+        with mounted(workdir, config) as mount:
+            mount.expect_log(".")   # a benchmark reports, it does not police the log
+            # The first sync fetches every torrent's details in the background; a
+            # user lists a library that is already known.
+            wait_until(lambda: emu.calls("realdebrid", INFO) >= self.sizes.dirs
+                       and "details of" in mount.log_text(), STEP_TIMEOUT, "the first sync")
+            daemon = Process(mount.process.pid)
+            wait_until(daemon.idle, STEP_TIMEOUT, "the daemon to finish its first sync")
+            yield PeerMount("debridfs", mount.path / "realdebrid/downloads",
+                            mount.path / "realdebrid/torrents", daemon)
+
+    @contextlib.contextmanager
+    def rclone(self, capped: bool = False) -> Iterator[PeerMount]:
+        self.count += 1
+        path = self.work / f"r{self.count}"
+        path.mkdir()
+        url = self.origin.capped_url if capped else self.origin.url
+        log = open(self.work / f"rclone{self.count}.log", "wb")
+        process = subprocess.Popen(
+            ["rclone", "mount", ":http:", str(path), "--http-url", url + "/", "--read-only",
+             "--config", "/dev/null"], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: os.path.ismount(path) or process.poll() is not None, 30, "rclone mount")
+            if process.poll() is not None:
+                raise SystemExit("bench: rclone mount failed:\n" +
+                                 (self.work / f"rclone{self.count}.log").read_text())
+            yield PeerMount("rclone", path / "files", path / "lib", Process(process.pid))
+        finally:
+            subprocess.run(["fusermount3", "-u", str(path)], capture_output=True)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(15)
+            if process.poll() is None:
+                subprocess.run(["fusermount3", "-uz", str(path)], capture_output=True)
+                process.kill()
+                process.wait()
+            log.close()
+
+
+# Readers (each in its own process: the benchmark's own GIL must not pace them)
+
+HASHED_READER = """
+import hashlib, json, sys, time
+t = time.perf_counter(); h = hashlib.sha256(); n = 0
+with open(sys.argv[1], "rb", buffering=0) as f:
+    while chunk := f.read(1 << 20):
+        h.update(chunk); n += len(chunk)
+print(json.dumps({"seconds": time.perf_counter() - t, "bytes": n, "sha256": h.hexdigest()}))
+"""
+
+RANDOM_READER = """
+import json, os, random, sys, time
+path, count, seed, stop = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+fd = os.open(path, os.O_RDONLY); size = os.fstat(fd).st_size; rng = random.Random(seed)
+times = []
+for i in range(count):
+    if stop != "-" and os.path.exists(stop) and i >= 20:
+        break
+    offset = rng.randrange(0, size - 65536) & ~4095
+    t = time.perf_counter(); data = os.pread(fd, 65536, offset); times.append(time.perf_counter() - t)
+    assert len(data) == 65536
+print(json.dumps(times))
+"""
+
+OPEN_READER = """
+import json, sys, time
+t = time.perf_counter()
+with open(sys.argv[1], "rb", buffering=0) as f:
+    data = f.read(65536)
+print(json.dumps({"seconds": time.perf_counter() - t, "bytes": len(data)}))
+"""
+
+
+def python(script: str, *args: str, timeout: float = STEP_TIMEOUT) -> object:
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                         timeout=timeout)
+    if out.returncode:
+        raise SystemExit(f"bench: reader failed: {out.stderr.strip()[-500:]}")
+    return json.loads(out.stdout)
 
 
 def sha256_file(path: Path) -> str:
@@ -106,271 +442,287 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def drop_caches() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/sys/vm/drop_caches").write_text("3")
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+# Measurements
+
+@dataclass
+class Results:
+    values: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+
+    def add(self, metric: str, peer: str, value: float) -> None:
+        self.values.setdefault((metric, peer), []).append(value)
+        print(f"    {metric:<44} {peer:<9} {value:10.2f}", flush=True)
+
+    def median(self, metric: str, peer: str) -> float | None:
+        values = self.values.get((metric, peer))
+        return statistics.median(values) if values else None
+
+    def cell(self, metric: str, peer: str, digits: int) -> str:
+        values = self.values.get((metric, peer))
+        if not values:
+            return "–"
+        text = f"{statistics.median(values):,.{digits}f}"
+        if len(values) > 1 and max(values) - min(values) >= 10 ** -digits:
+            text += f" ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
+        return text
 
 
 class Bench:
-    def __init__(self, emu, mount, lib: dict, scratch: Path) -> None:
-        self.emu = emu
-        self.mount = mount
+    def __init__(self, peers: Peers, origin: Origin, hashes: dict[str, str], sizes: Sizes,
+                 scratch: Path) -> None:
+        self.peers = peers
+        self.origin = origin
+        self.hashes = hashes
+        self.sizes = sizes
         self.scratch = scratch
-        self.rows: list[tuple[str, str, str]] = []
-        self.specs = {d["filename"]: d["content"] for d in lib["realdebrid"]["downloads"]}
-        self.downloads = {d["filename"]: d["download"] for d in httpx.get(
-            emu.urls["realdebrid"] + "/downloads", params={"limit": 2500},
-            headers={"Authorization": f"Bearer {TOKEN}"}).json()}
-        self.daemon = Daemon(mount.process.pid)
-        self._expected: dict[str, str] = {}
+        self.results = Results()
 
-    def row(self, what: str, value: str, note: str = "") -> None:
-        self.rows.append((what, value, note))
-        print(f"  {what:<58} {value:>22}  {note}", flush=True)
+    def mounts(self, **kwargs) -> Iterator[contextlib.AbstractContextManager[PeerMount]]:
+        yield self.peers.debridfs(**kwargs)
+        yield self.peers.rclone(**kwargs)
 
-    def expected(self, name: str) -> str:
-        if name not in self._expected:
-            self._expected[name] = sha256_of(content_from_spec(self.specs[name]))
-        return self._expected[name]
+    def hashed_read(self, peer: PeerMount, name: str) -> None:
+        cpu = peer.daemon.cpu_seconds()
+        peer.daemon.reset_peak_rss()
+        out = python(HASHED_READER, str(peer.root / name))
+        if out["sha256"] != self.hashes[name]:
+            raise SystemExit(f"bench: {peer.name} read wrong bytes of {name}")
+        self.results.add("sequential MiB/s (1 MiB reads, hashed)", peer.name, out["bytes"] / out["seconds"] / MiB)
+        self.results.add("daemon CPU s/GiB (hashed read)", peer.name,
+                         (peer.daemon.cpu_seconds() - cpu) / (out["bytes"] / GiB))
+        self.results.add("peak RSS MiB (1 GiB read)" if self.sizes.big == GiB else "peak RSS MiB (read)",
+                         peer.name, peer.daemon.peak_rss_mib())
 
-    def path(self, name: str) -> Path:
-        return self.mount.path / "realdebrid/downloads" / name
-
-    def check(self, name: str, copy: Path) -> None:
-        if sha256_file(copy) != self.expected(name):
-            raise SystemExit(f"sha256 mismatch for {name}")
-        copy.unlink()
-
-    # Sequential
-
-    def cp_mount(self, name: str) -> float:
+    def cp(self, peer: PeerMount, name: str, metric: str) -> float:
         target = self.scratch / "copy"
+        cpu = peer.daemon.cpu_seconds()
         started = time.perf_counter()
-        subprocess.run(["cp", str(self.path(name)), str(target)], check=True)
+        subprocess.run(["cp", str(peer.root / name), str(target)], check=True, timeout=STEP_TIMEOUT)
         elapsed = time.perf_counter() - started
         size = target.stat().st_size
-        self.check(name, target)
+        if sha256_file(target) != self.hashes[name]:
+            raise SystemExit(f"bench: {peer.name} copied wrong bytes of {name}")
+        target.unlink()
+        self.results.add(metric, peer.name, size / elapsed / MiB)
+        if metric.startswith("sequential"):
+            self.results.add("daemon CPU s/GiB (cp)", peer.name,
+                             (peer.daemon.cpu_seconds() - cpu) / (size / GiB))
         return size / elapsed / MiB
 
-    def curl(self, name: str) -> float:
-        target = self.scratch / "curl"
-        started = time.perf_counter()
-        subprocess.run(["curl", "-s", "-o", str(target), self.downloads[name]], check=True)
-        elapsed = time.perf_counter() - started
-        size = target.stat().st_size
-        self.check(name, target)
-        return size / elapsed / MiB
+    def curl(self, base: str, name: str, metric: str) -> None:
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total}",
+                              f"{base}/files/{name}"], capture_output=True, text=True, check=True,
+                             timeout=STEP_TIMEOUT).stdout.split()
+        self.results.add(metric, "curl", float(out[0]) / float(out[1]) / MiB)
 
-    def httpx_streams(self, name: str, streams: int) -> float:
-        url, size = self.downloads[name], self.specs[name]["size"]
-        target = self.scratch / "httpx"
-        with open(target, "wb") as f:
-            f.truncate(size)
+    def first_bytes(self, peer: PeerMount) -> None:
+        out = python(OPEN_READER, str(peer.root / "ttfb.bin"))
+        self.results.add("open + first 64 KiB, ms", peer.name, out["seconds"] * 1000)
 
-        async def one(client: httpx.AsyncClient, start: int, end: int) -> None:
-            fd = os.open(target, os.O_WRONLY)
-            try:
-                async with client.stream("GET", url, headers={"Range": f"bytes={start}-{end - 1}"}) as r:
-                    pos = start
-                    async for chunk in r.aiter_raw():
-                        os.pwrite(fd, chunk, pos)
-                        pos += len(chunk)
-            finally:
-                os.close(fd)
+    def random_reads(self, peer: PeerMount) -> None:
+        times = python(RANDOM_READER, str(peer.root / "random.bin"), "200", "7", "-")
+        self.results.add("200 random 64 KiB reads p50, ms", peer.name, percentile(times, 0.5) * 1000)
+        self.results.add("200 random 64 KiB reads p99, ms", peer.name, percentile(times, 0.99) * 1000)
 
-        async def main() -> None:
-            limits = httpx.Limits(max_connections=streams)
-            async with httpx.AsyncClient(limits=limits, timeout=120) as client:
-                async with trio.open_nursery() as nursery:
-                    step = -(-size // streams)
-                    for i in range(streams):
-                        nursery.start_soon(one, client, i * step, min(size, (i + 1) * step))
-
-        started = time.perf_counter()
-        trio.run(main)
-        elapsed = time.perf_counter() - started
-        self.check(name, target)
-        return size / elapsed / MiB
-
-    def sequential(self, label: str, name: str, name2: str) -> None:
-        drop_caches()
-        cpu = self.daemon.cpu_seconds()
-        mount = self.cp_mount(name)
-        cpu_per_gb = (self.daemon.cpu_seconds() - cpu) / (self.specs[name]["size"] / 1e9)
-        raw1 = self.httpx_streams(name2, 1)
-        curl = self.curl(name2)
-        raw8 = self.httpx_streams(name2, 8)
-        self.row(f"{label}: cp through the mount, cold", f"{mount:,.0f} MiB/s",
-                 f"{mount / raw1:.2f}x httpx, {mount / curl:.2f}x curl; daemon {cpu_per_gb:.2f} CPU s/GB")
-        self.row(f"{label}: one httpx stream", f"{raw1:,.0f} MiB/s")
-        self.row(f"{label}: curl", f"{curl:,.0f} MiB/s")
-        self.row(f"{label}: 8 parallel httpx range streams", f"{raw8:,.0f} MiB/s")
-
-    def warm(self, name: str) -> None:
-        # The kernel's page cache serves this (keep_cache); what a player re-reading sees.
-        mib = self.cp_mount(name)
-        self.row("warm sequential re-read (page cache + memory cache)", f"{mib:,.0f} MiB/s")
-
-    # Latency
-
-    def ttfb(self) -> None:
-        started = time.perf_counter()
-        with open(self.path("ttfb.bin"), "rb", buffering=0) as f:
-            first = f.read(65536)
-        elapsed = time.perf_counter() - started
-        assert first == SyntheticContent(**self.specs["ttfb.bin"]).read(0, 65536)
-        self.row("time to first byte after open (cold link)", f"{elapsed * 1000:.1f} ms")
-
-    def random_reads(self, label: str = "", count: int = 200) -> list[float]:
-        content = content_from_spec(self.specs["random.bin"])
-        rng = random.Random(7)
-        times = []
-        fd = os.open(self.path("random.bin"), os.O_RDONLY)
-        try:
-            for _ in range(count):
-                offset = rng.randrange(0, content.size - 65536)
-                started = time.perf_counter()
-                data = os.pread(fd, 65536, offset)
-                times.append(time.perf_counter() - started)
-                if data != content.read(offset, 65536):
-                    raise SystemExit("random read mismatch")
-        finally:
-            os.close(fd)
-        times.sort()
-        if label:
-            self.row(f"200 random 64 KiB reads{label}: p50 / p99",
-                     f"{times[len(times) // 2] * 1000:.1f} / {times[int(len(times) * 0.99)] * 1000:.1f} ms")
-        return times
-
-    # Media servers
-
-    def media(self) -> None:
-        base = self._rchar(["ffprobe", "-version"])
-        for name in ("movie.mp4", "movie.mkv"):
-            self.emu.reset_stats()
-            path = self.path(f"probe-{name}")
+    def listing(self, peer: PeerMount) -> None:
+        for label in ("cold", "warm"):
             started = time.perf_counter()
-            rchar = self._rchar(["ffprobe", "-v", "error", "-show_format", "-show_streams", str(path)]) - base
+            out = subprocess.run(["ls", "-lR", str(peer.lib)], capture_output=True, text=True,
+                                 check=True, timeout=STEP_TIMEOUT).stdout
             elapsed = time.perf_counter() - started
-            fetched = self.emu.stats()["data_bytes"]
-            size = path.stat().st_size
-            self.row(f"ffprobe {name} ({size / MiB:.0f} MiB{', moov at end' if name.endswith('mp4') else ''})",
-                     f"{elapsed * 1000:.0f} ms", f"fetched/read {fetched / max(rchar, 1):.2f}x "
-                     f"({fetched / MiB:.1f} MiB fetched, {rchar / MiB:.2f} MiB read)")
-        for name in ("movie.mp4", "movie.mkv"):
-            self.emu.reset_stats()
-            path = self.path(f"seek-{name}")
-            started = time.perf_counter()
-            rchar = self._rchar(["ffmpeg", "-v", "error", "-ss", "60", "-i", str(path), "-t", "2",
-                                 "-f", "null", "-"]) - base
-            elapsed = time.perf_counter() - started
-            fetched = self.emu.stats()["data_bytes"]
-            self.row(f"ffmpeg -ss 60 -t 2 {name}", f"{elapsed * 1000:.0f} ms",
-                     f"fetched/read {fetched / max(rchar, 1):.2f}x ({fetched / MiB:.1f} MiB fetched)")
-        for name in ("movie.mp4", "movie.mkv"):   # the media files themselves, byte for byte
-            copy = self.scratch / "media"
-            shutil.copyfile(self.path(f"probe-{name}"), copy)
-            self.check(f"probe-{name}", copy)
+            files = out.count(".mkv")
+            expected = self.sizes.dirs * self.sizes.files_per_dir
+            if files != expected:
+                raise SystemExit(f"bench: {peer.name} listed {files} files, not {expected}")
+            self.results.add(f"ls -lR {self.sizes.dirs} dirs / {expected:,} files {label}, s",
+                             peer.name, elapsed)
 
-    @staticmethod
-    def _rchar(command: list[str]) -> int:
-        """Bytes the command read: a shell reaps it, and the kernel adds a reaped
-        child's I/O counters to its parent's."""
-        script = '"$@" >/dev/null 2>&1; grep ^rchar /proc/$$/io'
-        out = subprocess.run(["sh", "-c", script, "sh", *command], capture_output=True, text=True).stdout
-        return int(out.split()[1])
-
-    # Concurrency
-
-    def concurrent(self, readers: int) -> None:
-        names = [f"conc{i:02d}.bin" for i in range(readers)]
-        drop_caches()
-        self.daemon.reset_peak_rss()
-        cpu = self.daemon.cpu_seconds()
-        latencies: list[float] = []
-        probe = threading.Thread(target=lambda: latencies.extend(self.random_reads(count=100)))
+    def concurrent(self, peer: PeerMount) -> None:
+        """8 cp readers and 8 random readers at once; then one cp alone."""
+        names = [f"conc{i}.bin" for i in range(CONC_READERS)]
+        stop = self.scratch / "stop"
+        stop.unlink(missing_ok=True)
+        randoms = [subprocess.Popen([sys.executable, "-c", RANDOM_READER, str(peer.root / "random.bin"),
+                                     "100000", str(seed), str(stop)], stdout=subprocess.PIPE, text=True)
+                   for seed in range(CONC_READERS)]
         started = time.perf_counter()
-        copies = [subprocess.Popen(["cp", str(self.path(n)), str(self.scratch / f"c{n}")]) for n in names]
-        probe.start()
+        copies = [subprocess.Popen(["cp", str(peer.root / n), str(self.scratch / n)]) for n in names]
         for copy in copies:
-            copy.wait()
+            copy.wait(STEP_TIMEOUT)
         elapsed = time.perf_counter() - started
-        probe.join()
-        total = sum(self.specs[n]["size"] for n in names)
-        cpu_used = self.daemon.cpu_seconds() - cpu
-        rss = self.daemon.peak_rss_mib()
+        stop.touch()
+        times: list[float] = []
+        for reader in randoms:
+            out, _ = reader.communicate(timeout=STEP_TIMEOUT)
+            times.extend(json.loads(out))
         for n in names:
-            self.check(n, self.scratch / f"c{n}")
-        latencies.sort()
-        self.row(f"{readers} concurrent readers (cp), aggregate", f"{total / elapsed / MiB:,.0f} MiB/s",
-                 f"peak RSS {rss:.0f} MiB, {cpu_used / (total / 1e9):.2f} CPU s/GB, random 64 KiB "
-                 f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms meanwhile")
+            if sha256_file(self.scratch / n) != self.hashes[n]:
+                raise SystemExit(f"bench: {peer.name} copied wrong bytes of {n}")
+            (self.scratch / n).unlink()
+        self.results.add("16 readers: 8 cp aggregate MiB/s", peer.name,
+                         len(names) * self.sizes.conc / elapsed / MiB)
+        self.results.add("16 readers: random 64 KiB p99, ms", peer.name, percentile(times, 0.99) * 1000)
+        self.results.add("16 readers: random 64 KiB p50, ms", peer.name, percentile(times, 0.5) * 1000)
+
+    def media(self, peer: PeerMount, names: list[str]) -> None:
+        for name in names:
+            before = self.origin.log_bytes()
+            script = '"$@" >/dev/null 2>&1; grep ^rchar /proc/$$/io'
+            out = subprocess.run(["sh", "-c", script, "sh", "ffprobe", "-v", "error", "-show_format",
+                                  "-show_streams", str(peer.root / name)], capture_output=True, text=True,
+                                 timeout=STEP_TIMEOUT).stdout
+            rchar = int(out.split()[1])
+            # nginx writes its log line when the response ends; wait until it has settled.
+            settled = [before - 1, before]
+            def quiet() -> bool:
+                settled.append(self.origin.log_bytes())
+                return settled[-1] == settled[-2] and settled[-1] > before
+            wait_until(quiet, 10, "nginx to log the probe")
+            fetched = settled[-1] - before
+            self.results.add(f"ffprobe {name}: fetched/read", peer.name, fetched / max(rchar, 1))
+
+    def run(self, runs: int, media: list[str]) -> None:
+        for run in range(1, runs + 1):
+            print(f"  run {run}/{runs}", flush=True)
+            for mount in self.mounts():
+                with mount as peer:
+                    self.results.add("idle RSS after mounting, MiB", peer.name, peer.daemon.rss_mib())
+                    self.first_bytes(peer)
+                    self.hashed_read(peer, "big.bin")
+                    self.random_reads(peer)
+                    if run == 1 and media:
+                        self.media(peer, media)
+                for_cp = self.peers.debridfs() if peer.name == "debridfs" else self.peers.rclone()
+                with for_cp as peer:
+                    self.listing(peer)
+                    self.cp(peer, "big.bin", "sequential MiB/s (cp)")
+                    self.cp(peer, "conc0.bin", "one cp alone MiB/s")
+                    self.concurrent(peer)
+            self.curl(self.origin.url, "big.bin", "sequential MiB/s (1 MiB reads, hashed)")
+            for mount in self.mounts(capped=True):
+                with mount as peer:
+                    self.cp(peer, "capped.bin", "capped: sequential MiB/s (cp)")
+            self.curl(self.origin.capped_url, "capped.bin", "capped: sequential MiB/s (cp)")
+
+    def table(self) -> str:
+        r = self.results
+        rows = [
+            ("sequential MiB/s, 1 MiB reads hashed", "sequential MiB/s (1 MiB reads, hashed)", 0),
+            ("sequential MiB/s, cp", "sequential MiB/s (cp)", 0),
+            ("daemon CPU s/GiB, hashed read", "daemon CPU s/GiB (hashed read)", 2),
+            ("daemon CPU s/GiB, cp", "daemon CPU s/GiB (cp)", 2),
+            (f"sequential MiB/s, {CAP_RATE[:-1]} MiB/s per connection + {CAP_RTT * 1000:.0f} ms RTT, cp",
+             "capped: sequential MiB/s (cp)", 1),
+            ("open + first 64 KiB, ms", "open + first 64 KiB, ms", 1),
+            ("200 random 64 KiB reads p50, ms", "200 random 64 KiB reads p50, ms", 2),
+            ("200 random 64 KiB reads p99, ms", "200 random 64 KiB reads p99, ms", 2),
+        ]
+        listing = [k for k in {m for m, _ in r.values} if k.startswith("ls -lR")]
+        rows += [(m, m, 2) for m in sorted(listing)]
+        rows += [
+            ("idle RSS after mounting, MiB", "idle RSS after mounting, MiB", 0),
+            ("peak RSS during the hashed read, MiB", next((m for m, _ in r.values if m.startswith("peak RSS")),
+                                                            "peak RSS MiB (read)"), 0),
+            ("one cp alone, MiB/s", "one cp alone MiB/s", 0),
+            ("16 readers: 8 cp aggregate, MiB/s", "16 readers: 8 cp aggregate MiB/s", 0),
+            ("16 readers: random 64 KiB p50, ms", "16 readers: random 64 KiB p50, ms", 1),
+            ("16 readers: random 64 KiB p99, ms", "16 readers: random 64 KiB p99, ms", 1),
+        ]
+        rows += [(m.split(":")[0] + ", fetched/read", m, 2) for m, _ in r.values if m.startswith("ffprobe")
+                 and _ == "debridfs"]
+        lines = ["| | debridfs | rclone mount | curl | debridfs/rclone | debridfs/curl |",
+                 "|---|---:|---:|---:|---:|---:|"]
+        for label, metric, digits in rows:
+            d, rc, c = (r.median(metric, p) for p in ("debridfs", "rclone", "curl"))
+            ratio = lambda a, b: f"{a / b:.2f}x" if a is not None and b else "–"  # noqa: E731
+            lines.append(f"| {label} | {r.cell(metric, 'debridfs', digits)} | {r.cell(metric, 'rclone', digits)}"
+                         f" | {r.cell(metric, 'curl', digits)} | {ratio(d, rc)} | {ratio(d, c)} |")
+        return "\n".join(lines)
+
+
+def make_media() -> dict[str, Path]:
+    """An MP4 with its moov atom at the end and an MKV, made once with ffmpeg."""
+    if not shutil.which("ffmpeg"):
+        return {}
+    directory = ROOT / ".bench"
+    directory.mkdir(exist_ok=True)
+    files = {"movie.mp4": directory / "movie.mp4", "movie.mkv": directory / "movie.mkv"}
+    for path in files.values():
+        if not (path.exists() and path.stat().st_size > 0):
+            # Without +faststart ffmpeg writes the MP4 moov at the end, as many releases have it.
+            subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                            "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
+                            "-t", "120", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6M",
+                            "-c:a", "aac", "-shortest", str(path)], check=True)
+    return files
+
+
+def ensure_tools() -> None:
+    if not (shutil.which("nginx") and shutil.which("rclone")):
+        subprocess.run(["bash", str(ROOT / "scripts/setup.sh"), "--bench"], check=True)
+
+
+def leftover_mounts(work: Path) -> None:
+    for line in Path("/proc/mounts").read_text().splitlines():
+        point = line.split()[1]
+        if point.startswith(str(work)):
+            subprocess.run(["fusermount3", "-uz", point], capture_output=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="256 MiB instead of 1 GiB files")
-    parser.add_argument("--origin", default=None, help="base URL of a running emulator with this library")
-    parser.add_argument("--print-library", action="store_true")
-    parser.add_argument("--per-conn-rate", default="25MB")
-    parser.add_argument("--latency", default="20ms")
+    parser.add_argument("--quick", action="store_true", help="smaller files (256 MiB big file), one run")
+    parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 3; 1 with --quick)")
+    parser.add_argument("--no-media", action="store_true", help="skip the ffprobe rows")
     parser.add_argument("--out", type=Path, default=None, help="append the table to this markdown file")
+    parser.add_argument("--delay-proxy", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    lib = library(args.quick)
-    if args.print_library:
-        print(json.dumps(lib))
+    if args.delay_proxy:
+        delay_proxy(int(args.delay_proxy[0]), int(args.delay_proxy[1]), float(args.delay_proxy[2]))
         return
-    scratch = Path(tempfile.mkdtemp(prefix="debridfs-bench-", dir="/dev/shm" if Path("/dev/shm").exists() else None))
-    workdir = Path(tempfile.mkdtemp(prefix="debridfs-bench-mnt-"))
+    if os.geteuid() != 0:
+        raise SystemExit("bench: run as root (nginx, rclone mount and the daemon's read_ahead_kb need it)")
+    ensure_tools()
+    from tests.emulators.harness import run_emulator
+
+    sizes = Sizes.of(args.quick)
+    runs = args.runs or (1 if args.quick else 3)
+    media = {} if args.no_media else make_media()
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="debridfs-bench-", dir="/var/tmp"))
+    work.chmod(0o755)
     try:
-        with run_emulator(lib) if args.origin is None else _existing(args.origin) as emu:
-            config = f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
-            with mounted(workdir, config) as mount:
-                mount.expect_log(".")   # a benchmark reports, it does not police the log
-                bench = Bench(emu, mount, lib, scratch)
-                print(f"debridfs benchmark, {platform.node()}, {os.cpu_count()} cores, "
-                      f"{'quick' if args.quick else 'full'} run", flush=True)
-                bench.sequential("loopback", "seq.bin", "seq2.bin")
-                bench.warm("seq.bin")
-                bench.ttfb()
-                bench.random_reads(label=" (cold)")
-                bench.media()
-                for readers in (1, 4, 16):
-                    bench.concurrent(readers)
-                rate = _rate(args.per_conn_rate)
-                emu.faults({"data": {"rate_bps": rate, "latency_ms": float(args.latency.removesuffix("ms"))}})
-                label = f"{args.per_conn_rate}/conn + {args.latency}"
-                drop_caches()
-                mount_mib = bench.cp_mount("capped.bin")
-                raw1 = bench.httpx_streams("capped.bin", 1)
-                raw8 = bench.httpx_streams("capped.bin", 8)
-                bench.row(f"{label}: cp through the mount, cold", f"{mount_mib:,.0f} MiB/s",
-                          f"{mount_mib / raw1:.1f}x one stream")
-                bench.row(f"{label}: one httpx stream", f"{raw1:,.0f} MiB/s")
-                bench.row(f"{label}: 8 parallel httpx range streams", f"{raw8:,.0f} MiB/s")
-                emu.reset_faults()
+        print(f"debridfs benchmark: {os.cpu_count()} cores, {platform.platform()}, "
+              f"{'quick' if args.quick else 'full'} run, {runs} run(s); writing files...", flush=True)
+        hashes = write_files(work / "www", sizes, media)
+        scratch = Path(tempfile.mkdtemp(prefix="debridfs-bench-", dir="/dev/shm"))
+        lib = library(sizes, hashes, media)
+        with contextlib.ExitStack() as stack:
+            origin = stack.enter_context(run_origin(work, work / "www"))
+            stack.callback(shutil.rmtree, scratch, ignore_errors=True)
+            emus = {"plain": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.url])),
+                    "capped": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.capped_url]))}
+            peers = Peers(work, {}, origin, sizes, emus)
+            bench = Bench(peers, origin, hashes, sizes, scratch)
+            try:
+                bench.run(runs, list(media))
+            finally:
+                leftover_mounts(work)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        shutil.rmtree(workdir, ignore_errors=True)
+        leftover_mounts(work)
+        shutil.rmtree(work, ignore_errors=True)
+    table = bench.table()
+    heading = (f"### {time.strftime('%Y-%m-%d %H:%M')} — `scripts/bench.py{' --quick' if args.quick else ''}`: "
+               f"{os.cpu_count()} cores, {platform.platform()}, median of {runs} run(s), "
+               f"{time.monotonic() - started:.0f} s")
+    print("\n" + heading + "\n\n" + table)
     if args.out:
         with open(args.out, "a") as f:
-            f.write(f"\n### {time.strftime('%Y-%m-%d %H:%M')} — `scripts/bench.py{' --quick' if args.quick else ''}`"
-                    f" on {os.cpu_count()} cores, {platform.platform()}\n\n| measurement | value | note |\n|---|---:|---|\n")
-            for what, value, note in bench.rows:
-                f.write(f"| {what} | {value} | {note} |\n")
-
-
-def _rate(text: str) -> float:
-    from tests.emulators.__main__ import parse_rate
-    return parse_rate(text)
-
-
-@contextlib.contextmanager
-def _existing(origin: str):
-    from tests.emulators.harness import EmulatorHandle  # a handle onto a server we did not start
-    urls = {"base_url": origin.rstrip("/"), "realdebrid": origin.rstrip("/") + "/realdebrid/rest/1.0"}
-    yield EmulatorHandle(None, urls)  # type: ignore[arg-type]
+            f.write(f"\n{heading}\n\n{table}\n")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,17 @@
 # fuse3, libfuse3-dev, pkg-config (to build pyfuse3), ffmpeg (the benchmark's
 # media files), attr (getfattr, as users check user.md5), then a virtualenv in
 # .venv with the package and test extras. Run by test.sh and demo.sh; safe to
-# run again.
+# run again. With --bench it also installs what scripts/bench.py compares
+# against: nginx (the data origin) and rclone (the peer mount).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 need=()
+if [ "${1:-}" = "--bench" ]; then
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+    command -v rclone >/dev/null || need+=(rclone)
+    command -v curl >/dev/null || need+=(curl)
+fi
 command -v fusermount3 >/dev/null || need+=(fuse3)
 pkg-config --exists fuse3 2>/dev/null || need+=(libfuse3-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)

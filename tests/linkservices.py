@@ -1,17 +1,8 @@
 """What the link-service tests share: the hoster URLs and credentials their
-emulator libraries use, the module's emulator and the per-test reset of the
-three services.
-
-    emu = emulator_fixture(LIBRARY)     # in a test module; with `fresh` imported
-"""
+emulator libraries use, and the per-test reset of the three services (the
+`emu` and `fresh_link_services` fixtures are in tests/conftest.py)."""
 
 from __future__ import annotations
-
-from typing import Any, Callable
-
-import pytest
-
-from tests.emulators.harness import run_emulator
 
 RG_ONE = "https://rapidgator.net/file/0123456789abcdef0123456789abcdef/one.bin.html"
 RG_TWO = "https://rg.to/file/fedcba9876543210fedcba9876543210/two.bin.html"
@@ -30,18 +21,3 @@ def reset_link_services(emu) -> None:
     emu.reset_stats()
     for service in SERVICES:
         emu.action(service, "reset", {})
-
-
-def emulator_fixture(library: dict[str, Any]) -> Callable[..., Any]:
-    """A module-scoped `emu` fixture running the emulators with `library`."""
-    @pytest.fixture(scope="module")
-    def emu():
-        with run_emulator(library) as handle:
-            yield handle
-    return emu
-
-
-@pytest.fixture(autouse=True)
-def fresh(emu):
-    """Every test starts from the library's state (autouse where imported)."""
-    reset_link_services(emu)

@@ -1,15 +1,13 @@
 """The persistent disk cache through a real mount: a file read once is read
 again after a remount without touching the server, and the cache stays within
-its size."""
+its size by evicting what was read longest ago. Each test proves the cache was
+used (a read costs zero origin bytes), not only that it stayed small."""
 
 from __future__ import annotations
 
 import os
 
-import pytest
-
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.emulators.harness import run_emulator
 from tests.mounting import mounted, sha256_through
 
 MiB = 1 << 20
@@ -20,14 +18,8 @@ LIBRARY = {"realdebrid": {"token": TOKEN, "rate_limit_per_minute": 0, "downloads
     {"id": name, "filename": name, "content": {"size": c.size, "seed": c.seed}} for name, c in FILES.items()]}}
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with run_emulator(LIBRARY) as handle:
-        yield handle
-
-
-def config(emulator, cache_dir, max_size: str) -> str:
-    return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emulator.urls["realdebrid"]}"\n'
+def config(emu, cache_dir, max_size: str) -> str:
+    return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
             f'[cache]\ncache_dir = "{cache_dir}"\ncache_max_size = "{max_size}"\n')
 
 
@@ -35,32 +27,41 @@ def disk_usage(directory) -> int:
     return sum(os.stat(p).st_blocks * 512 for p in directory.iterdir())
 
 
-def test_a_file_read_once_is_served_from_disk_after_remount(emulator, tmp_path):
+def test_a_file_read_once_is_served_from_disk_after_remount(emu, tmp_path):
     cache_dir = tmp_path / "cache"
-    with mounted(tmp_path, config(emulator, cache_dir, "1GiB")) as mount:
+    with mounted(tmp_path, config(emu, cache_dir, "1GiB")) as mount:
         assert sha256_through(mount.path / "realdebrid/downloads/a.bin") == sha256_of(FILES["a.bin"])
     assert all(p.stat().st_mode & 0o077 == 0 for p in cache_dir.iterdir())
-    emulator.reset_stats()
-    with mounted(tmp_path, config(emulator, cache_dir, "1GiB")) as mount:
+    emu.reset_stats()
+    with mounted(tmp_path, config(emu, cache_dir, "1GiB")) as mount:
         assert sha256_through(mount.path / "realdebrid/downloads/a.bin") == sha256_of(FILES["a.bin"])
-    assert emulator.stats()["data_bytes"] == 0
+    assert emu.stats()["data_bytes"] == 0
 
 
-def test_a_lost_record_costs_a_download_not_wrong_bytes(emulator, tmp_path):
+def test_a_lost_record_costs_a_download_not_wrong_bytes(emu, tmp_path):
     cache_dir = tmp_path / "cache"
-    with mounted(tmp_path, config(emulator, cache_dir, "1GiB")) as mount:
+    with mounted(tmp_path, config(emu, cache_dir, "1GiB")) as mount:
         sha256_through(mount.path / "realdebrid/downloads/b.bin")
-    for record in cache_dir.glob("*.json"):
+    records = list(cache_dir.glob("*.json"))
+    assert records, "the first mount cached nothing"
+    for record in records:
         record.write_text("{not json")              # as a crash mid-write would leave it
-    emulator.reset_stats()
-    with mounted(tmp_path, config(emulator, cache_dir, "1GiB")) as mount:
+    emu.reset_stats()
+    with mounted(tmp_path, config(emu, cache_dir, "1GiB")) as mount:
         assert sha256_through(mount.path / "realdebrid/downloads/b.bin") == sha256_of(FILES["b.bin"])
-    assert emulator.stats()["data_bytes"] >= FILES["b.bin"].size
+    assert emu.stats()["data_bytes"] >= FILES["b.bin"].size
+    assert list(cache_dir.glob("*.json")), "the second read was not cached again"
 
 
-def test_the_cache_stays_within_its_size(emulator, tmp_path):
+def test_the_cache_stays_within_its_size_and_keeps_what_was_read_last(emu, tmp_path):
     cache_dir = tmp_path / "cache"
-    with mounted(tmp_path, config(emulator, cache_dir, "20MiB")) as mount:
-        for name in FILES:
+    with mounted(tmp_path, config(emu, cache_dir, "20MiB")) as mount:
+        for name in FILES:                          # 36 MiB through a 20 MiB cache
             assert sha256_through(mount.path / "realdebrid/downloads" / name) == sha256_of(FILES[name])
     assert disk_usage(cache_dir) <= 20 * MiB + 64 * 1024
+    emu.reset_stats()
+    with mounted(tmp_path, config(emu, cache_dir, "20MiB")) as mount:
+        assert sha256_through(mount.path / "realdebrid/downloads/c.bin") == sha256_of(FILES["c.bin"])
+        assert emu.stats()["data_bytes"] == 0      # the last one read: served from disk
+        assert sha256_through(mount.path / "realdebrid/downloads/a.bin") == sha256_of(FILES["a.bin"])
+        assert emu.stats()["data_bytes"] >= FILES["a.bin"].size   # the first one was evicted

@@ -285,6 +285,11 @@ def test_premiumize_happy_path(emu, http):
     res = pm(emu, http, "directdownloadlink", RG_TWO)["result"]
     assert res["filename"] == "two.bin" and res["filesize"] == TWO.size
 
+    emu.action("premiumize", "set_flags", {"location_head": "refused"})
+    location = pm(emu, http, "directdownloadlink", RG_TWO)["result"]["location"]
+    assert http.head(location).status_code == 405
+    assert_range(http, location, TWO)
+
 
 def test_premiumize_escaped_slashes_and_post(emu, http):
     raw = http.get(emu.urls["premiumize"], params={"method": "hosterlist", "params[login]": PM_LOGIN,

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.linkservices import RG_ONE, PM_LOGIN, PM_PIN, emulator_fixture
-from tests.linkservices import fresh  # noqa: F401  (autouse: every test starts clean)
+from tests.linkservices import RG_ONE, PM_LOGIN, PM_PIN
 from tests.mounting import mounted, run_cli, sha256_through, wait_until, write_config
 
 RG_BIG = "https://rapidgator.net/file/33333333333333333333333333333333/big.bin.html"
@@ -36,7 +35,8 @@ LIBRARY: dict[str, Any] = {
 MOUNT_OPTIONS = "[mount]\nlisting_ttl = 0.2\nentry_timeout = 0.1\nattr_timeout = 0.1\n"
 
 
-emu = emulator_fixture(LIBRARY)
+# `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
+pytestmark = pytest.mark.usefixtures("fresh_link_services")
 
 
 def portal_config(emu) -> str:

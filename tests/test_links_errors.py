@@ -17,8 +17,7 @@ import pytest
 
 from clients.errors import AuthError, NotReady, RateLimited
 from tests.linkservices import (RG_ONE, NITRO, RS_OWN, PORTAL_KEY, PM_LOGIN, PM_PIN, RS_LOGIN,
-                                RS_PASS, emulator_fixture)
-from tests.linkservices import fresh  # noqa: F401  (autouse: every test starts clean)
+                                RS_PASS)
 from tests.emulators.rapidshare import ERRORS as RS_ERRORS
 from vfs.config import load_config
 from vfs.sources.portal import PortalSource
@@ -40,7 +39,8 @@ LIBRARY: dict[str, Any] = {
 }
 
 
-emu = emulator_fixture(LIBRARY)
+# `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
+pytestmark = pytest.mark.usefixtures("fresh_link_services")
 
 
 def config(emu, tmp_path: Path, text: str):

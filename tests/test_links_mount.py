@@ -18,8 +18,7 @@ import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.linkservices import (RG_ONE, RG_TWO, RG_GONE, NITRO, RS_OWN, PORTAL_KEY, PM_LOGIN,
-                                PM_PIN, RS_LOGIN, RS_PASS, emulator_fixture)
-from tests.linkservices import fresh  # noqa: F401  (autouse: every test starts clean)
+                                PM_PIN, RS_LOGIN, RS_PASS)
 from tests.mounting import mounted, run_cli as cli, sha256_through, wait_until as wait_for
 
 RG_SLOW = "https://rapidgator.net/file/22222222222222222222222222222222/slow.bin.html"
@@ -51,7 +50,8 @@ LIBRARY: dict[str, Any] = {
 CONTENT = {"one.bin": ONE, "two.bin": TWO, "slow.bin": SLOW, "own.bin": OWN}
 
 
-emu = emulator_fixture(LIBRARY)
+# `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
+pytestmark = pytest.mark.usefixtures("fresh_link_services")
 
 
 def config_text(emu, service: str, extra: str = "") -> str:

@@ -23,8 +23,7 @@ import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.linkservices import (NITRO, PM_LOGIN, PM_PIN, PORTAL_KEY, RG_ONE, RG_TWO, RS_LOGIN, RS_OWN,
-                                RS_PASS, emulator_fixture)
-from tests.linkservices import fresh  # noqa: F401  (autouse: every test starts clean)
+                                RS_PASS)
 from tests.mounting import mounted, run_cli, sha256_through, wait_until, write_config
 
 ONE = SyntheticContent(300_000, 31)
@@ -51,7 +50,8 @@ LIBRARY: dict[str, Any] = {
 }
 
 
-emu = emulator_fixture(LIBRARY)
+# `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
+pytestmark = pytest.mark.usefixtures("fresh_link_services")
 
 
 def rs_config(emu, login: bool = True) -> str:
@@ -207,11 +207,15 @@ def test_premiumize_link_answering_403_later_is_reissued(emu, tmp_path):
         assert emu.calls("premiumize", "directdownloadlink") > first + 1   # re-issued
 
 
-@pytest.mark.parametrize("reply_fields", ["location", "full"])
-def test_premiumize_name_and_size_without_filename_and_filesize(emu, tmp_path, reply_fields):
+@pytest.mark.parametrize("reply_fields, location_head", [
+    ("location", "ok"), ("location", "refused"), ("full", "ok")])
+def test_premiumize_name_and_size_without_filename_and_filesize(emu, tmp_path, reply_fields,
+                                                                location_head):
     """The document's reply has only `location`: the size comes from the download
-    server (HEAD), the name from the link; both replies give the same file."""
-    emu.action("premiumize", "set_flags", {"reply_fields": reply_fields})
+    server (HEAD, or a one-byte ranged GET where HEAD is refused), the name from the
+    link; every reply gives the same file."""
+    emu.action("premiumize", "set_flags", {"reply_fields": reply_fields,
+                                           "location_head": location_head})
     text = pm_config(emu)
     assert f"ok       one.bin ({ONE.size} bytes)" in add(tmp_path, text, "premiumize", RG_ONE)
     with mounted(tmp_path, text) as mount:

@@ -8,8 +8,9 @@ import os
 
 import trio
 
-from clients.errors import errno_of
+from clients.errors import RateLimited, Refused, TemporaryError
 from clients.rapidgator import TwoFactorRequired, map_error
+from vfs.errnos import errno_of
 from vfs.uploads import DONE, Journal, UploadRecord, format_status
 
 
@@ -44,17 +45,21 @@ def test_unreadable_journal_entries_are_skipped(tmp_path, caplog):
     assert "ignoring unreadable broken.json" in caplog.text
 
 
-def test_service_errors_map_to_errno():
-    assert errno_of(map_error("file/upload", 403, "Error: Not enough storage space")) == errno.ENOSPC
+def test_service_errors_map_by_documented_status_not_wording():
     assert errno_of(map_error("file/download", 423, "Error: Exceeded traffic")) == errno.EDQUOT
-    assert errno_of(map_error("file/upload", 400, "Error: Invalid file name")) == errno.EINVAL
-    assert errno_of(map_error("folder/create", 400, "Error: Invalid folder name")) == errno.EINVAL
-    assert errno_of(map_error("file/upload", 400, "Error: File is too big")) == errno.EFBIG
+    assert errno_of(map_error("file/download", 423, "Locked")) == errno.EDQUOT
     assert errno_of(map_error("file/info", 404, "Error: File not found")) == errno.ENOENT
     assert errno_of(map_error("user/info", 401, "Error. Session doesn't exist")) == errno.EACCES
+    assert errno_of(map_error("user/info", 401, "Session expired, sorry")) == errno.EACCES
     assert isinstance(map_error("user/login", 401, "Error: 2FA code is required"), TwoFactorRequired)
+    assert isinstance(map_error("user/login", 400, "Error: Please wait 5 minutes"), RateLimited)
+    assert isinstance(map_error("file/upload", 502, "Bad gateway"), TemporaryError)
     # An upload session that is gone is not a lost login.
     assert errno_of(map_error("file/upload_info", 404, "Error: Upload session not found")) == errno.ENOENT
+    # What the docs do not explain is a refusal that quotes the service; no guessing from words.
+    for details in ("Error: Not enough storage space", "Error: Invalid file name", "Error: quota"):
+        error = map_error("file/upload", 403, details)
+        assert type(error) is Refused and details in str(error)
 
 
 def test_status_text():

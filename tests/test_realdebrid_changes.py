@@ -17,7 +17,7 @@ import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted
+from tests.mounting import BLOCKED_BY_BIG_LISTINGS, mounted, wait_until as wait_for
 
 TOKEN = "rd-good-token"
 KiB = 1 << 10
@@ -27,16 +27,6 @@ def torrent(tid: str, name: str, *paths: str, seed: int = 0) -> dict:
     return {"id": tid, "filename": name, "status": "downloaded",
             "files": [{"path": path, "content": {"size": 10 * KiB + i, "seed": seed + i}, "selected": 1}
                       for i, path in enumerate(paths)]}
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def gone(path: Path) -> bool:
@@ -180,6 +170,7 @@ def test_first_mount_of_a_big_library_does_not_wait_for_details(tmp_path):
                   "downloads_refresh_interval = 3600\n")
         t0 = time.monotonic()
         with mounted(tmp_path, config) as mount:
+            mount.expect_log(BLOCKED_BY_BIG_LISTINGS)
             up = time.monotonic() - t0
             torrents = mount.path / "realdebrid/torrents"
             names = os.listdir(torrents)

@@ -80,6 +80,19 @@ def test_cp_of_a_magnet_and_a_torrent_adds_them(emu, tmp_path):
         assert not (torrents / "film.magnet").exists()
 
 
+def test_shell_redirect_of_a_magnet_adds_it(emu, tmp_path):
+    # `>` opens, dup2()s onto stdout and closes the first descriptor before anything
+    # is written: that flush must not hand an empty file over.
+    with mounted(tmp_path, config(emu.urls)) as mount:
+        torrents = mount.path / "realdebrid/torrents"
+        target = torrents / "y.magnet"
+        result = subprocess.run(["bash", "-c", f"printf 'magnet:?xt=urn:btih:{'cd' * 20}&dn=Redirected' > '{target}'"],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: "Redirected" in os.listdir(torrents), 30, "the torrent")
+        assert "y.magnet" not in os.listdir(torrents)
+
+
 def test_bad_files_are_refused(emu, tmp_path):
     with mounted(tmp_path, config(emu.urls)) as mount:
         mount.expect_log(r"(flush|release|create) failed|could not hand")
@@ -151,13 +164,19 @@ def test_debridfs_add_realdebrid_puts_links_in_downloads(emu, tmp_path):
         assert (downloads / "b.mkv").read_bytes() == SyntheticContent(3000, 3).read(0, 3000)
 
 
-def test_dead_files_are_hidden_and_listed(emu, tmp_path):
+def test_unavailable_files_stay_listed_and_fail_at_once(emu, tmp_path):
+    # code 24 is "offline for now" (ERROR_TABLE): listed, reads fail fast, in .status
     with mounted(tmp_path, config(emu.urls)) as mount:
         mount.expect_log(r"bad\.mkv .* unavailable_file|read failed|open failed|unavailable_file")
         torrent = mount.path / "realdebrid/torrents/Half Dead"
         assert sorted(os.listdir(torrent)) == ["bad.mkv", "ok.mkv"]
-        with pytest.raises(OSError):
+        with pytest.raises(OSError) as caught:
             (torrent / "bad.mkv").read_bytes()
-        wait_for(lambda: os.listdir(torrent) == ["ok.mkv"], 15, "the dead file to vanish")
+        assert caught.value.errno == errno.EIO
+        calls = emu.calls("realdebrid", "POST /unrestrict/link")
+        with pytest.raises(OSError):
+            os.stat(torrent / "bad.mkv") and open(torrent / "bad.mkv", "rb").read(10)
+        assert emu.calls("realdebrid", "POST /unrestrict/link") == calls, "asked again at once"
+        assert sorted(os.listdir(torrent)) == ["bad.mkv", "ok.mkv"]
         assert "unavailable_file" in (mount.path / "realdebrid/torrents/.status").read_text()
         assert (torrent / "ok.mkv").read_bytes() == SyntheticContent(5000, 6).read(0, 5000)

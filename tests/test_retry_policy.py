@@ -52,6 +52,20 @@ def test_waits_honour_retry_after_and_stop_at_the_deadline():
         assert info.value is error
         assert trio.current_time() - started == pytest.approx(5)
         retrying.reset()
-        assert retrying.next_delay() == 1
+        assert retrying.delay_for(TemporaryError("x")) == 1
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_attempts_and_the_longest_wait_bound_a_loop():
+    async def main() -> None:
+        retrying = Retrying(backoff=Backoff(initial=1, jitter=0), attempts=2, longest_wait=10)
+        assert [retrying.delay_for(TemporaryError("x")) for _ in range(2)] == [1, 2]
+        with pytest.raises(TemporaryError):
+            retrying.delay_for(TemporaryError("a third retry"))
+        patient = Retrying(longest_wait=10)
+        with pytest.raises(RateLimited):     # the caller records a long wait instead of sleeping
+            patient.delay_for(RateLimited("x", retry_after=60))
+        assert patient.delay_for(RateLimited("x", retry_after=9)) == 9
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

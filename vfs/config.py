@@ -275,11 +275,13 @@ class RealDebridConfig(Section):
                            "expression on torrent names (`[realdebrid.groups]`).")
     extensions: Extensions = Field(None, description="Only files with these extensions appear "
                                    "(default: all).")
-    repair: Bool = Field(True, description="Re-add torrents whose links died, so they keep "
-                         "playing.")
-    repair_interval: Seconds = Field(86400.0, description="Seconds between checks for torrents "
-                                     "that need repair.")
-    repair_max_attempts: Count = Field(2, description="Repairs tried per torrent before giving up.")
+    repair: Bool = Field(True, description="Re-add (same hash, same files) torrents whose links "
+                         "answer hoster_unavailable (code 19); false only reports them broken in "
+                         "torrents/.status.")
+    repair_interval: SecondsOrZero = Field(86400.0, description="Seconds between two repairs of "
+                                           "one torrent.")
+    repair_max_attempts: Count = Field(2, description="Repairs tried per torrent before it is "
+                                       "reported broken.")
 
 
 class RapidgatorConfig(Section):
@@ -357,15 +359,21 @@ class MountConfig(Section):
     allow_other: Bool = Field(False, description="Let other users (e.g. a plex user) see the mount; "
                               "needs `user_allow_other` in /etc/fuse.conf unless root.")
     listing_ttl: SecondsOrZero = Field(10.0, description="Seconds a directory listing is trusted.")
+    read_only: Bool = Field(False, description="Refuse every write, add and delete (EROFS); "
+                            "`--read-only` or `-o ro`.")
+    allow_non_empty: Bool = Field(False, description="Mount over a directory that is not empty "
+                                  "(its files are hidden meanwhile); `--allow-non-empty`.")
 
 
 class PathsConfig(Section):
     """[paths]: where debridfs keeps its own files."""
-    state_dir: FilePath | None = Field(None, description="State (sqlite, upload journals, log of "
-                                       "--daemon); default: the XDG state dir, "
-                                       "`~/.local/state/debridfs`.")
-    cache_root: FilePath | None = Field(None, description="Spool of files being written; default: "
-                                        "the XDG cache dir, `~/.cache/debridfs`.")
+    state_dir: FilePath | None = Field(None, description="State (sqlite, upload journals, spools of "
+                                       "files being written, the mount lock, log of --daemon); "
+                                       "default: the XDG state dir, `~/.local/state/debridfs`. "
+                                       "One mount per state dir.")
+    cache_root: FilePath | None = Field(None, description="Root for caches debridfs may lose "
+                                        "(spools moved to the state dir); default: the XDG cache "
+                                        "dir, `~/.cache/debridfs`.")
 
 
 class NotifyConfig(Section):
@@ -454,8 +462,10 @@ class Config:
 
 # --- loading -----------------------------------------------------------------
 
-def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> Config:
-    """Reads the TOML file (if it exists) and the environment into a Config.
+def load_config(path: Path | None = None, env: dict[str, str] | None = None,
+                overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Reads the TOML file (if it exists), the command line's `overrides`
+    ({section: {key: value}}, from mount flags and -o) and the environment.
 
     A missing file is an error when named explicitly; the default file may be
     missing (a `debridfs login` may be all the configuration there is)."""
@@ -475,10 +485,16 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> 
     elif explicit:
         raise ConfigError(f"config file {path} does not exist")
 
+    merged = {name: dict(table) if isinstance(table, dict) else table for name, table in raw.items()}
+    for section, values in (overrides or {}).items():
+        table = merged.setdefault(section, {})
+        if isinstance(table, dict):
+            table.update(values)
     try:
-        parsed = ConfigFile.model_validate(raw)
+        parsed = ConfigFile.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError("\n".join(describe_error(path, raw, error) for error in exc.errors())) from None
+        raise ConfigError("\n".join(describe_error(path, error, overrides or {})
+                                    for error in exc.errors())) from None
 
     config = Config(path=path, raw=raw, cache=parsed.cache, read=parsed.read, mount=parsed.mount,
                     file_exists=exists)
@@ -543,19 +559,21 @@ SECTION_MODELS: dict[str, type[BaseModel]] = {
     for name, info in ConfigFile.model_fields.items()}
 
 
-def describe_error(path: Path, raw: dict[str, Any], error: Any) -> str:
+def describe_error(path: Path, error: Any, overrides: dict[str, dict[str, Any]]) -> str:
     """One line for one pydantic error: file, [section] key = value: what was expected
     (an entry of an array of tables is named `[[notify]] #2`)."""
-    line = _describe_error(path, raw, error)
+    line = _describe_error(path, error, overrides)
     return re.sub(r"\[(\w+)\.(\d+)\]", lambda m: f"[[{m.group(1)}]] #{int(m.group(2)) + 1}", line, count=1)
 
 
-def _describe_error(path: Path, raw: dict[str, Any], error: Any) -> str:
+def _describe_error(path: Path, error: Any, overrides: dict[str, dict[str, Any]]) -> str:
     loc = [str(part) for part in error["loc"]]
     kind = error["type"]
     if not loc:
         return f"{path}: {error['msg']}"
     section = loc[0]
+    if len(loc) >= 2 and loc[1] in overrides.get(section, {}):
+        path = Path("command line (-o or a mount flag)")
     if len(loc) == 1:
         if kind == "extra_forbidden":
             hint = did_you_mean(section, list(ConfigFile.model_fields))

@@ -8,6 +8,12 @@ re-downloads, but a record never names bytes that are not on disk: never wrong
 bytes. Whole files are evicted least-recently-used once the cache holds more
 than `max_bytes`. Writes are best effort: when the queue is full they are
 dropped, never waited for.
+
+Nothing here touches the disk on the trio thread: `store` and `has` work in
+memory, and loading, writing, reading and deleting run in worker threads. A
+dropped file is forgotten at once and its files are closed and deleted by the
+writer task, after any read of it in progress (so a closed descriptor's number
+is never read again).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import trio
 
@@ -38,6 +44,8 @@ class CachedFile:
     written: set[int] = field(default_factory=set)    # on disk, not yet in the record
     used_at: float = 0.0
     fd: int = -1
+    reading: int = 0                        # reads in worker threads using `fd`
+    dropped: bool = False
 
 
 class DiskCache:
@@ -45,14 +53,17 @@ class DiskCache:
         self.directory = directory
         self.max_bytes = max_bytes
         self.chunk_size = chunk_size
-        self.files: dict[str, CachedFile] = {}
-        self._send, self._receive = trio.open_memory_channel[tuple[CachedFile, int, Any]](QUEUE_LENGTH)
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._load()
+        self.files: dict[str, CachedFile] = {}     # filled by `run` before it reports started
+        self._doomed: list[CachedFile] = []        # dropped: to close and delete
+        # Chunks to write; None only wakes the writer (files to delete).
+        self._send, self._receive = trio.open_memory_channel[Optional[tuple[CachedFile, int, Any]]](
+            QUEUE_LENGTH)
 
     # Records
 
-    def _load(self) -> None:
+    def _load(self) -> dict[str, CachedFile]:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        files: dict[str, CachedFile] = {}
         for record in self.directory.glob("*.json"):
             try:
                 data = json.loads(record.read_text())
@@ -60,14 +71,13 @@ class DiskCache:
                 if not data_path.exists() or data_path.stat().st_size != data["size"]:
                     raise ValueError("data file missing or of the wrong size")
                 chunks = {index for first, last in data["chunks"] for index in range(first, last + 1)}
-                self.files[data["key"]] = CachedFile(record.stem, data["key"], data["size"], chunks,
-                                                     used_at=data.get("used_at", 0.0))
+                files[data["key"]] = CachedFile(record.stem, data["key"], data["size"], chunks,
+                                                used_at=data.get("used_at", 0.0))
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.info("dropping disk cache record %s: %s", record.name, exc)
                 record.unlink(missing_ok=True)
                 record.with_suffix(".data").unlink(missing_ok=True)
-        log.info("disk cache %s: %d files, %.1f MiB", self.directory, len(self.files),
-                 self.used_bytes() / (1 << 20))
+        return files
 
     def used_bytes(self) -> int:
         return sum(len(f.chunks) + len(f.written) for f in self.files.values()) * self.chunk_size
@@ -88,12 +98,32 @@ class DiskCache:
         return self.directory / f"{entry.name}{suffix}"
 
     def _drop(self, entry: CachedFile) -> None:
-        self.files.pop(entry.key, None)
-        if entry.fd >= 0:
-            os.close(entry.fd)
-            entry.fd = -1
-        self._path(entry, ".json").unlink(missing_ok=True)
-        self._path(entry, ".data").unlink(missing_ok=True)
+        """Forgets `entry` now; the writer task deletes its files (see the docstring)."""
+        if self.files.get(entry.key) is entry:
+            del self.files[entry.key]
+        if entry.dropped:
+            return
+        entry.dropped = True
+        if entry.reading == 0:
+            self._doom(entry)
+
+    def _doom(self, entry: CachedFile) -> None:
+        self._doomed.append(entry)
+        try:
+            self._send.send_nowait(None)     # wake the writer; a full queue wakes it anyway
+        except trio.WouldBlock:
+            pass
+
+    def _remove(self, doomed: list[CachedFile]) -> None:
+        for entry in doomed:
+            if entry.fd >= 0:
+                os.close(entry.fd)
+                entry.fd = -1
+            for suffix in (".json", ".data"):
+                try:
+                    self._path(entry, suffix).unlink(missing_ok=True)
+                except OSError as exc:
+                    log.info("disk cache: could not delete %s%s: %s", entry.name, suffix, exc)
 
     # Reading and writing
 
@@ -108,13 +138,18 @@ class DiskCache:
         entry.used_at = time.time()
         offset = index * self.chunk_size
         length = min(self.chunk_size, size - offset)
+        entry.reading += 1
         try:
             data = await trio.to_thread.run_sync(self._pread, entry, offset, length)
         except OSError as exc:
             log.info("disk cache read failed (%s); dropping %s", exc, entry.name)
             self._drop(entry)
             return None
-        return data if len(data) == length else None
+        finally:
+            entry.reading -= 1
+            if entry.dropped and entry.reading == 0 and entry not in self._doomed:
+                self._doom(entry)
+        return data if len(data) == length and not entry.dropped else None
 
     def _pread(self, entry: CachedFile, offset: int, length: int) -> bytes:
         return os.pread(self._open(entry), length, offset)
@@ -139,8 +174,11 @@ class DiskCache:
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Writes queued chunks and keeps the records and the size in check."""
+        self.files = await trio.to_thread.run_sync(self._load)
+        log.info("disk cache %s: %d files, %.1f MiB", self.directory, len(self.files),
+                 self.used_bytes() / (1 << 20))
         task_status.started()
-        batch: list[tuple[CachedFile, int, Any]] = []
+        batch: list[Optional[tuple[CachedFile, int, Any]]] = []
         try:
             while True:
                 batch.append(await self._receive.receive())
@@ -157,25 +195,38 @@ class DiskCache:
                         batch.append(self._receive.receive_nowait())
                     except (trio.WouldBlock, trio.EndOfChannel):
                         break
-                if batch:
-                    await self._write(batch)
-                for entry in self.files.values():
-                    if entry.fd >= 0:
-                        os.close(entry.fd)
-                        entry.fd = -1
+                await self._write(batch)
+                await trio.to_thread.run_sync(self._close_all, list(self.files.values()))
 
-    async def _write(self, batch: list[tuple[CachedFile, int, Any]]) -> None:
-        live = [(e, i, d) for e, i, d in batch if self.files.get(e.key) is e]
-        try:
-            touched = await trio.to_thread.run_sync(self._write_sync, live)
-        except OSError as exc:
-            log.warning("disk cache write failed: %s", exc)
-            return
-        for entry in touched:
-            entry.chunks |= entry.written
-            entry.written.clear()
-            await trio.to_thread.run_sync(self._write_record, entry)
+    @staticmethod
+    def _close_all(entries: list[CachedFile]) -> None:
+        for entry in entries:
+            if entry.fd >= 0:
+                os.close(entry.fd)
+                entry.fd = -1
+
+    async def _write(self, batch: list[Optional[tuple[CachedFile, int, Any]]]) -> None:
+        live = [item for item in batch if item is not None and self.files.get(item[0].key) is item[0]]
+        await self._remove_doomed()
+        if live:
+            try:
+                touched = await trio.to_thread.run_sync(self._write_sync, live)
+            except OSError as exc:
+                log.warning("disk cache write failed: %s", exc)
+                return
+            for entry in touched:
+                if entry.dropped:
+                    continue          # dropped while written: its files are deleted
+                entry.chunks |= entry.written
+                entry.written.clear()
+                await trio.to_thread.run_sync(self._write_record, entry)
         self._evict()
+        await self._remove_doomed()
+
+    async def _remove_doomed(self) -> None:
+        if self._doomed:
+            doomed, self._doomed = self._doomed, []
+            await trio.to_thread.run_sync(self._remove, doomed)
 
     def _write_sync(self, batch: list[tuple[CachedFile, int, Any]]) -> set[CachedFile]:
         touched: dict[str, CachedFile] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import inspect
 import logging
 import os
 import stat
@@ -14,14 +15,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pyfuse3
-import trio
 
-from clients.errors import RemoteError, errno_of
 from .config import MountConfig
+from .errnos import KNOWN_ERRORS, errno_of
 from .reader import ReadEngine, RemoteFile
-from .sources.base import Entry
-from .spool import SPOOL_KEY_PREFIX, SpoolFile
+from .spool import SPOOL_KEY_PREFIX
 from .tree import ROOT_INODE, Node, Tree
+from .writes import WriteFailed, WriteFile, Writes
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ ANSWERS = {errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST, errno.EROFS, errno.EINVA
 
 
 def fuse_errors(method: Callable) -> Callable:
-    """Maps the error vocabulary to FUSEError once, for every operation."""
+    """Maps the error vocabulary to FUSEError once, for every operation
+    (the table is vfs/errnos.py); anything else is a crash: logged, EIO."""
 
     @functools.wraps(method)
     async def wrapper(self: "Operations", *args: Any, **kwargs: Any) -> Any:
@@ -41,7 +42,7 @@ def fuse_errors(method: Callable) -> Callable:
             return await method(self, *args, **kwargs)
         except pyfuse3.FUSEError:
             raise
-        except RemoteError as exc:
+        except KNOWN_ERRORS as exc:
             code = errno_of(exc)
             # Answers to what the user asked for (a gone file, a full directory, a
             # write where writing is not allowed, a name the service refuses) are
@@ -49,6 +50,12 @@ def fuse_errors(method: Callable) -> Callable:
             level = logging.INFO if code in ANSWERS else logging.WARNING
             log.log(level, "%s failed: %s", method.__name__, exc)
             raise pyfuse3.FUSEError(code) from None
+        except OSError as exc:
+            # Local disk trouble (a full state disk: ENOSPC) reaches the caller as is;
+            # a failed write reported again (at close) was logged when it happened.
+            level = logging.INFO if isinstance(exc, WriteFailed) else logging.WARNING
+            log.log(level, "%s failed: %s", method.__name__, exc)
+            raise pyfuse3.FUSEError(exc.errno or errno.EIO) from None
         except Exception:
             log.exception("%s crashed", method.__name__)
             raise pyfuse3.FUSEError(errno.EIO) from None
@@ -62,9 +69,7 @@ class Handle:
     remote: RemoteFile | None = None
     data: bytes | None = None        # generated content of a virtual file, fixed at open
     local_fd: int | None = None      # a local file (spool) being read
-    spool: SpoolFile | None = None   # a file being written
-    parent: Node | None = None       # where the written file goes
-    dirty: bool = False              # written since the last commit
+    writing: WriteFile | None = None  # a file open for writing (shared by its descriptors)
 
 
 class Operations(pyfuse3.Operations):
@@ -74,7 +79,7 @@ class Operations(pyfuse3.Operations):
 
     def __init__(self, tree: Tree, engine: ReadEngine, mount: MountConfig, spool_dir: Path) -> None:
         super().__init__()
-        self.spool_dir = spool_dir
+        self.writes = Writes(tree, engine, spool_dir)
         self.tree = tree
         self.engine = engine
         self.mount = mount
@@ -165,22 +170,31 @@ class Operations(pyfuse3.Operations):
         if wants_write:
             if not node.writable:
                 raise pyfuse3.FUSEError(errno.EROFS)
-            if not flags & os.O_TRUNC:
-                # Remote files cannot be changed in place; only replaced whole.
-                raise pyfuse3.FUSEError(errno.EOPNOTSUPP)
-            parent = self.tree.get(node.parent)
-            return await self._open_for_writing(parent, node.name, node)
+            self._require_writable(self.tree.get(node.parent))
+            return self._writing(await self.writes.open(node, bool(flags & os.O_TRUNC)))
+        being_written = self.writes.find(node)
+        if being_written is not None:
+            return self._writing(being_written)
         fh = self._fh()
         if node.local is not None:
             self.handles[fh] = Handle(node, local_fd=os.open(node.local, os.O_RDONLY))
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
         if node.virtual is not None:
-            self.handles[fh] = Handle(node, data=node.virtual())
+            data = node.virtual()
+            if inspect.isawaitable(data):      # content that needs I/O (a database) to make
+                data = await data
+            self.handles[fh] = Handle(node, data=data)
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
         remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size,
                                   node.name)
         self.handles[fh] = Handle(node, remote=remote)
         return pyfuse3.FileInfo(fh=fh, keep_cache=True)
+
+    def _writing(self, wf: WriteFile) -> pyfuse3.FileInfo:
+        fh = self._fh()
+        wf.handles.add(fh)
+        self.handles[fh] = Handle(wf.node, writing=wf)
+        return pyfuse3.FileInfo(fh=fh, direct_io=False, keep_cache=False)
 
     @fuse_errors
     async def read(self, fh: int, offset: int, size: int) -> bytes | memoryview:
@@ -189,30 +203,29 @@ class Operations(pyfuse3.Operations):
             return handle.data[offset:offset + size]
         if handle.local_fd is not None:
             return os.pread(handle.local_fd, size, offset)
-        if handle.spool is not None:
-            return handle.spool.read(offset, size)
+        if handle.writing is not None:
+            return self.writes.read(handle.writing, offset, size)
         assert handle.remote is not None
         return await handle.remote.read(offset, size)
 
     @fuse_errors
     async def write(self, fh: int, offset: int, data: bytes) -> int:
         handle = self.handles[fh]
-        if handle.spool is None:
+        if handle.writing is None:
             raise pyfuse3.FUSEError(errno.EBADF)
-        written = handle.spool.write(offset, data)
-        if handle.spool.hash_backlog:
-            await handle.spool.hash_pending()      # hashing fell behind: slow the writer
-        elif handle.spool.wants_hashing and self.engine.nursery is not None:
-            self.engine.nursery.start_soon(handle.spool.hash_pending)
-        handle.dirty = True
-        handle.node.size = handle.spool.size
-        return written
+        return await self.writes.write(handle.writing, fh, offset, data)
 
     @fuse_errors
     async def flush(self, fh: int) -> None:
         handle = self.handles.get(fh)
-        if handle is not None and handle.dirty:
-            await self._commit(handle)
+        if handle is not None and handle.writing is not None:
+            await self.writes.flush(handle.writing, fh)
+
+    @fuse_errors
+    async def fsync(self, fh: int, datasync: bool) -> None:
+        handle = self.handles.get(fh)
+        if handle is not None and handle.writing is not None:
+            await self.writes.fsync(handle.writing)
 
     async def release(self, fh: int) -> None:
         handle = self.handles.pop(fh, None)
@@ -222,51 +235,18 @@ class Operations(pyfuse3.Operations):
             self.engine.release(handle.remote)
         if handle.local_fd is not None:
             os.close(handle.local_fd)
-        if handle.dirty:
-            try:
-                await self._commit(handle)
-            except Exception as exc:
-                log.warning("%s: could not hand the written file over: %s", handle.node.name, exc)
-
-    async def _commit(self, handle: Handle) -> None:
-        """Hands a written spool to its source; the tree shows what it returns."""
-        assert handle.spool is not None and handle.parent is not None
-        handle.dirty = False
-        spool, handle.spool = handle.spool, None
-        parent, name = handle.parent, handle.node.name
-        try:
-            entry = await parent.source.commit_file(parent.ref, name, spool)
-        except BaseException:
-            self.tree.remove_child(parent, name)
-            spool.discard()
-            raise
-        current = parent.children.get(name)
-        if entry is not None and current is handle.node and entry.name == name:
-            self.tree.update_node(current, entry)   # same inode: open fds and dentries stay valid
-            return
-        if current is handle.node:
-            self.tree.remove_child(parent, name)
-        if entry is not None:
-            self.tree.add_child(parent, entry)
-
-    async def _open_for_writing(self, parent: Node, name: str,
-                                replacing: Node | None = None) -> pyfuse3.FileInfo:
-        self._require_writable(parent)
-        await parent.source.create_file(parent.ref, name)
-        spool = await trio.to_thread.run_sync(SpoolFile.create, self.spool_dir)
-        # Shown while written: stat and ls see the file grow; its key is the spool's.
-        node = replacing or self.tree.add_child(
-            parent, Entry(name, SPOOL_KEY_PREFIX + spool.path.name, False, writable=True, mtime=time.time()))
-        node.size = 0
-        fh = self._fh()
-        self.handles[fh] = Handle(node, spool=spool, parent=parent, dirty=True)
-        return pyfuse3.FileInfo(fh=fh, direct_io=False, keep_cache=False)
+        if handle.writing is not None:
+            await self.writes.release(handle.writing, fh)
 
     @fuse_errors
     async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
         value = self.tree.get(inode).xattrs.get(os.fsdecode(name))
         if value is None:
-            raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
+            # Only user.* attributes exist here. For the other namespaces (ls -l
+            # asks for security.selinux and system.posix_acl_* of every file)
+            # "not supported" is true, and ls then stops asking for the rest of
+            # the mount; "no such attribute" would cost a round trip per file.
+            raise pyfuse3.FUSEError(pyfuse3.ENOATTR if name.startswith(b"user.") else errno.EOPNOTSUPP)
         return value
 
     @fuse_errors
@@ -308,7 +288,9 @@ class Operations(pyfuse3.Operations):
         self._require_writable(parent)
         if node.is_dir:
             raise pyfuse3.FUSEError(errno.EISDIR)
-        await parent.source.unlink(parent.ref, node.ref)
+        self.writes.unlink(node)      # open for writing: never committed now
+        if node.ref is not None:      # None: written here and never committed
+            await parent.source.unlink(parent.ref, node.ref)
         self.tree.remove_child(parent, node.name)
 
     @fuse_errors
@@ -332,22 +314,22 @@ class Operations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EEXIST)
         if target is not None and target.is_dir != node.is_dir:
             raise pyfuse3.FUSEError(errno.EISDIR if target.is_dir else errno.ENOTDIR)
-        writing = [h for h in self.handles.values() if h.node is node and h.spool is not None]
-        if writing:
-            # Still being written: the source has nothing yet; it learns the name
+        if node.ref is None and self.writes.find(node) is not None:
+            # New and not committed yet: the source has nothing; it learns the name
             # (and what it replaces) when the file is committed.
-            for handle in writing:
-                handle.parent = new_parent
+            self.writes.moved(node, new_parent)
             self.tree.move(node, new_parent, name)
             return
         entry = await old_parent.source.rename(node.ref, old_parent.ref, new_parent.ref, name)
         self.tree.move(node, new_parent, name, entry)
+        self.writes.moved(node, new_parent)
 
     @fuse_errors
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int,
                      ctx: Any) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
         parent = self.tree.get(parent_inode)
-        info = await self._open_for_writing(parent, os.fsdecode(name))
+        self._require_writable(parent)
+        info = self._writing(await self.writes.create(parent, os.fsdecode(name)))
         node = self.handles[info.fh].node
         self.tree.remember(node)
         return info, self.attributes(node)
@@ -357,15 +339,22 @@ class Operations(pyfuse3.Operations):
                       fh: int | None, ctx: Any) -> pyfuse3.EntryAttributes:
         node = self.tree.get(inode)
         if fields.update_size:
-            handle = self.handles.get(fh) if fh is not None else None
-            spool = handle.spool if handle is not None else None
-            if spool is None:
-                spool = next((h.spool for h in self.handles.values()
-                              if h.node is node and h.spool is not None), None)
-            if spool is None:
-                raise pyfuse3.FUSEError(errno.EROFS if not node.writable else errno.EOPNOTSUPP)
-            spool.truncate(attr.st_size)
-            node.size = attr.st_size
+            if not node.writable:
+                raise pyfuse3.FUSEError(errno.EROFS)
+            wf = self.writes.find(node)
+            if wf is not None:
+                await self.writes.truncate(wf, attr.st_size, fh)
+            else:
+                # truncate(2) of a file nobody has open: a whole write of its own.
+                self._require_writable(self.tree.get(node.parent))
+                wf = await self.writes.open(node, truncate=attr.st_size == 0)
+                fh = self._fh()
+                wf.handles.add(fh)
+                try:
+                    await self.writes.truncate(wf, attr.st_size, fh)
+                    await self.writes.flush(wf, fh)
+                finally:
+                    await self.writes.release(wf, fh)
         elif not node.writable and (fields.update_mode or fields.update_uid or fields.update_gid):
             raise pyfuse3.FUSEError(errno.EROFS)
         # Times and modes of remote files are the service's; accept and ignore (cp -p works).

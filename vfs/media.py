@@ -3,8 +3,8 @@
 status files in `MOUNT/.debridfs/`.
 
 Change events come from sources that offer `change_listeners` (Real-Debrid
-and the library view: `[(absolute path, removed?)]` after every change the
-mount shows), from the directories other sources report changed to the tree
+and the library view: `[(added|removed|changed, absolute path)]` after every
+change the mount shows), from the directories other sources report changed to the tree
 (links added, uploads done), and from the qBittorrent API (symlinks written
 or removed).
 """
@@ -25,6 +25,8 @@ from .tree import ROOT_INODE, Tree
 
 log = logging.getLogger(__name__)
 
+UPDATE_TYPES = {"added": "Created", "removed": "Deleted", "changed": "Modified"}
+
 
 class MediaServices:
     def __init__(self, config: Config, http: httpx.AsyncClient, sources: list[Source],
@@ -44,7 +46,6 @@ class MediaServices:
 
             self.qbittorrent = QbittorrentService(config, http, rd, mountpoint, self.changed)
             self.status_files["qbittorrent"] = self.qbittorrent.status_text
-        self._known: set[str] = set()
         internal = next((s for s in sources if s.name == ".debridfs"), None)
         if internal is not None:
             internal.extra_files.update(self.status_files)
@@ -53,15 +54,10 @@ class MediaServices:
         if self.notifier is not None:
             self.notifier.changed(paths, update_type)
 
-    def _from_source(self, changes: list[tuple[str, bool]]) -> None:
-        """A source's change: gone -> Deleted; first seen -> Created; else Modified."""
-        for path, removed in changes:
-            if removed:
-                self._known.discard(path)
-                self.changed([path], "Deleted")
-            else:
-                self.changed([path], "Modified" if path in self._known else "Created")
-                self._known.add(path)
+    def _from_source(self, changes: list[tuple[str, str]]) -> None:
+        """A source's [(added|removed|changed, absolute path)]."""
+        for kind, path in changes:
+            self.changed([path], UPDATE_TYPES.get(kind, "Modified"))
 
     def _watch_tree(self, tree: Tree, mountpoint: Path, sources: list[Source]) -> None:
         """Sources without change listeners (links added, uploads done, folders

@@ -7,6 +7,7 @@ ends it from outside; both unmount and return cleanly.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -19,11 +20,13 @@ import trio
 
 from clients.http import make_http_client
 from clients.ranged import RangeClient
+from . import blocking
 from .cache import MemoryCache
 from .config import Config, MountConfig
 from .fs import Operations
 from .media import MediaServices
 from .diskcache import DiskCache
+from .preflight import check_sources
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
 from .sources.internal import InternalSource
@@ -43,6 +46,8 @@ def fuse_options(mount: MountConfig) -> set[str]:
                                                "default_permissions"}
     if mount.allow_other:
         options.add("allow_other")
+    if mount.read_only:
+        options.add("ro")
     return options
 
 
@@ -74,15 +79,41 @@ def raise_kernel_read_ahead(mountpoint: Path, read_ahead_kb: int | None) -> None
         log.info("could not set %s: %s", bdi, exc)
 
 
+def lock_state_dir(state_dir: Path) -> int:
+    """One mount per state dir: two would drive the same journal records. The
+    lock is held by the open file descriptor and ends with the process, so a
+    crashed mount never leaves a stale lock."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = state_dir / "mount.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise MountError(f"another debridfs mount (pid {holder}) uses the state dir {state_dir}; "
+                         "unmount it first") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) -> None:
+    lock = lock_state_dir(config.state_dir)
+    try:
+        await _serve(config, mountpoint, on_ready)
+    finally:
+        os.close(lock)
+
+
+async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) -> None:
     async with make_http_client(config.read.max_connections + 16) as http:
         sources = build_sources(config, http)
         if not sources:
             raise MountError("nothing to mount: the config enables no service (add a "
                              "[realdebrid], [rapidgator], [portal], [premiumize] or [rapidshare] "
                              "section; see README.md)")
-        for source in sources:
-            await source.check()
+        await check_sources(sources, config, http)
         tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
         ranged = RangeClient(stall_timeout=config.read.stall_timeout)
         disk = None
@@ -93,10 +124,12 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
         for source in sources:
             if isinstance(source, InternalSource):
                 source.read_stats = engine.stats
-        operations = Operations(tree, engine, config.mount, config.cache_root / "spool")
+        operations = Operations(tree, engine, config.mount, config.state_dir / "spool")
+        operations.writes.clean_orphans([s.uploads for s in sources if s.uploads is not None])
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         for source in sources:
             source.mountpoint = mountpoint
+            source.engine = engine
         media = MediaServices(config, http, sources, mountpoint, tree)
         # Names that vanished from a listing: the kernel drops its cached entry.
         # invalidate_entry_async queues the call to a thread pyfuse3 owns, so it
@@ -118,9 +151,11 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
                     await nursery.start(source.run)
                 await nursery.start(tree.run)
                 await nursery.start(media.run)
-                # started (handlers in place) before "mounted at": a SIGTERM right after
-                # the mount is up must unmount, not kill
+                # Started (not only scheduled) before the ready line: a SIGTERM
+                # sent as soon as a caller sees it must unmount, not kill us.
                 await nursery.start(_terminate_on_signals)
+                # A debug mode the tests turn on; from here on a blocked loop stalls requests.
+                blocking.install_from_env()
                 log.info("mounted at %s", mountpoint)
                 on_ready()
                 await pyfuse3.main()
@@ -133,7 +168,7 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
             log.info("unmounted %s", mountpoint)
 
 
-async def _terminate_on_signals(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+async def _terminate_on_signals(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         task_status.started()
         async for signum in signals:

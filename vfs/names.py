@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from typing import Any
 
 NAME_MAX = 255  # bytes, as on ext4 and in the kernel's FUSE layer
 
@@ -49,14 +50,21 @@ def with_suffix(name: str, n: int) -> str:
     return candidate
 
 
-def unique_names(items: list[tuple[str, str]], taken: set[str] | None = None) -> dict[str, str]:
-    """Maps each (key, raw name) to a safe name unique within the directory.
+def unique_names(items: list[tuple[str, str]] | list[tuple[str, str, Any]],
+                 taken: set[str] | None = None) -> dict[str, str]:
+    """Maps each (key, raw name[, rank]) to a safe name unique within the directory.
 
-    Items are processed in key order so the result does not depend on the
-    order the service listed them in.
+    A name that is unique once made safe is kept. Names that clash (equal
+    raw names, or names that become equal: NFC/NFD forms, `/` replaced,
+    truncation to NAME_MAX) are numbered in the order of (rank, key): the
+    first keeps the name, the others get ` (2)`, ` (3)`... A rank that only
+    grows for newcomers (a date added, a file id) keeps an existing name
+    stable when a clashing entry appears later. The result never depends on
+    the order the service listed things in.
     """
     used = set(taken or ())
-    safe = {key: safe_name(raw) for key, raw in items}
+    safe = {item[0]: safe_name(item[1]) for item in items}
+    rank = {item[0]: (item[2] if len(item) > 2 else ()) for item in items}
     counts: dict[str, int] = {}
     for name in safe.values():
         counts[name] = counts.get(name, 0) + 1
@@ -66,7 +74,7 @@ def unique_names(items: list[tuple[str, str]], taken: set[str] | None = None) ->
         if counts[name] == 1 and name not in used:
             result[key] = name
             used.add(name)
-    for key in sorted(k for k in safe if k not in result):
+    for key in sorted((k for k in safe if k not in result), key=lambda k: (rank[k], k)):
         name = safe[key]
         candidate, n = name, 1
         while candidate in used:

@@ -293,7 +293,7 @@ class QbittorrentService:
             record.error = "Real-Debrid serves none of its files (see torrents/.status)"
             log.warning("qBittorrent API: %s: %s", record.name, record.error)
             return True
-        return await self._link(record, torrent.filename, [f.path for _pos, f in files]) or changed
+        return await self._link(record, torrent.filename, [item.path for item in files]) or changed
 
     async def _link(self, record: Record, name: str, paths: list[str]) -> bool:
         """Writes the symlinks once every target shows in the mount."""

@@ -53,6 +53,7 @@ from clients.errors import (BadResponse, ErrorPage, LinkExpired, RateLimited, Re
                             TemporaryError, Unreachable)
 from clients.ranged import RangeClient
 from clients.retry import Retrying
+from .buffers import BufferPool, SpanBuffer
 from .cache import MemoryCache
 from .diskcache import DiskCache
 from .config import ReadConfig
@@ -87,11 +88,11 @@ class ReadTimeout(RemoteError):
 class Span:
     """One ranged request: bytes [start, start + length) of a file."""
 
-    def __init__(self, start: int, length: int, prefetch: bool) -> None:
+    def __init__(self, start: int, length: int, prefetch: bool, buf: SpanBuffer) -> None:
         self.start = start
         self.length = length
         self.prefetch = prefetch
-        self.buf = bytearray(length)
+        self.buf = buf
         self.filled = 0
         self.started = False          # holds a connection (read-ahead can no longer be cancelled)
         self.error: BaseException | None = None
@@ -126,7 +127,43 @@ class Span:
                 self._waiting -= 1
 
     def view(self, lo: int, hi: int) -> memoryview:
-        return memoryview(self.buf)[lo - self.start:hi - self.start]
+        return self.buf.view(lo, hi)
+
+
+class _Pieces:
+    """The buffers that answer one read. pyfuse3 takes any contiguous buffer:
+    pieces that are neighbours in one span's buffer become one view of it (a
+    1 MiB read from eight cached chunks costs no copy); only pieces from
+    different buffers are joined. Arrived bytes of a span are never written
+    again while a view exists (vfs/buffers.py), so the views are stable."""
+
+    __slots__ = ("parts", "buf", "lo", "hi")
+
+    def __init__(self) -> None:
+        self.parts: list[memoryview | bytes] = []
+        self.buf: SpanBuffer | None = None   # the run of neighbours being merged
+        self.lo = self.hi = 0
+
+    def add(self, piece: memoryview | bytes, pos: int) -> None:
+        buf = piece.obj if isinstance(piece, memoryview) else None
+        if not isinstance(buf, SpanBuffer):
+            self._close_run()
+            self.parts.append(piece)
+            return
+        if buf is self.buf and pos == self.hi:
+            self.hi += len(piece)
+            return
+        self._close_run()
+        self.buf, self.lo, self.hi = buf, pos, pos + len(piece)
+
+    def _close_run(self) -> None:
+        if self.buf is not None:
+            self.parts.append(self.buf.view(self.lo, self.hi))
+            self.buf = None
+
+    def result(self) -> memoryview | bytes:
+        self._close_run()
+        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
 
 
 class Cursor:
@@ -150,6 +187,7 @@ class ReadEngine:
         self.disk = disk
         self.config = config
         self.block_size = max(block_size, CHUNK)
+        self.buffers = BufferPool(self.block_size)
         self.connections = PrioritySlots(config.max_connections, reserve=max(1, config.max_connections // 8))
         self.prefetch_bytes = 0       # read-ahead in flight, all files together
         self.nursery: trio.Nursery | None = None
@@ -244,7 +282,7 @@ class RemoteFile:
             if target - start >= step or (target == self.size and start < target):
                 cursor.ahead = max(cursor.ahead, self._ensure(start, target, prefetch=True))
         cache = self.engine.cache
-        pieces: list[memoryview | bytes] = []
+        pieces = _Pieces()
         pos = offset
         while pos < end:
             index = pos // CHUNK
@@ -258,7 +296,7 @@ class RemoteFile:
                 if cached is not None:
                     cache.put((self.key, index), cached)
             if cached is not None:
-                pieces.append(cached[pos - chunk_start:hi - chunk_start])
+                pieces.add(cached[pos - chunk_start:hi - chunk_start], pos)
                 pos = hi
                 continue
             span = self.inflight.get(index)
@@ -273,11 +311,9 @@ class RemoteFile:
                 if span.prefetch and span.cancel_scope.cancel_called:
                     continue            # read-ahead dropped by a seek: fetch on demand
                 raise
-            pieces.append(span.view(pos, hi))
+            pieces.add(span.view(pos, hi), pos)
             pos = hi
-        # pyfuse3 takes any contiguous buffer: a view of the span saves a copy.
-        # Arrived bytes of a span are never written again, so the view is stable.
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        return pieces.result()
 
     def _raise_recent_failure(self, offset: int, end: int) -> None:
         if not self.failures:
@@ -340,7 +376,7 @@ class RemoteFile:
         engine = self.engine
         if prefetch and engine.prefetch_bytes + length > engine.config.prefetch_budget:
             return False
-        span = Span(start, length, prefetch)
+        span = Span(start, length, prefetch, engine.buffers.take(length, start))
         for index in range(start // CHUNK, math.ceil(end / CHUNK)):
             self.inflight[index] = span
         if prefetch:
@@ -432,8 +468,8 @@ class RemoteFile:
             stats.add(provider, "transfers")
             try:
                 await self.engine.ranged.fetch_into(
-                    link.url, span.start + span.filled, memoryview(span.buf)[span.filled:],
-                    self.size, on_data, html=self.html)
+                    link.url, link.offset + span.start + span.filled, memoryview(span.buf)[span.filled:],
+                    self.size if link.total is None else link.total, on_data, html=self.html)
             except (LinkExpired, TemporaryError, RateLimited) as exc:
                 error = exc
             else:
@@ -452,11 +488,10 @@ class RemoteFile:
                 raise error         # a fresh link fails the same way: the file is gone
             resolve = kind not in NEVER_RESOLVE and (n % 2 == 0 or (n == 1 and kind in RESOLVE_AT_ONCE))
             wait = kind not in NO_BACKOFF and not (n == 1 and kind in RESOLVE_AT_ONCE)
-            delay = retrying.next_delay(error) if wait else 0.0
+            delay = retrying.delay_for(error) if wait else 0.0
             stats.add(provider, "retries")
             log.info("transfer at %d failed (%s); retrying in %.2fs%s", span.start + span.filled,
                      error, delay, " with a fresh link" if resolve else "")
-            if wait:
-                await retrying.wait(error, delay)
+            await trio.sleep(delay)
             if resolve:
                 await self._link(refresh=True, failed=link)

@@ -26,9 +26,9 @@ class _Waiter:
 
 
 class PrioritySlots:
-    """`total` slots; only URGENT requests take the last `reserve` of them,
-    so a small read someone waits for finds a free slot without waiting for a
-    transfer to end."""
+    """`total` slots; read-ahead (BACKGROUND) never takes the last `reserve`
+    of them, so a read someone waits for finds a free slot without waiting
+    for a read-ahead transfer to end. Among waiters, priority decides."""
 
     def __init__(self, total: int, reserve: int = 0) -> None:
         self.total = total
@@ -43,7 +43,7 @@ class PrioritySlots:
         self._grant()
 
     def _limit(self, priority: int) -> int:
-        return self.total if priority == URGENT else max(1, self.total - self.reserve)
+        return self.total if priority != BACKGROUND else max(1, self.total - self.reserve)
 
     @asynccontextmanager
     async def slot(self, priority: int = URGENT) -> AsyncIterator[None]:
@@ -52,6 +52,8 @@ class PrioritySlots:
         else:
             waiter = _Waiter()
             heapq.heappush(self._queue, (priority, next(self._order), waiter))
+            # An urgent read queued behind read-ahead still gets a reserved slot at once.
+            self._grant()
             try:
                 await waiter.event.wait()
             except BaseException:

@@ -1,6 +1,7 @@
 """Spool files: where written bytes wait before a source takes them.
 
-A spool lives in the cache dir with mode 0600. md5 and size are computed as
+A spool lives in the state dir (`$XDG_STATE_HOME/debridfs/spool/`, never
+the cache dir: cleaners empty that) with mode 0600. md5 and size are computed as
 sequential data arrives, so the usual `cp` needs no second pass: written
 pieces queue up and `hash_pending` (a background task) feeds them to the
 running md5 in a worker thread, on the other core, while `cp` goes on writing.
@@ -97,6 +98,29 @@ class SpoolFile:
 
     def read(self, offset: int, size: int) -> bytes:
         return os.pread(self.fd, size, offset)
+
+    def sync(self) -> None:
+        """The bytes and the spool's name on disk (blocking: run in a worker thread)."""
+        os.fsync(self.fd)
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    @classmethod
+    def copy_of(cls, directory: Path, fd: int, size: int) -> "SpoolFile":
+        """A new spool holding the first `size` bytes of `fd` (blocking)."""
+        spool = cls.create(directory)
+        offset = 0
+        while offset < size:
+            chunk = os.pread(fd, min(8 << 20, size - offset), offset)
+            if not chunk:
+                break
+            spool.write(offset, chunk)
+            offset += len(chunk)
+        spool._drop_hash()   # hashed again at the commit, in a worker thread
+        return spool
 
     async def digest(self) -> str:
         """md5 hex of the whole spool."""

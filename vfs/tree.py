@@ -31,7 +31,6 @@ from typing import Any, Callable, Iterable
 
 import trio
 
-from clients.errors import NotFound
 from .names import unique_names
 from .sources.base import Entry, Source
 
@@ -78,6 +77,14 @@ class Node:
         return f"Node({self.inode}, {self.name!r})"
 
 
+class NoSuchInode(LookupError):
+    """The kernel named an inode the tree no longer knows."""
+
+
+class NotADirectory(Exception):
+    """A directory operation on a file."""
+
+
 def stable_inode(source_name: str, key: str, salt: int = 0) -> int:
     digest = hashlib.blake2b(f"{source_name}\0{key}\0{salt}".encode(), digest_size=8).digest()
     # Stay below 2**63 (some tools treat st_ino as signed) and clear of the root.
@@ -108,7 +115,7 @@ class Tree:
         try:
             return self.nodes[inode]
         except KeyError:
-            raise NotFound(f"inode {inode} is gone") from None
+            raise NoSuchInode(f"inode {inode} is gone") from None
 
     def _new_node(self, parent: Node, name: str, is_dir: bool, source: Source | None,
                   key: str, ref: Any) -> Node:
@@ -125,7 +132,7 @@ class Tree:
     async def children(self, node: Node) -> dict[str, Node]:
         """The directory's children, listing it first when the listing is stale."""
         if not node.is_dir:
-            raise NotFound(f"{node.name} is not a directory")
+            raise NotADirectory(f"{node.name} is not a directory")
         if node.loaded_at is not None and time.monotonic() - node.loaded_at < self.listing_ttl:
             return node.children
         if node.lock is None:
@@ -147,7 +154,7 @@ class Tree:
     def apply_listing(self, node: Node, entries: list[Entry]) -> None:
         """Replaces a directory's children, keeping the nodes of unchanged keys."""
         by_key = {child.key: child for child in node.children.values()}
-        names = unique_names([(e.key, e.name) for e in entries])
+        names = unique_names([(e.key, e.name, e.rank) for e in entries])
         fresh: dict[str, Node] = {}
         for entry in entries:
             name = names[entry.key]

@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--faults", default=None, help="JSON patch of initial faults")
     parser.add_argument("--latency", default=None, help="data host latency, e.g. 20ms")
     parser.add_argument("--per-conn-rate", default=None, help="data host cap per connection, e.g. 25MB")
+    parser.add_argument("--data-base-url", default=None,
+                        help="base URL of minted direct links (default: this server's own data "
+                             "host); a benchmark points it at a real web server that serves "
+                             "/data/<token>/<name> as the file <name>")
     args = parser.parse_args(argv)
 
     state = EmulatorState(library=load_library(args.library))
@@ -45,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     # announcement and uvicorn's start then waits in the backlog, not refused.
     sock.listen(2048)
     base_url = f"http://{args.host}:{sock.getsockname()[1]}"
-    state.links.base_url = base_url
+    state.links.base_url = (args.data_base_url or base_url).rstrip("/")
 
     app, api_paths = build_app(state)
     urls = {"base_url": base_url, **{name: base_url + path for name, path in api_paths.items()}}

@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import Response
+
 from .content import Content, content_from_spec, md5_of
+from .dataserver import DataApp
 from .state import EmulatorState
 
 
@@ -56,6 +59,21 @@ def hoster_links(state: EmulatorState) -> dict[str, HosterLink]:
 
 def find_hoster_link(state: EmulatorState, url: str) -> HosterLink | None:
     return hoster_links(state).get(_normalise(url))
+
+
+class DataDelegate(Response):
+    """Hands a request to the data host under a rewritten path (a service's own
+    download URL serving minted content), optionally with a Range header."""
+
+    def __init__(self, app: DataApp, path: str, range_header: str | None = None) -> None:
+        self.app, self.path, self.range_header = app, path, range_header
+        self.background = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = list(scope["headers"])
+        if self.range_header:
+            headers.append((b"range", self.range_header.encode()))
+        await self.app({**scope, "path": self.path, "headers": headers}, receive, send)
 
 
 def sample_hoster_links() -> list[dict[str, Any]]:

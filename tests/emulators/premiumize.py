@@ -35,6 +35,8 @@ Library section "premiumize":
       "reply_fields": "location",       # directdownloadlink result: "location" (the document's
                                         # example, the default) or "full" (+ filename, filesize,
                                         # as clients met it)
+      "location_head": "ok",            # "refused": the location answers HEAD with 405
+                                        # (GET works), as some download servers do
       "links": {"<hoster url>": {"status": 502, "message": "...", "count": n}}  # forced reply
     }
 
@@ -52,7 +54,8 @@ Control actions (POST /_control/premiumize/<action>):
     set_link {"url": str, "status": n, "message"?: str, "count"?: n}   (status null clears)
     inject_error {"status": n, "count": 1, "method"?: name|"any", "message"?: str}
     set_flags {"banned"?: bool, "maintenance"?: bool, "http_status"?: bool, "link_limit"?: n,
-               "reply_fields"?: "location" | "full", "link_ttl"?: seconds | null}
+               "reply_fields"?: "location" | "full", "link_ttl"?: seconds | null,
+               "location_head"?: "ok" | "refused"}
     reset {}
 Fault bursts (`/_control/faults`, api.premiumize) answer the envelope with
 status = the burst's status (HTTP line per "http_status").
@@ -73,7 +76,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .hosters import find_hoster_link
+from .dataserver import DataApp
+from .hosters import DataDelegate, find_hoster_link
 from .state import EmulatorState
 
 NAME = "premiumize"
@@ -118,6 +122,7 @@ class PmError(Exception):
 class PremiumizeService:
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
+        self.data_app = DataApp(state)
         self.reset()
 
     def reset(self) -> None:
@@ -143,6 +148,7 @@ class PremiumizeService:
         self.http_status = bool(s.get("http_status", False))
         self.link_ttl = s.get("link_ttl")
         self.reply_fields = _reply_fields(s.get("reply_fields", "location"))
+        self.location_head = _choice("location_head", s.get("location_head", "ok"), ("ok", "refused"))
         self.overrides = {_norm(u): dict(o) for u, o in s.get("links", {}).items()}
         self.injected: list[dict[str, Any]] = []
 
@@ -189,6 +195,8 @@ class PremiumizeService:
                     setattr(self, key, bool(args[key]))
             if "reply_fields" in args:
                 self.reply_fields = _reply_fields(args["reply_fields"])
+            if "location_head" in args:
+                self.location_head = _choice("location_head", args["location_head"], ("ok", "refused"))
             if "link_ttl" in args:
                 self.link_ttl = args["link_ttl"]
             if "link_limit" in args:
@@ -277,16 +285,22 @@ class PremiumizeService:
         self.links_made += 1
         self.fairuse_left = max(0.0, self.fairuse_left - hoster.content.size / self.fairuse_bytes)
         location = self.state.links.mint(hoster.content, hoster.name, NAME, ttl=self.link_ttl)
+        if self.location_head == "refused":     # served by this service's own download route
+            location = location.replace("/data/", f"/{NAME}/dl/", 1)
         if self.reply_fields == "location":
             return self.reply({"location": location})
         return self.reply({"location": location, "filename": hoster.name,
                            "filesize": hoster.content.size})
 
 
-def _reply_fields(value: str) -> str:
-    if value not in ("location", "full"):
-        raise ValueError("reply_fields must be location or full")
+def _choice(key: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {', '.join(choices)}")
     return value
+
+
+def _reply_fields(value: str) -> str:
+    return _choice("reply_fields", value, ("location", "full"))
 
 
 def _norm(url: str) -> str:
@@ -339,7 +353,15 @@ def build(state: EmulatorState) -> Starlette:
         except PmError as exc:
             return service.reply(None, exc.status, exc.message)
 
-    return Starlette(routes=[Route(API_PATH, api, methods=["GET", "POST"])])
+    async def download(request: Request) -> Response:
+        """A location under this service: HEAD refused (the switch), GET from the data host."""
+        if request.method == "HEAD":
+            return Response(b"", status_code=405, headers={"Allow": "GET"})
+        token, name = request.path_params["token"], request.path_params["name"]
+        return DataDelegate(service.data_app, f"/data/{token}/{name}")
+
+    return Starlette(routes=[Route(API_PATH, api, methods=["GET", "POST"]),
+                             Route("/dl/{token}/{name}", download, methods=["GET", "HEAD"])])
 
 
 def sample_section() -> dict[str, Any]:

@@ -33,7 +33,10 @@ Library section `rapidgator` (every key optional):
      "processing_delay": 0.2,     # seconds an upload stays Processing after its POST
      "upload_rate": 0,            # bytes/s the upload host reads a POST body at (0: no cap)
      "per_page_max": 500,         # folder/content clamps per_page to this
-     "rejected_names": []}        # names refused as invalid (see the reject_names action)
+     "rejected_names": [],        # names refused as invalid (see the reject_names action)
+     "upload_info_url": false,    # file/upload_info carries the session's `url` while state 0/1
+     "error_wording": "usual"}    # "other": the errors NOTES does not document are worded
+                                  # differently (see ERROR_REWORDING); clients must not care
 
 Ids are deterministic per run: folder ids are decimal strings counting up from
 5034678 (root first, depth first), file ids 32 hex, tokens 26 `[a-z0-9]`,
@@ -80,6 +83,13 @@ Behaviour chosen where the docs are silent ([?] in NOTES):
   -> 400 "Error: No file uploaded"; malformed multipart -> 400 "Error: Bad
   upload request (...)". A client that disconnects mid-body leaves the
   session at state 0, so the POST can be retried.
+- `url` of an upload session: the docs say "string or null" and nothing about
+  `file/upload_info`; NOTES shows it only in the `file/upload` reply (and the
+  POST reply). By default `upload_info` answers `url: null` (a client must keep
+  the URL `file/upload` gave); `upload_info_url: true` includes it at state 0/1.
+- Error texts NOTES does not document (storage, size, names, upload-host
+  refusals) are this emulator's own wording; `error_wording: "other"` words
+  them differently, so that a client that matches sentences shows it.
 - API faults (`state.faults.api["rapidgator"]`) apply to API methods, not to
   the upload host; use the `upload_post_error` action for that.
 
@@ -104,6 +114,8 @@ Control (`/_control/state/rapidgator`, `/_control/rapidgator/<action>`):
                                                        rename and file/upload; [] clears it)
              set_upload_rate {"bytes_per_second": N}   (0: unlimited) caps how fast the upload
                                                        host reads each POST body (a slow uplink)
+             set_upload_info_url {"enabled": bool}     (file/upload_info with or without `url`)
+             set_error_wording {"style": "usual" | "other"}
 """
 
 from __future__ import annotations
@@ -148,6 +160,18 @@ DEFAULT_USER: dict[str, Any] = {
     "storage": {"total": "4398046511104"},
     "upload": {"max_file_size": 53687091200, "nb_pipes": 10},
     "remote_upload": {"max_nb_jobs": 100, "refresh_time": 300},
+}
+
+
+# The `error_wording: "other"` switch: texts no document gives, worded as another
+# version of the site might word them (statuses unchanged).
+ERROR_REWORDING = {
+    "Error: Not enough storage space": "Error: Your storage is full",
+    "Error: File is too big": "Error: Maximum file size exceeded",
+    "Error: Invalid file name": "Error: Filename contains forbidden characters",
+    "Error: Invalid folder name": "Error: Folder name is not allowed",
+    "Error: Upload session is already finished": "Error: Upload is closed",
+    "Error: Upload already in progress": "Error: Busy",
 }
 
 
@@ -264,6 +288,8 @@ class RapidgatorService:
         # the real site may refuse names it dislikes with the same "Invalid ... name".
         self.rejected_names: set[str] = set(section.get("rejected_names", ()))
         self.per_page_max = int(section.get("per_page_max", 500))
+        self.upload_info_url = bool(section.get("upload_info_url", False))
+        self.error_wording = str(section.get("error_wording", "usual"))
 
         self.folders: dict[str, RGFolder] = {}
         self.files: dict[str, RGFile] = {}
@@ -424,9 +450,12 @@ class RapidgatorService:
 
     # ------------------------------------------------------------ uploads
 
-    def upload_api(self, session: UploadSession) -> dict[str, Any]:
+    def words(self, details: str) -> str:
+        return ERROR_REWORDING.get(details, details) if self.error_wording == "other" else details
+
+    def upload_api(self, session: UploadSession, with_url: bool = True) -> dict[str, Any]:
         url = None
-        if session.state in (0, 1):  # as in NOTES' POST reply; gone once finished
+        if with_url and session.state in (0, 1):  # as in NOTES' POST reply; gone once finished
             url = (f"{self.state.links.base_url}/{SERVICE}/upload/?r=upload/api"
                    f"&uuid={session.upload_id}&sid={session.token}")
         rgfile = self.files.get(session.file_id or "") if session.state == 2 else None
@@ -542,6 +571,12 @@ class RapidgatorService:
         if action == "set_upload_rate":
             self.upload_rate = float(args.get("bytes_per_second", 0))
             return {"upload_rate": self.upload_rate}
+        if action == "set_upload_info_url":
+            self.upload_info_url = bool(args.get("enabled", True))
+            return {"upload_info_url": self.upload_info_url}
+        if action == "set_error_wording":
+            self.error_wording = str(args.get("style", "usual"))
+            return {"error_wording": self.error_wording}
         if action == "upload_post_error":
             self.upload_post_errors += [int(args.get("status", 500))] * int(args.get("count", 1))
             return {"upload_post_errors": len(self.upload_post_errors)}
@@ -828,7 +863,7 @@ def file_upload_info(svc: RapidgatorService, p: dict[str, str]) -> Any:
     session = svc.uploads.get(p["upload_id"])
     if session is None:
         raise ApiError(404, "Error: Upload session not found")
-    return {"upload": svc.upload_api(session)}
+    return {"upload": svc.upload_api(session, with_url=svc.upload_info_url)}
 
 
 METHODS = {
@@ -1157,7 +1192,7 @@ def build(state: EmulatorState) -> Starlette:
             svc.settle()
             return envelope(handler(svc, params))
         except ApiError as exc:
-            return envelope(None, exc.status, exc.details)
+            return envelope(None, exc.status, svc.words(exc.details))
 
     async def upload(request: Request) -> JSONResponse:
         state.stats.count(SERVICE, "upload POST")
@@ -1171,10 +1206,10 @@ def build(state: EmulatorState) -> Starlette:
             return envelope(None, 404, "Error: Upload session not found")
         if session.state != 0:
             await drain(request)
-            return envelope(None, 400, "Error: Upload session is already finished")
+            return envelope(None, 400, svc.words("Error: Upload session is already finished"))
         if session.receiving:
             await drain(request)
-            return envelope(None, 400, "Error: Upload already in progress")
+            return envelope(None, 400, svc.words("Error: Upload already in progress"))
         session.receiving = True
         spool = Spool()
         try:

@@ -93,7 +93,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from .dataserver import DataApp
-from .hosters import HosterLink, find_hoster_link, hoster_links
+from .hosters import DataDelegate, HosterLink, find_hoster_link, hoster_links
 from .state import EmulatorState
 
 NAME = "rapidshare"
@@ -412,20 +412,6 @@ async def _params(request: Request) -> dict[str, str]:
     return dict(request.query_params.items())
 
 
-class _Delegate(Response):
-    """Hands the request to the data host with a rewritten path."""
-
-    def __init__(self, app: DataApp, path: str, range_header: str | None) -> None:
-        self.app, self.path, self.range_header = app, path, range_header
-        self.background = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        headers = list(scope["headers"])
-        if self.range_header:
-            headers.append((b"range", self.range_header.encode()))
-        await self.app({**scope, "path": self.path, "headers": headers}, receive, send)
-
-
 def build(state: EmulatorState) -> Starlette:
     service = RapidShareService(state)
     state.services[NAME] = service
@@ -498,7 +484,7 @@ def build(state: EmulatorState) -> Starlette:
         start = params.get("start")
         rng = f"bytes={int(start)}-" if start and start.isdigit() and \
             "range" not in request.headers else None
-        return _Delegate(service.data_app, f"/data/{token}/file", rng)
+        return DataDelegate(service.data_app, f"/data/{token}/file", rng)
 
     return Starlette(routes=[
         Route(API_PATH, api, methods=["GET", "POST"]),

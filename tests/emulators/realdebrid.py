@@ -27,7 +27,9 @@ Library section (key "realdebrid")
      "oauth_interval": 5,                 # "interval" of device/code
      "access_token_ttl": 3600,            # lifetime of OAuth access tokens (s)
      "downloads": [{"id", "filename", "content": {content spec}, "host": "real-debrid.com",
-                    "chunks": 8, "generated": "2026-01-02T03:04:05.000Z", "link": "https://..."}],
+                    "chunks": 8, "generated": "2026-01-02T03:04:05.000Z", "link": "https://...",
+                    "filesize": 0}],      # optional: the filesize listed (0 is "unknown" in the
+                                          # doc), whatever the content's size
      "torrents": [{"id", "filename", "original_filename", "hash": "40 hex", "status": "downloaded",
                    "added", "ended", "progress", "speed", "seeders",
                    "polls": null,         # int: auto-advance like an API-added torrent
@@ -35,8 +37,25 @@ Library section (key "realdebrid")
                               "selected": 1,
                               "unavailable": false,   # unrestrict -> 503 unavailable_file/24
                               "broken": false,        # unrestrict -> 503 hoster_unavailable/19
-                              "infringing": false}]}],  # unrestrict -> 451 infringing_file/35
-     "generate": {"torrents": 5000, "files_per_torrent": 10, "file_size": 1048576}}
+                              "infringing": false}],  # unrestrict -> 451 infringing_file/35
+                   "archive": null}],     # {"name": "x.rar", "content": {spec}?, "format"?}: RD
+                                          # packed the selected files into one archive (NOTES
+                                          # 2.7): one link, which unrestricts to this name and
+                                          # content; "format": "rar" builds a real RAR of the
+                                          # selected files, stored; "rar-compressed" marks them
+                                          # compressed (opaque packed bytes)
+     "generate": {"torrents": 5000, "files_per_torrent": 10, "file_size": 1048576},
+     "readd_fixes": true,                 # adding a torrent's hash again gives its files, broken
+                                          # ones mended (false: they stay broken)
+     "names": "raw",                      # "raw": names and paths as given (NFD stays NFD);
+                                          # "nfc": normalized to NFC
+     "listing": {                         # shape of /torrents and /downloads replies (NOTES 2.5/2.6)
+        "total_header": true,             # false: no X-Total-Count on any page (nor on 304s)
+        "empty": null,                    # "204" or "[]": every page is empty (an RD bug seen)
+        "page_error_from": null,          # int: pages at this offset or later fail with
+        "page_error_status": 503,         # this status (and its error JSON, as faults have)
+        "short_pages_from": null}}        # int: pages at this offset or later leave out their
+                                          # first item (the list changed while being read)
 
 Everything except the content specs may be omitted: ids (13 chars of A-Z2-7), hashes
 and dates are then derived deterministically from the position and the name.
@@ -52,7 +71,8 @@ Behaviour chosen where the docs are silent
 ------------------------------------------
 - Lists are newest first: library order, then the generated library; added
   torrents and new unrestricts go to the front. An empty page (past the end, or
-  an empty list) is 204 with no body; `X-Total-Count` is always sent. `page` is
+  an empty list) is 204 with no body; `X-Total-Count` is sent unless the
+  "listing" switches say otherwise. `page` is
   1-based and wins over `offset`; `limit` 0 or absent means `default_limit`,
   larger than `max_limit` is clamped; negative/non-numeric -> 400 bad_parameter/2.
   `filter=active` lists active torrents first (as the doc says), the rest after.
@@ -109,6 +129,10 @@ add_token {"token", "locked"?}; remove_token {"token"}
 rate_limit {"per_minute"}          also clears the windows
 approve_device {"device_code" | "user_code"}
 set_status_polls {"magnet_conversion"?, "queued"?, "downloading"?}
+set_readd_fixes {"value": bool}     see "readd_fixes"
+inject_error {"route": "POST /unrestrict/link", "status", "error", "code", "times"?: 1}
+                                   the next matching calls (after auth) answer this error JSON
+set_listing {"total_header"?, "empty"?, "page_error_from"?, "page_error_status"?, "short_pages_from"?}   see "listing"
 """
 
 from __future__ import annotations
@@ -133,6 +157,7 @@ from starlette.responses import Response
 
 from . import hosters
 from .content import Content, SyntheticContent, content_from_spec
+from .rar import rar_archive
 from .state import EmulatorState
 
 API_PATH = "/rest/1.0"
@@ -150,6 +175,9 @@ ACTIVE_STATUSES = {"magnet_conversion", "waiting_files_selection", "queued", "do
                    "compressing", "uploading"}
 SPEED_STATUSES = {"downloading", "compressing", "uploading"}
 SEEDER_STATUSES = {"downloading", "magnet_conversion"}
+# How list replies (/torrents, /downloads) are shaped; see "listing" in the docstring.
+LISTING_DEFAULTS: dict[str, Any] = {"total_header": True, "empty": None, "page_error_from": None,
+                                    "page_error_status": 503, "short_pages_from": None}
 ALL_STATUSES = set(CHAIN) | {"magnet_error", "error", "virus", "compressing", "uploading", "dead"}
 
 FAULT_ERRORS = {
@@ -310,6 +338,7 @@ class Torrent:
     auto: bool = False           # moves along CHAIN on /torrents/info polls
     polls_left: int = 0
     rename_on_select: bool = False
+    archive: TorrentFile | None = None   # RD packed the selection into this one file
 
     def selected(self) -> list[TorrentFile]:
         return [f for f in self.files if f.selected]
@@ -355,6 +384,10 @@ class RealDebrid:
         self.default_limit = int(section.get("default_limit", 50))
         self.max_limit = int(section.get("max_limit", 5000))
         self.active_limit = int(section.get("active_limit", 50))
+        self.listing = {**LISTING_DEFAULTS, **section.get("listing", {})}
+        self.names_nfc = section.get("names", "raw") == "nfc"
+        self.readd_fixes = bool(section.get("readd_fixes", True))
+        self.injected: list[dict[str, Any]] = []      # inject_error: replies to give next
         self.status_polls = {"magnet_conversion": 1, "queued": 0, "downloading": 1,
                              **section.get("status_polls", {})}
         self.known_magnets = {m["hash"].lower(): m for m in section.get("known_magnets", [])}
@@ -380,15 +413,19 @@ class RealDebrid:
         if gen:
             self._generate(gen)
 
+    def norm(self, text: str) -> str:
+        """Names as given (NFD survives, as a torrent's own bytes would), or NFC."""
+        return nfc(text) if self.names_nfc else text
+
     # ------------------------------------------------------------------ building
 
     def download_from_entry(self, entry: dict[str, Any], key: str) -> Download:
-        filename = nfc(entry["filename"])
+        filename = self.norm(entry["filename"])
         dl_id = entry.get("id") or rd_id("download", key, filename)
         link = entry.get("link") or torrent_link(rd_id("dllink", dl_id))
         host = entry.get("host") or (urlsplit(link).hostname or RD_HOST).removeprefix("www.")
         mime = entry.get("mimeType") or mime_of(filename)
-        extra = {k: entry[k] for k in ("type",) if k in entry}
+        extra = {k: entry[k] for k in ("type", "filesize") if k in entry}
         return Download(dl_id, filename, content_from_spec(entry["content"]), link, host,
                         int(entry.get("chunks", 8)),
                         entry.get("generated") or json_date(BASE_DATE - dt.timedelta(hours=len(self.downloads))),
@@ -404,7 +441,7 @@ class RealDebrid:
     def files_from_entries(self, entries: list[dict[str, Any]], default_selected: int) -> list[TorrentFile]:
         files = []
         for n, f in enumerate(entries, start=1):
-            path = nfc(f["path"])
+            path = self.norm(f["path"])
             if not path.startswith("/"):
                 path = "/" + path
             files.append(TorrentFile(int(f.get("id", n)), path, content_from_spec(f["content"]),
@@ -414,7 +451,7 @@ class RealDebrid:
         return files
 
     def torrent_from_entry(self, entry: dict[str, Any], key: str, index: int) -> Torrent:
-        filename = nfc(entry.get("filename") or "Torrent %d" % index)
+        filename = self.norm(entry.get("filename") or "Torrent %d" % index)
         status = entry.get("status", "downloaded")
         if status not in ALL_STATUSES:
             raise ValueError(f"unknown torrent status {status!r}")
@@ -423,7 +460,7 @@ class RealDebrid:
         polls = entry.get("polls")
         torrent = Torrent(
             id=tid, filename=filename,
-            original_filename=nfc(entry.get("original_filename") or filename),
+            original_filename=self.norm(entry.get("original_filename") or filename),
             hash=(entry.get("hash") or hashlib.sha1(f"hash|{key}|{filename}".encode()).hexdigest()).lower(),
             status=status, added=entry.get("added") or json_date(added_at),
             files=self.files_from_entries(entry.get("files", []),
@@ -433,12 +470,25 @@ class RealDebrid:
             progress=entry.get("progress"),
             speed=int(entry.get("speed", 4_200_000)), seeders=int(entry.get("seeders", 12)),
             auto=polls is not None, polls_left=int(polls or 0))
+        archive = entry.get("archive")
+        if archive:
+            chosen = [f for f in torrent.files if f.selected]
+            fmt = archive.get("format")
+            if fmt in ("rar", "rar-compressed"):
+                content: Content = rar_archive([(f.path, f.content) for f in chosen],
+                                               compressed=fmt == "rar-compressed")
+            else:
+                content = content_from_spec(archive.get("content") or
+                                            {"size": sum(f.bytes for f in chosen) + 4096,
+                                             "seed": 7_000_000 + index})
+            torrent.archive = TorrentFile(0, "/" + self.norm(archive.get("name") or f"{filename}.rar"),
+                                          content, 1)
         return torrent
 
     def _add_torrent(self, torrent: Torrent, front: bool) -> None:
         if torrent.id in self.torrent_by_id:
             raise ValueError(f"duplicate torrent id {torrent.id}")
-        for f in torrent.files:
+        for f in torrent.files + ([torrent.archive] if torrent.archive else []):
             f.link_id = rd_id("link", torrent.id, f.id)
             self.links[f.link_id] = (torrent, f)
         self.torrent_by_id[torrent.id] = torrent
@@ -452,7 +502,7 @@ class RealDebrid:
         if torrent is None:
             raise KeyError(tid)
         self.torrents.remove(torrent)
-        for f in torrent.files:
+        for f in torrent.files + ([torrent.archive] if torrent.archive else []):
             self.links.pop(f.link_id, None)
 
     def _generate(self, gen: dict[str, Any]) -> None:
@@ -550,7 +600,8 @@ class RealDebrid:
             files = [] if t.status == "magnet_conversion" else t.files
             item["files"] = [{"id": f.id, "path": f.path, "bytes": f.bytes, "selected": f.selected}
                              for f in files]
-        item["links"] = [torrent_link(f.link_id) for f in selected] if t.status == "downloaded" else []
+        linked = [t.archive] if t.archive is not None else selected
+        item["links"] = [torrent_link(f.link_id) for f in linked] if t.status == "downloaded" else []
         if t.status == "downloaded" and t.ended:
             item["ended"] = t.ended
         if t.status in SPEED_STATUSES:
@@ -569,7 +620,14 @@ class RealDebrid:
             name = known.get("filename") or name
             if known.get("files"):
                 files = self.files_from_entries(known["files"], 0)
-        name = nfc(name or hash_hex)
+        same = next((t for t in self.torrents if t.hash == hash_hex), None)
+        if same is not None and not files and not known:
+            # The same torrent again (a repair): same files; broken ones mended
+            # unless "readd_fixes" is off.
+            name = name or same.original_filename
+            files = [TorrentFile(f.id, f.path, f.content, 0, f.unavailable,
+                                 f.broken and not self.readd_fixes, f.infringing) for f in same.files]
+        name = self.norm(name or hash_hex)
         if not files:
             seed = int(hash_hex[:8], 16)
             files = [TorrentFile(1, f"/{name}.mkv", SyntheticContent(3 * MIB + seed % MIB, seed)),
@@ -766,7 +824,7 @@ class RealDebrid:
 
     def _act_rename_torrent(self, args: dict[str, Any]) -> dict[str, Any]:
         torrent = self._torrent(args["id"])
-        torrent.filename = nfc(args["filename"])
+        torrent.filename = self.norm(args["filename"])
         if args.get("original", False):
             torrent.original_filename = torrent.filename
         return {"ok": True}
@@ -833,6 +891,30 @@ class RealDebrid:
                 device["approved"] = True
                 return {"ok": True}
         raise KeyError("unknown device")
+
+    def _act_set_listing(self, args: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(args) - set(LISTING_DEFAULTS)
+        if unknown:
+            raise KeyError(f"unknown listing switches {sorted(unknown)}")
+        self.listing.update(args)
+        return {"listing": dict(self.listing)}
+
+    def _act_inject_error(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.injected.append({"route": args["route"], "status": int(args["status"]),
+                              "error": str(args.get("error", "")), "code": args.get("code"),
+                              "times": int(args.get("times", 1))})
+        return {"ok": True}
+
+    def take_injected(self, route_name: str) -> ApiError | None:
+        for item in self.injected:
+            if item["route"] == route_name and item["times"] > 0:
+                item["times"] -= 1
+                return ApiError(item["status"], item["error"], item["code"])
+        return None
+
+    def _act_set_readd_fixes(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.readd_fixes = bool(args["value"])
+        return {"readd_fixes": self.readd_fixes}
 
     def _act_set_status_polls(self, args: dict[str, Any]) -> dict[str, Any]:
         self.status_polls.update({k: int(v) for k, v in args.items()})
@@ -909,9 +991,19 @@ def paged(ctx: Ctx, items: list[Any], render: Callable[[Any], dict[str, Any]]) -
     limit = min(limit, ctx.rd.max_limit)
     page = int_param(ctx, "page")
     offset = (max(page, 1) - 1) * limit if page is not None else (int_param(ctx, "offset") or 0)
+    shape = ctx.rd.listing
     total = len(items)
-    headers = {"X-Total-Count": str(total)}
+    headers = {"X-Total-Count": str(total)} if shape["total_header"] else {}
+    if shape["page_error_from"] is not None and offset >= int(shape["page_error_from"]):
+        status = int(shape["page_error_status"])
+        raise ApiError(status, *FAULT_ERRORS.get(status, ("internal_error", -1)))
+    if shape["empty"] == "204":           # the RD bug of NOTES 2.5: every page empty
+        return empty(204, headers)
+    if shape["empty"] == "[]":
+        return json_response([], 200, headers)
     chunk = items[offset:offset + limit]
+    if shape["short_pages_from"] is not None and offset >= int(shape["short_pages_from"]):
+        chunk = chunk[1:]                 # an item moved while the list was read
     if not chunk:
         return empty(204, headers)
     return json_response([render(x) for x in chunk], 200, headers)
@@ -1057,9 +1149,9 @@ async def add_torrent(ctx: Ctx) -> Response:
         if b"files" in info:
             for n, entry in enumerate(info[b"files"], start=1):
                 path = "/" + "/".join(p.decode("utf-8", "replace") for p in entry[b"path"])
-                files.append(TorrentFile(n, nfc(path), SyntheticContent(int(entry[b"length"]), seed + n)))
+                files.append(TorrentFile(n, ctx.rd.norm(path), SyntheticContent(int(entry[b"length"]), seed + n)))
         elif b"length" in info:
-            files.append(TorrentFile(1, nfc("/" + (name or "file")), SyntheticContent(int(info[b"length"]), seed)))
+            files.append(TorrentFile(1, ctx.rd.norm("/" + (name or "file")), SyntheticContent(int(info[b"length"]), seed)))
         else:
             raise ValueError("no files")
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -1253,6 +1345,9 @@ class RealDebridApp:
                 raise ApiError(404, "unknown_method", 3)
             if rdef.auth:
                 self.rd.authenticate(token)
+            injected = self.rd.take_injected(f"{method} {rdef.template}")
+            if injected is not None:
+                raise injected
             response = await rdef.handler(Ctx(request, self.rd, params, token))
         except ApiError as exc:
             return exc.response()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import trio
 
@@ -20,6 +20,7 @@ from clients.errors import ReadOnly
 
 if TYPE_CHECKING:
     from ..spool import SpoolFile
+    from ..uploads import UploadManager, UploadRecord
 
 
 @dataclass
@@ -33,9 +34,12 @@ class Entry:
     mtime: float = 0.0
     ref: Any = None                # handed back to list_dir / resolve / write operations
     xattrs: dict[str, bytes] = field(default_factory=dict)
-    virtual: Callable[[], bytes] | None = None   # generated content (status files)
+    # Generated content (status files), made at open; a coroutine function when
+    # making it needs I/O (which must not block the trio thread).
+    virtual: Callable[[], bytes | Awaitable[bytes]] | None = None
     local: Path | None = None      # served from this local file (e.g. a spool being uploaded)
     writable: bool = False
+    rank: Any = ()                 # orders name clashes (vfs/names.py): lower keeps the plain name
 
 
 @dataclass
@@ -43,6 +47,9 @@ class DirectLink:
     url: str
     size: int
     max_connections: int | None = None   # the provider's per-file connection limit
+    offset: int = 0                      # the file starts this far into what `url` serves
+    total: int | None = None             # the size of what `url` serves, when not `size`
+                                         # (a member stored inside an archive)
 
 
 class Source:
@@ -52,6 +59,8 @@ class Source:
     # directory at once, so the kernel forgets vanished names without waiting.
     listings_in_memory: bool = False
     mountpoint: Path | None = None     # set by the mount (for hooks that need real paths)
+    uploads: "UploadManager | None" = None   # written files become uploads (vfs/uploads.py)
+    engine: Any = None                 # the read engine, set by the mount (sources that read content)
 
     async def check(self) -> None:
         """Validates credentials; raises AuthError with a clear message."""
@@ -89,13 +98,24 @@ class Source:
     async def rename(self, ref: Any, old_parent_ref: Any, new_parent_ref: Any, new_name: str) -> Entry:
         raise ReadOnly(f"{self.name} is read-only")
 
-    # Writing files: `create_file` says whether a new file may be written here
-    # (raise to refuse); the bytes go to a spool (vfs/spool.py); `commit_file`
-    # hands the finished spool over on close. Its errors reach close(2); the
-    # source owns the spool from then on (upload it, parse it, discard it).
+    # Writing files (vfs/writes.py): `create_file` says whether a file may be
+    # written here (raise to refuse); the bytes go to a spool (vfs/spool.py).
+    # At the commit, a source with an upload manager (an `uploads` attribute,
+    # vfs/uploads.py) says where the file goes (`upload_destination`) and what
+    # to show for the record the manager returns (`upload_entry`); any other
+    # source consumes the bytes in `commit_file` (the write path deletes the
+    # spool afterwards). Errors of either reach close(2).
     async def create_file(self, parent_ref: Any, name: str) -> None:
         raise ReadOnly(f"{self.name} is read-only")
 
     async def commit_file(self, parent_ref: Any, name: str, spool: "SpoolFile") -> Entry | None:
         """Returns the entry to show for the new file, or None to show nothing."""
+        raise ReadOnly(f"{self.name} is read-only")
+
+    def upload_destination(self, parent_ref: Any, name: str) -> tuple[Any, list[str]]:
+        """(folder id, remote file ids the new file replaces) for an upload."""
+        raise ReadOnly(f"{self.name} is read-only")
+
+    def upload_entry(self, record: "UploadRecord") -> Entry:
+        """What to show for a committed upload (pending, or the remote file)."""
         raise ReadOnly(f"{self.name} is read-only")

@@ -43,7 +43,7 @@ class LibrarySource(Source):
         self.rd = rd
         self.index: dict[Any, list[Entry]] = {}
         self.folders: dict[Any, str] = {}       # folder ref -> its name (for notifications)
-        self.change_listeners: list[Callable[[list[tuple[str, bool]]], None]] = []
+        self.change_listeners: list[Callable[[list[tuple[str, str]]], None]] = []
         self._dirty = trio.Event()
         self._built = False
         self._on_change = None
@@ -71,7 +71,7 @@ class LibrarySource(Source):
 
     # ------------------------------------------------------------------ the view
 
-    def _shown(self) -> list[tuple[str, Any, list[tuple[int, Any]]]]:
+    def _shown(self) -> list[tuple[str, Any, list[Any]]]:
         shown = []
         for tid in self.rd.order:
             torrent = self.rd.torrents.get(tid)
@@ -83,21 +83,20 @@ class LibrarySource(Source):
     async def rebuild(self) -> None:
         # Parsing thousands of new names takes seconds: a worker thread does it (the
         # results are cached), so the pass below on the trio thread only looks them up.
-        pairs = [(torrent.filename, file.path) for _tid, torrent, files in self._shown()
-                 for _position, file in files]
+        pairs = [(torrent.filename, item.path) for _tid, torrent, files in self._shown() for item in files]
         await trio.to_thread.run_sync(_warm, pairs)
         self._rebuild()
 
     def _rebuild(self) -> None:
         started = time.monotonic()
-        placed: dict[str, list[tuple[Place, str, int, Any]]] = defaultdict(list)
+        placed: dict[str, list[tuple[Place, str, Any]]] = defaultdict(list)
         titles: dict[str, Counter[str]] = defaultdict(Counter)
         for tid, torrent, files in self._shown():
-            for position, file in files:
-                where = place(torrent.filename, file.path)
+            for item in files:
+                where = place(torrent.filename, item.path)
                 if where is None:
                     continue
-                placed[where.key].append((where, tid, position, file))
+                placed[where.key].append((where, tid, item))
                 titles[where.key][where.folder] += 1
         index: dict[Any, list[Entry]] = {("movies",): [], ("shows",): []}
         folders: dict[Any, str] = {}
@@ -105,16 +104,16 @@ class LibrarySource(Source):
             # the folder's name: its most common spelling (ties: the first in order)
             folder = sorted(titles[key].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
             kind = items[0][0].kind
-            mtime = max(self._mtime(tid) for _w, tid, _p, _f in items)
+            mtime = max(self._mtime(tid) for _w, tid, _i in items)
             ref = ("title", key)
             folders[ref] = f"{kind}/{folder}"
             index[(kind,)].append(Entry(folder, f"d/{key}", True, mtime=mtime, ref=ref))
             if kind == "movies":
-                index[ref] = [self._file_entry(tid, position, file) for _w, tid, position, file in items]
+                index[ref] = [self._file_entry(tid, item) for _w, tid, item in items]
                 continue
             seasons: dict[int, list[Entry]] = defaultdict(list)
-            for where, tid, position, file in items:
-                seasons[where.season or 0].append(self._file_entry(tid, position, file))
+            for where, tid, item in items:
+                seasons[where.season or 0].append(self._file_entry(tid, item))
             index[ref] = [Entry(f"Season {n:02d}", f"d/{key}/s{n}", True, mtime=mtime, ref=("season", key, n))
                           for n in sorted(seasons)]
             for n, entries in seasons.items():
@@ -135,9 +134,10 @@ class LibrarySource(Source):
         torrent = self.rd.torrents.get(tid)
         return (torrent.ended or torrent.added or 0) if torrent else 0
 
-    def _file_entry(self, tid: str, position: int, file: Any) -> Entry:
-        return Entry(file.path.rsplit("/", 1)[-1], f"f/{tid}/{file.id}", False, size=file.bytes,
-                     mtime=self._mtime(tid), ref=("tfile", tid, position))
+    def _file_entry(self, tid: str, item: Any) -> Entry:
+        """`item` is the Real-Debrid source's Shown: its ref resolves through that source."""
+        return Entry(item.path.rsplit("/", 1)[-1], f"f/{tid}/{item.key}", False, size=item.size,
+                     mtime=self._mtime(tid), ref=item.ref)
 
     def _report(self, changed: list[Any], old_folders: dict[Any, str]) -> None:
         if self.mountpoint is None or not self.change_listeners:
@@ -152,7 +152,8 @@ class LibrarySource(Source):
             name = old_folders.get(ref) if gone else self.folders[ref]
             if name is not None:
                 kind, _, folder = name.partition("/")
-                changes.append((str(self.mountpoint / "library" / kind / safe_name(folder)), gone))
+                what = "removed" if gone else "changed" if ref in old_folders else "added"
+                changes.append((what, str(self.mountpoint / "library" / kind / safe_name(folder))))
         changes = list(dict.fromkeys(changes))
         if changes:
             for listener in self.change_listeners:

@@ -351,9 +351,9 @@ class LinkSource(Source):
     def xattrs_for(self, row: LinkRow) -> dict[str, bytes]:
         return {}
 
-    def _status_now(self) -> bytes:
-        # Called at open(2) on the trio thread: a small local sqlite read.
-        return self.status_text(self.store.rows(self.name)).encode()
+    async def _status_now(self) -> bytes:
+        # Made at open(2): the rows come from sqlite, read in a worker thread.
+        return self.status_text(await self._rows()).encode()
 
     def status_text(self, rows: list[LinkRow]) -> str:
         lines = [f"# {self.name}"] + self.account_lines()

@@ -9,8 +9,8 @@ every `poll_after_seconds` until `download_ready`, for at most `max_wait`
 seconds, then fails with EAGAIN and shows the state in `.status`.
 
 A file is listed only with its size: a link whose size the portal does not
-know yet (before it fetched the file) is polled like a read, then waits in
-`.status` and is asked again (by its `linkId`, no second unrestrict). A portal
+know yet (before it fetched the file) waits in `.status` and is asked again
+after `poll_after_seconds` (by its `linkId`, no second unrestrict). A portal
 that answers without `linkId` (the v1.0 shape) is unrestricted again whenever
 a fresh link is needed (no charge: `reusedExisting`).
 """
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import trio
 
-from clients.errors import FileUnavailable, NotFound, NotReady, TemporaryError
+from clients.errors import FileUnavailable, NotFound, NotReady, RemoteError, TemporaryError
 from clients.portal import PortalClient, PortalHost, PortalLink
 from ..config import Config, ConfigError
 from .base import DirectLink
@@ -65,6 +65,10 @@ class PortalSource(LinkSource):
         if isinstance(interval, (int, float)) and interval > 0:
             self.check_interval = interval / 1000
         hosts = await self.client.hosts_grouped()
+        if not hosts:
+            # A portal serves no link without hosts: an empty list means a wrong api_url or an
+            # account the portal does not recognise, never a working set-up.
+            raise RemoteError("portal /hosts/grouped: the host list is empty")
         self.hosts = {domain: host for host in hosts for domain in host.domains}
         self._checked = True
         log.info("portal: %s account, %d host(s)", self.account.get("accountType", "?"), len(hosts))
@@ -114,7 +118,8 @@ class PortalSource(LinkSource):
                         {"link_id": link.link_id, "maxchunks": link.maxchunks or host.max_chunks})
 
     async def _sized(self, url: str) -> PortalLink:
-        """The link once its size is known, polled for up to `max_wait`; else NotReady."""
+        """The link if its size is known; else NotReady (asked again after `poll_after`
+        by the retry task, by its linkId). No sleeping here: listings wait for probes."""
         link_id = self._unsized.pop(url, "")
         link = None
         if link_id:
@@ -124,16 +129,13 @@ class PortalSource(LinkSource):
                 pass
         if link is None:
             link = await self.client.unrestrict(url)
-        deadline = trio.current_time() + self.max_wait
-        while link.filesize is None:
+        if link.filesize is None:
             if link.remote_status == "error":
                 raise FileUnavailable("the portal failed to fetch the file (remote_status error)")
-            if not link.link_id or not await wait_bounded(link.poll_after, deadline):
-                if link.link_id:
-                    self._unsized[url] = link.link_id
-                raise NotReady(f"the portal does not know the file's size yet (remote_status "
-                               f"{link.remote_status or '?'})", retry_after=link.poll_after)
-            link = await self.client.link(link.link_id)
+            if link.link_id:
+                self._unsized[url] = link.link_id
+            raise NotReady(f"the portal does not know the file's size yet (remote_status "
+                           f"{link.remote_status or '?'})", retry_after=link.poll_after)
         return link
 
     async def direct_link(self, row: LinkRow, refresh: bool) -> DirectLink:

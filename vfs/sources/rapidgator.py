@@ -20,29 +20,23 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, TypeVar
 
 import httpx
 import trio
 
-from clients.errors import (AuthError, InvalidName, NoSpace, NotEmpty, NotFound, QuotaExceeded,
-                            RemoteError, TemporaryError, TooBig)
+from clients.errors import (AuthError, InvalidName, NoSpace, NotEmpty, NotFound, Refused,
+                            RemoteError, TooBig)
 from clients.rapidgator import RapidgatorClient, RGFile, RGFolder, TwoFactorRequired, UploadSession
 from ..config import (RAPIDGATOR_API_URL, RAPIDGATOR_CREDENTIALS, Config, ConfigError,
                       default_config_path)
-from ..spool import SPOOL_KEY_PREFIX
-from ..uploads import DONE, PROCESSING, SENDING, UploadManager, UploadRecord
+from ..uploads import DONE, Session, UploadManager, UploadRecord
 from .base import DirectLink, Entry, Source
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_CONNECTIONS = 5            # JDownloader's limit for Rapidgator premium links (NOTES §5)
-POLL_FIRST, POLL_MAX = 0.1, 2.0
-POLL_STEADY = 3.0              # poll every POLL_FIRST this long (most uploads finish), then back off
-PROCESSING_TIMEOUT = 600.0     # an upload Processing longer than this is retried
-RELEASE_GRACE = 60.0           # a confirmed upload's spool outlives the kernel's caches
-ABANDON_GRACE = 30.0           # an abandoned session still Uploading after this never completes
-REFUSALS = (NoSpace, QuotaExceeded, InvalidName, TooBig)
 
 
 # ---------------------------------------------------------------- stored credentials
@@ -89,18 +83,20 @@ class RapidgatorSource(Source):
                               "token (or login and password) in [rapidgator]")
         self.client = RapidgatorClient(http, rg.api_url, token, login=login, password=password,
                                        on_token=self._store_token)
-        self.uploads = UploadManager(config.state_dir / "uploads" / self.name, self._drive_upload,
-                                     self._upload_done, reaper=self._reap_session)
+        self.uploads = UploadManager(config.state_dir / "uploads" / self.name,
+                                     RapidgatorUploads(self.client))
         self.root_id: str | None = None
         self._files: dict[str, dict[str, RGFile]] = {}      # folder id -> file id -> file
         self._folders: dict[str, dict[str, RGFolder]] = {}  # folder id -> sub-folders
         self._by_id: dict[str, RGFile] = {}
         self._links: dict[str, DirectLink] = {}
-        self._aliases: dict[str, str] = {}   # uploaded file id -> the key it was shown under
-        self._nursery: trio.Nursery | None = None
         self._on_change = lambda ref: None
 
-    def _store_token(self, token: str) -> None:
+    async def _store_token(self, token: str) -> None:
+        # fsync: in a worker thread, never on the trio thread (a renewal happens mid-read).
+        await trio.to_thread.run_sync(self._store_token_sync, token)
+
+    def _store_token_sync(self, token: str) -> None:
         if self.credentials_file is None:
             return
         data = load_credentials(self.credentials_file)
@@ -119,8 +115,8 @@ class RapidgatorSource(Source):
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
-            self._nursery = nursery
             await nursery.start(self.uploads.run)
+            nursery.start_soon(self._show_confirmed)
             task_status.started()
 
     def _folder(self, ref: Any) -> str:
@@ -138,16 +134,14 @@ class RapidgatorSource(Source):
         self._folders[folder_id] = {f.folder_id: f for f in content.folders}
         self._files[folder_id] = {f.file_id: f for f in content.files}
         self._by_id.update(self._files[folder_id])
-        pending = [r for r in self.uploads.records.values() if r.folder == folder_id and r.state != DONE]
+        pending = self.uploads.pending(folder_id)
         hidden = {r.name for r in pending}   # a pending upload replaces the older file of its name
         entries = [self._folder_entry(f) for f in content.folders]
         entries += [self._file_entry(f) for f in content.files if f.name not in hidden]
         entries += [self._pending_entry(r) for r in pending]
         # Confirmed uploads listed as remote files now: their spools may go (after
         # this listing is applied; the release task runs at the next checkpoint).
-        for record in list(self.uploads.records.values()):
-            if record.state == DONE and (record.result or {}).get("file_id") in self._files[folder_id]:
-                self._soon(self.uploads.release, record)
+        self.uploads.listed(set(self._files[folder_id]))
         return entries
 
     def _folder_entry(self, folder: RGFolder) -> Entry:
@@ -155,7 +149,7 @@ class RapidgatorSource(Source):
                      ref=folder.folder_id, writable=True)
 
     def _file_entry(self, file: RGFile) -> Entry:
-        return Entry(file.name, self._aliases.get(file.file_id, f"file/{file.file_id}"), False,
+        return Entry(file.name, self.uploads.alias(file.file_id) or f"file/{file.file_id}", False,
                      size=file.size, mtime=file.created, ref=("file", file.file_id),
                      xattrs={"user.md5": file.md5.encode()} if file.md5 else {}, writable=True)
 
@@ -186,15 +180,14 @@ class RapidgatorSource(Source):
     # ------------------------------------------------------------ namespace
 
     async def mkdir(self, parent_ref: Any, name: str) -> Entry:
-        folder = await self.client.folder_create(name, self._folder(parent_ref))
+        folder = await _naming(self.client.folder_create(name, self._folder(parent_ref)))
         self._folders.setdefault(self._folder(parent_ref), {})[folder.folder_id] = folder
         return Entry(name, f"dir/{folder.folder_id}", True, mtime=folder.created or time.time(),
                      ref=folder.folder_id, writable=True)
 
     async def _is_empty(self, folder_id: str) -> bool:
         content = await self.client.folder_content(folder_id)
-        pending = any(r.folder == folder_id for r in self.uploads.records.values() if r.state != DONE)
-        return not content.files and not content.folders and not pending
+        return not content.files and not content.folders and not self.uploads.pending(folder_id)
 
     async def rmdir(self, parent_ref: Any, ref: Any) -> None:
         if not await self._is_empty(ref):
@@ -206,8 +199,8 @@ class RapidgatorSource(Source):
         kind, ident = ref
         if kind == "upload":
             record = await self.uploads.cancel(ident)
-            if record is not None and record.state == DONE and record.result:
-                await self._delete_file(record.result["file_id"])
+            if record is not None and record.result:
+                self._forget_file(record.result["file_id"])
             return
         await self._delete_file(ident)
 
@@ -227,20 +220,15 @@ class RapidgatorSource(Source):
         kind, ident = ref
         doomed_files, doomed_uploads = self._same_name(new_folder, new_name, ref)
         if kind == "upload":
-            record = self.uploads.records.get(ident)
-            if record is None:
-                raise NotFound("the upload is gone")
-            # The service learns the new place when the upload is done (see _upload_done).
-            record.name, record.folder = new_name, new_folder
-            record.replaces = sorted(set(record.replaces) | set(doomed_files))
-            await self.uploads.save(record)
-            entry = self._pending_entry(record)
+            # The service learns the new place when it has the file (the manager applies it).
+            record = await self.uploads.move(ident, new_folder, new_name, doomed_files)
+            entry = self.upload_entry(record)
         else:
             file = self._by_id.get(ident)
             old_name = file.name if file is not None else None
             # Renamed first: a name the service refuses then changes nothing.
             if file is None or file.name != new_name:
-                file = await self.client.file_rename(ident, new_name)
+                file = await _naming(self.client.file_rename(ident, new_name))
             if new_folder != old_folder:
                 try:
                     await self.client.file_move(ident, new_folder)
@@ -268,7 +256,7 @@ class RapidgatorSource(Source):
             raise InvalidName("a file has that name")   # the kernel stops most of these first
         old = self._folders.get(old_folder, {}).get(folder_id)
         # Renamed first: a name the service refuses then changes nothing.
-        folder = await self.client.folder_rename(folder_id, new_name)
+        folder = await _naming(self.client.folder_rename(folder_id, new_name))
         if new_folder != old_folder:
             try:
                 await self.client.folder_move(folder_id, new_folder)
@@ -289,9 +277,8 @@ class RapidgatorSource(Source):
         """Files and pending uploads named `name` in the folder, other than `own_ref`."""
         files = [f.file_id for f in self._files.get(folder_id, {}).values()
                  if f.name == name and ("file", f.file_id) != own_ref]
-        uploads = [r.id for r in self.uploads.records.values()
-                   if r.folder == folder_id and r.name == name and r.state != DONE
-                   and ("upload", r.id) != own_ref]
+        uploads = [r.id for r in self.uploads.pending(folder_id)
+                   if r.name == name and ("upload", r.id) != own_ref]
         return files, uploads
 
     def _forget_file(self, file_id: str) -> None:
@@ -309,162 +296,98 @@ class RapidgatorSource(Source):
         if not name or len(name.encode()) > 255:
             raise InvalidName(f"Rapidgator refuses the name {name!r}")
 
-    async def commit_file(self, parent_ref: Any, name: str, spool: Any) -> Entry | None:
+    def upload_destination(self, parent_ref: Any, name: str) -> tuple[str, list[str]]:
+        """Where a written file goes, and the remote files of that name it replaces."""
         folder_id = self._folder(parent_ref)
-        md5 = await spool.digest()
-        size = spool.size
-        spool.close()
-        doomed_files, doomed_uploads = self._same_name(folder_id, name, None)
-        record = UploadRecord(id=UploadManager.new_id(), folder=folder_id, name=name,
-                              spool=str(spool.path), size=size, md5=md5,
-                              key=SPOOL_KEY_PREFIX + spool.path.name, replaces=doomed_files)
-        # Journaled first: from here on a crash loses nothing.
-        await self.uploads.journal.save(record)
-        try:
-            session: UploadSession | None = await self.client.upload_start(name, md5, size, folder_id)
-        except REFUSALS as exc:
-            await self.uploads.journal.remove(record.id)
-            log.warning("cannot upload %s to Rapidgator: %s", name, exc)
-            raise
-        except RemoteError as exc:
-            log.info("upload of %s will be retried in the background: %s", name, exc)
-            session = None
-        for record_id in doomed_uploads:
-            await self.uploads.cancel(record_id)
-        if session is not None and session.state == 2 and session.file is not None:
-            # Instant upload: the service already has these bytes; nothing is sent.
-            record.state, record.result = DONE, _file_json(session.file)
-            self.uploads.records[record.id] = record
-            await self._upload_done(record, notify=False)
-            await self.uploads.release(record)
-            log.info("instant upload of %s (%d bytes)", name, size)
-            return self._file_entry(self._by_id[session.file.file_id])
-        if session is not None:
-            record.session = {"upload_id": session.upload_id}
-        await self.uploads.submit(record)
+        return folder_id, self._same_name(folder_id, name, None)[0]
+
+    def upload_entry(self, record: UploadRecord) -> Entry:
+        """What the tree shows for a committed file: pending, or the remote file."""
+        if record.state == DONE and record.result is not None:
+            file = RGFile.from_json(record.result)
+            self._remember_file(file)
+            return self._file_entry(file)
         return self._pending_entry(record)
 
-    async def _drive_upload(self, record: UploadRecord, manager: UploadManager) -> dict[str, Any]:
-        """Starts or resumes the session of `record`; returns the remote file."""
-        session: UploadSession | None = None
-        upload_id = record.session.get("upload_id")
-        if upload_id:
-            try:
-                session = await self.client.upload_info(upload_id)
-            except NotFound:
-                session = None
-            if session is not None and session.state == 3:
-                log.info("upload of %s: the service failed the last session; starting again", record.name)
-                session = None
-        if session is None:
-            session = await self.client.upload_start(record.name, record.md5, record.size, record.folder)
-            record.session = {"upload_id": session.upload_id}
-            await manager.save(record)
-        if session.state == 0:
-            record.state = SENDING
-            if not session.url:
-                raise TemporaryError("the upload session has no upload URL")
-            started = trio.current_time()
-            try:
-                reply = await self.client.upload_file(
-                    session.url, Path(record.spool), record.name, record.size,
-                    progress=lambda sent: setattr(record, "sent", sent))
-            except NotFound:
-                record.session = {}      # the session is gone (e.g. a new token): start again
-                raise TemporaryError("the upload session is gone") from None
-            except RemoteError as exc:
-                if "in progress" in str(exc).lower():
-                    raise TemporaryError(str(exc)) from None
-                if "already finished" not in str(exc).lower():
-                    raise
-                reply = None
-            elapsed = max(trio.current_time() - started, 1e-6)
-            log.info("sent %s: %d bytes in %.2fs (%.1f MB/s)", record.name, record.size, elapsed,
-                     record.size / elapsed / 1e6)
-            session = reply or await self.client.upload_info(session.upload_id)
-        record.state = PROCESSING
-        await manager.save(record)
-        return await self._wait_processed(record, session)
+    async def _show_confirmed(self) -> None:
+        """Confirmed uploads become remote files under the key of their spool."""
+        async for record in self.uploads.confirmed:
+            if record.result is not None:
+                for file_id in record.replaces:
+                    self._forget_file(file_id)
+                self._remember_file(RGFile.from_json(record.result))
+                self._on_change(self._tree_ref(record.folder))
 
-    async def _wait_processed(self, record: UploadRecord, session: UploadSession) -> dict[str, Any]:
-        delay = POLL_FIRST
-        deadline = trio.current_time() + PROCESSING_TIMEOUT
-        steady_until = trio.current_time() + POLL_STEADY
-        while True:
-            if session.state == 2 and session.file is not None:
-                return _file_json(session.file)
-            if session.state == 3:
-                record.session = {}
-                raise TemporaryError("Rapidgator failed the upload (state 3)")
-            if session.state == 0 and record.state == PROCESSING:
-                raise TemporaryError("Rapidgator did not receive the upload; sending it again")
-            if trio.current_time() > deadline:
-                raise TemporaryError("Rapidgator is still processing the upload; checking again later")
-            await trio.sleep(delay)
-            if trio.current_time() > steady_until:
-                delay = min(delay * 1.5, POLL_MAX)
-            session = await self.client.upload_info(session.upload_id)
 
-    async def _reap_session(self, record: UploadRecord) -> None:
-        """The file of `record` was deleted (or replaced) while its session may
-        still be finished by the service: wait for the session's end and delete
-        the file it becomes, so that a removed file never comes back."""
-        upload_id = record.session.get("upload_id")
-        if not upload_id:
-            return
-        now = trio.current_time()
-        # State 0 (bytes not received) only ends a wait after a grace: a POST cut
-        # off just after its last byte still turns into Processing.
-        unsent_deadline, deadline = now + ABANDON_GRACE, now + PROCESSING_TIMEOUT
-        delay = POLL_FIRST
-        while True:
-            try:
-                session = await self.client.upload_info(upload_id)
-            except NotFound:
-                return
-            if session.state == 2 and session.file is not None:
-                await self._delete_file(session.file.file_id)
-                log.info("%s was deleted while Rapidgator processed its upload; deleted the file "
-                         "the upload became (%s)", record.name, session.file.file_id)
-                return
-            if session.state == 3:
-                return
-            now = trio.current_time()
-            if (session.state == 0 and now > unsent_deadline) or now > deadline:
-                return
-            await trio.sleep(delay)
-            delay = min(delay * 1.5, POLL_MAX)
+class RapidgatorUploads:
+    """Rapidgator's upload steps for the upload manager (vfs/uploads.py)."""
 
-    async def _upload_done(self, record: UploadRecord, notify: bool = True) -> None:
-        """The service has the file: apply renames made meanwhile, replace
-        what the file replaces, and show the remote file under the same key."""
-        file = RGFile.from_json(record.result or {})
+    def __init__(self, client: RapidgatorClient) -> None:
+        self.client = client
+
+    @staticmethod
+    def _session(session: UploadSession) -> Session:
+        return Session(session.upload_id, session.state, session.url,
+                       _file_json(session.file) if session.file is not None else None)
+
+    async def start(self, name: str, md5: str, size: int, folder: Any) -> Session:
         try:
-            if file.folder_id != record.folder:
-                await self.client.file_move(file.file_id, record.folder)
-                file = RGFile(file.file_id, file.name, record.folder, file.size, file.md5, file.created)
-            if file.name != record.name:
-                file = await self.client.file_rename(file.file_id, record.name)
-            for file_id in record.replaces:
-                if file_id != file.file_id:
-                    await self._delete_file(file_id)
-        except RemoteError as exc:
-            log.warning("uploaded %s, but could not finish moving/replacing it: %s", record.name, exc)
-        record.result = _file_json(file)
-        self._aliases[file.file_id] = record.key
-        self._remember_file(file)
-        if notify:
-            self._on_change(self._tree_ref(record.folder))
-            self._soon(self._release_later, record)
+            return self._session(await self.client.upload_start(name, md5, size, folder))
+        except Refused as exc:
+            raise await self._explain(exc, size) from None
 
-    async def _release_later(self, record: UploadRecord) -> None:
-        await trio.sleep(RELEASE_GRACE)
-        if record.id in self.uploads.records:
-            await self.uploads.release(record)
+    async def _explain(self, exc: Refused, size: int) -> RemoteError:
+        """A refusal the API documents no wording for: the account's documented
+        limits (user.storage.left, user.upload.max_file_size) may explain it."""
+        try:
+            user = await self.client.user_info()
+        except RemoteError:
+            return exc
+        left = _number((user.get("storage") or {}).get("left"))
+        biggest = _number((user.get("upload") or {}).get("max_file_size"))
+        if biggest is not None and size > biggest:
+            return TooBig(f"{exc} (the account takes files up to {biggest} bytes)", status=exc.status)
+        if left is not None and size > left:
+            return NoSpace(f"{exc} ({left} bytes of storage left)", status=exc.status)
+        return exc
 
-    def _soon(self, function: Any, *args: Any) -> None:
-        if self._nursery is not None:
-            self._nursery.start_soon(function, *args)
+    async def info(self, upload_id: str) -> Session:
+        return self._session(await self.client.upload_info(upload_id))
+
+    async def send(self, url: str, path: Path, name: str, size: int, progress: Any) -> Session | None:
+        reply = await self.client.upload_file(url, path, name, size, progress=progress)
+        return self._session(reply) if reply is not None else None
+
+    async def place(self, file: dict[str, Any], folder: Any, name: str) -> dict[str, Any]:
+        current = RGFile.from_json(file)
+        if current.folder_id != folder:
+            await self.client.file_move(current.file_id, folder)
+            current = RGFile(current.file_id, current.name, folder, current.size, current.md5,
+                             current.created)
+        if current.name != name:
+            renamed = await self.client.file_rename(current.file_id, name)
+            current = RGFile(current.file_id, renamed.name, current.folder_id, current.size,
+                             current.md5, current.created)
+        return _file_json(current)
+
+    async def delete(self, file_id: str) -> None:
+        await self.client.file_delete(file_id)
+
+
+async def _naming(call: Awaitable[T]) -> T:
+    """A call whose only choice of the user's is a name (folder/create,
+    folder/rename, file/rename): a refusal the docs do not explain refuses the name."""
+    try:
+        return await call
+    except Refused as exc:
+        raise InvalidName(str(exc), status=exc.status) from None
+
+
+def _number(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _file_json(file: RGFile) -> dict[str, Any]:

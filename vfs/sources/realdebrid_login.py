@@ -4,6 +4,7 @@ Asks for a device code with the open-source client id, prints the user code
 and the verification URL, polls for the app credentials, trades the device
 code for a refresh token, and stores client id/secret and refresh token in
 the config dir (mode 0600). The mount then refreshes access tokens itself.
+The HTTP calls are the client's (clients/realdebrid.py); this is the command.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import time
 import httpx
 import trio
 
-from clients.realdebrid import OAUTH_GRANT, OPENSOURCE_CLIENT_ID, oauth_url_for
+from clients.errors import RemoteError
+from clients.realdebrid import RealDebridClient, oauth_url_for
 from ..config import REALDEBRID_API_URL, REALDEBRID_CREDENTIALS, Config
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,8 @@ def login(args: argparse.Namespace, config: Config) -> int:
     target = rd.credentials_file if rd and rd.credentials_file else \
         (config.path.parent if config.path else None) / REALDEBRID_CREDENTIALS
     try:
-        stored = trio.run(device_flow, oauth)
-    except (httpx.HTTPError, KeyError, ValueError, TimeoutError) as exc:
+        stored = trio.run(device_flow, api_url, oauth)
+    except (RemoteError, KeyError, ValueError, TimeoutError) as exc:
         print(f"debridfs: Real-Debrid login failed: {type(exc).__name__}: {exc}", flush=True)
         return 1
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -45,31 +47,19 @@ def login(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-async def device_flow(oauth: str) -> dict[str, str]:
+async def device_flow(api_url: str, oauth: str) -> dict[str, str]:
     async with httpx.AsyncClient(timeout=30) as http:
-        response = await http.get(f"{oauth}/device/code",
-                                  params={"client_id": OPENSOURCE_CLIENT_ID, "new_credentials": "yes"})
-        response.raise_for_status()
-        device = response.json()
+        client = RealDebridClient(http, api_url, "", oauth_url=oauth)
+        device = await client.device_code()
         print(f"To log in, open {device['verification_url']} and enter the code: {device['user_code']}",
               flush=True)
         interval = max(1.0, float(device.get("interval", 5)))
         deadline = time.monotonic() + min(float(device.get("expires_in", LOGIN_TIMEOUT)), LOGIN_TIMEOUT)
-        while True:
-            response = await http.get(f"{oauth}/device/credentials",
-                                      params={"client_id": OPENSOURCE_CLIENT_ID,
-                                              "code": device["device_code"]})
-            if response.status_code == 200:
-                credentials = response.json()
-                break
-            if response.status_code != 403 or time.monotonic() > deadline:
-                response.raise_for_status()
+        while (credentials := await client.device_credentials(device["device_code"])) is None:
+            if time.monotonic() > deadline:
                 raise TimeoutError("the code was not approved in time")
             await trio.sleep(interval)
-        response = await http.post(f"{oauth}/token", data={
-            "client_id": credentials["client_id"], "client_secret": credentials["client_secret"],
-            "code": device["device_code"], "grant_type": OAUTH_GRANT})
-        response.raise_for_status()
-        tokens = response.json()
+        tokens = await client.oauth_token(credentials["client_id"], credentials["client_secret"],
+                                          device["device_code"])
         return {"client_id": credentials["client_id"], "client_secret": credentials["client_secret"],
                 "refresh_token": tokens["refresh_token"]}

@@ -1,0 +1,1 @@
+"""Unit tests: pure pieces, no mount, no emulator, fast (the whole layer in seconds)."""

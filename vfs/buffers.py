@@ -1,0 +1,75 @@
+"""Span buffers, recycled.
+
+A span (one ranged request, vfs/reader.py) receives its bytes into one
+buffer, and the memory cache keeps views of it. A fresh 4 MiB `bytearray`
+costs a memset and a thousand page faults, about as much CPU as receiving
+the bytes, so block-sized buffers are taken again once nothing refers to them:
+no span, no cached chunk, no read in progress. That is told by the reference
+count: every live view (a memoryview made from the buffer, and its slices)
+holds the buffer through its managed buffer, so a count of "only the pool"
+means no view can see the bytes change.
+
+`SpanBuffer` also remembers where in the file it starts, so a read that
+covers several cached chunks of one span is answered with one view of the
+span instead of a joined copy.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import sys
+
+log = logging.getLogger(__name__)
+
+# sys.getrefcount(buf) of a buffer that only the pool's loop holds: the loop's
+# variable and getrefcount's argument.
+_FREE_REFS = 2
+
+
+class SpanBuffer(bytearray):
+    """A span's bytes; `start` is the file offset of its first byte."""
+
+    __slots__ = ("start",)
+
+    def __init__(self, length: int, start: int = 0) -> None:
+        super().__init__(length)
+        self.start = start
+
+    def view(self, lo: int, hi: int) -> memoryview:
+        """The file's bytes [lo, hi), which must lie in this buffer."""
+        return memoryview(self)[lo - self.start:hi - self.start]
+
+
+class BufferPool:
+    """Hands out buffers of `size` bytes, reusing those nobody refers to; keeps
+    at most `spare` unused ones (the rest go back to the allocator)."""
+
+    def __init__(self, size: int, spare: int = 4) -> None:
+        self.size = size
+        self.spare = spare
+        self._buffers: collections.deque[SpanBuffer] = collections.deque()
+
+    def take(self, length: int, start: int) -> SpanBuffer:
+        if length != self.size:
+            # Smaller spans (probes, seeks) are not pooled: a pooled buffer would
+            # keep a whole block alive for a small cached chunk.
+            return SpanBuffer(length, start)
+        found: SpanBuffer | None = None
+        spare = 0
+        for _ in range(len(self._buffers)):
+            buf = self._buffers.popleft()
+            if sys.getrefcount(buf) > _FREE_REFS:
+                self._buffers.append(buf)      # a span or a view still uses it
+            elif found is None:
+                found = buf
+            elif spare < self.spare:
+                spare += 1
+                self._buffers.append(buf)
+            # else: dropped; its memory goes back
+        if found is None:
+            found = SpanBuffer(length, start)
+        else:
+            found.start = start
+        self._buffers.append(found)
+        return found

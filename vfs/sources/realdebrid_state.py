@@ -1,0 +1,266 @@
+"""Real-Debrid source, part 1: the state in memory and what it shows.
+
+Everything listings need lives here (torrents, details, downloads, links,
+dead files, names of archived links, RAR members), with the pure rules
+deriving what is shown from it: which files a torrent shows (`_torrent_files`),
+which torrent directories a view has (`_torrent_dirs`) and under which names
+(`_shown_names`, the tree's own rule). No API call is made here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import trio
+
+from clients.ratelimit import RateLimiter
+from clients.realdebrid import Credentials, Download, OAuthCredentials, RealDebridClient, Torrent, TorrentInfo
+from ..config import Config, ConfigError
+from ..names import unique_names
+from .base import DirectLink, Entry, Source
+from .realdebrid_repair import Repairs
+from .realdebrid_store import Store
+
+log = logging.getLogger(__name__)
+
+PLAYABLE_STATUS = "downloaded"
+ACTIVE_STATUSES = {"magnet_conversion", "waiting_files_selection", "queued", "downloading",
+                   "compressing", "uploading"}
+PAGE_LIMIT = 2500
+MAX_PAGES = 400               # 1,000,000 torrents: a list that never ends is not believed
+UNAVAILABLE_WAIT = 600.0      # code 24 without a wait of its own (the table has one)
+CONFIRM_GONE_MAX = 20         # /torrents/info calls per sync to confirm unlisted torrents are gone
+INFO_CONCURRENCY = 8
+FULL_PASS_EVERY = 10          # refreshes between full passes over every list page
+PENDING_POLL = 2.0            # seconds between polls of torrents we added
+ON_CHANGE_TIMEOUT = 300.0    # an on_change command running longer is killed
+HOOK_ENV_KEEP = ("PATH", "HOME", "LANG")   # all an on_change command gets of our environment
+HOOK_ENV_MAX = 64 * 1024                   # bytes per DEBRIDFS_* list variable
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A file shown inside a torrent directory."""
+
+    key: str            # "f<file id>", or "l<link index>" for a link shown as itself
+    path: str           # inside the torrent, starting with "/"
+    size: int
+    ref: tuple          # ("tfile", torrent id, position), ("tlink", torrent id, link index)
+                        # or ("tmember", torrent id, link index, member index)
+    dead_key: int       # the file id in `dead`, or -1 - link index
+
+
+def info_signature(item: dict[str, Any]) -> tuple:
+    """What decides whether a torrent's /torrents/info must be fetched again."""
+    return (item.get("status"), item.get("bytes"), item.get("progress"), item.get("ended"))
+
+
+class RealDebridState(Source):
+    """Memory of one Real-Debrid account, filled by the sync (realdebrid_sync.py)."""
+
+    def __init__(self, config: Config, http: httpx.AsyncClient) -> None:
+        rd = config.realdebrid
+        if rd is None:
+            raise ConfigError("no [realdebrid] section in the config")
+        credentials: Credentials
+        if rd.token:
+            credentials = Credentials(rd.token)
+        else:
+            stored = load_credentials(rd.credentials_file)
+            if stored is None:
+                raise ConfigError("no Real-Debrid token: set [realdebrid] token in the config file "
+                                  "or DEBRIDFS_REALDEBRID_TOKEN in the environment, "
+                                  "or run `debridfs login realdebrid`")
+            credentials = OAuthCredentials(stored["client_id"], stored["client_secret"],
+                                           stored["refresh_token"])
+        self.rd = rd
+        self.state_dir = config.state_dir
+        self.client = RealDebridClient(http, rd.api_url, credentials,
+                                       RateLimiter(rd.rate_limit_per_minute), rd.oauth_url)
+        self.groups = {name: re.compile(pattern) for name, pattern in rd.groups.items()}
+        self.extensions = set(rd.extensions) if rd.extensions is not None else None
+        self.store: Store | None = None
+        # memory: everything listings need
+        self.torrents: dict[str, Torrent] = {}
+        self.items: dict[str, dict[str, Any]] = {}
+        self.order: list[str] = []
+        self.infos: dict[str, TorrentInfo] = {}
+        self._raw_infos: dict[str, dict[str, Any]] = {}
+        self.info_sigs: dict[str, tuple] = {}
+        self.downloads: list[Download] = []
+        self.download_items: list[dict[str, Any]] = []
+        self.pages: list[tuple[str | None, list[str]]] = []   # torrents list: (etag, ids) per page
+        self.total: int | None = None           # X-Total-Count of the last whole read
+        self._listed = False                    # a torrent list was read (now or in a past mount)
+        self.downloads_etag: str | None = None
+        self.dead: dict[tuple[str, int], str] = {}
+        self.links: dict[str, tuple[DirectLink, float]] = {}
+        self.link_names: dict[str, tuple[str, int]] = {}   # archived torrents' links: name, size
+        self.sizes: dict[str, int] = {}             # download id -> size found for filesize 0
+        self.rar_members: dict[str, list[tuple[str, int, int]]] = {}   # link -> (path, offset, size)
+        self.unavailable: dict[tuple[str, int], tuple[float, str]] = {}   # code 24: until, reason
+        self.repairs = Repairs(self.client, rd.repair, rd.repair_interval, rd.repair_max_attempts)
+        self.hidden: set[str] = set()               # keys removed by rm while the torrent stays
+        self.pending: dict[str, float] = {}         # torrents we added: id -> when
+        self.selections: dict[str, Any] = {}        # torrents we added: id -> file filter
+        self.unannounced: set[str] = set()          # torrents we added, shown before a list sync
+        self.link_results: list[tuple[float, str, str]] = []   # .links outcomes: (when, link, result)
+        self._on_change = None
+        # called with [(added|removed|changed, absolute path)] after a change the mount shows
+        self.change_listeners: list[Any] = []
+        self._hooks: trio.Nursery | None = None
+        self._hook_slot = trio.Lock()               # one on_change command at a time
+        self._wake = trio.Event()
+        self._info_locks: dict[str, trio.Lock] = {}
+        self._refreshes = 0
+        self._downloads_at = -float("inf")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _put_item(self, item: dict[str, Any]) -> None:
+        torrent = Torrent.from_json(item)
+        self.torrents[torrent.id] = torrent
+        self.items[torrent.id] = item
+
+    def _set_downloads(self, items: list[dict[str, Any]]) -> None:
+        self.download_items = items
+        self.downloads = [Download.from_json(d) for d in items]
+
+    def _notify(self, *refs: Any) -> None:
+        if self._on_change is None:
+            return
+        for ref in refs:
+            self._on_change(ref)
+
+    def _views(self) -> list[str]:
+        return [""] + list(self.groups)
+
+    def _top_refs(self) -> list[tuple]:
+        return [("torrents",)] + [("group", name) for name in self.groups]
+
+    def _visible(self, torrent: Torrent) -> bool:
+        return torrent.status == PLAYABLE_STATUS and f"t/{torrent.id}" not in self.hidden
+
+    def _info_json(self, tid: str) -> dict[str, Any] | None:
+        return self._raw_infos.get(tid)
+
+    def _forget_torrent(self, tid: str) -> None:
+        self.torrents.pop(tid, None)
+        self.items.pop(tid, None)
+        self.infos.pop(tid, None)
+        self.info_sigs.pop(tid, None)
+        self._raw_infos.pop(tid, None)
+        for key in [k for k in self.dead if k[0] == tid]:
+            del self.dead[key]
+
+    def _needs_info(self, tid: str) -> bool:
+        item = self.items.get(tid)
+        if item is None or item.get("status") != PLAYABLE_STATUS:
+            return False
+        return self.info_sigs.get(tid) != info_signature(item)
+
+    def _wanted_file(self, name: str) -> bool:
+        if self.extensions is None:
+            return True
+        return name.rsplit(".", 1)[-1].lower() in self.extensions if "." in name else False
+
+    def _torrent_files(self, torrent: Torrent, info: TorrentInfo, with_hidden: bool = False) -> list[Shown]:
+        """The files shown for a torrent: selected, linked, not dead, wanted (and
+        not removed by rm, unless `with_hidden`). When the links do not match the
+        selected files one to one (RD packed them into an archive), each link is
+        shown as what it is, under the name `/unrestrict/link` gives it: never
+        a member's name over the archive's bytes."""
+        if info.links_match_files:
+            candidates = [Shown(f"f{file.id}", file.path, file.bytes, ("tfile", torrent.id, position), file.id)
+                          for position, (file, _link) in enumerate(info.selected_files_with_links())]
+        else:
+            candidates = []
+            for index, link in enumerate(info.torrent.links):
+                named = self.link_names.get(link)
+                if named is not None:
+                    candidates.append(Shown(f"l{index}", "/" + named[0], named[1],
+                                            ("tlink", torrent.id, index), -1 - index))
+                    # stored members of a RAR: files of their own, byte ranges of the archive
+                    candidates += [Shown(f"l{index}m{n}", "/" + path, size, ("tmember", torrent.id, index, n),
+                                         -1 - index)
+                                   for n, (path, _offset, size) in enumerate(self.rar_members.get(link, ()))]
+        shown = []
+        for item in candidates:
+            if (torrent.id, item.dead_key) in self.dead:
+                continue
+            if not with_hidden and f"t/{torrent.id}/{item.key}" in self.hidden:
+                continue
+            if not self._wanted_file(item.path):
+                continue
+            shown.append(item)
+        return shown
+
+    def _has_files(self, torrent: Torrent, info: TorrentInfo | None) -> bool:
+        """Whether a torrent directory has something to show (or may have: its
+        details or its archive's names are not known yet)."""
+        if info is None or self._unnamed_links(info):
+            return True
+        return bool(self._torrent_files(torrent, info, with_hidden=True))
+
+    def _unnamed_links(self, info: TorrentInfo) -> list[str]:
+        if info.links_match_files:
+            return []
+        return [link for index, link in enumerate(info.torrent.links)
+                if link not in self.link_names and (info.torrent.id, -1 - index) not in self.dead]
+
+    def _unexamined_archives(self, info: TorrentInfo) -> list[int]:
+        """Indexes of an archived torrent's links that are RARs not yet examined."""
+        if info.links_match_files or self.engine is None:
+            return []
+        return [index for index, link in enumerate(info.torrent.links)
+                if link in self.link_names and link not in self.rar_members
+                and self.link_names[link][0].lower().endswith(".rar")
+                and (info.torrent.id, -1 - index) not in self.dead]
+
+    def _torrent_dirs(self, view: str) -> list[Entry]:
+        """The torrent directories of `torrents/` (view "") or of a group."""
+        pattern = self.groups.get(view) if view else None
+        entries = []
+        for tid in self.order:
+            torrent = self.torrents.get(tid)
+            if torrent is None or not self._visible(torrent):
+                continue
+            if pattern is not None and not pattern.search(torrent.filename):
+                continue
+            if not self._has_files(torrent, self.infos.get(tid)):
+                continue     # every file dead or filtered out
+            entries.append(Entry(torrent.filename, f"{view}t/{tid}", True,
+                                 mtime=torrent.ended or torrent.added or 0,
+                                 ref=("torrent", tid, "", view), writable=not view,
+                                 rank=(torrent.added or 0, tid)))
+        return entries
+
+    def _shown_names(self) -> dict[str, dict[str, str]]:
+        """view -> torrent id -> the name the mount shows (vfs/names.py, the
+        tree's own rule applied to the same entries)."""
+        shown = {}
+        for view in self._views():
+            entries = self._torrent_dirs(view)
+            status = [Entry(".status", "torrents/.status", False)] if not view else []
+            names = unique_names([(e.key, e.name, e.rank) for e in entries + status])
+            shown[view] = {e.ref[1]: names[e.key] for e in entries}
+        return shown
+
+
+def load_credentials(path: Any) -> dict[str, str] | None:
+    """The OAuth credentials `debridfs login realdebrid` stored, or None."""
+    if path is None or not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not all(data.get(k) for k in ("client_id", "client_secret", "refresh_token")):
+        return None
+    return data
