@@ -33,7 +33,7 @@ class _Waiter:
         self.seq = seq
         self.event = trio.Event()
 
-    def __lt__(self, other: "_Waiter") -> bool:
+    def __lt__(self, other: _Waiter) -> bool:
         return (self.priority, self.seq) < (other.priority, other.seq)
 
 

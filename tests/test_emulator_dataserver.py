@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.emulators.content import SyntheticContent
-from tests.emulators.harness import EmulatorHandle, run_emulator
+from tests.emulators.harness import EmulatorHandle
 
 TOKEN = "dataserver-token"
 CONTENT = SyntheticContent(3 << 20, 77)
@@ -20,12 +20,6 @@ LIBRARY = {"realdebrid": {
     "torrents": [{"id": "DATA", "filename": "data", "status": "downloaded",
                   "files": [{"path": "/file.bin", "content": {"size": CONTENT.size, "seed": CONTENT.seed},
                              "selected": 1}]}]}}
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[EmulatorHandle]:
-    with run_emulator(LIBRARY) as handle:
-        yield handle
 
 
 @pytest.fixture

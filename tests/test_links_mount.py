@@ -157,7 +157,11 @@ def test_portal_link_not_ready_becomes_readable(emu, tmp_path):
     assert emu.calls("portal", "POST /unrestrict") == 2        # linkIds reused, no re-unrestrict
 
 
-def test_rapidshare_md5_xattr_and_verify(emu, tmp_path):
+@pytest.mark.parametrize("download_md5", ["hex", "not found"])
+def test_rapidshare_md5_xattr_and_verify(emu, tmp_path, download_md5):
+    """The md5 comes from checkfiles; a DL line whose md5 field is `not found`
+    leaves it alone."""
+    emu.action("rapidshare", "set_download_md5", {"value": download_md5})
     text = config_text(emu, "rapidshare")
     (tmp_path / "config.toml").write_text(text)
     assert cli(tmp_path, "add", "rapidshare", RS_OWN).returncode == 0

@@ -15,7 +15,7 @@ import pytest
 from tests.emulators.harness import run_emulator
 from tests.mounting import mounted, wait_until
 from vfs.config import ConfigError, load_config
-from vfs.notify import map_path
+from vfs.notifier import map_path
 
 TOKEN = "rd-good-token"
 PLEX_TOKEN = "plex-secret-token"

@@ -9,6 +9,7 @@ within `stall_timeout` plus backoff, never after the read `timeout`.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -16,8 +17,7 @@ import time
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.emulators.harness import run_emulator
-from tests.mounting import mounted, sha256_through
+from tests.mounting import mounted, run_cli, sha256_through
 
 MiB = 1 << 20
 KiB = 1 << 10
@@ -39,23 +39,21 @@ LIBRARY = {"realdebrid": {
 UNRESTRICT = "realdebrid POST /unrestrict/link"
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with run_emulator(LIBRARY) as handle:
-        yield handle
+def mount_config(emu) -> str:
+    """The `mount` fixture's config (tests/conftest.py)."""
+    return config_for(emu)
 
 
-def config_for(emulator, stall: float = STALL) -> str:
-    return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emulator.urls["realdebrid"]}"\n'
-            f"[read]\ntimeout = {READ_TIMEOUT}\nstall_timeout = {stall}\n")
+def config_for(emu, timeout: float = READ_TIMEOUT) -> str:
+    return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
+            f"[read]\ntimeout = {timeout}\nstall_timeout = {STALL}\n")
 
 
-@pytest.fixture
-def mount(emulator, tmp_path):
-    emulator.reset_faults()
-    with mounted(tmp_path, config_for(emulator)) as m:
-        yield m
-    emulator.reset_faults()
+@pytest.fixture(autouse=True)
+def no_faults(emu):
+    emu.reset_faults()
+    yield
+    emu.reset_faults()
 
 
 def path_of(mount, name: str):
@@ -78,10 +76,10 @@ def timed_sha256(path) -> tuple[str, float]:
     return digest, time.monotonic() - started
 
 
-def read_whole_file(mount, emulator, name: str, faults: dict, bound: float) -> dict[str, int]:
+def read_whole_file(mount, emu, name: str, faults: dict, bound: float) -> dict[str, int]:
     """Reads `name` front to back with the data `faults` on; checks the bytes
     and that it took less than `bound` seconds; returns the stats row."""
-    emulator.faults({"data": faults})
+    emu.faults({"data": faults})
     digest, elapsed = timed_sha256(path_of(mount, name))
     assert digest == sha256_of(FILES[name])
     assert elapsed < bound
@@ -99,114 +97,109 @@ def stats_row(mount, provider: str = "realdebrid") -> dict[str, int]:
     raise AssertionError(f"no {provider} row in .debridfs/stats:\n{text}")
 
 
-def test_a_host_silent_before_answering_costs_one_stall_window(mount, emulator):
+def test_a_host_silent_before_answering_costs_one_stall_window(mount, emu):
     """The issue's bar: the first request stalls for two minutes; a 64 KiB
     read returns the right bytes in under stall_timeout + 2 s."""
     content = FILES["head_silence.bin"]
-    emulator.faults({"data": {"stall_count": 1, "stall_after_bytes": -1, "stall_seconds": 120}})
+    emu.faults({"data": {"stall_count": 1, "stall_after_bytes": -1, "stall_seconds": 120}})
     data, elapsed = timed_pread(path_of(mount, "head_silence.bin"), 64 * KiB, 3 * MiB)
     assert data == content.read(3 * MiB, 64 * KiB)
     assert elapsed < STALL + 2
     assert stats_row(mount)["stalls"] >= 1
 
 
-def test_headers_then_silence(mount, emulator):
+def test_headers_then_silence(mount, emu):
     content = FILES["body_silence.bin"]
-    emulator.faults({"data": {"stall_count": 1, "stall_after_bytes": 0, "stall_seconds": 120}})
+    emu.faults({"data": {"stall_count": 1, "stall_after_bytes": 0, "stall_seconds": 120}})
     data, elapsed = timed_pread(path_of(mount, "body_silence.bin"), 64 * KiB, 2 * MiB)
     assert data == content.read(2 * MiB, 64 * KiB)
     assert elapsed < STALL + 2
 
 
-def test_a_body_that_stops_midway_resumes_from_its_last_byte(mount, emulator):
-    emulator.reset_stats()
-    row = read_whole_file(mount, emulator, "midway.bin",
+def test_a_body_that_stops_midway_resumes_from_its_last_byte(mount, emu):
+    emu.reset_stats()
+    row = read_whole_file(mount, emu, "midway.bin",
                           {"stall_count": 2, "stall_after_bytes": 200_000, "stall_seconds": 120},
                           2 * STALL + 4)
     # Resumed, not fetched again: the bytes sent before each stall are not asked twice.
-    assert emulator.stats()["data_bytes"] <= FILES["midway.bin"].size * 1.05
+    assert emu.stats()["data_bytes"] <= FILES["midway.bin"].size * 1.05
     assert row["stalls"] >= 2
 
 
-def test_a_second_stall_resolves_the_link_again(mount, emulator):
+def test_a_second_stall_resolves_the_link_again(mount, emu):
     content = FILES["two_stalls.bin"]
     path = path_of(mount, "two_stalls.bin")
     assert timed_pread(path, 4 * KiB, 0)[0] == content.read(0, 4 * KiB)   # the link is known now
-    before = emulator.calls("realdebrid", "POST /unrestrict/link")
-    emulator.faults({"data": {"stall_count": 2, "stall_after_bytes": -1, "stall_seconds": 120}})
+    before = emu.calls("realdebrid", "POST /unrestrict/link")
+    emu.faults({"data": {"stall_count": 2, "stall_after_bytes": -1, "stall_seconds": 120}})
     data, elapsed = timed_pread(path, 64 * KiB, 5 * MiB)
     assert data == content.read(5 * MiB, 64 * KiB)
     assert elapsed < 2 * STALL + 2
-    assert emulator.calls("realdebrid", "POST /unrestrict/link") >= before + 1
+    assert emu.calls("realdebrid", "POST /unrestrict/link") >= before + 1
     row = stats_row(mount)
     assert row["stalls"] >= 2 and row["resolutions"] >= 1
 
 
-def test_an_html_page_for_the_first_three_requests_is_ridden_out(mount, emulator):
+def test_an_html_page_for_the_first_three_requests_is_ridden_out(mount, emu):
     """The issue's bar: every read succeeds within the deadline."""
-    row = read_whole_file(mount, emulator, "html.bin", {"html_count": 3}, READ_TIMEOUT / 2)
+    row = read_whole_file(mount, emu, "html.bin", {"html_count": 3}, READ_TIMEOUT / 2)
     assert row["retries"] >= 3 and row["resolutions"] >= 1
 
 
-def test_an_html_page_that_never_ends_fails_with_eio_within_the_timeout(emulator, tmp_path):
-    emulator.reset_faults()
+def test_an_html_page_that_never_ends_fails_with_eio_within_the_timeout(emu, tmp_path):
     timeout = 3
-    config = config_for(emulator).replace(f"timeout = {READ_TIMEOUT}", f"timeout = {timeout}")
-    with mounted(tmp_path, config) as m:
+    with mounted(tmp_path, config_for(emu, timeout)) as m:
         m.expect_log(r"read failed: .*HTML page")
-        emulator.faults({"data": {"html_count": 1_000_000}})
-        try:
-            started = time.monotonic()
-            with pytest.raises(OSError) as info:
-                timed_pread(path_of(m, "html.bin"), 64 * KiB, 0)
-            assert info.value.errno == 5    # EIO
-            assert time.monotonic() - started < timeout + 2
-            assert stats_row(m)["resolutions"] >= 1     # re-resolved while it kept failing
-        finally:
-            emulator.reset_faults()
+        emu.faults({"data": {"html_count": 1_000_000}})
+        started = time.monotonic()
+        with pytest.raises(OSError) as info:
+            timed_pread(path_of(m, "html.bin"), 64 * KiB, 0)
+        assert info.value.errno == errno.EIO
+        assert time.monotonic() - started < timeout + 2
+        assert stats_row(m)["resolutions"] >= 1     # re-resolved while it kept failing
 
 
-def test_an_html_file_is_served_as_it_is(mount, emulator):
+def test_an_html_file_is_served_as_it_is(mount, emu):
     """An HTML reply is an error page only when the file is not HTML itself."""
     content = FILES["html_page.html"]
-    emulator.faults({"data": {"content_type": "text/html; charset=utf-8"}})
+    emu.faults({"data": {"content_type": "text/html; charset=utf-8"}})
     assert sha256_through(path_of(mount, "html_page.html")) == sha256_of(content)
 
 
-def test_a_content_range_for_another_range_is_refused(mount, emulator):
+def test_a_content_range_for_another_range_is_refused(mount, emu):
     content = FILES["wrong_range.bin"]
-    emulator.faults({"data": {"wrong_range_count": 3}})
+    emu.faults({"data": {"wrong_range_count": 3}})
     data, elapsed = timed_pread(path_of(mount, "wrong_range.bin"), 64 * KiB, MiB + 100)
     assert data == content.read(MiB + 100, 64 * KiB)
     assert elapsed < READ_TIMEOUT / 2
     assert sha256_through(path_of(mount, "wrong_range.bin")) == sha256_of(content)
 
 
-def test_a_host_that_sends_shorter_ranges_than_asked(mount, emulator):
+def test_a_host_that_sends_shorter_ranges_than_asked(mount, emu):
     """A 206 may carry less than the range asked (some CDNs cap responses):
     the rest is asked for, without counting it as a failure."""
-    row = read_whole_file(mount, emulator, "short_ranges.bin", {"max_range_bytes": 300_000},
+    row = read_whole_file(mount, emu, "short_ranges.bin", {"max_range_bytes": 300_000},
                           READ_TIMEOUT / 2)
     assert row["retries"] == 0 and row["transfers"] >= FILES["short_ranges.bin"].size // 300_000
 
 
-def test_an_unreachable_host_gets_a_fresh_link(mount, emulator):
+def test_an_unreachable_host_gets_a_fresh_link(mount, emu):
     """Issue 10: connection refused re-resolves at once (Real-Debrid hands out another host)."""
     content = FILES["unreachable.bin"]
-    before = emulator.calls("realdebrid", "POST /unrestrict/link")
-    emulator.faults({"data": {"unreachable_links": 1}})
+    before = emu.calls("realdebrid", "POST /unrestrict/link")
+    emu.faults({"data": {"unreachable_links": 1}})
     data, elapsed = timed_pread(path_of(mount, "unreachable.bin"), 64 * KiB, 0)
     assert data == content.read(0, 64 * KiB)
     assert elapsed < 2
-    assert emulator.calls("realdebrid", "POST /unrestrict/link") == before + 2
+    assert emu.calls("realdebrid", "POST /unrestrict/link") == before + 2
     assert sha256_through(path_of(mount, "unreachable.bin")) == sha256_of(content)
     assert stats_row(mount)["resolutions"] == 1
 
 
-def test_stats_count_per_provider_since_the_mount(mount, emulator):
+def test_stats_count_per_provider_since_the_mount(mount, emu):
     content = FILES["stats.bin"]
     assert "realdebrid" not in (mount.path / ".debridfs" / "stats").read_text()
-    emulator.faults({"data": {"status_burst": 500, "status_burst_count": 2}})
+    emu.faults({"data": {"status_burst": 500, "status_burst_count": 2}})
     assert timed_pread(path_of(mount, "stats.bin"), 64 * KiB, 0)[0] == content.read(0, 64 * KiB)
     row = stats_row(mount)
     assert row["retries"] == 2 and row["stalls"] == 0 and row["transfers"] >= 3
@@ -214,4 +207,7 @@ def test_stats_count_per_provider_since_the_mount(mount, emulator):
     text = (mount.path / ".debridfs" / "stats").read_text()
     assert re.search(r"^provider\s+transfers\s+stalls\s+retries\s+resolutions\s+failed_reads$",
                      text, re.M)
+    # The same table is a section of `debridfs status MOUNT`, after the uploads.
+    status = run_cli(mount.path.parent, "status", str(mount.path))
+    assert status.returncode == 0 and status.stdout.endswith(text)
 

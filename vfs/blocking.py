@@ -24,8 +24,8 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from types import FrameType
-from typing import Mapping
 
 import trio
 
@@ -35,7 +35,7 @@ ENV = "DEBRIDFS_DEBUG_BLOCKING_MS"
 STACK_FRAMES = 4        # innermost frames shown in a report
 
 
-def install_from_env(environ: Mapping[str, str] = os.environ) -> "BlockingDetector | None":
+def install_from_env(environ: Mapping[str, str] = os.environ) -> BlockingDetector | None:
     """Adds a detector to the running trio loop when `ENV` asks for one."""
     value = environ.get(ENV, "").strip()
     if not value:

@@ -8,7 +8,7 @@ vfs/diskcache.py.
 from __future__ import annotations
 
 import logging
-from typing import Hashable
+from collections.abc import Hashable
 
 import cachetools
 
@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 class MemoryCache:
     def __init__(self, max_bytes: int) -> None:
-        self._lru: cachetools.LRUCache = cachetools.LRUCache(maxsize=max_bytes, getsizeof=len)
+        self._lru: cachetools.LRUCache[Hashable, bytes | memoryview] = cachetools.LRUCache(
+            maxsize=max_bytes, getsizeof=len)
 
     def get(self, key: Hashable) -> bytes | memoryview | None:
         return self._lru.get(key)
@@ -28,6 +29,10 @@ class MemoryCache:
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._lru
+
+    @property
+    def used_bytes(self) -> int:
+        return int(self._lru.currsize)
 
     @property
     def max_bytes(self) -> int:

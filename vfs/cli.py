@@ -264,6 +264,7 @@ def mount(mountpoint: Path, daemon: bool, allow_other: bool | None, read_only: b
 def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | None) -> int:
     from .mount import MountError, serve
     from .preflight import PreflightError, preflight
+    from .notify import sd_notify
 
     mountpoint = mountpoint.absolute()
     try:
@@ -277,6 +278,7 @@ def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | No
         return spawn_daemon(mountpoint, config)
 
     def on_ready() -> None:
+        sd_notify(f"READY=1\nSTATUS=mounted at {mountpoint}\nMAINPID={os.getpid()}")
         if ready_fd is not None:
             os.write(ready_fd, b"ready\n")
             os.close(ready_fd)
@@ -291,6 +293,7 @@ def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | No
         return report_startup_error(ready_fd, f"cannot reach the service: {exc}")
     except RuntimeError as exc:  # pyfuse3.init failing: no /dev/fuse, busy mount point...
         return report_startup_error(ready_fd, f"cannot mount {mountpoint}: {exc}")
+    sd_notify("STOPPING=1")
     return 0
 
 

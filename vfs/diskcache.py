@@ -25,7 +25,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import trio
 
@@ -56,7 +56,7 @@ class DiskCache:
         self.files: dict[str, CachedFile] = {}     # filled by `run` before it reports started
         self._doomed: list[CachedFile] = []        # dropped: to close and delete
         # Chunks to write; None only wakes the writer (files to delete).
-        self._send, self._receive = trio.open_memory_channel[Optional[tuple[CachedFile, int, Any]]](
+        self._send, self._receive = trio.open_memory_channel[tuple[CachedFile, int, Any] | None](
             QUEUE_LENGTH)
 
     # Records
@@ -178,7 +178,7 @@ class DiskCache:
         log.info("disk cache %s: %d files, %.1f MiB", self.directory, len(self.files),
                  self.used_bytes() / (1 << 20))
         task_status.started()
-        batch: list[Optional[tuple[CachedFile, int, Any]]] = []
+        batch: list[tuple[CachedFile, int, Any] | None] = []
         try:
             while True:
                 batch.append(await self._receive.receive())
@@ -205,7 +205,7 @@ class DiskCache:
                 os.close(entry.fd)
                 entry.fd = -1
 
-    async def _write(self, batch: list[Optional[tuple[CachedFile, int, Any]]]) -> None:
+    async def _write(self, batch: list[tuple[CachedFile, int, Any] | None]) -> None:
         live = [item for item in batch if item is not None and self.files.get(item[0].key) is item[0]]
         await self._remove_doomed()
         if live:

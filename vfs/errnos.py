@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 
 from clients import errors
+
 from .tree import NoSuchInode, NotADirectory
 
 ERRNO: dict[type[BaseException], int] = {

@@ -9,7 +9,6 @@ import inspect
 import logging
 import os
 import stat
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable

@@ -19,7 +19,7 @@ import httpx
 import trio
 
 from .config import Config
-from .notify import Notifier
+from .notifier import Notifier
 from .sources.base import Source
 from .tree import ROOT_INODE, Tree
 

@@ -13,20 +13,22 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pyfuse3
 import trio
 
 from clients.http import make_http_client
 from clients.ranged import RangeClient
+
 from . import blocking
 from .cache import MemoryCache
 from .config import Config, MountConfig
-from .fs import Operations
 from .media import MediaServices
 from .diskcache import DiskCache
+from .fs import Operations
 from .preflight import check_sources
+from .statusfile import StatusFile
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
 from .sources.internal import InternalSource
@@ -151,6 +153,8 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
                     await nursery.start(source.run)
                 await nursery.start(tree.run)
                 await nursery.start(media.run)
+                await nursery.start(StatusFile(config.state_dir, mountpoint, sources, engine, disk,
+                                               config.cache.cache_max_size).run)
                 # Started (not only scheduled) before the ready line: a SIGTERM
                 # sent as soon as a caller sees it must unmount, not kill us.
                 await nursery.start(_terminate_on_signals)

@@ -22,12 +22,15 @@ so that this happens without waiting for someone to list them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
 import stat
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -61,8 +64,8 @@ class Node:
         self.loaded_at: float | None = None      # None: never listed
         self.lookups = 0
         self.xattrs: dict[str, bytes] = {}
-        self.virtual = None
-        self.local = None
+        self.virtual: Callable[[], bytes | Awaitable[bytes]] | None = None
+        self.local: Path | None = None
         self.writable = False
         self.lock: trio.Lock | None = None
         self.attached = True
@@ -83,6 +86,13 @@ class NoSuchInode(LookupError):
 
 class NotADirectory(Exception):
     """A directory operation on a file."""
+
+
+def kids(node: Node) -> dict[str, Node]:
+    """A directory's children as the tree holds them now (no listing)."""
+    if node.children is None:
+        raise NotADirectory(f"{node.name} is not a directory")
+    return node.children
 
 
 def stable_inode(source_name: str, key: str, salt: int = 0) -> int:
@@ -108,8 +118,8 @@ class Tree:
             node = self._new_node(self.root, source.name, True, source, key="", ref=None)
             node.mtime = self.root.mtime
             node.writable = source.writable
-            self.root.children[node.name] = node
-            source.listing_changed(lambda ref, source=source: self.mark_stale(source, ref))
+            kids(self.root)[node.name] = node
+            source.listing_changed(functools.partial(self.mark_stale, source))
 
     def get(self, inode: int) -> Node:
         try:
@@ -131,15 +141,15 @@ class Tree:
 
     async def children(self, node: Node) -> dict[str, Node]:
         """The directory's children, listing it first when the listing is stale."""
-        if not node.is_dir:
-            raise NotADirectory(f"{node.name} is not a directory")
-        if node.loaded_at is not None and time.monotonic() - node.loaded_at < self.listing_ttl:
-            return node.children
+        shown = kids(node)
+        if node.source is None or (node.loaded_at is not None
+                                   and time.monotonic() - node.loaded_at < self.listing_ttl):
+            return shown
         if node.lock is None:
             node.lock = trio.Lock()
         async with node.lock:  # one listing at a time per directory
             if node.loaded_at is not None and time.monotonic() - node.loaded_at < self.listing_ttl:
-                return node.children
+                return kids(node)
             try:
                 entries = await node.source.list_dir(node.ref)
             except Exception as exc:
@@ -147,13 +157,13 @@ class Tree:
                     raise
                 log.info("listing %s failed (%s); keeping what was shown", node.name, exc)
                 node.loaded_at = time.monotonic()
-                return node.children
+                return kids(node)
             self.apply_listing(node, entries)
-        return node.children
+        return kids(node)
 
     def apply_listing(self, node: Node, entries: list[Entry]) -> None:
         """Replaces a directory's children, keeping the nodes of unchanged keys."""
-        by_key = {child.key: child for child in node.children.values()}
+        by_key = {child.key: child for child in kids(node).values()}
         names = unique_names([(e.key, e.name, e.rank) for e in entries])
         fresh: dict[str, Node] = {}
         for entry in entries:
@@ -186,16 +196,17 @@ class Tree:
 
     def add_child(self, parent: Node, entry: Entry) -> Node:
         """Adds one entry (after mkdir/create/rename) without relisting."""
-        existing = parent.children.get(entry.name)
+        siblings = kids(parent)
+        existing = siblings.get(entry.name)
         if existing is not None:
             self._detach(existing)
-            del parent.children[entry.name]
+            del siblings[entry.name]
         child = self._new_node(parent, entry.name, entry.is_dir, parent.source, entry.key, entry.ref)
         child.size, child.mtime, child.xattrs = entry.size, entry.mtime, entry.xattrs
         child.writable, child.virtual, child.local = entry.writable, entry.virtual, entry.local
         if child.is_dir:
             child.loaded_at = None
-        parent.children[entry.name] = child
+        siblings[entry.name] = child
         return child
 
     def update_node(self, node: Node, entry: Entry) -> None:
@@ -218,22 +229,22 @@ class Tree:
             del old_parent.children[node.name]
         if entry is not None:
             self.update_node(node, entry)
-        existing = new_parent.children.get(new_name)
+        siblings = kids(new_parent)
+        existing = siblings.get(new_name)
         if existing is not None and existing is not node:
             self._detach(existing)
         node.name, node.parent, node.attached = new_name, new_parent.inode, True
-        new_parent.children[new_name] = node
+        siblings[new_name] = node
 
     def remove_child(self, parent: Node, name: str) -> None:
-        child = parent.children.pop(name, None)
+        child = kids(parent).pop(name, None)
         if child is not None:
             self._detach(child)
 
     def _detach(self, node: Node) -> None:
         node.attached = False
-        if node.is_dir:
-            for child in node.children.values():
-                self._detach(child)
+        for child in (node.children or {}).values():
+            self._detach(child)
         if node.lookups <= 0:
             self.nodes.pop(node.inode, None)
 

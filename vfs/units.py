@@ -33,3 +33,10 @@ def human_duration(seconds: float | None) -> str:
     if minutes:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     return f"{secs} s"
+
+
+def bytes_text(value: object) -> str:
+    """5000000123456 -> '5000000123456 bytes (4.5 TiB)': exact for scripts, readable for people."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "?"
+    return f"{value:.0f} bytes ({human_size(value)})"

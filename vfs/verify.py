@@ -18,8 +18,9 @@ CHUNK = 8 << 20
 PROGRESS_EVERY = 0.5     # seconds between redraws
 
 
-def verify_file(path: Path, progress: TextIO | None = None) -> int:
-    """0 when the md5 matches, 1 otherwise; prints one result line."""
+def verify_file(path: Path, progress: TextIO | None = None, every: float = PROGRESS_EVERY) -> int:
+    """0 when the md5 matches, 1 otherwise; prints one result line. Progress
+    goes to `progress` (default: stderr when it is a terminal) every `every` s."""
     if progress is None and sys.stderr.isatty():
         progress = sys.stderr
     try:
@@ -38,7 +39,7 @@ def verify_file(path: Path, progress: TextIO | None = None) -> int:
                 digest.update(chunk)
                 done += len(chunk)
                 now = time.monotonic()
-                if progress is not None and now - last >= PROGRESS_EVERY:
+                if progress is not None and now - last >= every:
                     last = now
                     progress.write("\r" + progress_line(path, done, total, now - started) + "\033[K")
                     progress.flush()

@@ -24,7 +24,6 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import trio
 
@@ -107,16 +106,9 @@ class Writes:
             return current
         parent = self.tree.get(node.parent)
         await parent.source.create_file(parent.ref, node.name)
-        spool = await trio.to_thread.run_sync(SpoolFile.create, self.spool_dir)
+        spool = await self._spool_with(None if truncate else node)
         wf = WriteFile(node, parent, spool, entry_of(node))
-        if not truncate:
-            try:
-                await self._copy_in(node, spool)
-            except BaseException:
-                await trio.to_thread.run_sync(spool.discard)
-                raise
-        else:
-            wf.changed = True       # O_TRUNC is a change: `: > f` empties f at close
+        wf.changed = truncate       # O_TRUNC is a change: `: > f` empties f at close
         node.size = spool.size
         return self._track(wf)
 
@@ -124,21 +116,17 @@ class Writes:
         self.files[wf.node.inode] = wf
         return wf
 
-    async def _copy_in(self, node: Node, spool: SpoolFile) -> None:
-        if node.local is not None:
+    async def _spool_with(self, node: Node | None) -> SpoolFile:
+        """A new spool, holding the current content of `node` if given."""
+        if node is not None and node.local is not None:      # still a spool (pending upload)
             fd = await trio.to_thread.run_sync(os.open, node.local, os.O_RDONLY)
             try:
-                copy = await trio.to_thread.run_sync(SpoolFile.copy_of, self.spool_dir, fd, node.size)
+                return await trio.to_thread.run_sync(SpoolFile.copy_of, self.spool_dir, fd, node.size)
             finally:
                 os.close(fd)
-            spool.fd, copy.fd = copy.fd, spool.fd
-            spool.path, copy.path = copy.path, spool.path
-            spool.size = copy.size
-            spool._drop_hash()
-            await trio.to_thread.run_sync(copy.discard)
-            return
-        if node.size == 0:
-            return
+        spool = await trio.to_thread.run_sync(SpoolFile.create, self.spool_dir)
+        if node is None or node.size == 0:
+            return spool
         remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size,
                                   node.name)
         try:
@@ -149,8 +137,12 @@ class Writes:
                     break
                 spool.write(offset, bytes(data))
                 offset += len(data)
+        except BaseException:
+            await trio.to_thread.run_sync(spool.discard)
+            raise
         finally:
             self.engine.release(remote)
+        return spool
 
     # ------------------------------------------------------------ data
 
@@ -300,9 +292,7 @@ class Writes:
             self._restore(wf)
             wf.dirty = wf.changed = False       # refused: not tried again at the release
             raise
-        finally:
-            wf.draft = None
-        wf.committed, wf.dirty, wf.changed = True, False, False
+        wf.committed, wf.dirty, wf.changed, wf.draft = True, False, False, None
         wf.original = None
         current = parent.children.get(name) if parent.children is not None else None
         if entry is not None and current is node and entry.name == name:
@@ -314,4 +304,4 @@ class Writes:
             self.tree.add_child(parent, entry)
 
 
-__all__ = ["Writes", "WriteFile", "WriteFailed", "Any"]
+__all__ = ["Writes", "WriteFile", "WriteFailed", "entry_of"]

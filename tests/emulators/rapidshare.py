@@ -49,6 +49,7 @@ Library section "rapidshare":
                              "status": "ok" | "deleted" | "illegal" | "server_down" | "locked"}},
       "error_refs": true,               # append " (xxxxxxxx)" refs; false = 2009-style lines
       "routine_names": "plain",         # "plain" | "v1" | "both" (see above)
+      "download_md5": "hex",            # "not found": the DL line's md5 field as some servers sent it
       "link_ttl": null
     }
 
@@ -70,6 +71,7 @@ Control actions (POST /_control/rapidshare/<action>):
     set_file {"fileid": id, "url"?: str, "status"?: str}
     set_routine_names {"value": "plain" | "v1" | "both"}
     set_error_refs {"value": bool}
+    set_download_md5 {"value": "hex" | "not found"}
     inject_error {"error": key, "count": 1, "sub"?: "download"|"getaccountdetails"|"checkfiles"|"fileserver"|"any", "seconds"?: n}
     advance_time {"seconds": n}           moves this service's clock (countdowns, expiry)
     reset {}
@@ -174,6 +176,7 @@ class RapidShareService:
         self.files: dict[str, dict[str, Any]] = {str(k): dict(v) for k, v in s.get("files", {}).items()}
         self.error_refs = bool(s.get("error_refs", True))
         self.routine_names = self._naming(s.get("routine_names", "plain"))
+        self.download_md5 = self._md5_mode(s.get("download_md5", "hex"))
         self.link_ttl = s.get("link_ttl")
         self.ip_wait_until = 0.0
         self.tickets: dict[str, dict[str, Any]] = {}
@@ -221,6 +224,8 @@ class RapidShareService:
             self.injected.append({"error": args["error"], "count": int(args.get("count", 1)),
                                   "sub": args.get("sub", "any"),
                                   "seconds": int(args.get("seconds", 60))})
+        elif action == "set_download_md5":
+            self.download_md5 = self._md5_mode(args["value"])
         elif action == "set_error_refs":
             self.error_refs = bool(args["value"])
         elif action == "set_routine_names":
@@ -236,6 +241,12 @@ class RapidShareService:
     def _naming(value: str) -> str:
         if value not in ("plain", "v1", "both"):
             raise ValueError("routine_names must be plain, v1 or both")
+        return value
+
+    @staticmethod
+    def _md5_mode(value: str) -> str:
+        if value not in ("hex", "not found"):
+            raise ValueError("download_md5 must be hex or not found")
         return value
 
     def takes(self, sub: str) -> bool:
@@ -324,7 +335,7 @@ class RapidShareService:
     def download(self, params: dict[str, str], cookie: str | None, hostname: str) -> str:
         logged_in = self.authenticate(params, cookie)
         fileid, _, link = self.file_for(params)
-        md5 = link.md5().upper()
+        md5 = link.md5().upper() if self.download_md5 == "hex" else "not found"
         if logged_in and self.is_premium():
             self.premium_ok(link, charge=params.get("try") != "1")
             return f"DL:{hostname},0,0,{md5}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+
 import pytest
 import trio
 import trio.testing

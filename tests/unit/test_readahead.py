@@ -3,7 +3,8 @@ origin instead of HTTP: which byte ranges a reader's pattern makes us fetch."""
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 import trio

@@ -77,6 +77,12 @@ class Source:
         """A direct link for file `ref`; `refresh` means the last one failed."""
         raise NotImplementedError
 
+    def status_info(self) -> dict[str, Any]:
+        """What `debridfs status` shows for this service; every key optional:
+        account (text), expires (unix time), traffic_left (bytes), sync (text),
+        last_error (text)."""
+        return {}
+
     def upload_status(self) -> list[dict[str, Any]]:
         """Pending uploads (vfs/uploads.py UploadManager.status rows); none by default."""
         return []

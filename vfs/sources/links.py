@@ -215,6 +215,17 @@ class LinkSource(Source):
         """The account part of `.status`."""
         return []
 
+    def status_info(self) -> dict[str, Any]:
+        rows = self.store.rows(self.name) if getattr(self, "store", None) is not None else []
+        counts = {state: sum(1 for r in rows if r.state == state) for state in (OK, WAITING, FAILED)}
+        info: dict[str, Any] = {
+            "account": "; ".join(line.removeprefix("account: ") for line in self.account_lines()) or "?",
+            "sync": f"links: {counts[OK]} ok, {counts[WAITING]} waiting, {counts[FAILED]} failed"}
+        failed = [r for r in rows if r.state in (WAITING, FAILED) and r.reason]
+        if failed:
+            info["last_error"] = f"{failed[-1].url}: {failed[-1].reason}"
+        return info
+
     async def periodic(self) -> None:
         """The service's own background work for the life of the mount (account re-checks)."""
 

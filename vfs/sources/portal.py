@@ -28,6 +28,7 @@ import trio
 from clients.errors import FileUnavailable, NotFound, NotReady, RemoteError, TemporaryError
 from clients.portal import PortalClient, PortalHost, PortalLink
 from ..config import Config, ConfigError
+from ..units import bytes_text, human_duration
 from .base import DirectLink
 from .links import LinkInfo, LinkRow, LinkSource, wait_bounded
 
@@ -89,13 +90,19 @@ class PortalSource(LinkSource):
             return []
         acc = self.account
         timeleft = acc.get("timeleft")
-        lines = [f"account: {acc.get('accountType', '?')}, traffic left {acc.get('trafficleft', '?')} "
-                 f"of {acc.get('trafficmax', '?')} bytes, time left "
-                 f"{'unlimited' if timeleft is None else f'{timeleft}s'}"]
+        lines = [f"account: {acc.get('accountType', '?')}, traffic left {bytes_text(acc.get('trafficleft'))} "
+                 f"of {bytes_text(acc.get('trafficmax'))}, time left "
+                 f"{'unlimited' if timeleft is None else human_duration(float(timeleft))}"]
         down = sorted({h.platform for h in self.hosts.values() if not h.working})
         if down:
             lines.append("hosts not working: " + ", ".join(down))
         return lines
+
+    def status_info(self) -> dict[str, Any]:
+        info = super().status_info()
+        if self.account and isinstance(self.account.get("trafficleft"), (int, float)):
+            info["traffic_left"] = self.account["trafficleft"]
+        return info
 
     def _host_of(self, url: str) -> PortalHost:
         domain = (urlsplit(url).hostname or "").lower().removeprefix("www.")

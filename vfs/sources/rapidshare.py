@@ -20,6 +20,7 @@ import trio
 from clients.errors import NotReady
 from clients.rapidshare import Account, DownloadTicket, RapidShareClient, parse_file_url
 from ..config import Config
+from ..units import human_size
 from .base import DirectLink
 from .links import LinkInfo, LinkRow, LinkSource, wait_bounded
 
@@ -51,8 +52,10 @@ class RapidShareSource(LinkSource):
             return ["account: free (downloads wait a countdown)"]
         details = self.account.details
         valid = int(details.get("validuntil", "0") or 0)
+        left = details.get("premkbleft", "")
+        traffic = f"{left} kB ({human_size(int(left) * 1000)})" if left.isdigit() else "? kB"
         return [f"account: premium, valid until {time.strftime('%Y-%m-%d', time.localtime(valid))}, "
-                f"{details.get('premkbleft', '?')} kB traffic left"]
+                f"{traffic} traffic left"]
 
     async def probe(self, url: str) -> LinkInfo:
         fileid, filename = parse_file_url(url)

@@ -42,6 +42,7 @@ class RealDebridSource(RealDebridView):
 
     async def check(self) -> None:
         user = await self.client.user()
+        self.user = user
         log.info("Real-Debrid: logged in as %s (%s)", user.get("username", "?"), user.get("type", "?"))
         self.store = Store(self.state_dir / f"realdebrid-{user.get('id', 'account')}.sqlite3")
         started = time.monotonic()

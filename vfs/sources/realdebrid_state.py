@@ -22,6 +22,7 @@ from clients.ratelimit import RateLimiter
 from clients.realdebrid import Credentials, Download, OAuthCredentials, RealDebridClient, Torrent, TorrentInfo
 from ..config import Config, ConfigError
 from ..names import unique_names
+from ..progress import Progress
 from .base import DirectLink, Entry, Source
 from .realdebrid_repair import Repairs
 from .realdebrid_store import Store
@@ -119,6 +120,11 @@ class RealDebridState(Source):
         self._info_locks: dict[str, trio.Lock] = {}
         self._refreshes = 0
         self._downloads_at = -float("inf")
+        # What `debridfs status` shows (RealDebridView.status_info).
+        self.user: dict[str, Any] = {}
+        self.progress: Progress | None = None
+        self.last_sync: float | None = None
+        self.last_error: tuple[float, str] | None = None
 
     def wake(self) -> None:
         self._wake.set()

@@ -23,6 +23,7 @@ from clients.errors import FileUnavailable, NotFound, RemoteError
 from clients.ratelimit import BACKGROUND, FOREGROUND
 from clients.realdebrid import Page, TorrentInfo, proven_complete
 from ..archives import stored_members
+from ..progress import Progress
 from .base import DirectLink
 from .realdebrid_repair import Repair
 from .realdebrid_state import (ACTIVE_STATUSES, CONFIRM_GONE_MAX, FULL_PASS_EVERY, HOOK_ENV_KEEP,
@@ -52,6 +53,9 @@ class RealDebridSync(RealDebridState):
                 await self._advance_pending()
             except RemoteError as exc:
                 log.info("Real-Debrid sync failed (%s); keeping what is shown", exc)
+                self.last_error = (time.time(), str(exc))
+            else:
+                self.last_sync = time.time()
             if changed:
                 self._run_on_change(changed)
             interval = PENDING_POLL if self.pending or self.repairs.wanted() else self.rd.refresh_interval
@@ -195,6 +199,7 @@ class RealDebridSync(RealDebridState):
         if not wanted:
             return
         log.info("Real-Debrid: fetching details of %d torrents", len(wanted))
+        self.progress = Progress("Real-Debrid: torrent details", len(wanted), log)
         batch: list[str] = []
         fetched: list[str] = []
         limiter = trio.CapacityLimiter(INFO_CONCURRENCY)
@@ -211,6 +216,7 @@ class RealDebridSync(RealDebridState):
                     return
                 batch.append(tid)
                 fetched.append(tid)
+                self.progress.advance()
 
         async def flush() -> None:
             done, batch[:] = list(batch), []
@@ -223,6 +229,8 @@ class RealDebridSync(RealDebridState):
                 for tid in wanted[start:start + 500]:
                     nursery.start_soon(one, tid)
             await flush()
+        log.info("%s", self.progress.finished())
+        self.progress = None
         self._notify(*self._top_refs())
         if len(fetched) <= 100:
             self._notify(*[("torrent", tid, "", view) for tid in fetched for view in self._views()])

@@ -14,7 +14,7 @@ from typing import Any
 
 from clients.errors import FileUnavailable, NeedsRepair, NotFound
 from clients.ratelimit import FOREGROUND
-from clients.realdebrid import Torrent, TorrentInfo
+from clients.realdebrid import Torrent, TorrentInfo, parse_date
 from .base import DirectLink, Entry
 from .realdebrid_sync import RealDebridSync
 
@@ -91,11 +91,28 @@ class RealDebridView(RealDebridSync):
                                           rank=(abs(item.dead_key),))
         return list(entries.values())
 
+    def status_info(self) -> dict[str, Any]:
+        user = self.user
+        info: dict[str, Any] = {"account": f"{user.get('username', '?')} ({user.get('type', '?')})",
+                                "expires": parse_date(user.get("expiration"))}
+        if self.progress is not None:
+            info["sync"] = self.progress.text()
+        else:
+            last = time.strftime("%H:%M:%S", time.localtime(self.last_sync)) if self.last_sync else "not yet"
+            info["sync"] = (f"{len(self.torrents)} torrents, {len(self.downloads)} downloads; "
+                            f"last sync {last}")
+        if self.last_error is not None:
+            at, message = self.last_error
+            info["last_error"] = f"{time.strftime('%H:%M:%S', time.localtime(at))} {message}"
+        return info
+
     def torrents_status(self) -> bytes:
         """Every torrent, under the name the mount shows it by (its Real-Debrid
         name when it is not shown), and the files that are hidden, and why."""
         shown = self._shown_names()[""]
         lines = ["# Real-Debrid torrents: status, progress, name (id)", ""]
+        if self.progress is not None:
+            lines[1:1] = [f"# sync: {self.progress.text()}"]
         for tid in self.order:
             t = self.torrents.get(tid)
             if t is None:
