@@ -12,8 +12,9 @@ or removed).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import trio
@@ -21,7 +22,8 @@ import trio
 from .config import Config
 from .notifier import Notifier
 from .sources.base import Source
-from .tree import ROOT_INODE, Tree
+from .sources.internal import InternalSource
+from .tree import ROOT_INODE, Node, Tree
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +42,15 @@ class MediaServices:
             for source in sources:
                 if hasattr(source, "change_listeners"):
                     source.change_listeners.append(self._from_source)
-            self._watch_tree(tree, mountpoint, [s for s in sources if not hasattr(s, "change_listeners")])
+            self._watch_sources(tree, mountpoint, [s for s in sources if not hasattr(s, "change_listeners")])
         if config.qbittorrent is not None and rd is not None:   # the config requires [realdebrid]
             from .qbittorrent import QbittorrentService
 
             self.qbittorrent = QbittorrentService(config, http, rd, mountpoint, self.changed)
             self.status_files["qbittorrent"] = self.qbittorrent.status_text
-        internal = next((s for s in sources if s.name == ".debridfs"), None)
-        if internal is not None:
-            internal.extra_files.update(self.status_files)
+        for internal in sources:
+            if isinstance(internal, InternalSource):
+                internal.extra_files.update(self.status_files)
 
     def changed(self, paths: list[str], update_type: str) -> None:
         if self.notifier is not None:
@@ -59,18 +61,22 @@ class MediaServices:
         for kind, path in changes:
             self.changed([path], UPDATE_TYPES.get(kind, "Modified"))
 
-    def _watch_tree(self, tree: Tree, mountpoint: Path, sources: list[Source]) -> None:
+    def _watch_sources(self, tree: Tree, mountpoint: Path, sources: list[Source]) -> None:
         """Sources without change listeners (links added, uploads done, folders
-        changed) report changed directories to the tree: those are sent too."""
-        mark_stale = tree.mark_stale
+        changed) tell the tree which directories changed, through the callback
+        the tree registered with them: it is chained, and those directories are
+        sent too."""
+        for source in sources:
+            inner = getattr(source, "_on_change", None)
+            if inner is None:
+                continue
 
-        def and_notify(source: Source, ref: Any) -> None:
-            mark_stale(source, ref)
-            if source in sources:
+            def chained(ref: Any, source: Source = source, inner: Callable[[Any], None] = inner) -> None:
+                inner(ref)
                 self.changed([str(mountpoint / path) for path in directory_paths(tree, source, ref)],
                              "Modified")
 
-        tree.mark_stale = and_notify    # type: ignore[method-assign]
+            source._on_change = chained
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -88,9 +94,10 @@ def directory_paths(tree: Tree, source: Source, ref: Any) -> list[str]:
         if node.source is not source or not node.is_dir or node.ref != ref or not node.attached:
             continue
         names: list[str] = []
-        while node is not None and node.inode != ROOT_INODE and len(names) < 1000:
-            names.append(node.name)
-            node = tree.nodes.get(node.parent)
-        if node is not None:
+        current: Node | None = node
+        while current is not None and current.inode != ROOT_INODE and len(names) < 1000:
+            names.append(current.name)
+            current = tree.nodes.get(current.parent)
+        if current is not None:
             paths.append("/".join(reversed(names)))
     return paths

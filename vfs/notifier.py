@@ -18,14 +18,16 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import httpx
 import trio
 
 from clients.errors import AuthError, RemoteError, TemporaryError
 from clients.mediaservers import SERVERS, MediaServer
+
 from .config import NotifyConfig
 
 log = logging.getLogger(__name__)

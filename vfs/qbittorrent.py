@@ -28,16 +28,17 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import trio
 
 from clients.errors import RemoteError
-from .config import Config
-from .config import valid_category
+
+from .config import Config, QbittorrentConfig, valid_category
 from .names import safe_name
 from .release import is_video
 from .torrentfile import BadTorrent, magnet_hash, magnet_name, torrent_hash
@@ -72,7 +73,9 @@ class QbittorrentService:
     def __init__(self, config: Config, http: httpx.AsyncClient, rd: Any, mountpoint: Path,
                  changed: Callable[[list[str], str], None]) -> None:
         qb = config.qbittorrent
-        self.qb = qb
+        assert qb is not None
+        self.qb: QbittorrentConfig = qb
+        self.download_dir: Path = qb.download_dir or config.state_dir / "qbittorrent"
         self.http = http
         self.rd = rd
         self.allow_delete = bool(config.realdebrid and config.realdebrid.allow_delete)
@@ -163,14 +166,14 @@ class QbittorrentService:
         return result
 
     def save_path(self, category: str) -> Path:
-        return self.categories().get(category) or self.qb.download_dir
+        return self.categories().get(category) or self.download_dir
 
     async def create_category(self, name: str, save_path: str) -> None:
         if not valid_category(name):
             raise ValueError("Invalid category name")
         if name in self.categories():
             raise FileExistsError("Category already exists")
-        path = save_path.strip() or str(self.qb.download_dir / name)
+        path = save_path.strip() or str(self.download_dir / name)
         if not os.path.isabs(path):
             raise ValueError("The save path must be absolute")
         self.created_categories[name] = path

@@ -22,7 +22,8 @@ import hmac
 import logging
 import secrets
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
@@ -66,8 +67,8 @@ def build_app(service: Any) -> Starlette:
 
     def guarded(handler: Handler) -> Handler:
         async def wrapper(request: Request) -> Response:
-            sid = request.cookies.get("SID")
-            expires = sessions.get(sid or "")
+            sid = request.cookies.get("SID", "")
+            expires = sessions.get(sid)
             if expires is None or expires < time.monotonic():
                 return text("Forbidden", 403)
             sessions[sid] = time.monotonic() + SESSION_SECONDS
@@ -79,7 +80,8 @@ def build_app(service: Any) -> Starlette:
         good = hmac.compare_digest(str(values.get("username", "")).encode(), service.qb.username.encode()) \
             & hmac.compare_digest(str(values.get("password", "")).encode(), service.qb.password.encode())
         if not good:
-            log.info("qBittorrent API: refused a login from %s", request.client.host if request.client else "?")
+            peer = request.client.host if request.client else "?"
+            log.info("qBittorrent API: refused a login from %s", peer)
             return text("Fails.")
         sid = secrets.token_urlsafe(24)
         sessions[sid] = time.monotonic() + SESSION_SECONDS
@@ -99,7 +101,7 @@ def build_app(service: Any) -> Starlette:
 
     async def preferences(request: Request) -> Response:
         return JSONResponse({
-            "save_path": str(service.qb.download_dir) + "/", "temp_path_enabled": False,
+            "save_path": str(service.download_dir) + "/", "temp_path_enabled": False,
             "max_ratio_enabled": False, "max_ratio": -1, "max_seeding_time_enabled": False,
             "max_seeding_time": -1, "max_inactive_seeding_time_enabled": False,
             "max_inactive_seeding_time": -1, "max_ratio_act": 0, "queueing_enabled": False,
@@ -108,7 +110,7 @@ def build_app(service: Any) -> Starlette:
             "web_ui_port": service.qb.port})
 
     async def default_save_path(request: Request) -> Response:
-        return text(str(service.qb.download_dir))
+        return text(str(service.download_dir))
 
     def record_of(values: dict[str, Any]) -> Any:
         return service.records.get(str(values.get("hash", "")).lower())

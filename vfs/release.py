@@ -56,7 +56,8 @@ class Place:
 
 @functools.lru_cache(maxsize=100_000)
 def parse(name: str) -> dict[str, Any]:
-    return parse_title(name)
+    result: dict[str, Any] = parse_title(name)
+    return result
 
 
 # words a parser may leave at the end of a title from "Show Season 1-3", "Show Complete Series"
@@ -103,9 +104,12 @@ def place(torrent_name: str, file_path: str) -> Place | None:
             title, year = clean_title(own.get("title") or ""), year or own.get("year")
         if not title:
             return None
-        season_list = seasons or (release.get("seasons") if not episodes or len(release.get("seasons") or []) == 1
-                                  else []) or [1]
-        return Place("shows", title, year, season_list[0])
+        # the release's season counts when the file has none of its own and the
+        # release names exactly one (a pack of several says nothing per file)
+        release_seasons = release.get("seasons") or []
+        if not episodes or len(release_seasons) == 1:
+            seasons = seasons or release_seasons
+        return Place("shows", title, year, (seasons or [1])[0])
     if title and year:
         return Place("movies", title, year, None)
     return None

@@ -21,11 +21,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import trio
 
 from clients.errors import NotFound
+
 from ..names import safe_name
 from ..release import Place, place
 from .base import DirectLink, Entry, Source
@@ -46,10 +48,10 @@ class LibrarySource(Source):
         self.change_listeners: list[Callable[[list[tuple[str, str]]], None]] = []
         self._dirty = trio.Event()
         self._built = False
-        self._on_change = None
+        self._tree_changed: Callable[[Any], None] | None = None
 
     def listing_changed(self, callback: Callable[[Any], None]) -> None:
-        self._on_change = callback
+        self._tree_changed = callback
         inner = self.rd._on_change
 
         def both(ref: Any) -> None:             # the Real-Debrid source changed
@@ -122,8 +124,8 @@ class LibrarySource(Source):
         old_folders, self.folders = self.folders, folders
         changed = [ref for ref in set(old) | set(index) if _shape(old.get(ref)) != _shape(index.get(ref))]
         for ref in changed:
-            if self._on_change is not None and ref in old:
-                self._on_change(ref)
+            if self._tree_changed is not None and ref in old:
+                self._tree_changed(ref)
         if self._built:
             self._report(changed, old_folders)
         self._built = True
@@ -172,7 +174,8 @@ class LibrarySource(Source):
         return entries
 
     async def resolve(self, ref: Any, *, refresh: bool = False) -> DirectLink:
-        return await self.rd.resolve(ref, refresh=refresh)
+        link: DirectLink = await self.rd.resolve(ref, refresh=refresh)
+        return link
 
 
 def _warm(pairs: list[tuple[str, str]]) -> None:
