@@ -55,7 +55,8 @@ class RealDebridSource(RealDebridView):
                 self.info_sigs[tid] = info_signature(info)
         self.pages = [(etag, list(ids)) for etag, ids in snap.meta.get("torrent_pages", [])]
         self.order = [tid for _etag, ids in self.pages for tid in ids if tid in self.torrents]
-        self.order += [tid for tid in self.torrents if tid not in set(self.order)]
+        listed = set(self.order)
+        self.order += [tid for tid in self.torrents if tid not in listed]
         total = snap.meta.get("torrent_total")
         self.total = total if isinstance(total, int) and total >= 0 else None
         self._listed = bool(snap.torrents or snap.downloads)
@@ -71,6 +72,9 @@ class RealDebridSource(RealDebridView):
                            for link, (name, size) in snap.meta.get("link_names", {}).items()}
         for link, (url, size, chunks, created) in snap.links.items():
             self.links[link] = (DirectLink(url, size, chunks or None), created)
+        for tid, info in self.infos.items():
+            # before the mount is up: the first listing of torrents/ finds it done
+            self._has_files(self.torrents[tid], info)
         if snap.torrents or snap.downloads:
             # Shown from disk: the first refresh is the cheap check (one call);
             # /downloads and the full pass over every page come later.
@@ -97,7 +101,7 @@ class RealDebridSource(RealDebridView):
         finally:
             self._hooks = None
             if self.store is not None:
-                self.store.close()
+                await self.store.aclose()
 
     async def create_file(self, parent_ref: Any, name: str) -> None:
         if parent_ref == ("torrents",) and name.lower().endswith((".torrent", ".magnet")):
@@ -229,6 +233,7 @@ class RealDebridSource(RealDebridView):
                 for item in self._torrent_files(torrent, info, with_hidden=True):
                     if item.ref == ref:
                         self.hidden.add(f"t/{tid}/{item.key}")
+                        self._files_changed(tid)
             return
         raise NotFound(f"not a file: {ref!r}")
 
@@ -249,6 +254,7 @@ class RealDebridSource(RealDebridView):
                 raise NotEmpty(f"{torrent.filename}/{prefix}: not empty")
         if prefix:
             self.hidden.add(f"t/{tid}/{prefix}")
+            self._files_changed(tid)
             return
         await self.delete(tid)
 

@@ -143,7 +143,8 @@ class RealDebridSync(RealDebridState):
         if not complete:
             log.info("Real-Debrid: torrent list not proven complete (%d read, total %s); "
                      "%d torrents not seen were confirmed gone", len(fresh), total, len(removed))
-        before = self._shown_names()
+        # the names shown before, for the hook (only worth computing when something changed)
+        before = self._shown_names() if changed_ids or removed else None
         for tid in changed_ids:
             self._put_item(fresh[tid])
         for tid in removed:
@@ -169,7 +170,7 @@ class RealDebridSync(RealDebridState):
             ready = [tid for tid in changed_ids if not self._needs_info(tid)]
             if len(ready) <= 100:
                 self._notify(*[("torrent", tid, "", view) for tid in ready for view in self._views()])
-        return self._changes(before, set(changed_ids) | set(removed))
+        return self._changes(before, set(changed_ids) | set(removed)) if before is not None else []
 
     def _changes(self, before: dict[str, dict[str, str]], touched: set[str]) -> list[tuple[str, str]]:
         """(added|removed|changed, path under the mount) for the torrents in
@@ -252,6 +253,8 @@ class RealDebridSync(RealDebridState):
                 # the info is newer than our list item: believe it
                 merged = {**self.items[tid], **{k: raw[k] for k in raw if k != "files"}}
                 self._put_item(merged)
+            if tid in self.torrents:
+                self._has_files(self.torrents[tid], info)    # one torrent at a time, not all at listing
             if save and self.store is not None:
                 await self.store.save_torrents([(tid, self.items.get(tid, raw), raw)], [])
             return info
@@ -266,6 +269,7 @@ class RealDebridSync(RealDebridState):
             known = next((d for d in self.downloads if d.link == link and d.filesize), None)
             if known is not None:
                 self.link_names[link] = (known.filename, known.filesize)
+                self._files_changed(tid)
                 continue
             try:
                 fresh = await self.client.unrestrict_link(link, priority)
@@ -275,6 +279,7 @@ class RealDebridSync(RealDebridState):
                     raise
                 continue
             self.link_names[link] = (fresh.filename or f"link {index + 1}", fresh.filesize)
+            self._files_changed(tid)
             await self._keep_link(link, DirectLink(fresh.download, fresh.filesize, fresh.chunks or None),
                                   fresh.chunks)
         if self.store is not None:
@@ -297,6 +302,7 @@ class RealDebridSync(RealDebridState):
                          self.link_names[link][0], exc)
                 members = []
             self.rar_members[link] = [(m.path, m.offset, m.size) for m in members]
+            self._files_changed(tid)
             log.info("Real-Debrid: %s holds %d stored members", self.link_names[link][0], len(members))
             if self.store is not None:
                 await self.store.save_torrents([], [], {"rar_members": self.rar_members})
@@ -427,6 +433,7 @@ class RealDebridSync(RealDebridState):
         log.warning("Real-Debrid: %s of %s is %s; hiding it (see torrents/.status)",
                     path, self.torrents[tid].filename if tid in self.torrents else tid, reason)
         self.dead[tid, dead_key] = reason
+        self._files_changed(tid)
         if self.store is not None:
             await self.store.mark_dead(tid, dead_key, reason)
         self._notify(*self._top_refs(), *[("torrent", tid, "", view) for view in self._views()])
