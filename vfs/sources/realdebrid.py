@@ -27,7 +27,7 @@ from .base import DirectLink, Entry
 from .links import LinkRow
 from .realdebrid_repair import Repairs
 from .realdebrid_store import Store
-from .realdebrid_state import info_signature, load_credentials
+from .realdebrid_state import Shown, info_signature, load_credentials
 from .realdebrid_view import RealDebridView
 
 log = logging.getLogger(__name__)
@@ -124,13 +124,34 @@ class RealDebridSource(RealDebridView):
             magnet = data.decode("utf-8", "replace").strip()
             if not magnet.startswith("magnet:?"):
                 raise InvalidName(f"{name}: not a magnet URI")
-            tid = await self.client.add_magnet(magnet)
+            await self.add(magnet, name)
         else:
-            tid = await self.client.add_torrent(data)
+            await self.add(data, name)
+        return None
+
+    async def add(self, what: str | bytes, name: str, keep: Any = None) -> str:
+        """Adds a magnet URI (str) or a .torrent file (bytes); returns the torrent id.
+        The one add path: `cp x.magnet`, `cp x.torrent` and the qBittorrent API.
+        `keep(path) -> bool` chooses the files to select (none kept: all)."""
+        if isinstance(what, str):
+            tid = await self.client.add_magnet(what)
+        else:
+            tid = await self.client.add_torrent(what)
         log.info("Real-Debrid: added %s as torrent %s", name, tid)
+        if keep is not None:
+            self.selections[tid] = keep
         self.pending[tid] = time.time()
         self.wake()
-        return None
+        return tid
+
+    def shown_files(self, tid: str) -> list[Shown] | None:
+        """The files a finished torrent shows (`.path` from the torrent's root,
+        `.ref` resolves it), or None while it is not finished or its details are
+        not synced. Memory only: never an API call."""
+        torrent, info = self.torrents.get(tid), self.infos.get(tid)
+        if torrent is None or info is None or not self._visible(torrent) or self._needs_info(tid):
+            return None
+        return self._torrent_files(torrent, info)
 
     async def _unrestrict(self, links: list[str]) -> list[tuple[str, dict | None, str]]:
         """Adds hoster links to the account: `/unrestrict/check`, then `/unrestrict/link`
@@ -235,16 +256,24 @@ class RealDebridSource(RealDebridView):
             self.hidden.add(f"t/{tid}/{prefix}")
             self._files_changed(tid)
             return
+        await self.delete(tid)
+
+    async def delete(self, tid: str) -> None:
+        """Deletes a torrent on Real-Debrid (callers check allow_delete first); the
+        on_change hook and the change listeners hear of it like of any removal."""
+        torrent = self.torrents.get(tid)
         try:
             await self.client.delete_torrent(tid)
         except NotFound:
             pass
         log.info("Real-Debrid: deleted torrent %s", torrent.filename if torrent else tid)
+        before = self._shown_names()
         self._forget_torrent(tid)
         self.order = [t for t in self.order if t != tid]
         if self.store is not None:
             await self.store.save_torrents([], [tid])
         self._notify(*self._top_refs())
+        self._run_on_change(self._changes(before, {tid}))
 
 
 __all__ = ["RealDebridSource", "load_credentials"]

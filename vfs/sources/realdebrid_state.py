@@ -109,8 +109,12 @@ class RealDebridState(Source):
         self.hidden: set[str] = set()               # keys removed by rm while the torrent stays
         self._has_files_memo: dict[str, tuple[TorrentInfo, bool]] = {}   # see _has_files
         self.pending: dict[str, float] = {}         # torrents we added: id -> when
+        self.selections: dict[str, Any] = {}        # torrents we added: id -> file filter
+        self.unannounced: set[str] = set()          # torrents we added, shown before a list sync
         self.link_results: list[tuple[float, str, str]] = []   # .links outcomes: (when, link, result)
         self._on_change = None
+        # called with [(added|removed|changed, absolute path)] after a change the mount shows
+        self.change_listeners: list[Any] = []
         self._hooks: trio.Nursery | None = None
         self._hook_slot = trio.Lock()               # one on_change command at a time
         self._wake = trio.Event()

@@ -185,12 +185,13 @@ class RealDebridSync(RealDebridState):
                 if was == now and (was is None or tid not in touched):
                     continue
                 if was is not None and was == now:
-                    changes.append(("changed", f"{where}/{now}"))
+                    changes.append(("added" if tid in self.unannounced else "changed", f"{where}/{now}"))
                     continue
                 if was is not None:
                     changes.append(("removed", f"{where}/{was}"))
                 if now is not None:
                     changes.append(("added", f"{where}/{now}"))
+        self.unannounced -= touched
         return changes
 
     async def _fetch_infos(self) -> None:
@@ -376,7 +377,8 @@ class RealDebridSync(RealDebridState):
             await self.store.save_torrents([], [], {"repairs": self.repairs.to_json()})
 
     async def _advance_pending(self) -> None:
-        """Torrents we added: select all files once Real-Debrid knows them."""
+        """Torrents we added: select their files (all, or what the adder's filter
+        keeps) once Real-Debrid knows them."""
         for tid in list(self.pending):
             try:
                 raw = await self.client.torrent_info_json(tid, BACKGROUND)
@@ -385,15 +387,24 @@ class RealDebridSync(RealDebridState):
                 continue
             status = raw.get("status")
             if status == "waiting_files_selection":
-                await self.client.select_files(tid, "all")
-                log.info("Real-Debrid: selected all files of %s", raw.get("filename", tid))
+                keep = self.selections.get(tid)
+                ids = [str(f.get("id")) for f in raw.get("files") or []
+                       if keep is not None and keep(str(f.get("path", "")))]
+                await self.client.select_files(tid, ",".join(ids) or "all")
+                self.selections.pop(tid, None)
+                log.info("Real-Debrid: selected %s files of %s", len(ids) or "all",
+                         raw.get("filename", tid))
             elif status not in ACTIVE_STATUSES:
                 # downloaded, or an end state (error, dead, virus...): the sync takes over
                 self.pending.pop(tid, None)
             if tid in self.items or status:
                 item = {k: v for k, v in raw.items() if k != "files"}
                 if self.items.get(tid) != item:
+                    shown = tid in self.torrents and self._visible(self.torrents[tid])
                     self._put_item(item)
+                    if not shown and self._visible(self.torrents[tid]):
+                        # shown before the list sync sees it: that sync reports it as added
+                        self.unannounced.add(tid)
                     if tid not in self.order:
                         self.order.insert(0, tid)
                     self._notify(*self._top_refs())
@@ -432,11 +443,15 @@ class RealDebridSync(RealDebridState):
         when the mount point is known; the names the mount shows), in the
         background: a media server's scan must not hold up the sync. It is
         reaped, and killed after ON_CHANGE_TIMEOUT; commands run one at a time."""
-        if not self.rd.on_change or self._hooks is None or not changed:
+        if not changed:
             return
         base = self.mountpoint
         changes = [(kind, str(base / path) if base is not None else path) for kind, path in changed]
-        self._hooks.start_soon(self._hook, changes)
+        if base is not None:
+            for listener in self.change_listeners:   # e.g. media-server notifications
+                listener(changes)
+        if self.rd.on_change and self._hooks is not None:
+            self._hooks.start_soon(self._hook, changes)
 
     def _hook_env(self, changes: list[tuple[str, str]]) -> dict[str, str]:
         """A minimal environment: never the daemon's own (it holds tokens)."""
