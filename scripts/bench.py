@@ -333,37 +333,53 @@ def library(sizes: Sizes, hashes: dict[str, str], media: dict[str, Path]) -> dic
 class Peers:
     """Starts fresh mounts of debridfs and rclone."""
 
-    def __init__(self, work: Path, emu_urls: dict[str, dict[str, str]], origin: Origin,
-                 sizes: Sizes, emu_handles: dict) -> None:
+    def __init__(self, work: Path, origin: Origin, sizes: Sizes, emu_handles: dict,
+                 extra_config: str = "") -> None:
         self.work = work
-        self.emu_urls = emu_urls
+        self.extra_config = extra_config
         self.emu = emu_handles
         self.origin = origin
         self.sizes = sizes
         self.count = 0
 
     @contextlib.contextmanager
-    def debridfs(self, capped: bool = False, memory_size: str | None = None) -> Iterator[PeerMount]:
-        from tests.mounting import mounted
+    def debridfs(self, capped: bool = False) -> Iterator[PeerMount]:
+        """`debridfs mount` as a user runs it: INFO logging, no debug instruments
+        (the test suite's mounts log at DEBUG and time every trio task step)."""
+        from tests.mounting import read_line, unmount, write_config
         self.count += 1
         workdir = self.work / f"d{self.count}"
         workdir.mkdir()
         emu = self.emu["capped" if capped else "plain"]
-        config = (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
-                  "rate_limit_per_minute = 100000\n")
-        if memory_size:
-            config += f'[cache]\nmemory_size = "{memory_size}"\n'
+        config = write_config(workdir, f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
+                              "rate_limit_per_minute = 100000\n" + self.extra_config)
+        path, log = workdir / "mnt", workdir / "mnt.log"
+        path.mkdir()
+        env = {key: value for key, value in os.environ.items() if key != "DEBRIDFS_DEBUG_BLOCKING_MS"}
+        env.update(XDG_STATE_HOME=str(workdir / "state"), XDG_CACHE_HOME=str(workdir / "cache"),
+                   XDG_CONFIG_HOME=str(workdir / "xdgconfig"))
         emu.reset_stats()
-        with mounted(workdir, config) as mount:
-            mount.expect_log(".")   # a benchmark reports, it does not police the log
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vfs.cli", "--log-level", "INFO", "--log-file", str(log),
+             "--config", str(config), "mount", str(path)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        try:
+            if "mounted at" not in read_line(process, 30):
+                raise SystemExit("bench: debridfs did not mount:\n" +
+                                 (log.read_text()[-2000:] if log.exists() else ""))
             # The first sync fetches every torrent's details in the background; a
             # user lists a library that is already known.
             wait_until(lambda: emu.calls("realdebrid", INFO) >= self.sizes.dirs
-                       and "details of" in mount.log_text(), STEP_TIMEOUT, "the first sync")
-            daemon = Process(mount.process.pid)
+                       and "details of" in log.read_text(), STEP_TIMEOUT, "the first sync")
+            daemon = Process(process.pid)
             wait_until(daemon.idle, STEP_TIMEOUT, "the daemon to finish its first sync")
-            yield PeerMount("debridfs", mount.path / "realdebrid/downloads",
-                            mount.path / "realdebrid/torrents", daemon)
+            yield PeerMount("debridfs", path / "realdebrid/downloads", path / "realdebrid/torrents", daemon)
+        finally:
+            unmount(path, process)
+            if process.poll() is None:
+                subprocess.run(["fusermount3", "-uz", str(path)], capture_output=True)
+                process.kill()
+                process.wait()
 
     @contextlib.contextmanager
     def rclone(self, capped: bool = False) -> Iterator[PeerMount]:
@@ -678,6 +694,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller files (256 MiB big file), one run")
     parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 3; 1 with --quick)")
     parser.add_argument("--no-media", action="store_true", help="skip the ffprobe rows")
+    parser.add_argument("--config", default="", metavar="TOML",
+                        help="appended to debridfs's config, e.g. '[mount]\\nread_ahead_kb = 4096'")
     parser.add_argument("--out", type=Path, default=None, help="append the table to this markdown file")
     parser.add_argument("--delay-proxy", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -688,6 +706,8 @@ def main() -> None:
         raise SystemExit("bench: run as root (nginx, rclone mount and the daemon's read_ahead_kb need it)")
     ensure_tools()
     from tests.emulators.harness import run_emulator
+    # A SIGTERM (a timeout) unwinds like Ctrl-C: mounts, nginx and the emulators are cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
 
     sizes = Sizes.of(args.quick)
     runs = args.runs or (1 if args.quick else 3)
@@ -699,14 +719,14 @@ def main() -> None:
         print(f"debridfs benchmark: {os.cpu_count()} cores, {platform.platform()}, "
               f"{'quick' if args.quick else 'full'} run, {runs} run(s); writing files...", flush=True)
         hashes = write_files(work / "www", sizes, media)
-        scratch = Path(tempfile.mkdtemp(prefix="debridfs-bench-", dir="/dev/shm"))
         lib = library(sizes, hashes, media)
         with contextlib.ExitStack() as stack:
-            origin = stack.enter_context(run_origin(work, work / "www"))
+            scratch = Path(tempfile.mkdtemp(prefix="debridfs-bench-", dir="/dev/shm"))
             stack.callback(shutil.rmtree, scratch, ignore_errors=True)
+            origin = stack.enter_context(run_origin(work, work / "www"))
             emus = {"plain": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.url])),
                     "capped": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.capped_url]))}
-            peers = Peers(work, {}, origin, sizes, emus)
+            peers = Peers(work, origin, sizes, emus, args.config.replace("\\n", "\n"))
             bench = Bench(peers, origin, hashes, sizes, scratch)
             try:
                 bench.run(runs, list(media))
@@ -718,7 +738,7 @@ def main() -> None:
     table = bench.table()
     heading = (f"### {time.strftime('%Y-%m-%d %H:%M')} — `scripts/bench.py{' --quick' if args.quick else ''}`: "
                f"{os.cpu_count()} cores, {platform.platform()}, median of {runs} run(s), "
-               f"{time.monotonic() - started:.0f} s")
+               f"{time.monotonic() - started:.0f} s" + (f", debridfs config `{args.config}`" if args.config else ""))
     print("\n" + heading + "\n\n" + table)
     if args.out:
         with open(args.out, "a") as f:

@@ -23,7 +23,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import (
@@ -56,7 +56,9 @@ SECRET_ENV = {
     ("portal", "api_key"): "DEBRIDFS_PORTAL_API_KEY",
     ("premiumize", "password"): "DEBRIDFS_PREMIUMIZE_PASSWORD",
     ("rapidshare", "password"): "DEBRIDFS_RAPIDSHARE_PASSWORD",
+    ("qbittorrent", "password"): "DEBRIDFS_QBITTORRENT_PASSWORD",
 }
+SECRET_KEYS = {"token", "password", "api_key"}     # masked in error lines wherever they are
 
 
 class ConfigError(Exception):
@@ -189,6 +191,61 @@ Extensions = Annotated[list[str] | None,
                        AfterValidator(lambda v: None if v is None else [e.lower().lstrip(".") for e in v]),
                        Kind("list of strings")]
 Groups = Annotated[dict[str, Annotated[str, AfterValidator(_regex)]], Kind("table of name = regex")]
+
+
+def _absolute_path(value: Any) -> Path:
+    if not isinstance(value, (str, Path)) or not os.path.isabs(os.path.expanduser(str(value))):
+        raise PydanticCustomError("debridfs", "expected an absolute path")
+    return Path(value).expanduser()
+
+
+def _path_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and k.startswith("/") and v.startswith("/")
+            for k, v in value.items()):
+        raise PydanticCustomError("debridfs", 'expected a table of absolute paths: { "/mnt" = "/data" }')
+    return {k.rstrip("/") or "/": v.rstrip("/") or "/" for k, v in value.items()}
+
+
+def valid_category(name: str) -> bool:
+    """A qBittorrent category name that is safe as one directory name."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name \
+        and len(name.encode()) <= 255
+
+
+def _categories(value: dict[str, Path]) -> dict[str, Path]:
+    for name in value:
+        if not valid_category(name):
+            raise PydanticCustomError("debridfs", f"{name!r} is not a valid category name")
+    return value
+
+
+def parse_listen(value: Any) -> tuple[str, int]:
+    """'127.0.0.1:8282' or '[::1]:8282' -> (host, port); ValueError otherwise."""
+    import ipaddress
+
+    host, _, port_text = str(value).rpartition(":")
+    host = host.strip("[]")
+    port = int(port_text)
+    if host != "localhost":
+        ipaddress.ip_address(host)
+    if not 0 <= port <= 65535:
+        raise ValueError(value)
+    return host, port
+
+
+def _listen(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("debridfs", 'expected "ADDRESS:PORT", e.g. "127.0.0.1:8282"')
+    _checked(parse_listen, 'expected "ADDRESS:PORT" with a numeric address, e.g. "127.0.0.1:8282"')(value)
+    return value
+
+
+AbsolutePath = Annotated[Path, BeforeValidator(_absolute_path), Kind("absolute path")]
+PathMap = Annotated[dict[str, str], BeforeValidator(_path_map), Kind("table of path = path")]
+Categories = Annotated[dict[str, AbsolutePath], AfterValidator(_categories),
+                       Kind("table of name = absolute path")]
+Listen = Annotated[str, BeforeValidator(_listen), Kind('"address:port"')]
 
 
 def secret_field(description: str, env: str | None = None) -> Any:
@@ -328,6 +385,46 @@ class PathsConfig(Section):
                                         "dir, `~/.cache/debridfs`.")
 
 
+class NotifyConfig(Section):
+    """[[notify]]: a media server told about changed directories (one table per server)."""
+    kind: Annotated[Literal["plex", "jellyfin", "emby"], Kind("plex, jellyfin or emby")] = Field(
+        ..., description="The server's kind.")
+    url: Url = Field(..., description="The server's base URL (e.g. http://127.0.0.1:32400).")
+    token: Secret = Field(..., repr=False, json_schema_extra={"secret": True},
+                          description="X-Plex-Token, or the Jellyfin/Emby API key.")
+    path_map: PathMap = Field(default_factory=dict, description="Mount path prefix = the same "
+                              "place as the server sees it (the longest prefix wins).")
+    batch_seconds: SecondsOrZero = Field(5.0, description="Changes are collected this long, then "
+                                         "sent together.")
+    min_interval: SecondsOrZero = Field(2.0, description="Seconds between two calls to this server.")
+    retries: Count = Field(5, description="Attempts of one batch (with backoff) before it is given up.")
+
+
+class QbittorrentConfig(Section):
+    """[qbittorrent]: a qBittorrent WebAPI v2 subset for Sonarr and Radarr (off unless present)."""
+    listen: Listen = Field("127.0.0.1:8282", description="Address and port the API listens on.")
+    username: Text = Field(..., description="What Sonarr/Radarr log in with.")
+    password: Secret | None = secret_field("What Sonarr/Radarr log in with (required).",
+                                           SECRET_ENV[("qbittorrent", "password")])
+    categories: Categories = Field(default_factory=dict, description="Category = the local directory "
+                                   "that gets the symlinks of its finished torrents.")
+    download_dir: AbsolutePath | None = Field(None, description="Where categories the apps create "
+                                              "go (default: `qbittorrent/` in the state dir).")
+
+    @property
+    def host(self) -> str:
+        return parse_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return parse_listen(self.listen)[1]
+
+
+class LibraryConfig(Section):
+    """[library]: MOUNT/library/{movies,shows}, the torrents placed by their release names."""
+    enabled: Bool = Field(False, description="Show the library view.")
+
+
 class ConfigFile(BaseModel):
     """The whole file: a section per service, then the tuning sections."""
     model_config = ConfigDict(extra="forbid")
@@ -340,6 +437,9 @@ class ConfigFile(BaseModel):
     read: ReadConfig = Field(default_factory=ReadConfig)
     mount: MountConfig = Field(default_factory=MountConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
+    notify: list[NotifyConfig] = Field(default_factory=list)
+    qbittorrent: QbittorrentConfig | None = None
+    library: LibraryConfig = Field(default_factory=LibraryConfig)
 
 
 SERVICES = ("realdebrid", "rapidgator", "portal", "premiumize", "rapidshare")
@@ -357,6 +457,9 @@ class Config:
     cache: CacheConfig = field(default_factory=CacheConfig)
     read: ReadConfig = field(default_factory=ReadConfig)
     mount: MountConfig = field(default_factory=MountConfig)
+    notify: list[NotifyConfig] = field(default_factory=list)
+    qbittorrent: QbittorrentConfig | None = None
+    library: LibraryConfig = field(default_factory=LibraryConfig)
     state_dir: Path = field(default_factory=lambda: Path(platformdirs.user_state_dir(APP_NAME)))
     cache_root: Path = field(default_factory=lambda: Path(platformdirs.user_cache_dir(APP_NAME)))
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -424,11 +527,29 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None,
     config.realdebrid, config.rapidgator = rd, rg
     config.portal, config.premiumize, config.rapidshare = parsed.portal, parsed.premiumize, parsed.rapidshare
 
+    config.notify, config.qbittorrent, config.library = parsed.notify, parsed.qbittorrent, parsed.library
+
     for (section, key), variable in SECRET_ENV.items():
         target = getattr(config, section)
         if target is not None and env.get(variable):
             setattr(target, key, env[variable])
+    _check_media(config, path)
     return config
+
+
+def _check_media(config: Config, path: Path) -> None:
+    """What one section's schema cannot say: [qbittorrent] and [library] need [realdebrid]."""
+    qb = config.qbittorrent
+    if qb is not None:
+        if config.realdebrid is None:
+            raise ConfigError(f"{path}: [qbittorrent] needs a [realdebrid] section (torrents are added there)")
+        if not qb.password:
+            raise ConfigError(f"{path}: [qbittorrent] password is required (or "
+                              f"{SECRET_ENV[('qbittorrent', 'password')]})")
+        qb.download_dir = qb.download_dir or config.state_dir / "qbittorrent"
+    if config.library.enabled and config.realdebrid is None:
+        raise ConfigError(f"{path}: [library] enabled needs a [realdebrid] section "
+                          "(the library shows its torrents)")
 
 
 def warn_if_readable(path: Path) -> None:
@@ -448,7 +569,13 @@ SECTION_MODELS: dict[str, type[BaseModel]] = {
 
 
 def describe_error(path: Path, error: Any, overrides: dict[str, dict[str, Any]]) -> str:
-    """One line for one pydantic error: file, [section] key = value: what was expected."""
+    """One line for one pydantic error: file, [section] key = value: what was expected
+    (an entry of an array of tables is named `[[notify]] #2`)."""
+    line = _describe_error(path, error, overrides)
+    return re.sub(r"\[(\w+)\.(\d+)\]", lambda m: f"[[{m.group(1)}]] #{int(m.group(2)) + 1}", line, count=1)
+
+
+def _describe_error(path: Path, error: Any, overrides: dict[str, dict[str, Any]]) -> str:
     loc = [str(part) for part in error["loc"]]
     kind = error["type"]
     if not loc:
@@ -469,7 +596,7 @@ def describe_error(path: Path, error: Any, overrides: dict[str, dict[str, Any]])
         return f"{path}: [{table}] unknown key {key!r}{did_you_mean(key, known)}"
     if kind == "missing":
         return f"{path}: [{table}] {key} is required"
-    secret = len(loc) == 2 and (section, key) in SECRET_ENV
+    secret = (section, key) in SECRET_ENV or key in SECRET_KEYS
     value = "<hidden>" if secret else toml_repr(error.get("input"))
     return f"{path}: [{table}] {key} = {value}: {expected(error)}"
 
@@ -516,20 +643,27 @@ MASK = "********"
 def effective(config: Config) -> dict[str, Any]:
     """The effective config as TOML-able data, with secrets masked."""
     out: dict[str, Any] = {}
-    for name in (*SERVICES, "cache", "read", "mount"):
+    for name in (*SERVICES, "cache", "read", "mount", "qbittorrent", "library"):
         section = getattr(config, name)
-        if section is None:
-            continue
-        table: dict[str, Any] = {}
-        for key, info in type(section).model_fields.items():
-            value = getattr(section, key)
-            if value is None:
-                continue
-            if (info.json_schema_extra or {}).get("secret"):
-                value = MASK
-            elif isinstance(value, Path):
-                value = str(value)
-            table[key] = value
-        out[name] = table
+        if section is not None:
+            out[name] = _shown(section)
+    if config.notify:
+        out["notify"] = [_shown(entry) for entry in config.notify]
     out["paths"] = {"state_dir": str(config.state_dir), "cache_root": str(config.cache_root)}
     return out
+
+
+def _shown(section: BaseModel) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for key, info in type(section).model_fields.items():
+        value = getattr(section, key)
+        if value is None:
+            continue
+        if (info.json_schema_extra or {}).get("secret"):
+            value = MASK
+        elif isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, dict):
+            value = {k: str(v) if isinstance(v, Path) else v for k, v in value.items()}
+        table[key] = value
+    return table

@@ -198,12 +198,18 @@ class DiskCache:
                 await self._write(batch)
                 await trio.to_thread.run_sync(self._close_all, list(self.files.values()))
 
-    @staticmethod
-    def _close_all(entries: list[CachedFile]) -> None:
-        for entry in entries:
+    def _close_all(self, live: list[CachedFile]) -> None:
+        """At the end: closes every file, and deletes every file no live entry
+        owns (a drop that waited for a read), so the cache never stays over its size."""
+        for entry in live:
             if entry.fd >= 0:
                 os.close(entry.fd)
                 entry.fd = -1
+        names = {entry.name for entry in live}
+        for path in self.directory.iterdir():
+            if path.suffix in (".data", ".json", ".tmp") and path.stem not in names:
+                log.info("disk cache: deleting %s, which no entry owns", path.name)
+                path.unlink(missing_ok=True)
 
     async def _write(self, batch: list[tuple[CachedFile, int, Any] | None]) -> None:
         live = [item for item in batch if item is not None and self.files.get(item[0].key) is item[0]]

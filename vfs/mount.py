@@ -24,6 +24,7 @@ from clients.ranged import RangeClient
 from . import blocking
 from .cache import MemoryCache
 from .config import Config, MountConfig
+from .media import MediaServices
 from .diskcache import DiskCache
 from .fs import Operations
 from .preflight import check_sources
@@ -131,6 +132,7 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
         for source in sources:
             source.mountpoint = mountpoint
             source.engine = engine
+        media = MediaServices(config, http, sources, mountpoint, tree)
         # Names that vanished from a listing: the kernel drops its cached entry.
         # invalidate_entry_async queues the call to a thread pyfuse3 owns, so it
         # never blocks the trio thread (the blocking invalidate_entry would
@@ -150,6 +152,7 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
                 for source in sources:
                     await nursery.start(source.run)
                 await nursery.start(tree.run)
+                await nursery.start(media.run)
                 await nursery.start(StatusFile(config.state_dir, mountpoint, sources, engine, disk,
                                                config.cache.cache_max_size).run)
                 # Started (not only scheduled) before the ready line: a SIGTERM

@@ -8,6 +8,7 @@ stable name (clashes are resolved in the order of their stable keys).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import unicodedata
 from typing import Any
@@ -15,7 +16,10 @@ from typing import Any
 NAME_MAX = 255  # bytes, as on ext4 and in the kernel's FUSE layer
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def safe_name(raw: str) -> str:
+    """One name made safe (pure: remembered, since listings ask for the same
+    names again and again)."""
     name = unicodedata.normalize("NFC", str(raw))
     name = name.replace("\x00", "").replace("/", "\u2215")  # U+2215 DIVISION SLASH looks like '/'
     name = "".join(ch if ch.isprintable() or ch == " " else "_" for ch in name).strip()

@@ -188,7 +188,8 @@ class ReadEngine:
         self.config = config
         self.block_size = max(block_size, CHUNK)
         self.buffers = BufferPool(self.block_size)
-        self.connections = PrioritySlots(config.max_connections, reserve=max(1, config.max_connections // 8))
+        self.connections = PrioritySlots(config.max_connections, reserve=max(1, config.max_connections // 8),
+                                         demand_reserve=max(1, config.max_connections // 8))
         self.prefetch_bytes = 0       # read-ahead in flight, all files together
         self.nursery: trio.Nursery | None = None
         self.files: dict[Any, RemoteFile] = {}

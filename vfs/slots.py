@@ -26,13 +26,16 @@ class _Waiter:
 
 
 class PrioritySlots:
-    """`total` slots; read-ahead (BACKGROUND) never takes the last `reserve`
-    of them, so a read someone waits for finds a free slot without waiting
-    for a read-ahead transfer to end. Among waiters, priority decides."""
+    """`total` slots; only URGENT requests take the last `reserve` of them,
+    and read-ahead (BACKGROUND) also leaves the `demand_reserve` before those
+    to DEMAND. So a small read someone waits for, and a stream catching up,
+    each find a free slot without waiting for a read-ahead transfer to end
+    (and a stream never takes the seek's). Among waiters, priority decides."""
 
-    def __init__(self, total: int, reserve: int = 0) -> None:
+    def __init__(self, total: int, reserve: int = 0, demand_reserve: int = 0) -> None:
         self.total = total
         self.reserve = reserve
+        self.demand_reserve = demand_reserve
         self.in_use = 0
         self._queue: list[tuple[int, int, _Waiter]] = []
         self._order = itertools.count()
@@ -43,7 +46,11 @@ class PrioritySlots:
         self._grant()
 
     def _limit(self, priority: int) -> int:
-        return self.total if priority != BACKGROUND else max(1, self.total - self.reserve)
+        if priority == URGENT:
+            return self.total
+        if priority == DEMAND:
+            return max(1, self.total - self.reserve)
+        return max(1, self.total - self.reserve - self.demand_reserve)
 
     @asynccontextmanager
     async def slot(self, priority: int = URGENT) -> AsyncIterator[None]:

@@ -1,8 +1,9 @@
 """The running mount's status, for `debridfs status` in another process.
 
 The mount rewrites `STATE_DIR/status.json` (mode 0600) every few seconds:
-each service's account, expiry, traffic left, sync state and last error,
-the pending uploads and the cache use; it removes the file when it unmounts.
+each service's account, expiry, traffic left, sync state, last error and read
+counts (vfs/readstats.py), the pending uploads and the cache use; it removes
+the file when it unmounts.
 `render()` turns it into the text `debridfs status` prints, in human units.
 """
 
@@ -46,6 +47,9 @@ class StatusFile:
             except Exception as exc:   # a status must never take the mount down
                 log.info("%s: no status: %s", source.name, exc)
                 info = {"last_error": f"status unavailable: {exc}"}
+            reads = self.engine.stats.counts.get(source.name)
+            if reads:
+                info = {**info, "reads": dict(reads)}
             services.append({"name": source.name, **info})
             uploads += [{**row, "source": source.name} for row in source.upload_status()]
         cache = {"memory_used": self.engine.cache.used_bytes, "memory_max": self.engine.cache.max_bytes}
@@ -93,6 +97,13 @@ def when(timestamp: float | None) -> str:
     return f"{text} ({human_duration(left)} left)" if left > 0 else f"{text} (expired)"
 
 
+def format_reads(counts: dict[str, int]) -> str:
+    """The read engine's counts of one service (vfs/readstats.py), on one line."""
+    return ", ".join(f"{counts.get(name, 0)} {label}" for name, label in (
+        ("transfers", "transfers"), ("stalls", "stalls"), ("retries", "retries"),
+        ("resolutions", "links resolved again"), ("failed_reads", "failed reads")))
+
+
 def render(data: dict[str, Any]) -> str:
     from .uploads import format_status
 
@@ -106,6 +117,8 @@ def render(data: dict[str, Any]) -> str:
         if service.get("traffic_left") is not None:
             rows.append(("traffic left", human_size(service["traffic_left"])))
         rows += [("sync", service.get("sync")), ("last error", service.get("last_error"))]
+        if service.get("reads"):
+            rows.append(("reads", format_reads(service["reads"])))
         lines += [f"  {label:<13}{value}" for label, value in rows if value]
         lines.append("")
     cache = data["cache"]

@@ -16,7 +16,8 @@ from .state import EmulatorState
 
 # service name -> module in this package; each module offers
 # `build(state) -> ASGI app` and `API_PATH` (the API base below its prefix).
-SERVICE_MODULES = ("realdebrid", "rapidgator", "portal", "premiumize", "rapidshare")
+SERVICE_MODULES = ("realdebrid", "rapidgator", "portal", "premiumize", "rapidshare",
+                   "plex", "jellyfin", "emby")
 
 
 def available_services() -> list[str]:

@@ -170,3 +170,23 @@ async def test_the_trio_thread_never_touches_the_disk(tmp_path, monkeypatch):
             cache.store("c", SIZE, index, chunk(index))          # evicts
         nursery.cancel_scope.cancel()
     assert on_trio == []
+
+
+async def test_a_file_evicted_during_a_read_is_deleted_by_the_end(tmp_path):
+    cache = DiskCache(tmp_path / "c", 5 * CHUNK, CHUNK)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(cache.run)
+        for index in range(2):
+            cache.store(KEY, SIZE, index, chunk(index))
+        await records_for(cache, KEY)
+        entry = cache.files[KEY]
+        entry.used_at = 0                  # the least recently used
+        entry.reading += 1                 # as if a worker thread were reading it now
+        for index in range(4):
+            cache.store("other", SIZE, index, chunk(index))    # 6 chunks > 5: evicts KEY
+        with trio.fail_after(10):
+            while not entry.dropped:
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()      # unmounted before that read ends
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == \
+        sorted(cache.files["other"].name + suffix for suffix in (".data", ".json"))

@@ -78,3 +78,39 @@ async def test_raising_the_total_grants_waiters():
         await trio.testing.wait_all_tasks_blocked()
         assert order[0] == "a" and set(order) == {"a", "b", "c"}   # b and c run in either order
         done.set()
+
+
+async def test_a_stream_catching_up_takes_the_demand_reserve_and_leaves_the_seeks():
+    # Read-ahead holds what it may; a large read someone waits for gets a slot
+    # at once (never waits for a read-ahead transfer to end), and the last slot
+    # stays for a small urgent read.
+    slots = PrioritySlots(4, reserve=1, demand_reserve=1)
+    order: list[str] = []
+    done = trio.Event()
+    async with trio.open_nursery() as nursery:
+        for name, priority in (("bg1", BACKGROUND), ("bg2", BACKGROUND), ("bg3", BACKGROUND),
+                               ("demand1", DEMAND), ("demand2", DEMAND), ("urgent", URGENT)):
+            nursery.start_soon(hold, slots, priority, order, name, done)
+            await trio.testing.wait_all_tasks_blocked()
+        assert order == ["bg1", "bg2", "demand1", "urgent"] and slots.in_use == 4
+        done.set()
+    assert sorted(order) == ["bg1", "bg2", "bg3", "demand1", "demand2", "urgent"]
+    assert slots.in_use == 0
+
+
+async def test_waiters_are_served_by_priority_then_in_order():
+    slots = PrioritySlots(1)
+    order: list[str] = []
+    release = {name: trio.Event() for name in ("first", "bg1", "bg2", "demand", "urgent")}
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(hold, slots, URGENT, order, "first", release["first"])
+        await trio.testing.wait_all_tasks_blocked()
+        for name, priority in (("bg1", BACKGROUND), ("bg2", BACKGROUND), ("demand", DEMAND),
+                               ("urgent", URGENT)):
+            nursery.start_soon(hold, slots, priority, order, name, release[name])
+            await trio.testing.wait_all_tasks_blocked()
+        for name in ("first", "urgent", "demand", "bg1", "bg2"):
+            release[name].set()
+            await trio.testing.wait_all_tasks_blocked()
+    assert order == ["first", "urgent", "demand", "bg1", "bg2"]
+    assert slots.in_use == 0

@@ -16,6 +16,10 @@ def build_sources(config: Config, http: httpx.AsyncClient) -> list[Source]:
         from .realdebrid import RealDebridSource
 
         sources.append(RealDebridSource(config, http))
+        if config.library is not None and config.library.enabled:
+            from .library import LibrarySource   # MOUNT/library: a view of the torrents
+
+            sources.append(LibrarySource(sources[-1]))
     if config.rapidgator is not None:
         from .rapidgator import RapidgatorSource
 

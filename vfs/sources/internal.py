@@ -2,8 +2,9 @@
 
 `uploads` lists every upload not yet confirmed by its service (state,
 progress, errors); `stats` counts, per provider, how reads went since the
-mount (transfers, stalls, retries, links resolved again). Both are generated
-when opened.
+mount (transfers, stalls, retries, links resolved again); `notify` and
+`qbittorrent` (when configured) tell how media-server notifications and the
+qBittorrent API are doing. All are generated when opened.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class InternalSource(Source):
     def __init__(self, sources: list[Source]) -> None:
         self.sources = sources
         self.read_stats = ReadStats()     # the mount hands over the read engine's
+        # more generated files (name -> render), e.g. `notify`, `qbittorrent` (vfs/media.py)
+        self.extra_files: dict[str, Any] = {}
 
     def uploads_text(self) -> bytes:
         rows = []
@@ -39,10 +42,9 @@ class InternalSource(Source):
             raise NotFound(f"no directory {ref!r}")
         # The size is the text's length now; the file is served with direct_io
         # and generated at open, so a longer text still reads in full.
-        return [Entry("uploads", "uploads", False, size=len(self.uploads_text()), mtime=time.time(),
-                      virtual=self.uploads_text),
-                Entry("stats", "stats", False, size=len(self.stats_text()), mtime=time.time(),
-                      virtual=self.stats_text)]
+        files = {"uploads": self.uploads_text, "stats": self.stats_text, **self.extra_files}
+        return [Entry(name, name, False, size=len(render()), mtime=time.time(), virtual=render)
+                for name, render in files.items()]
 
     def stats_text(self) -> bytes:
         return self.read_stats.text()

@@ -27,7 +27,7 @@ from .base import DirectLink, Entry
 from .links import LinkRow
 from .realdebrid_repair import Repairs
 from .realdebrid_store import Store
-from .realdebrid_state import info_signature, load_credentials
+from .realdebrid_state import Shown, info_signature, load_credentials
 from .realdebrid_view import RealDebridView
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,8 @@ class RealDebridSource(RealDebridView):
                 self.info_sigs[tid] = info_signature(info)
         self.pages = [(etag, list(ids)) for etag, ids in snap.meta.get("torrent_pages", [])]
         self.order = [tid for _etag, ids in self.pages for tid in ids if tid in self.torrents]
-        self.order += [tid for tid in self.torrents if tid not in set(self.order)]
+        listed = set(self.order)
+        self.order += [tid for tid in self.torrents if tid not in listed]
         total = snap.meta.get("torrent_total")
         self.total = total if isinstance(total, int) and total >= 0 else None
         self._listed = bool(snap.torrents or snap.downloads)
@@ -71,6 +72,9 @@ class RealDebridSource(RealDebridView):
                            for link, (name, size) in snap.meta.get("link_names", {}).items()}
         for link, (url, size, chunks, created) in snap.links.items():
             self.links[link] = (DirectLink(url, size, chunks or None), created)
+        for tid, info in self.infos.items():
+            # before the mount is up: the first listing of torrents/ finds it done
+            self._has_files(self.torrents[tid], info)
         if snap.torrents or snap.downloads:
             # Shown from disk: the first refresh is the cheap check (one call);
             # /downloads and the full pass over every page come later.
@@ -97,7 +101,7 @@ class RealDebridSource(RealDebridView):
         finally:
             self._hooks = None
             if self.store is not None:
-                self.store.close()
+                await self.store.aclose()
 
     async def create_file(self, parent_ref: Any, name: str) -> None:
         if parent_ref == ("torrents",) and name.lower().endswith((".torrent", ".magnet")):
@@ -120,13 +124,34 @@ class RealDebridSource(RealDebridView):
             magnet = data.decode("utf-8", "replace").strip()
             if not magnet.startswith("magnet:?"):
                 raise InvalidName(f"{name}: not a magnet URI")
-            tid = await self.client.add_magnet(magnet)
+            await self.add(magnet, name)
         else:
-            tid = await self.client.add_torrent(data)
+            await self.add(data, name)
+        return None
+
+    async def add(self, what: str | bytes, name: str, keep: Any = None) -> str:
+        """Adds a magnet URI (str) or a .torrent file (bytes); returns the torrent id.
+        The one add path: `cp x.magnet`, `cp x.torrent` and the qBittorrent API.
+        `keep(path) -> bool` chooses the files to select (none kept: all)."""
+        if isinstance(what, str):
+            tid = await self.client.add_magnet(what)
+        else:
+            tid = await self.client.add_torrent(what)
         log.info("Real-Debrid: added %s as torrent %s", name, tid)
+        if keep is not None:
+            self.selections[tid] = keep
         self.pending[tid] = time.time()
         self.wake()
-        return None
+        return tid
+
+    def shown_files(self, tid: str) -> list[Shown] | None:
+        """The files a finished torrent shows (`.path` from the torrent's root,
+        `.ref` resolves it), or None while it is not finished or its details are
+        not synced. Memory only: never an API call."""
+        torrent, info = self.torrents.get(tid), self.infos.get(tid)
+        if torrent is None or info is None or not self._visible(torrent) or self._needs_info(tid):
+            return None
+        return self._torrent_files(torrent, info)
 
     async def _unrestrict(self, links: list[str]) -> list[tuple[str, dict | None, str]]:
         """Adds hoster links to the account: `/unrestrict/check`, then `/unrestrict/link`
@@ -208,6 +233,7 @@ class RealDebridSource(RealDebridView):
                 for item in self._torrent_files(torrent, info, with_hidden=True):
                     if item.ref == ref:
                         self.hidden.add(f"t/{tid}/{item.key}")
+                        self._files_changed(tid)
             return
         raise NotFound(f"not a file: {ref!r}")
 
@@ -228,17 +254,26 @@ class RealDebridSource(RealDebridView):
                 raise NotEmpty(f"{torrent.filename}/{prefix}: not empty")
         if prefix:
             self.hidden.add(f"t/{tid}/{prefix}")
+            self._files_changed(tid)
             return
+        await self.delete(tid)
+
+    async def delete(self, tid: str) -> None:
+        """Deletes a torrent on Real-Debrid (callers check allow_delete first); the
+        on_change hook and the change listeners hear of it like of any removal."""
+        torrent = self.torrents.get(tid)
         try:
             await self.client.delete_torrent(tid)
         except NotFound:
             pass
         log.info("Real-Debrid: deleted torrent %s", torrent.filename if torrent else tid)
+        before = self._shown_names()
         self._forget_torrent(tid)
         self.order = [t for t in self.order if t != tid]
         if self.store is not None:
             await self.store.save_torrents([], [tid])
         self._notify(*self._top_refs())
+        self._run_on_change(self._changes(before, {tid}))
 
 
 __all__ = ["RealDebridSource", "load_credentials"]

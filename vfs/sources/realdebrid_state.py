@@ -107,9 +107,14 @@ class RealDebridState(Source):
         self.unavailable: dict[tuple[str, int], tuple[float, str]] = {}   # code 24: until, reason
         self.repairs = Repairs(self.client, rd.repair, rd.repair_interval, rd.repair_max_attempts)
         self.hidden: set[str] = set()               # keys removed by rm while the torrent stays
+        self._has_files_memo: dict[str, tuple[TorrentInfo, bool]] = {}   # see _has_files
         self.pending: dict[str, float] = {}         # torrents we added: id -> when
+        self.selections: dict[str, Any] = {}        # torrents we added: id -> file filter
+        self.unannounced: set[str] = set()          # torrents we added, shown before a list sync
         self.link_results: list[tuple[float, str, str]] = []   # .links outcomes: (when, link, result)
         self._on_change = None
+        # called with [(added|removed|changed, absolute path)] after a change the mount shows
+        self.change_listeners: list[Any] = []
         self._hooks: trio.Nursery | None = None
         self._hook_slot = trio.Lock()               # one on_change command at a time
         self._wake = trio.Event()
@@ -160,6 +165,7 @@ class RealDebridState(Source):
         self._raw_infos.pop(tid, None)
         for key in [k for k in self.dead if k[0] == tid]:
             del self.dead[key]
+        self._files_changed(tid)
 
     def _needs_info(self, tid: str) -> bool:
         item = self.items.get(tid)
@@ -205,10 +211,22 @@ class RealDebridState(Source):
 
     def _has_files(self, torrent: Torrent, info: TorrentInfo | None) -> bool:
         """Whether a torrent directory has something to show (or may have: its
-        details or its archive's names are not known yet)."""
-        if info is None or self._unnamed_links(info):
+        details or its archive's names are not known yet). Remembered per
+        torrent until its details or `_files_changed` say otherwise: listing
+        `torrents/` asks this of every torrent, and must stay cheap."""
+        if info is None:
             return True
-        return bool(self._torrent_files(torrent, info, with_hidden=True))
+        known = self._has_files_memo.get(torrent.id)
+        if known is not None and known[0] is info:
+            return known[1]
+        result = bool(self._unnamed_links(info)) or bool(self._torrent_files(torrent, info, with_hidden=True))
+        self._has_files_memo[torrent.id] = (info, result)
+        return result
+
+    def _files_changed(self, tid: str) -> None:
+        """What a torrent shows changed other than by new details (dead or
+        hidden files, names of its links, members of its archives)."""
+        self._has_files_memo.pop(tid, None)
 
     def _unnamed_links(self, info: TorrentInfo) -> list[str]:
         if info.links_match_files:

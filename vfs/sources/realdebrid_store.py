@@ -133,6 +133,12 @@ class Store:
         with db:
             db.execute(sql, args)
 
+    async def aclose(self) -> None:
+        """Closes the database in a worker thread (closing checkpoints the WAL:
+        disk I/O that must not stall the trio thread), after pending writes."""
+        with trio.CancelScope(shield=True):
+            await self._run(self.close)
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()

@@ -143,7 +143,8 @@ class RealDebridSync(RealDebridState):
         if not complete:
             log.info("Real-Debrid: torrent list not proven complete (%d read, total %s); "
                      "%d torrents not seen were confirmed gone", len(fresh), total, len(removed))
-        before = self._shown_names()
+        # the names shown before, for the hook (only worth computing when something changed)
+        before = self._shown_names() if changed_ids or removed else None
         for tid in changed_ids:
             self._put_item(fresh[tid])
         for tid in removed:
@@ -169,7 +170,7 @@ class RealDebridSync(RealDebridState):
             ready = [tid for tid in changed_ids if not self._needs_info(tid)]
             if len(ready) <= 100:
                 self._notify(*[("torrent", tid, "", view) for tid in ready for view in self._views()])
-        return self._changes(before, set(changed_ids) | set(removed))
+        return self._changes(before, set(changed_ids) | set(removed)) if before is not None else []
 
     def _changes(self, before: dict[str, dict[str, str]], touched: set[str]) -> list[tuple[str, str]]:
         """(added|removed|changed, path under the mount) for the torrents in
@@ -184,12 +185,13 @@ class RealDebridSync(RealDebridState):
                 if was == now and (was is None or tid not in touched):
                     continue
                 if was is not None and was == now:
-                    changes.append(("changed", f"{where}/{now}"))
+                    changes.append(("added" if tid in self.unannounced else "changed", f"{where}/{now}"))
                     continue
                 if was is not None:
                     changes.append(("removed", f"{where}/{was}"))
                 if now is not None:
                     changes.append(("added", f"{where}/{now}"))
+        self.unannounced -= touched
         return changes
 
     async def _fetch_infos(self) -> None:
@@ -251,6 +253,8 @@ class RealDebridSync(RealDebridState):
                 # the info is newer than our list item: believe it
                 merged = {**self.items[tid], **{k: raw[k] for k in raw if k != "files"}}
                 self._put_item(merged)
+            if tid in self.torrents:
+                self._has_files(self.torrents[tid], info)    # one torrent at a time, not all at listing
             if save and self.store is not None:
                 await self.store.save_torrents([(tid, self.items.get(tid, raw), raw)], [])
             return info
@@ -265,6 +269,7 @@ class RealDebridSync(RealDebridState):
             known = next((d for d in self.downloads if d.link == link and d.filesize), None)
             if known is not None:
                 self.link_names[link] = (known.filename, known.filesize)
+                self._files_changed(tid)
                 continue
             try:
                 fresh = await self.client.unrestrict_link(link, priority)
@@ -274,6 +279,7 @@ class RealDebridSync(RealDebridState):
                     raise
                 continue
             self.link_names[link] = (fresh.filename or f"link {index + 1}", fresh.filesize)
+            self._files_changed(tid)
             await self._keep_link(link, DirectLink(fresh.download, fresh.filesize, fresh.chunks or None),
                                   fresh.chunks)
         if self.store is not None:
@@ -296,6 +302,7 @@ class RealDebridSync(RealDebridState):
                          self.link_names[link][0], exc)
                 members = []
             self.rar_members[link] = [(m.path, m.offset, m.size) for m in members]
+            self._files_changed(tid)
             log.info("Real-Debrid: %s holds %d stored members", self.link_names[link][0], len(members))
             if self.store is not None:
                 await self.store.save_torrents([], [], {"rar_members": self.rar_members})
@@ -370,7 +377,8 @@ class RealDebridSync(RealDebridState):
             await self.store.save_torrents([], [], {"repairs": self.repairs.to_json()})
 
     async def _advance_pending(self) -> None:
-        """Torrents we added: select all files once Real-Debrid knows them."""
+        """Torrents we added: select their files (all, or what the adder's filter
+        keeps) once Real-Debrid knows them."""
         for tid in list(self.pending):
             try:
                 raw = await self.client.torrent_info_json(tid, BACKGROUND)
@@ -379,15 +387,24 @@ class RealDebridSync(RealDebridState):
                 continue
             status = raw.get("status")
             if status == "waiting_files_selection":
-                await self.client.select_files(tid, "all")
-                log.info("Real-Debrid: selected all files of %s", raw.get("filename", tid))
+                keep = self.selections.get(tid)
+                ids = [str(f.get("id")) for f in raw.get("files") or []
+                       if keep is not None and keep(str(f.get("path", "")))]
+                await self.client.select_files(tid, ",".join(ids) or "all")
+                self.selections.pop(tid, None)
+                log.info("Real-Debrid: selected %s files of %s", len(ids) or "all",
+                         raw.get("filename", tid))
             elif status not in ACTIVE_STATUSES:
                 # downloaded, or an end state (error, dead, virus...): the sync takes over
                 self.pending.pop(tid, None)
             if tid in self.items or status:
                 item = {k: v for k, v in raw.items() if k != "files"}
                 if self.items.get(tid) != item:
+                    shown = tid in self.torrents and self._visible(self.torrents[tid])
                     self._put_item(item)
+                    if not shown and self._visible(self.torrents[tid]):
+                        # shown before the list sync sees it: that sync reports it as added
+                        self.unannounced.add(tid)
                     if tid not in self.order:
                         self.order.insert(0, tid)
                     self._notify(*self._top_refs())
@@ -416,6 +433,7 @@ class RealDebridSync(RealDebridState):
         log.warning("Real-Debrid: %s of %s is %s; hiding it (see torrents/.status)",
                     path, self.torrents[tid].filename if tid in self.torrents else tid, reason)
         self.dead[tid, dead_key] = reason
+        self._files_changed(tid)
         if self.store is not None:
             await self.store.mark_dead(tid, dead_key, reason)
         self._notify(*self._top_refs(), *[("torrent", tid, "", view) for view in self._views()])
@@ -425,11 +443,15 @@ class RealDebridSync(RealDebridState):
         when the mount point is known; the names the mount shows), in the
         background: a media server's scan must not hold up the sync. It is
         reaped, and killed after ON_CHANGE_TIMEOUT; commands run one at a time."""
-        if not self.rd.on_change or self._hooks is None or not changed:
+        if not changed:
             return
         base = self.mountpoint
         changes = [(kind, str(base / path) if base is not None else path) for kind, path in changed]
-        self._hooks.start_soon(self._hook, changes)
+        if base is not None:
+            for listener in self.change_listeners:   # e.g. media-server notifications
+                listener(changes)
+        if self.rd.on_change and self._hooks is not None:
+            self._hooks.start_soon(self._hook, changes)
 
     def _hook_env(self, changes: list[tuple[str, str]]) -> dict[str, str]:
         """A minimal environment: never the daemon's own (it holds tokens)."""
