@@ -463,7 +463,7 @@ def test_sigkill_mid_upload_resumes_after_remount(emu, tmp_path):
 def run_login(tmp_path: Path, answers: str) -> subprocess.CompletedProcess:
     return subprocess.run(DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "login", "rapidgator"],
                           input=answers, capture_output=True, text=True, timeout=30,
-                          cwd=Path(__file__).resolve().parent.parent)
+                          cwd=Path(__file__).resolve().parents[2])
 
 
 def test_login_stores_token_only_and_mount_uses_it(emu, tmp_path):

@@ -18,7 +18,7 @@ from tests.emulators.harness import run_emulator
 from tests.mounting import (DEBRIDFS, cli_env, is_mounted, mounted, sha256_through, wait_until,
                             write_config)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TOKEN = "rd-good-token"
 MiB = 1 << 20

@@ -22,7 +22,7 @@ from vfs.config import ConfigError, load_config
 from vfs.release import is_extra, place
 
 TOKEN = "rd-good-token"
-FIXTURE = Path(__file__).parent / "fixtures/release_names.json"
+FIXTURE = Path(__file__).parent.parent / "fixtures/release_names.json"
 
 
 def fixture() -> list[dict]:

@@ -20,7 +20,7 @@ from tests.emulators.harness import run_emulator
 from tests.mounting import DEBRIDFS, cli_env, is_mounted, mounted, start_mount, unmount, write_config
 from vfs.preflight import PreflightError, check_machine
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "rd-good-token"
 LIBRARY = {"realdebrid": {"token": TOKEN, "downloads": []}}
 

@@ -37,7 +37,8 @@ async def test_journal_round_trip_is_private_and_atomic(tmp_path):
     assert journal.load() == []
 
 
-def test_unreadable_journal_entries_are_skipped(tmp_path, caplog):
+def test_unreadable_journal_entries_are_skipped(tmp_path, caplog, log_guard):
+    log_guard.expect("ignoring unreadable broken.json")
     directory = tmp_path / "j"
     directory.mkdir()
     (directory / "broken.json").write_text("{not json")

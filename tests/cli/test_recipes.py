@@ -17,7 +17,7 @@ import yaml
 from tests.emulators.harness import run_emulator
 from tests.mounting import mounted
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 DEBRIDFS_BIN = Path(__import__("sys").executable).parent / "debridfs"
 

@@ -29,7 +29,7 @@ def test_device_login_then_mount_survives_token_expiry(tmp_path):
         config.write_text(config_text)
         result = subprocess.run([sys.executable, "-m", "vfs.cli", "--config", str(config),
                                  "login", "realdebrid"], capture_output=True, text=True, timeout=60,
-                                cwd=Path(__file__).resolve().parent.parent)
+                                cwd=Path(__file__).resolve().parents[2])
         assert result.returncode == 0, result.stdout + result.stderr
         assert "https://real-debrid.com/device" in result.stdout
         user_code = emu.view("realdebrid")["devices"][0]["user_code"]

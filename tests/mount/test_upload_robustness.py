@@ -18,7 +18,7 @@ import pytest
 
 from tests.emulators.harness import run_emulator
 from tests.mounting import mounted, start_mount, unmount, wait_until
-from tests.test_writes import LOGIN, PASSWORD, config_for
+from tests.mount.test_writes import LOGIN, PASSWORD, config_for
 
 MiB = 1 << 20
 LIBRARY = {"rapidgator": {

@@ -14,7 +14,7 @@ from tests.mounting import DEBRIDFS, cli_env
 from vfs import configdoc
 from vfs.config import ConfigError, load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # (config text, what the one error line must contain)
 BAD = [

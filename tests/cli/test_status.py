@@ -16,7 +16,7 @@ from tests.mounting import DEBRIDFS, cli_env, mounted, wait_until
 from vfs.progress import Progress
 from vfs.units import human_duration, human_size
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MiB = 1 << 20
 LIBRARY = {
     "realdebrid": {"token": "rd-good-token", "torrents": [

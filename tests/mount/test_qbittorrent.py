@@ -19,7 +19,7 @@ import pytest
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
 from tests.mounting import mounted, wait_until
-from tests.test_realdebrid_write import bencode
+from tests.mount.test_realdebrid_write import bencode
 from vfs.config import ConfigError, effective, load_config
 
 TOKEN = "rd-good-token"
