@@ -245,7 +245,7 @@ class RapidgatorClient:
             if self._on_token is not None:
                 await self._on_token(token)
 
-    async def login(self, login: str, password: str, code: str | None = None) -> tuple[str, dict]:
+    async def login(self, login: str, password: str, code: str | None = None) -> tuple[str, dict[str, Any]]:
         params = {"login": login, "password": password}
         if code:
             params["code"] = code

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 import trio
@@ -29,6 +29,11 @@ import trio
 from clients.errors import AuthError, RemoteError
 
 from .config import Config, ConfigError, default_config_path, load_config
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .sources.links import LinkRow
 
 log = logging.getLogger("debridfs")
 
@@ -76,7 +81,8 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     if value is None or value == 0:
         return
     meta = ctx.find_root().meta
-    meta[param.name] = meta.get(param.name, 0) + value if param.count else value
+    counted = isinstance(param, click.Option) and param.count
+    meta[param.name] = meta.get(param.name, 0) + value if counted else value
 
 
 GLOBAL_OPTIONS = [
@@ -95,7 +101,10 @@ GLOBAL_OPTIONS = [
 ]
 
 
-def global_options(function: Callable) -> Callable:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def global_options(function: F) -> F:
     for option in reversed(GLOBAL_OPTIONS):
         function = option(function)
     return function
@@ -173,6 +182,7 @@ def parse_mount_options(options: tuple[str, ...]) -> tuple[dict[str, dict[str, A
 
     overrides: dict[str, dict[str, Any]] = {}
     config_file = None
+    value: Any
     for item in (part.strip() for option in options for part in option.split(",")):
         if not item or item in IGNORED_MOUNT_OPTIONS or item.startswith(("x-", "comment=")):
             continue
@@ -184,7 +194,7 @@ def parse_mount_options(options: tuple[str, ...]) -> tuple[dict[str, dict[str, A
         if name == "config":
             config_file = Path(text).expanduser()
             continue
-        value: Any = True
+        value = True
         if has_value:
             try:
                 value = tomllib.loads(f"v = {text}")["v"]
@@ -354,7 +364,8 @@ def login(service: str) -> int:
 
     config = setup("INFO")
     module_name, function_name = LOGINS[service].split(":")
-    function = getattr(importlib.import_module(module_name), function_name)
+    function: Callable[[SimpleNamespace, Config | None], int] = \
+        getattr(importlib.import_module(module_name), function_name)
     return function(SimpleNamespace(service=service), config)
 
 
@@ -365,6 +376,10 @@ def login(service: str) -> int:
 # vfs.sources.LINK_SOURCES; another service plugs in with one line here, e.g.
 # ADD_SERVICES["realdebrid"] = "vfs.sources.realdebrid:RealDebridSource".
 ADD_SERVICES: dict[str, str] = {"realdebrid": "vfs.sources.realdebrid:RealDebridSource"}
+
+
+class LinkAdder(Protocol):
+    async def add_links(self, urls: list[str]) -> list[LinkRow]: ...
 
 
 def add_services() -> dict[str, str]:
@@ -409,9 +424,10 @@ def add(service: str, urls: tuple[str, ...], links_file: Path | None) -> int:
         raise Failed(f"{service} is not configured: add a [{service}] section to {config.path}",
                      EXIT_USAGE)
     module_name, class_name = add_services()[service].split(":")
-    source_class = getattr(importlib.import_module(module_name), class_name)
+    source_class: Callable[[Config, httpx.AsyncClient], LinkAdder] = \
+        getattr(importlib.import_module(module_name), class_name)
 
-    async def run() -> list:
+    async def run() -> list[LinkRow]:
         async with make_http_client(8) as http:
             return await source_class(config, http).add_links(links)
 
@@ -526,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         return fail("interrupted", 130)
     except click.ClickException as exc:
-        hint = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
+        ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+        hint = f" (see `{ctx.command_path} --help`)" if ctx else ""
         return fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
     except Failed as exc:
         return fail(str(exc), exc.status)

@@ -23,7 +23,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import platformdirs
 from pydantic import (
@@ -36,7 +36,7 @@ from pydantic import (
     StrictInt,
     ValidationError,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 log = logging.getLogger(__name__)
 
@@ -265,31 +265,32 @@ class RealDebridConfig(Section):
     token: Secret | None = secret_field("Private API token; without it, the credentials stored "
                                         "by `debridfs login realdebrid` are used.",
                                         SECRET_ENV[("realdebrid", "token")])
-    api_url: Url = Field(REALDEBRID_API_URL, description="REST API base URL.")
-    oauth_url: Url | None = Field(None, description="OAuth base URL for the device login "
+    api_url: Url = Field(default=REALDEBRID_API_URL, description="REST API base URL.")
+    oauth_url: Url | None = Field(default=None, description="OAuth base URL for the device login "
                                   "(default: `/oauth/v2` next to api_url).")
-    credentials_file: FilePath | None = Field(None, description="Where `debridfs login realdebrid` "
+    credentials_file: FilePath | None = Field(default=None, description="Where `debridfs login realdebrid` "
                                               f"stores its credentials (default: `{REALDEBRID_CREDENTIALS}` "
                                               "next to the config file).")
-    refresh_interval: Seconds = Field(60.0, description="Seconds between background syncs of the torrents.")
-    downloads_refresh_interval: Seconds = Field(300.0, description="Seconds between syncs of the "
+    refresh_interval: Seconds = Field(default=60.0, description="Seconds between background syncs of the "
+                                "torrents.")
+    downloads_refresh_interval: Seconds = Field(default=300.0, description="Seconds between syncs of the "
                                                 "downloads list.")
-    rate_limit_per_minute: Count = Field(250, description="API calls a minute, shared by every call "
+    rate_limit_per_minute: Count = Field(default=250, description="API calls a minute, shared by every call "
                                          "of the account.")
-    allow_delete: Bool = Field(False, description="`rm` of a torrent directory or a download "
+    allow_delete: Bool = Field(default=False, description="`rm` of a torrent directory or a download "
                                "deletes it on Real-Debrid.")
-    on_change: Command = Field(None, description="Command (a string split like a shell would, or a "
+    on_change: Command = Field(default=None, description="Command (a string split like a shell would, or a "
                                "list) run with the changed paths after a sync.")
     groups: Groups = Field(default_factory=dict, description="Extra directories: name = regular "
                            "expression on torrent names (`[realdebrid.groups]`).")
-    extensions: Extensions = Field(None, description="Only files with these extensions appear "
+    extensions: Extensions = Field(default=None, description="Only files with these extensions appear "
                                    "(default: all).")
-    repair: Bool = Field(True, description="Re-add (same hash, same files) torrents whose links "
+    repair: Bool = Field(default=True, description="Re-add (same hash, same files) torrents whose links "
                          "answer hoster_unavailable (code 19); false only reports them broken in "
                          "torrents/.status.")
-    repair_interval: SecondsOrZero = Field(86400.0, description="Seconds between two repairs of "
+    repair_interval: SecondsOrZero = Field(default=86400.0, description="Seconds between two repairs of "
                                            "one torrent.")
-    repair_max_attempts: Count = Field(2, description="Repairs tried per torrent before it is "
+    repair_max_attempts: Count = Field(default=2, description="Repairs tried per torrent before it is "
                                        "reported broken.")
 
 
@@ -297,11 +298,11 @@ class RapidgatorConfig(Section):
     """[rapidgator]: a token, or login + password (to log in and renew the token).
     `debridfs login rapidgator` stores its token (and, if the user agrees, the
     login and password) in `credentials_file` (0600) next to the config file."""
-    login: Text | None = Field(None, description="Account e-mail.")
+    login: Text | None = Field(default=None, description="Account e-mail.")
     password: Secret | None = secret_field("Account password.", SECRET_ENV[("rapidgator", "password")])
     token: Secret | None = secret_field("API token.", SECRET_ENV[("rapidgator", "token")])
-    api_url: Url = Field(RAPIDGATOR_API_URL, description="API v2 base URL.")
-    credentials_file: FilePath | None = Field(None, description="Where `debridfs login rapidgator` "
+    api_url: Url = Field(default=RAPIDGATOR_API_URL, description="API v2 base URL.")
+    credentials_file: FilePath | None = Field(default=None, description="Where `debridfs login rapidgator` "
                                               f"stores its token (default: `{RAPIDGATOR_CREDENTIALS}` "
                                               "next to the config file).")
 
@@ -309,78 +310,80 @@ class RapidgatorConfig(Section):
 class PortalConfig(Section):
     """[portal]: the portal external API v1 (a link service; no public default host)."""
     api_key: Secret | None = secret_field("API key (obb_...).", SECRET_ENV[("portal", "api_key")])
-    api_url: Url = Field("", description="API base URL, https://<your-portal-host>/api/external/v1 "
+    api_url: Url = Field(default="", description="API base URL, https://<your-portal-host>/api/external/v1 "
                          "(required).")
-    max_wait: SecondsOrZero = Field(20.0, description="Seconds a read waits for a link that is not "
+    max_wait: SecondsOrZero = Field(default=20.0, description="Seconds a read waits for a link that is not "
                                     "ready yet.")
 
 
 class PremiumizeConfig(Section):
     """[premiumize]: the Premiumize.me legacy API (login = customer id, password = PIN)."""
-    login: Text | None = Field(None, description="Customer id.")
+    login: Text | None = Field(default=None, description="Customer id.")
     password: Secret | None = secret_field("PIN.", SECRET_ENV[("premiumize", "password")])
-    api_url: Url = Field(PREMIUMIZE_API_URL, description="API URL.")
-    account_check_interval: Seconds = Field(600.0, description="Seconds between account checks "
+    api_url: Url = Field(default=PREMIUMIZE_API_URL, description="API URL.")
+    account_check_interval: Seconds = Field(default=600.0, description="Seconds between account checks "
                                             "(fair use in `.status`).")
 
 
 class RapidShareConfig(Section):
     """[rapidshare]: RapidShare's rsapi.cgi; without login/password downloads are free (with countdowns)."""
-    login: Text | None = Field(None, description="Account login (none: free downloads).")
+    login: Text | None = Field(default=None, description="Account login (none: free downloads).")
     password: Secret | None = secret_field("Account password.", SECRET_ENV[("rapidshare", "password")])
-    api_url: Url = Field(RAPIDSHARE_API_URL, description="rsapi.cgi URL.")
-    max_wait: SecondsOrZero = Field(20.0, description="Longest free-user countdown a read sits through.")
+    api_url: Url = Field(default=RAPIDSHARE_API_URL, description="rsapi.cgi URL.")
+    max_wait: SecondsOrZero = Field(default=20.0, description="Longest free-user countdown a read sits "
+                              "through.")
 
 
 class CacheConfig(Section):
     """[cache]: memory and disk caches of file contents."""
     block_size: Annotated[Size, AfterValidator(_block_size)] = Field(
-        4 << 20, description="The largest single ranged request (a power of two, at least 64KiB).")
-    memory_size: Size = Field(256 << 20, description="Memory cache (LRU by bytes).")
-    cache_dir: FilePath | None = Field(None, description="Persistent disk cache of file contents; "
+        default=4 << 20, description="The largest single ranged request (a power of two, at least 64KiB).")
+    memory_size: Size = Field(default=256 << 20, description="Memory cache (LRU by bytes).")
+    cache_dir: FilePath | None = Field(default=None, description="Persistent disk cache of file contents; "
                                        "off when unset.")
-    cache_max_size: Size = Field(10 << 30, description="The disk cache evicts least-recently-used "
+    cache_max_size: Size = Field(default=10 << 30, description="The disk cache evicts least-recently-used "
                                  "files beyond this.")
 
 
 class ReadConfig(Section):
     """[read]: how reads become HTTP requests."""
-    timeout: Seconds = Field(60.0, description="Seconds before a read that cannot be served fails "
+    timeout: Seconds = Field(default=60.0, description="Seconds before a read that cannot be served fails "
                              "with EIO.")
-    stall_timeout: Seconds = Field(5.0, description="Seconds without a byte before a connection "
+    stall_timeout: Seconds = Field(default=5.0, description="Seconds without a byte before a connection "
                                    "is given up and the range asked again.")
-    max_connections_per_file: Count = Field(8, description="Connections per file (also capped by "
+    max_connections_per_file: Count = Field(default=8, description="Connections per file (also capped by "
                                             "the service's own limit).")
-    max_connections: Count = Field(32, description="Connections, all files together.")
-    read_ahead_max: Size = Field(64 << 20, description="The most one sequential reader fetches ahead.")
-    prefetch_budget: Size = Field(64 << 20, description="Read-ahead in flight, all files together.")
-    keep_open_seconds: SecondsOrZero = Field(5.0, description="Read state kept after close "
+    max_connections: Count = Field(default=32, description="Connections, all files together.")
+    read_ahead_max: Size = Field(default=64 << 20, description="The most one sequential reader fetches "
+                                 "ahead.")
+    prefetch_budget: Size = Field(default=64 << 20, description="Read-ahead in flight, all files together.")
+    keep_open_seconds: SecondsOrZero = Field(default=5.0, description="Read state kept after close "
                                              "(players close and reopen).")
 
 
 class MountConfig(Section):
     """[mount]: how the kernel sees the mount."""
     read_ahead_kb: Annotated[int | None, BeforeValidator(_read_ahead_kb), Kind("integer or false")] = Field(
-        1024, description="Kernel read-ahead of the mount in KiB, set when running as root; false "
+        default=1024, description="Kernel read-ahead of the mount in KiB, set when running as root; false "
         "leaves the kernel default.")
-    entry_timeout: SecondsOrZero = Field(5.0, description="Seconds the kernel caches names.")
-    attr_timeout: SecondsOrZero = Field(5.0, description="Seconds the kernel caches attributes.")
-    allow_other: Bool = Field(False, description="Let other users (e.g. a plex user) see the mount; "
+    entry_timeout: SecondsOrZero = Field(default=5.0, description="Seconds the kernel caches names.")
+    attr_timeout: SecondsOrZero = Field(default=5.0, description="Seconds the kernel caches attributes.")
+    allow_other: Bool = Field(default=False, description="Let other users (e.g. a plex user) see the mount; "
                               "needs `user_allow_other` in /etc/fuse.conf unless root.")
-    listing_ttl: SecondsOrZero = Field(10.0, description="Seconds a directory listing is trusted.")
-    read_only: Bool = Field(False, description="Refuse every write, add and delete (EROFS); "
+    listing_ttl: SecondsOrZero = Field(default=10.0, description="Seconds a directory listing is trusted.")
+    read_only: Bool = Field(default=False, description="Refuse every write, add and delete (EROFS); "
                             "`--read-only` or `-o ro`.")
-    allow_non_empty: Bool = Field(False, description="Mount over a directory that is not empty "
+    allow_non_empty: Bool = Field(default=False, description="Mount over a directory that is not empty "
                                   "(its files are hidden meanwhile); `--allow-non-empty`.")
 
 
 class PathsConfig(Section):
     """[paths]: where debridfs keeps its own files."""
-    state_dir: FilePath | None = Field(None, description="State (sqlite, upload journals, spools of "
+    state_dir: FilePath | None = Field(default=None, description="State (sqlite, upload journals, spools of "
                                        "files being written, the mount lock, log of --daemon); "
                                        "default: the XDG state dir, `~/.local/state/debridfs`. "
                                        "One mount per state dir.")
-    cache_root: FilePath | None = Field(None, description="Root for caches debridfs may lose "
+    cache_root: FilePath | None = Field(default=None, description="Root for caches debridfs may lose "
                                         "(spools moved to the state dir); default: the XDG cache "
                                         "dir, `~/.cache/debridfs`.")
 
@@ -388,27 +391,28 @@ class PathsConfig(Section):
 class NotifyConfig(Section):
     """[[notify]]: a media server told about changed directories (one table per server)."""
     kind: Annotated[Literal["plex", "jellyfin", "emby"], Kind("plex, jellyfin or emby")] = Field(
-        ..., description="The server's kind.")
-    url: Url = Field(..., description="The server's base URL (e.g. http://127.0.0.1:32400).")
-    token: Secret = Field(..., repr=False, json_schema_extra={"secret": True},
+        default=..., description="The server's kind.")
+    url: Url = Field(default=..., description="The server's base URL (e.g. http://127.0.0.1:32400).")
+    token: Secret = Field(default=..., repr=False, json_schema_extra={"secret": True},
                           description="X-Plex-Token, or the Jellyfin/Emby API key.")
     path_map: PathMap = Field(default_factory=dict, description="Mount path prefix = the same "
                               "place as the server sees it (the longest prefix wins).")
-    batch_seconds: SecondsOrZero = Field(5.0, description="Changes are collected this long, then "
+    batch_seconds: SecondsOrZero = Field(default=5.0, description="Changes are collected this long, then "
                                          "sent together.")
-    min_interval: SecondsOrZero = Field(2.0, description="Seconds between two calls to this server.")
-    retries: Count = Field(5, description="Attempts of one batch (with backoff) before it is given up.")
+    min_interval: SecondsOrZero = Field(default=2.0, description="Seconds between two calls to this server.")
+    retries: Count = Field(default=5, description="Attempts of one batch (with backoff) before it is "
+                           "given up.")
 
 
 class QbittorrentConfig(Section):
     """[qbittorrent]: a qBittorrent WebAPI v2 subset for Sonarr and Radarr (off unless present)."""
-    listen: Listen = Field("127.0.0.1:8282", description="Address and port the API listens on.")
-    username: Text = Field(..., description="What Sonarr/Radarr log in with.")
+    listen: Listen = Field(default="127.0.0.1:8282", description="Address and port the API listens on.")
+    username: Text = Field(default=..., description="What Sonarr/Radarr log in with.")
     password: Secret | None = secret_field("What Sonarr/Radarr log in with (required).",
                                            SECRET_ENV[("qbittorrent", "password")])
     categories: Categories = Field(default_factory=dict, description="Category = the local directory "
                                    "that gets the symlinks of its finished torrents.")
-    download_dir: AbsolutePath | None = Field(None, description="Where categories the apps create "
+    download_dir: AbsolutePath | None = Field(default=None, description="Where categories the apps create "
                                               "go (default: `qbittorrent/` in the state dir).")
 
     @property
@@ -422,7 +426,7 @@ class QbittorrentConfig(Section):
 
 class LibraryConfig(Section):
     """[library]: MOUNT/library/{movies,shows}, the torrents placed by their release names."""
-    enabled: Bool = Field(False, description="Show the library view.")
+    enabled: Bool = Field(default=False, description="Show the library view.")
 
 
 class ConfigFile(BaseModel):
@@ -564,18 +568,18 @@ def warn_if_readable(path: Path) -> None:
 
 SECTION_MODELS: dict[str, type[BaseModel]] = {
     name: info.annotation if isinstance(info.annotation, type) else
-    next(a for a in info.annotation.__args__ if a is not type(None))   # X | None
+    next(a for a in get_args(info.annotation) if a is not type(None))   # X | None
     for name, info in ConfigFile.model_fields.items()}
 
 
-def describe_error(path: Path, error: Any, overrides: dict[str, dict[str, Any]]) -> str:
+def describe_error(path: Path, error: ErrorDetails, overrides: dict[str, dict[str, Any]]) -> str:
     """One line for one pydantic error: file, [section] key = value: what was expected
     (an entry of an array of tables is named `[[notify]] #2`)."""
     line = _describe_error(path, error, overrides)
     return re.sub(r"\[(\w+)\.(\d+)\]", lambda m: f"[[{m.group(1)}]] #{int(m.group(2)) + 1}", line, count=1)
 
 
-def _describe_error(path: Path, error: Any, overrides: dict[str, dict[str, Any]]) -> str:
+def _describe_error(path: Path, error: ErrorDetails, overrides: dict[str, dict[str, Any]]) -> str:
     loc = [str(part) for part in error["loc"]]
     kind = error["type"]
     if not loc:
@@ -606,7 +610,7 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(choices)})" if choices else ""
 
 
-def expected(error: Any) -> str:
+def expected(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "debridfs":
         return error["msg"]
@@ -659,7 +663,8 @@ def _shown(section: BaseModel) -> dict[str, Any]:
         value = getattr(section, key)
         if value is None:
             continue
-        if (info.json_schema_extra or {}).get("secret"):
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("secret"):
             value = MASK
         elif isinstance(value, Path):
             value = str(value)

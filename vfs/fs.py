@@ -9,18 +9,20 @@ import inspect
 import logging
 import os
 import stat
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pyfuse3
 
 from .config import MountConfig
 from .errnos import KNOWN_ERRORS, errno_of
 from .reader import ReadEngine, RemoteFile
+from .sources.base import Source
 from .spool import SPOOL_KEY_PREFIX
 from .tree import ROOT_INODE, Node, Tree
-from .writes import WriteFailed, WriteFile, Writes
+from .writes import WriteFailed, WriteFile, Writes, source_of
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +33,18 @@ ANSWERS = {errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST, errno.EROFS, errno.EINVA
            errno.ENOTDIR}
 
 
-def fuse_errors(method: Callable) -> Callable:
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def fuse_errors(
+    method: Callable[Concatenate[Operations, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[Operations, P], Coroutine[Any, Any, T]]:
     """Maps the error vocabulary to FUSEError once, for every operation
     (the table is vfs/errnos.py); anything else is a crash: logged, EIO."""
 
     @functools.wraps(method)
-    async def wrapper(self: "Operations", *args: Any, **kwargs: Any) -> Any:
+    async def wrapper(self: Operations, /, *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await method(self, *args, **kwargs)
         except pyfuse3.FUSEError:
@@ -130,7 +138,7 @@ class Operations(pyfuse3.Operations):
         self.tree.remember(node)
         return self.attributes(node)
 
-    async def forget(self, inode_list: list[tuple[int, int]]) -> None:
+    async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
         for inode, count in inode_list:
             self.tree.forget(inode, count)
 
@@ -184,8 +192,8 @@ class Operations(pyfuse3.Operations):
                 data = await data
             self.handles[fh] = Handle(node, data=data)
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
-        remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size,
-                                  node.name)
+        source = source_of(node)
+        remote = self.engine.open((source.name, node.key), source, node.ref, node.size, node.name)
         self.handles[fh] = Handle(node, remote=remote)
         return pyfuse3.FileInfo(fh=fh, keep_cache=True)
 
@@ -196,7 +204,8 @@ class Operations(pyfuse3.Operations):
         return pyfuse3.FileInfo(fh=fh, direct_io=False, keep_cache=False)
 
     @fuse_errors
-    async def read(self, fh: int, offset: int, size: int) -> bytes | memoryview:
+    # pyfuse3 replies with any buffer; its stubs promise only bytes.
+    async def read(self, fh: int, offset: int, size: int) -> bytes | memoryview:  # type: ignore[override]
         handle = self.handles[fh]
         if handle.data is not None:
             return handle.data[offset:offset + size]
@@ -266,8 +275,8 @@ class Operations(pyfuse3.Operations):
     @fuse_errors
     async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: Any) -> pyfuse3.EntryAttributes:
         parent = self.tree.get(parent_inode)
-        self._require_writable(parent)
-        entry = await parent.source.mkdir(parent.ref, os.fsdecode(name))
+        source = self._require_writable(parent)
+        entry = await source.mkdir(parent.ref, os.fsdecode(name))
         node = self.tree.add_child(parent, entry)
         self.tree.remember(node)
         return self.attributes(node)
@@ -275,21 +284,21 @@ class Operations(pyfuse3.Operations):
     @fuse_errors
     async def rmdir(self, parent_inode: int, name: bytes, ctx: Any) -> None:
         parent, node = await self._child(parent_inode, name)
-        self._require_writable(parent)
+        source = self._require_writable(parent)
         if not node.is_dir:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
-        await parent.source.rmdir(parent.ref, node.ref)
+        await source.rmdir(parent.ref, node.ref)
         self.tree.remove_child(parent, node.name)
 
     @fuse_errors
     async def unlink(self, parent_inode: int, name: bytes, ctx: Any) -> None:
         parent, node = await self._child(parent_inode, name)
-        self._require_writable(parent)
+        source = self._require_writable(parent)
         if node.is_dir:
             raise pyfuse3.FUSEError(errno.EISDIR)
         self.writes.unlink(node)      # open for writing: never committed now
         if node.ref is not None:      # None: written here and never committed
-            await parent.source.unlink(parent.ref, node.ref)
+            await source.unlink(parent.ref, node.ref)
         self.tree.remove_child(parent, node.name)
 
     @fuse_errors
@@ -297,9 +306,8 @@ class Operations(pyfuse3.Operations):
                      new_name: bytes, flags: int, ctx: Any) -> None:
         old_parent, node = await self._child(old_parent_inode, old_name)
         new_parent = self.tree.get(new_parent_inode)
-        self._require_writable(old_parent)
-        self._require_writable(new_parent)
-        if old_parent.source is not new_parent.source:
+        source = self._require_writable(old_parent)
+        if self._require_writable(new_parent) is not source:
             raise pyfuse3.FUSEError(errno.EXDEV)
         if flags & pyfuse3.RENAME_EXCHANGE:
             # Swapping two names atomically: no service offers it, and two renames
@@ -319,7 +327,7 @@ class Operations(pyfuse3.Operations):
             self.writes.moved(node, new_parent)
             self.tree.move(node, new_parent, name)
             return
-        entry = await old_parent.source.rename(node.ref, old_parent.ref, new_parent.ref, name)
+        entry = await source.rename(node.ref, old_parent.ref, new_parent.ref, name)
         self.tree.move(node, new_parent, name, entry)
         self.writes.moved(node, new_parent)
 
@@ -367,9 +375,10 @@ class Operations(pyfuse3.Operations):
         return parent, node
 
     @staticmethod
-    def _require_writable(node: Node) -> None:
+    def _require_writable(node: Node) -> Source:
         if node.inode == ROOT_INODE or not node.writable or node.source is None:
             raise pyfuse3.FUSEError(errno.EROFS)
+        return node.source
 
 
 __all__ = ["Operations", "stat"]

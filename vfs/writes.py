@@ -27,8 +27,10 @@ from pathlib import Path
 
 import trio
 
+from clients.errors import ReadOnly
+
 from .reader import ReadEngine
-from .sources.base import Entry
+from .sources.base import Entry, Source
 from .spool import SPOOL_KEY_PREFIX, SpoolFile
 from .tree import Node, Tree
 from .uploads import UploadManager, UploadRecord
@@ -56,6 +58,13 @@ class WriteFile:
     error: int | None = None               # a write failed: never committed
     unlinked: bool = False
     draft: UploadRecord | None = None      # journaled by fsync before the commit
+
+
+def source_of(node: Node) -> Source:
+    """The source `node` belongs to; only the mount's root has none."""
+    if node.source is None:
+        raise ReadOnly("the mount's root belongs to no source")
+    return node.source
 
 
 def entry_of(node: Node) -> Entry:
@@ -89,7 +98,7 @@ class Writes:
     # ------------------------------------------------------------ opening
 
     async def create(self, parent: Node, name: str) -> WriteFile:
-        await parent.source.create_file(parent.ref, name)
+        await source_of(parent).create_file(parent.ref, name)
         spool = await trio.to_thread.run_sync(SpoolFile.create, self.spool_dir)
         # Shown while written: stat and ls see the file grow; its key is the spool's.
         node = self.tree.add_child(parent, Entry(name, SPOOL_KEY_PREFIX + spool.path.name, False,
@@ -105,7 +114,7 @@ class Writes:
                 await self.truncate(current, 0)
             return current
         parent = self.tree.get(node.parent)
-        await parent.source.create_file(parent.ref, node.name)
+        await source_of(parent).create_file(parent.ref, node.name)
         spool = await self._spool_with(None if truncate else node)
         wf = WriteFile(node, parent, spool, entry_of(node))
         wf.changed = truncate       # O_TRUNC is a change: `: > f` empties f at close
@@ -127,8 +136,8 @@ class Writes:
         spool = await trio.to_thread.run_sync(SpoolFile.create, self.spool_dir)
         if node is None or node.size == 0:
             return spool
-        remote = self.engine.open((node.source.name, node.key), node.source, node.ref, node.size,
-                                  node.name)
+        source = source_of(node)
+        remote = self.engine.open((source.name, node.key), source, node.ref, node.size, node.name)
         try:
             offset = 0
             while offset < node.size:
@@ -264,10 +273,10 @@ class Writes:
             self.tree.update_node(node, wf.original)
 
     def _manager(self, wf: WriteFile) -> UploadManager | None:
-        return wf.parent.source.uploads
+        return source_of(wf.parent).uploads
 
     def _record(self, wf: WriteFile, md5: str) -> UploadRecord:
-        folder, replaces = wf.parent.source.upload_destination(wf.parent.ref, wf.node.name)
+        folder, replaces = source_of(wf.parent).upload_destination(wf.parent.ref, wf.node.name)
         return UploadRecord(id=UploadManager.new_id(), folder=folder, name=wf.node.name,
                             spool=str(wf.spool.path), size=wf.spool.size, md5=md5,
                             key=SPOOL_KEY_PREFIX + wf.spool.path.name, replaces=replaces)
@@ -284,9 +293,9 @@ class Writes:
                 if wf.draft is not None:
                     record.id = wf.draft.id
                 record = await manager.submit(record)
-                entry: Entry | None = parent.source.upload_entry(record)
+                entry: Entry | None = source_of(parent).upload_entry(record)
             else:
-                entry = await parent.source.commit_file(parent.ref, name, wf.spool)
+                entry = await source_of(parent).commit_file(parent.ref, name, wf.spool)
                 await trio.to_thread.run_sync(wf.spool.discard)
         except BaseException:
             self._restore(wf)

@@ -4,10 +4,15 @@ direct links, and (for writable providers) namespace and upload operations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
 from ..config import Config
 from .base import Source
+
+# A source class built as Class(config, http).
+SourceClass = Callable[[Config, httpx.AsyncClient], Source]
 
 
 def build_sources(config: Config, http: httpx.AsyncClient) -> list[Source]:
@@ -43,8 +48,9 @@ LINK_SOURCES: dict[str, str] = {
 }
 
 
-def link_source_class(service: str) -> type[Source]:
+def link_source_class(service: str) -> SourceClass:
     import importlib
 
     module_name, class_name = LINK_SOURCES[service].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    source_class: SourceClass = getattr(importlib.import_module(module_name), class_name)
+    return source_class

@@ -69,6 +69,7 @@ def store_credentials(path: Path, data: dict[str, str]) -> None:
 class RapidgatorSource(Source):
     name = "rapidgator"
     writable = True
+    uploads: UploadManager          # always: every written file is uploaded
 
     def __init__(self, config: Config, http: httpx.AsyncClient) -> None:
         rg = config.rapidgator
