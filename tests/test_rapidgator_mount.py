@@ -280,21 +280,6 @@ def sent_rate(log_text: str, name: str) -> float:
     return float(rates[-1])
 
 
-def curl_rate(emu, path: Path, md5: str) -> float:
-    """MB/s of a raw curl multipart POST of `path` to a fresh upload session URL."""
-    import httpx
-
-    api = emu.urls["rapidgator"]
-    token = httpx.post(f"{api}/user/login", data={"login": LOGIN, "password": PASSWORD}).json()["response"]["token"]
-    size = path.stat().st_size
-    reply = httpx.post(f"{api}/file/upload", data={"token": token, "name": "curl.bin", "hash": "0" * 32,
-                                                  "size": size}).json()
-    url = reply["response"]["upload"]["url"]
-    result = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "-F",
-                             f"file=@{path}", url], capture_output=True, text=True, check=True, timeout=120)
-    return size / float(result.stdout) / 1e6
-
-
 def test_big_upload_then_instant_upload(emu, mount, tmp_path):
     size = 300 * MiB
     src = tmp_path / "big.bin"
@@ -310,14 +295,10 @@ def test_big_upload_then_instant_upload(emu, mount, tmp_path):
     assert info["md5"] == md5 and info["size"] == size
     wait_for(lambda: no_uploads_pending(mount), what="the upload to be confirmed")
     upload_seconds = time.monotonic() - started - cp_seconds
-    ours = sent_rate(mount.log_text(), "big.bin")
-    theirs = sorted(curl_rate(emu, src, md5) for _ in range(3))[1]   # the median of three
-    print(f"\ncp into the mount: {size / cp_seconds / 1e6:.0f} MB/s; upload POST: {ours:.0f} MB/s; "
-          f"curl: {theirs:.0f} MB/s ({100 * ours / theirs:.0f}%); cp end to confirmed: {upload_seconds:.1f}s")
-    # The target is >= 80% (scripts-free benchmark in docs/uploads.md: ours ~= curl). One sample
-    # on a shared CI machine swings by 2x either way, so the test guards against regressions only
-    # (e.g. a body read whole into memory, or tiny chunks).
-    assert ours >= 0.5 * theirs
+    # Speed is scripts/bench_upload.py's job (a benchmark, not a timed test): on a
+    # shared machine one sample swings by 2x either way.
+    print(f"\ncp into the mount: {size / cp_seconds / 1e6:.0f} MB/s; upload POST: "
+          f"{sent_rate(mount.log_text(), 'big.bin'):.0f} MB/s; cp end to confirmed: {upload_seconds:.1f}s")
     assert md5_path(target) == md5          # now read back from the service
 
     # The same bytes again: instant upload, no body sent.

@@ -201,6 +201,7 @@ class LinkSource(Source):
         self._probing: set[str] = set()      # URLs being probed (listing and retry task share work)
         self._wake = trio.Event()            # set when links were added: the retry task looks again
         self._on_change = lambda ref: None
+        self._known_rows: list[LinkRow] = []   # the store's rows as last read (status_info)
 
     # ---- what a service provides --------------------------------------
     async def probe(self, url: str) -> LinkInfo:
@@ -216,7 +217,9 @@ class LinkSource(Source):
         return []
 
     def status_info(self) -> dict[str, Any]:
-        rows = self.store.rows(self.name) if getattr(self, "store", None) is not None else []
+        # The rows last read from the store: status_info runs on the trio thread
+        # every few seconds and must not query sqlite there.
+        rows = self._known_rows
         counts = {state: sum(1 for r in rows if r.state == state) for state in (OK, WAITING, FAILED)}
         info: dict[str, Any] = {
             "account": "; ".join(line.removeprefix("account: ") for line in self.account_lines()) or "?",
@@ -264,7 +267,8 @@ class LinkSource(Source):
 
     # ---- the store, from trio ----------------------------------------
     async def _rows(self) -> list[LinkRow]:
-        return await trio.to_thread.run_sync(self.store.rows, self.name)
+        self._known_rows = await trio.to_thread.run_sync(self.store.rows, self.name)
+        return self._known_rows
 
     async def _update(self, url: str, **values: Any) -> None:
         await trio.to_thread.run_sync(lambda: self.store.update(self.name, url, **values))
