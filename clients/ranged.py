@@ -184,7 +184,7 @@ class RangeClient:
                 data = await connection.stream.receive_some(HEAD_READ)
                 if not data:
                     raise TemporaryError("connection closed before the response")
-                protocol.receive_data(data)
+                protocol.receive_data(bytes(data))  # h11 is typed for bytes; trio may hand a bytearray
                 continue
             if isinstance(event, h11.Response):
                 return event
@@ -211,7 +211,7 @@ class RangeClient:
                     data = await connection.stream.receive_some(HEAD_READ)
                     if not data:
                         return False
-                    protocol.receive_data(data)
+                    protocol.receive_data(bytes(data))  # h11 is typed for bytes; trio may hand a bytearray
                 elif isinstance(event, h11.EndOfMessage):
                     return True
                 elif isinstance(event, h11.ConnectionClosed):
@@ -248,7 +248,7 @@ class RangeClient:
                     raise Stalled(f"{where}: no data for {self.stall_timeout:g}s after {filled} bytes")
                 if not data:
                     raise TemporaryError(f"{where}: connection closed after {filled} bytes")
-                protocol.receive_data(data)
+                protocol.receive_data(bytes(data))  # h11 is typed for bytes; trio may hand a bytearray
             elif isinstance(event, h11.Data):
                 n = min(len(event.data), len(buffer) - filled)
                 buffer[filled:filled + n] = event.data[:n]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -147,6 +148,13 @@ def proven_complete(pages: list[Page], count: int) -> bool:
     """
     totals = {page.total for page in pages}
     return len(totals) == 1 and None not in totals and count == totals.pop() and count > 0
+
+
+def _object(response: httpx.Response) -> dict[str, Any]:
+    """The reply's JSON object; these endpoints document an object, and
+    callers read its keys (a reply of another shape fails there)."""
+    data: dict[str, Any] = response.json()
+    return data
 
 
 def _total(response: httpx.Response) -> int | None:
@@ -314,9 +322,9 @@ class RealDebridClient:
     def __repr__(self) -> str:
         return f"RealDebridClient({self.api_url!r})"
 
-    async def request(self, method: str, path: str, *, params: dict | None = None,
-                      data: dict | None = None, content: bytes | None = None,
-                      headers: dict | None = None, priority: int = BACKGROUND,
+    async def request(self, method: str, path: str, *, params: Mapping[str, str | int] | None = None,
+                      data: Mapping[str, str] | None = None, content: bytes | None = None,
+                      headers: Mapping[str, str] | None = None, priority: int = BACKGROUND,
                       auth: bool = True, base: str | None = None) -> httpx.Response:
         """One API call through the limiter, retried on 429/5xx, errors mapped."""
         refreshed = False
@@ -369,14 +377,14 @@ class RealDebridClient:
     # --- account
 
     async def user(self) -> dict[str, Any]:
-        return (await self.request("GET", "/user", priority=FOREGROUND)).json()
+        return _object(await self.request("GET", "/user", priority=FOREGROUND))
 
     async def oauth_token(self, client_id: str, client_secret: str, code: str) -> dict[str, Any]:
         response = await self.request("POST", "/token", auth=False, base=self.oauth_url,
                                       priority=FOREGROUND,
                                       data={"client_id": client_id, "client_secret": client_secret,
                                             "code": code, "grant_type": OAUTH_GRANT})
-        return response.json()
+        return _object(response)
 
     # --- OAuth device flow for open-source apps (NOTES 2.8)
 
@@ -384,7 +392,7 @@ class RealDebridClient:
         response = await self.request("GET", "/device/code", auth=False, base=self.oauth_url,
                                       params={"client_id": OPENSOURCE_CLIENT_ID, "new_credentials": "yes"},
                                       priority=FOREGROUND)
-        return response.json()
+        return _object(response)
 
     async def device_credentials(self, device_code: str) -> dict[str, Any] | None:
         """The app's client id/secret once the user approved; None until then
@@ -395,7 +403,7 @@ class RealDebridClient:
                                           priority=FOREGROUND)
         except PermissionDenied:
             return None
-        return response.json()
+        return _object(response)
 
     # --- lists
 
@@ -412,7 +420,7 @@ class RealDebridClient:
         return Page(items, _total(response), response.headers.get("etag"))
 
     async def torrent_info_json(self, torrent_id: str, priority: int = BACKGROUND) -> dict[str, Any]:
-        return (await self.request("GET", f"/torrents/info/{torrent_id}", priority=priority)).json()
+        return _object(await self.request("GET", f"/torrents/info/{torrent_id}", priority=priority))
 
     async def torrent_info(self, torrent_id: str, priority: int = BACKGROUND) -> TorrentInfo:
         return TorrentInfo.from_json(await self.torrent_info_json(torrent_id, priority))
@@ -420,12 +428,12 @@ class RealDebridClient:
     # --- links
 
     async def unrestrict_check(self, link: str) -> dict[str, Any]:
-        return (await self.request("POST", "/unrestrict/check", data={"link": link},
-                                   priority=FOREGROUND)).json()
+        return _object(await self.request("POST", "/unrestrict/check", data={"link": link},
+                                          priority=FOREGROUND))
 
     async def unrestrict_link_json(self, link: str, priority: int = FOREGROUND) -> dict[str, Any]:
-        return (await self.request("POST", "/unrestrict/link", data={"link": link},
-                                   priority=priority)).json()
+        return _object(await self.request("POST", "/unrestrict/link", data={"link": link},
+                                          priority=priority))
 
     async def unrestrict_link(self, link: str, priority: int = FOREGROUND) -> UnrestrictedLink:
         data = await self.unrestrict_link_json(link, priority)

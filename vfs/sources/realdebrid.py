@@ -72,9 +72,9 @@ class RealDebridSource(RealDebridView):
                            for link, (name, size) in snap.meta.get("link_names", {}).items()}
         for link, (url, size, chunks, created) in snap.links.items():
             self.links[link] = (DirectLink(url, size, chunks or None), created)
-        for tid, info in self.infos.items():
+        for tid, details in self.infos.items():
             # before the mount is up: the first listing of torrents/ finds it done
-            self._has_files(self.torrents[tid], info)
+            self._has_files(self.torrents[tid], details)
         if snap.torrents or snap.downloads:
             # Shown from disk: the first refresh is the cheap check (one call);
             # /downloads and the full pass over every page come later.
@@ -153,10 +153,10 @@ class RealDebridSource(RealDebridView):
             return None
         return self._torrent_files(torrent, info)
 
-    async def _unrestrict(self, links: list[str]) -> list[tuple[str, dict | None, str]]:
+    async def _unrestrict(self, links: list[str]) -> list[tuple[str, dict[str, Any] | None, str]]:
         """Adds hoster links to the account: `/unrestrict/check`, then `/unrestrict/link`
         (which puts them in the downloads list). Returns (link, reply or None, result)."""
-        results = []
+        results: list[tuple[str, dict[str, Any] | None, str]] = []
         for link in links:
             try:
                 check = await self.client.unrestrict_check(link)
@@ -249,8 +249,8 @@ class RealDebridSource(RealDebridView):
             info = self.infos.get(tid)
             if info is None or self._needs_info(tid):
                 info = await self._load_info(tid, FOREGROUND)
-            if self._unnamed_links(info) or [item for item in self._torrent_files(torrent, info)
-                                             if item.path.lstrip("/").startswith(prefix)]:
+            if self._unnamed_links(info) or any(item.path.lstrip("/").startswith(prefix)
+                                                for item in self._torrent_files(torrent, info)):
                 raise NotEmpty(f"{torrent.filename}/{prefix}: not empty")
         if prefix:
             self.hidden.add(f"t/{tid}/{prefix}")

@@ -20,7 +20,7 @@ import trio
 
 from clients.errors import RemoteError
 from clients.realdebrid import RealDebridClient, oauth_url_for
-from ..config import REALDEBRID_API_URL, REALDEBRID_CREDENTIALS, Config
+from ..config import REALDEBRID_API_URL, REALDEBRID_CREDENTIALS, Config, default_config_path
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def login(args: argparse.Namespace, config: Config) -> int:
     api_url = rd.api_url if rd else REALDEBRID_API_URL
     oauth = (rd.oauth_url if rd and rd.oauth_url else oauth_url_for(api_url)).rstrip("/")
     target = rd.credentials_file if rd and rd.credentials_file else \
-        (config.path.parent if config.path else None) / REALDEBRID_CREDENTIALS
+        (config.path or default_config_path()).parent / REALDEBRID_CREDENTIALS
     try:
         stored = trio.run(device_flow, api_url, oauth)
     except (RemoteError, KeyError, ValueError, TimeoutError) as exc:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +30,10 @@ from .realdebrid_repair import Repairs
 from .realdebrid_store import Store
 
 log = logging.getLogger(__name__)
+
+# A node of this source's tree, as fs.py hands it back: a kind, then its ids,
+# e.g. ("torrent", torrent id, path, view) or ("tfile", torrent id, position).
+Ref = tuple[Any, ...]
 
 PLAYABLE_STATUS = "downloaded"
 ACTIVE_STATUSES = {"magnet_conversion", "waiting_files_selection", "queued", "downloading",
@@ -51,12 +57,12 @@ class Shown:
     key: str            # "f<file id>", or "l<link index>" for a link shown as itself
     path: str           # inside the torrent, starting with "/"
     size: int
-    ref: tuple          # ("tfile", torrent id, position), ("tlink", torrent id, link index)
+    ref: Ref            # ("tfile", torrent id, position), ("tlink", torrent id, link index)
                         # or ("tmember", torrent id, link index, member index)
     dead_key: int       # the file id in `dead`, or -1 - link index
 
 
-def info_signature(item: dict[str, Any]) -> tuple:
+def info_signature(item: dict[str, Any]) -> tuple[object, ...]:
     """What decides whether a torrent's /torrents/info must be fetched again."""
     return (item.get("status"), item.get("bytes"), item.get("progress"), item.get("ended"))
 
@@ -92,7 +98,7 @@ class RealDebridState(Source):
         self.order: list[str] = []
         self.infos: dict[str, TorrentInfo] = {}
         self._raw_infos: dict[str, dict[str, Any]] = {}
-        self.info_sigs: dict[str, tuple] = {}
+        self.info_sigs: dict[str, tuple[object, ...]] = {}
         self.downloads: list[Download] = []
         self.download_items: list[dict[str, Any]] = []
         self.pages: list[tuple[str | None, list[str]]] = []   # torrents list: (etag, ids) per page
@@ -112,7 +118,7 @@ class RealDebridState(Source):
         self.selections: dict[str, Any] = {}        # torrents we added: id -> file filter
         self.unannounced: set[str] = set()          # torrents we added, shown before a list sync
         self.link_results: list[tuple[float, str, str]] = []   # .links outcomes: (when, link, result)
-        self._on_change = None
+        self._on_change: Callable[[Any], None] = lambda ref: None   # until the tree registers
         # called with [(added|removed|changed, absolute path)] after a change the mount shows
         self.change_listeners: list[Any] = []
         self._hooks: trio.Nursery | None = None
@@ -140,15 +146,13 @@ class RealDebridState(Source):
         self.downloads = [Download.from_json(d) for d in items]
 
     def _notify(self, *refs: Any) -> None:
-        if self._on_change is None:
-            return
         for ref in refs:
             self._on_change(ref)
 
     def _views(self) -> list[str]:
         return [""] + list(self.groups)
 
-    def _top_refs(self) -> list[tuple]:
+    def _top_refs(self) -> list[Ref]:
         return [("torrents",)] + [("group", name) for name in self.groups]
 
     def _visible(self, torrent: Torrent) -> bool:
@@ -264,7 +268,7 @@ class RealDebridState(Source):
     def _shown_names(self) -> dict[str, dict[str, str]]:
         """view -> torrent id -> the name the mount shows (vfs/names.py, the
         tree's own rule applied to the same entries)."""
-        shown = {}
+        shown: dict[str, dict[str, str]] = {}
         for view in self._views():
             entries = self._torrent_dirs(view)
             status = [Entry(".status", "torrents/.status", False)] if not view else []
@@ -273,12 +277,12 @@ class RealDebridState(Source):
         return shown
 
 
-def load_credentials(path: Any) -> dict[str, str] | None:
+def load_credentials(path: Path | None) -> dict[str, str] | None:
     """The OAuth credentials `debridfs login realdebrid` stored, or None."""
     if path is None or not path.exists():
         return None
     try:
-        data = json.loads(path.read_text())
+        data: dict[str, str] = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     if not all(data.get(k) for k in ("client_id", "client_secret", "refresh_token")):

@@ -15,13 +15,20 @@ import json
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
 import trio
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+# A torrent as stored: id, its list item, its `/torrents/info` reply (None until fetched).
+TorrentRow = tuple[str, dict[str, Any], dict[str, Any] | None]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS torrents (id TEXT PRIMARY KEY, item TEXT NOT NULL, info TEXT);
@@ -61,7 +68,7 @@ class Store:
             self._db = db
         return self._db
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    async def _run(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         async with self._lock:
             return await trio.to_thread.run_sync(fn, *args)
 
@@ -85,11 +92,11 @@ class Store:
 
     # --- writing
 
-    async def save_torrents(self, upserts: list[tuple[str, dict, dict | None]], deletes: list[str],
+    async def save_torrents(self, upserts: list[TorrentRow], deletes: list[str],
                             meta: dict[str, Any] | None = None) -> None:
         await self._run(self._save_torrents, upserts, deletes, meta or {})
 
-    def _save_torrents(self, upserts: list, deletes: list, meta: dict[str, Any]) -> None:
+    def _save_torrents(self, upserts: list[TorrentRow], deletes: list[str], meta: dict[str, Any]) -> None:
         db = self._open()
         with db:
             db.execute("BEGIN")
@@ -128,7 +135,7 @@ class Store:
     async def drop_link(self, link: str) -> None:
         await self._run(self._exec, "DELETE FROM links WHERE link = ?", (link,))
 
-    def _exec(self, sql: str, args: tuple) -> None:
+    def _exec(self, sql: str, args: tuple[str | int | float, ...]) -> None:
         db = self._open()
         with db:
             db.execute(sql, args)

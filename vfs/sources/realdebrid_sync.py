@@ -136,7 +136,8 @@ class RealDebridSync(RealDebridState):
             break
         return gone
 
-    async def _apply_torrents(self, fresh: dict[str, dict[str, Any]], pages: list, total: int | None,
+    async def _apply_torrents(self, fresh: dict[str, dict[str, Any]],
+                              pages: list[tuple[str | None, list[str]]], total: int | None,
                               complete: bool, whole: bool, gone: list[str]) -> list[tuple[str, str]]:
         changed_ids = [tid for tid, item in fresh.items() if self.items.get(tid) != item]
         removed = [tid for tid in self.torrents if tid not in fresh] if complete else list(gone)
@@ -200,7 +201,7 @@ class RealDebridSync(RealDebridState):
         if not wanted:
             return
         log.info("Real-Debrid: fetching details of %d torrents", len(wanted))
-        self.progress = Progress("Real-Debrid: torrent details", len(wanted), log)
+        progress = self.progress = Progress("Real-Debrid: torrent details", len(wanted), log)
         batch: list[str] = []
         fetched: list[str] = []
         limiter = trio.CapacityLimiter(INFO_CONCURRENCY)
@@ -217,7 +218,7 @@ class RealDebridSync(RealDebridState):
                     return
                 batch.append(tid)
                 fetched.append(tid)
-                self.progress.advance()
+                progress.advance()
 
         async def flush() -> None:
             done, batch[:] = list(batch), []
@@ -230,7 +231,7 @@ class RealDebridSync(RealDebridState):
                 for tid in wanted[start:start + 500]:
                     nursery.start_soon(one, tid)
             await flush()
-        log.info("%s", self.progress.finished())
+        log.info("%s", progress.finished())
         self.progress = None
         self._notify(*self._top_refs())
         if len(fetched) <= 100:
@@ -470,24 +471,27 @@ class RealDebridSync(RealDebridState):
         return env
 
     async def _hook(self, changes: list[tuple[str, str]]) -> None:
+        program = self.rd.on_change
+        if not program:             # _run_on_change starts us only when it is set
+            return
         paths = list(dict.fromkeys(path for _kind, path in changes))
-        command = [*self.rd.on_change, *paths]
+        command = [*program, *paths]
         async with self._hook_slot:
             try:
                 with trio.move_on_after(ON_CHANGE_TIMEOUT) as scope:
                     done = await trio.run_process(command, stdin=subprocess.DEVNULL, check=False,
                                                   start_new_session=True, env=self._hook_env(changes))
             except OSError as exc:
-                log.warning("on_change command %s failed to start: %s", self.rd.on_change[0], exc)
+                log.warning("on_change command %s failed to start: %s", program[0], exc)
                 return
         if scope.cancelled_caught:
             log.warning("on_change command %s ran longer than %.0fs; killed",
-                        self.rd.on_change[0], ON_CHANGE_TIMEOUT)
+                        program[0], ON_CHANGE_TIMEOUT)
         elif done.returncode != 0:
             log.warning("on_change command %s exited with status %d",
-                        self.rd.on_change[0], done.returncode)
+                        program[0], done.returncode)
         else:
-            log.info("on_change: ran %s with %d paths", self.rd.on_change[0], len(paths))
+            log.info("on_change: ran %s with %d paths", program[0], len(paths))
 
 
 @contextlib.asynccontextmanager
