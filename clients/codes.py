@@ -21,11 +21,11 @@ WAIT_KINDS: tuple[type[RemoteError], ...] = (RateLimited, TemporaryError, NotRea
 
 @dataclass(frozen=True)
 class Rule:
-    meaning: str                    # WAIT | USER | PERMANENT
-    kind: type[RemoteError]         # what the client raises
-    text: str                       # what the code means, in the error message
-    wait: float | None = None       # WAIT: seconds before asking again (None: the reply says)
-    source: str = ""                # the documented fact this rule follows
+    meaning: str  # WAIT | USER | PERMANENT
+    kind: type[RemoteError]  # what the client raises
+    text: str  # what the code means, in the error message
+    wait: float | None = None  # WAIT: seconds before asking again (None: the reply says)
+    source: str = ""  # the documented fact this rule follows
 
     def __post_init__(self) -> None:
         # The meaning and the raised class must agree: callers act on the class.

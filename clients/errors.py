@@ -12,11 +12,17 @@ from __future__ import annotations
 class RemoteError(Exception):
     """A remote service refused or failed a request."""
 
-    def __init__(self, message: str, *, code: int | None = None, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
-        self.code = code                # the service's own error code, when it has one
-        self.status = status            # the HTTP status, when there was one
+        self.code = code  # the service's own error code, when it has one
+        self.status = status  # the HTTP status, when there was one
         self.retry_after = retry_after  # seconds the service asked us to wait, when it did
 
 
@@ -59,6 +65,7 @@ class LinkExpired(RemoteError):
 
 # How a transfer from a download host failed (clients/ranged.py); the read
 # engine decides from the kind whether to resume, back off or resolve again.
+
 
 class Stalled(TemporaryError):
     """No byte arrived for the stall window (before or inside the body)."""

@@ -19,9 +19,9 @@ EXPIRED_STATUSES = {403, 404, 410, 503}
 def make_http_client(max_connections: int = 64) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         http1=True,
-        limits=httpx.Limits(max_connections=max_connections,
-                            max_keepalive_connections=max_connections,
-                            keepalive_expiry=30),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=30
+        ),
         timeout=httpx.Timeout(30.0, connect=10.0),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=True,

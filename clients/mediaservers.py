@@ -49,8 +49,7 @@ class MediaServer:
         try:
             response = await self.http.request(method, url, timeout=TIMEOUT, **kwargs)
         except httpx.HTTPError as exc:
-            raise TemporaryError(f"{self.kind}: {method} {redact_url(url)}: "
-                                 f"{type(exc).__name__}") from None
+            raise TemporaryError(f"{self.kind}: {method} {redact_url(url)}: {type(exc).__name__}") from None
         status = response.status_code
         if status < 300:
             return response
@@ -86,8 +85,9 @@ class Plex(MediaServer):
                 if any(inside(directory, location) for location in locations):
                     wanted[key, directory] = None
         for key, directory in wanted:
-            await self._call("GET", f"/library/sections/{key}/refresh", params={"path": directory},
-                             headers=self._headers())
+            await self._call(
+                "GET", f"/library/sections/{key}/refresh", params={"path": directory}, headers=self._headers()
+            )
         if not wanted:
             log.debug("plex: no section holds %d changed paths", len(updates))
         return 1 + len(wanted)
@@ -104,12 +104,20 @@ def parse_sections(response: httpx.Response) -> list[tuple[str, list[str]]]:
     try:
         if text.lstrip().startswith("{"):
             container = response.json().get("MediaContainer") or {}
-            return [(str(d.get("key")), [str(loc.get("path")) for loc in d.get("Location") or []
-                                         if loc.get("path")])
-                    for d in container.get("Directory") or [] if d.get("key") is not None]
+            return [
+                (
+                    str(d.get("key")),
+                    [str(loc.get("path")) for loc in d.get("Location") or [] if loc.get("path")],
+                )
+                for d in container.get("Directory") or []
+                if d.get("key") is not None
+            ]
         root = ET.fromstring(text)
-        return [(d.get("key", ""), [loc.get("path", "") for loc in d.findall("Location") if loc.get("path")])
-                for d in root.findall("Directory") if d.get("key")]
+        return [
+            (d.get("key", ""), [loc.get("path", "") for loc in d.findall("Location") if loc.get("path")])
+            for d in root.findall("Directory")
+            if d.get("key")
+        ]
     except (ValueError, AttributeError, ET.ParseError) as exc:
         raise RemoteError(f"plex: /library/sections is not readable ({type(exc).__name__})") from None
 

@@ -24,8 +24,15 @@ import httpx
 import trio
 
 from .codes import PERMANENT, USER, WAIT, Rule
-from .errors import (AuthError, FileUnavailable, NotFound, PermissionDenied, RateLimited, RemoteError,
-                     TemporaryError)
+from .errors import (
+    AuthError,
+    FileUnavailable,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    RemoteError,
+    TemporaryError,
+)
 from .http import retry_after_seconds
 from .retry import Backoff, Retrying, is_temporary
 
@@ -42,20 +49,26 @@ STATUSES: dict[int, Rule] = {
     # Traffic comes back (daily caps, purchases); the file is fine.
     52: Rule(WAIT, RateLimited, "insufficient traffic for this file", 3600, f"{DOC}: 52 / 402"),
     54: Rule(WAIT, RateLimited, "per-host 24h usage limit exceeded", 3600, f"{DOC}: 54 / 429"),
-    55: Rule(WAIT, RateLimited, "too many concurrent downloads on this platform", 60,
-             f"{DOC}: 55 / 429"),
+    55: Rule(WAIT, RateLimited, "too many concurrent downloads on this platform", 60, f"{DOC}: 55 / 429"),
     56: Rule(WAIT, RateLimited, "solo / low-speed slot limit reached", 60, f"{DOC}: 56 / 429"),
     101: Rule(PERMANENT, FileUnavailable, "unsupported URL or host", None, f"{DOC}: 101 / 400"),
     102: Rule(PERMANENT, FileUnavailable, "source / file banned", None, f"{DOC}: 102 / 403"),
-    103: Rule(PERMANENT, PermissionDenied, "private file / payment to uploader required", None,
-              f"{DOC}: 103 / 400"),
+    103: Rule(
+        PERMANENT, PermissionDenied, "private file / payment to uploader required", None, f"{DOC}: 103 / 400"
+    ),
     104: Rule(PERMANENT, FileUnavailable, "file offline or not found", None, f"{DOC}: 104 / 404"),
-    105: Rule(WAIT, TemporaryError, "service maintenance / upstream unavailable", 300,
-              f"{DOC}: 105 / 503 (retry)"),
+    105: Rule(
+        WAIT, TemporaryError, "service maintenance / upstream unavailable", 300, f"{DOC}: 105 / 503 (retry)"
+    ),
     # No time given: retried at once (twice), then the link layer's backoff.
     106: Rule(WAIT, TemporaryError, "upstream / generic external error", None, f"{DOC}: 106 / any"),
-    107: Rule(WAIT, RateLimited, "server-side traffic / account pool insufficient", 120,
-              f"{DOC}: 107 / 429, retry_in_seconds e.g. 120"),
+    107: Rule(
+        WAIT,
+        RateLimited,
+        "server-side traffic / account pool insufficient",
+        120,
+        f"{DOC}: 107 / 429, retry_in_seconds e.g. 120",
+    ),
     900: Rule(PERMANENT, RemoteError, "validation / bad request", None, f"{DOC}: 900 / 400"),
     999: Rule(WAIT, TemporaryError, "internal error", None, f"{DOC}: 999 / 500"),
 }
@@ -76,7 +89,7 @@ def _size(value: Any) -> int | None:
 
 @dataclass(frozen=True)
 class PortalLink:
-    link_id: str                 # "" for a portal that answers without linkIds (v1.0)
+    link_id: str  # "" for a portal that answers without linkIds (v1.0)
     ready: bool
     remote_status: str
     filename: str
@@ -87,17 +100,21 @@ class PortalLink:
     link: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "PortalLink":
+    def from_json(cls, data: dict[str, Any]) -> PortalLink:
         link = data.get("link") or None
         # v1.0 had no download_ready: a reply with a link was a usable link.
         ready = bool(data["download_ready"]) if "download_ready" in data else link is not None
-        return cls(link_id=str(data.get("linkId") or ""), ready=ready and link is not None,
-                   remote_status=str(data.get("remote_status") or ("done" if ready else "")),
-                   filename=str(data.get("filename") or ""),
-                   filesize=_size(data.get("filesize")),
-                   maxchunks=int(data["maxchunks"]) if data.get("maxchunks") else None,
-                   poll_after=float(data.get("poll_after_seconds") or 2),
-                   reused=bool(data.get("reusedExisting")), link=link)
+        return cls(
+            link_id=str(data.get("linkId") or ""),
+            ready=ready and link is not None,
+            remote_status=str(data.get("remote_status") or ("done" if ready else "")),
+            filename=str(data.get("filename") or ""),
+            filesize=_size(data.get("filesize")),
+            maxchunks=int(data["maxchunks"]) if data.get("maxchunks") else None,
+            poll_after=float(data.get("poll_after_seconds") or 2),
+            reused=bool(data.get("reusedExisting")),
+            link=link,
+        )
 
 
 @dataclass(frozen=True)
@@ -109,8 +126,9 @@ class PortalHost:
 
 
 class PortalClient:
-    def __init__(self, http: httpx.AsyncClient, api_url: str, api_key: str,
-                 max_retry_wait: float = 5.0) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, api_url: str, api_key: str, max_retry_wait: float = 5.0
+    ) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
         self._key = api_key
@@ -124,8 +142,9 @@ class PortalClient:
         retrying = Retrying(backoff=API_BACKOFF, attempts=API_RETRIES, longest_wait=self.max_retry_wait)
         while True:
             try:
-                response = await self.http.request(method, self.api_url + path, json=json,
-                                                   headers={"Authorization": f"Bearer {self._key}"})
+                response = await self.http.request(
+                    method, self.api_url + path, json=json, headers={"Authorization": f"Bearer {self._key}"}
+                )
             except httpx.TransportError as exc:
                 error: RemoteError = TemporaryError(f"portal {path}: {type(exc).__name__}")
             else:
@@ -175,10 +194,14 @@ class PortalClient:
         hosts = []
         for row in data.get("supportedhosts") or ():
             domains = tuple(row.get("domains") or ([row["host"]] if row.get("host") else []))
-            hosts.append(PortalHost(platform=str(row.get("platform") or row.get("host") or "?"),
-                                    domains=domains,
-                                    max_chunks=int(row["maxChunks"]) if row.get("maxChunks") else None,
-                                    working=bool(row.get("currently_working", True))))
+            hosts.append(
+                PortalHost(
+                    platform=str(row.get("platform") or row.get("host") or "?"),
+                    domains=domains,
+                    max_chunks=int(row["maxChunks"]) if row.get("maxChunks") else None,
+                    working=bool(row.get("currently_working", True)),
+                )
+            )
         return hosts
 
     async def unrestrict(self, url: str) -> PortalLink:

@@ -38,26 +38,37 @@ STATUSES: dict[int, Rule] = {
     0: Rule(WAIT, RateLimited, "daily limit reached for this host", 600, f"{T3}: block host 10 min"),
     2: Rule(WAIT, TemporaryError, "odd server error", 300, f"{T3}: retry, host off 5 min"),
     400: Rule(PERMANENT, FileUnavailable, "no valid link", None, f"{T3}: fail link"),
-    401: Rule(USER, AuthError, "login failed (check [premiumize] login = customer id, password = PIN)",
-              None, f"{T3}: disable account"),
-    402: Rule(USER, AuthError, "payment required: the account is not premium", None,
-              f"{T3}: disable account"),
+    401: Rule(
+        USER,
+        AuthError,
+        "login failed (check [premiumize] login = customer id, password = PIN)",
+        None,
+        f"{T3}: disable account",
+    ),
+    402: Rule(
+        USER, AuthError, "payment required: the account is not premium", None, f"{T3}: disable account"
+    ),
     # A banned IP or a temporarily locked account: JDownloader only disables the account for a while.
-    403: Rule(WAIT, TemporaryError, "forbidden (account or IP temporarily refused)", 1800,
-              f"{T3}: temp-disable account"),
-    404: Rule(PERMANENT, FileUnavailable, "file not found: deleted at the hoster", None,
-              f"{T3}: offline"),
+    403: Rule(
+        WAIT,
+        TemporaryError,
+        "forbidden (account or IP temporarily refused)",
+        1800,
+        f"{T3}: temp-disable account",
+    ),
+    404: Rule(PERMANENT, FileUnavailable, "file not found: deleted at the hoster", None, f"{T3}: offline"),
     428: Rule(WAIT, TemporaryError, "hoster currently not available", 1800, f"{T3}: block host 30 min"),
     500: Rule(WAIT, RateLimited, "link limit reached", 600, f"{T3}: block 10 min"),
     502: Rule(WAIT, TemporaryError, "unknown technical error", 180, f"{T3}: retry after 3 min"),
-    503: Rule(WAIT, TemporaryError, "temporary technical error, maintenance", 180,
-              f"{T3}: retry after 3 min"),
+    503: Rule(
+        WAIT, TemporaryError, "temporary technical error, maintenance", 180, f"{T3}: retry after 3 min"
+    ),
     509: Rule(WAIT, RateLimited, "fair use limit exhausted", 600, f"{T3}: retry after 10 min"),
 }
 # Codes nobody documented: the document's rule by class (4xx cancel, 5xx retry after minutes).
 UNKNOWN_4XX = Rule(PERMANENT, RemoteError, "unexpected reply", None, "doc: cancel on 4xx")
 UNKNOWN_5XX = Rule(WAIT, TemporaryError, "unexpected reply", 180, "doc: retry 5xx after minutes")
-SIZE_WAIT = 180.0     # the download server did not tell the size: ask again later
+SIZE_WAIT = 180.0  # the download server did not tell the size: ask again later
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,7 @@ class HosterList:
         domain = (urlsplit(url).hostname or "").lower().removeprefix("www.")
         settings = self.connection_settings
         entry = settings.get(domain)
-        if entry is None:   # alternate TLDs (rg.to) share their hoster's settings
+        if entry is None:  # alternate TLDs (rg.to) share their hoster's settings
             entry = next((v for k, v in settings.items() if k != "all" and domain.split(".")[0] in k), None)
         entry = entry or settings.get("all") or {}
         value = entry.get("max_connections_per_file")
@@ -108,8 +119,12 @@ class PremiumizeClient:
         return f"PremiumizeClient({self.api_url!r})"
 
     async def call(self, method: str, **params: str) -> Any:
-        query = {"method": method, "params[login]": self._login, "params[pass]": self._password,
-                 **{f"params[{k}]": v for k, v in params.items()}}
+        query = {
+            "method": method,
+            "params[login]": self._login,
+            "params[pass]": self._password,
+            **{f"params[{k}]": v for k, v in params.items()},
+        }
         try:
             response = await self.http.get(self.api_url, params=query)
         except httpx.TransportError as exc:
@@ -134,9 +149,11 @@ class PremiumizeClient:
     async def account_status(self) -> AccountStatus:
         result = await self.call("accountstatus") or {}
         expires = result.get("expires")
-        return AccountStatus(type=str(result.get("type") or "free"),
-                             expires=float(expires) if expires else None,
-                             fairuse_left=float(result.get("fairuse_left") or 0))
+        return AccountStatus(
+            type=str(result.get("type") or "free"),
+            expires=float(expires) if expires else None,
+            fairuse_left=float(result.get("fairuse_left") or 0),
+        )
 
     async def hoster_list(self) -> HosterList:
         result = await self.call("hosterlist") or {}
@@ -156,13 +173,14 @@ class PremiumizeClient:
         location = str(location)
         size = _int(result.get("filesize"))
         name = str(result.get("filename") or "")
-        if not size or not name:   # the doc's reply has only `location`: ask the download server
+        if not size or not name:  # the doc's reply has only `location`: ask the download server
             head_size, head_name = await self._probe_location(location)
             size = size or head_size
             name = name or head_name or _name_from_url(location, need_dot=True) or _name_from_url(url)
         if not size:
-            raise TemporaryError("Premiumize: the download server did not tell the file size",
-                                 retry_after=SIZE_WAIT)
+            raise TemporaryError(
+                "Premiumize: the download server did not tell the file size", retry_after=SIZE_WAIT
+            )
         return DirectDownload(filename=name, filesize=size, location=location)
 
     async def _probe_location(self, location: str) -> tuple[int, str]:
@@ -174,16 +192,18 @@ class PremiumizeClient:
             name = _disposition_name(head.headers.get("content-disposition"))
             if size:
                 return size, name
-            async with self.http.stream("GET", location, headers={"Range": "bytes=0-0"},
-                                        follow_redirects=True) as response:
+            async with self.http.stream(
+                "GET", location, headers={"Range": "bytes=0-0"}, follow_redirects=True
+            ) as response:
                 total = (response.headers.get("content-range") or "").rpartition("/")[2]
                 if response.status_code == 206 and total.isdigit():
                     size = int(total)
                 name = name or _disposition_name(response.headers.get("content-disposition"))
             return size, name
         except httpx.TransportError as exc:
-            raise TemporaryError(f"Premiumize download server: {type(exc).__name__}",
-                                 retry_after=SIZE_WAIT) from None
+            raise TemporaryError(
+                f"Premiumize download server: {type(exc).__name__}", retry_after=SIZE_WAIT
+            ) from None
 
 
 def _int(value: Any) -> int:

@@ -25,14 +25,22 @@ import logging
 import re
 import ssl
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 import h11
 import trio
 
-from .errors import (BadResponse, ErrorPage, LinkExpired, RateLimited, RemoteError, Stalled,
-                     TemporaryError, Unreachable)
+from .errors import (
+    BadResponse,
+    ErrorPage,
+    LinkExpired,
+    RateLimited,
+    RemoteError,
+    Stalled,
+    TemporaryError,
+    Unreachable,
+)
 from .http import EXPIRED_STATUSES, USER_AGENT, redact_url
 from .retry import parse_retry_after
 
@@ -49,8 +57,8 @@ RECV_BUFFER = 4 << 20
 class _Connection:
     def __init__(self, stream: trio.abc.Stream, sock: trio.socket.SocketType | None) -> None:
         self.stream = stream
-        self.sock = sock            # set for plain TCP: lets the body use recv_into
-        self.pending = b""          # body bytes that arrived with the head
+        self.sock = sock  # set for plain TCP: lets the body use recv_into
+        self.pending = b""  # body bytes that arrived with the head
 
     async def receive_into(self, view: memoryview) -> int:
         if self.pending:
@@ -61,7 +69,7 @@ class _Connection:
         if self.sock is not None:
             return await self.sock.recv_into(view)
         data = await self.stream.receive_some(len(view))
-        view[:len(data)] = data
+        view[: len(data)] = data
         return len(data)
 
     async def aclose(self) -> None:
@@ -112,8 +120,16 @@ class RangeClient:
         else:
             trio.lowlevel.spawn_system_task(connection.aclose)
 
-    async def fetch_into(self, url: str, start: int, buffer: memoryview, size: int | None,
-                         on_data: Callable[[int], None], *, html: bool = False) -> None:
+    async def fetch_into(
+        self,
+        url: str,
+        start: int,
+        buffer: memoryview,
+        size: int | None,
+        on_data: Callable[[int], None],
+        *,
+        html: bool = False,
+    ) -> None:
         """Receives bytes [start, start+len(buffer)) of `url` into `buffer`, or
         a first part of them when the server sends less.
 
@@ -128,8 +144,15 @@ class RangeClient:
             url = urljoin(url, location)
         raise TemporaryError(f"{redact_url(url)}: too many redirects")
 
-    async def _fetch_once(self, url: str, start: int, buffer: memoryview, size: int | None,
-                          on_data: Callable[[int], None], html: bool) -> str | None:
+    async def _fetch_once(
+        self,
+        url: str,
+        start: int,
+        buffer: memoryview,
+        size: int | None,
+        on_data: Callable[[int], None],
+        html: bool,
+    ) -> str | None:
         parts = urlsplit(url)
         scheme = parts.scheme or "http"
         host = parts.hostname or ""
@@ -138,15 +161,24 @@ class RangeClient:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         end = start + len(buffer)
         host_header = host if parts.port is None else f"{host}:{port}"
-        where = f"{scheme}://{host}:{port}{parts.path}"   # no query: it may hold credentials
+        where = f"{scheme}://{host}:{port}{parts.path}"  # no query: it may hold credentials
 
         connection = await self._connect(scheme, host, port)
         reusable = False
         try:
             protocol = h11.Connection(h11.CLIENT)
-            request = protocol.send(h11.Request(method="GET", target=target, headers=[
-                ("Host", host_header), ("User-Agent", USER_AGENT), ("Accept-Encoding", "identity"),
-                ("Range", f"bytes={start}-{end - 1}")]))
+            request = protocol.send(
+                h11.Request(
+                    method="GET",
+                    target=target,
+                    headers=[
+                        ("Host", host_header),
+                        ("User-Agent", USER_AGENT),
+                        ("Accept-Encoding", "identity"),
+                        ("Range", f"bytes={start}-{end - 1}"),
+                    ],
+                )
+            )
             request += protocol.send(h11.EndOfMessage())
             try:
                 with trio.fail_after(self.stall_timeout):
@@ -218,8 +250,9 @@ class RangeClient:
                     return False
         return False
 
-    async def _receive_raw(self, connection: _Connection, buffer: memoryview,
-                           on_data: Callable[[int], None], where: str) -> None:
+    async def _receive_raw(
+        self, connection: _Connection, buffer: memoryview, on_data: Callable[[int], None], where: str
+    ) -> None:
         filled = 0
         # One cancel scope whose deadline moves: a new scope per recv costs more
         # than the recv itself on a fast link.
@@ -228,15 +261,20 @@ class RangeClient:
                 scope.deadline = trio.current_time() + self.stall_timeout
                 n = await connection.receive_into(buffer[filled:])
                 if n == 0:
-                    raise TemporaryError(
-                        f"{where}: connection closed after {filled} of {len(buffer)} bytes")
+                    raise TemporaryError(f"{where}: connection closed after {filled} of {len(buffer)} bytes")
                 filled += n
                 on_data(n)
         if scope.cancelled_caught:
             raise Stalled(f"{where}: no data for {self.stall_timeout:g}s after {filled} bytes")
 
-    async def _receive_framed(self, connection: _Connection, protocol: h11.Connection,
-                              buffer: memoryview, on_data: Callable[[int], None], where: str) -> None:
+    async def _receive_framed(
+        self,
+        connection: _Connection,
+        protocol: h11.Connection,
+        buffer: memoryview,
+        on_data: Callable[[int], None],
+        where: str,
+    ) -> None:
         """The slow path for chunked bodies: let h11 do the framing."""
         filled = 0
         while filled < len(buffer):
@@ -251,19 +289,23 @@ class RangeClient:
                 protocol.receive_data(bytes(data))  # h11 is typed for bytes; trio may hand a bytearray
             elif isinstance(event, h11.Data):
                 n = min(len(event.data), len(buffer) - filled)
-                buffer[filled:filled + n] = event.data[:n]
+                buffer[filled : filled + n] = event.data[:n]
                 filled += n
                 on_data(n)
             elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                 raise TemporaryError(f"{where}: body ended after {filled} bytes")
 
     @staticmethod
-    def _check_response(status: int, headers: dict[str, str], where: str, start: int, end: int,
-                        size: int | None, html: bool) -> int:
+    def _check_response(
+        status: int, headers: dict[str, str], where: str, start: int, end: int, size: int | None, html: bool
+    ) -> int:
         """Raises unless the response carries bytes from `start` on; returns
         how many of [start, end) it carries."""
-        if status in (200, 206) and not html \
-                and headers.get("content-type", "").split(";")[0].strip().lower() in HTML_TYPES:
+        if (
+            status in (200, 206)
+            and not html
+            and headers.get("content-type", "").split(";")[0].strip().lower() in HTML_TYPES
+        ):
             raise ErrorPage(f"{where}: HTTP {status} with an HTML page, not the file", status=status)
         if status == 206:
             content_range = headers.get("content-range", "")
@@ -274,8 +316,9 @@ class RangeClient:
             if size is not None and total != "*" and int(total) != size:
                 raise LinkExpired(f"{where}: file size changed to {total}", status=status)
             if first != start or last < first or last >= end:
-                raise BadResponse(f"{where}: Content-Range {content_range!r} for bytes "
-                                  f"{start}-{end - 1}", status=status)
+                raise BadResponse(
+                    f"{where}: Content-Range {content_range!r} for bytes {start}-{end - 1}", status=status
+                )
             expected = last + 1 - first
         elif status == 200:
             if not (start == 0 and size is not None and end >= size):
@@ -283,8 +326,10 @@ class RangeClient:
             expected = end - start
             if "content-length" in headers and headers["content-length"].strip() != str(expected):
                 # An error page instead of the file (RapidShare answers `ERROR: ...` with 200).
-                raise LinkExpired(f"{where}: answered 200 with {headers['content-length']} bytes, "
-                                  "not the file", status=status)
+                raise LinkExpired(
+                    f"{where}: answered 200 with {headers['content-length']} bytes, not the file",
+                    status=status,
+                )
         else:
             if status in EXPIRED_STATUSES:
                 raise LinkExpired(f"{where}: HTTP {status}", status=status)

@@ -20,15 +20,24 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 import trio
 
-from .errors import (AccountLocked, AuthError, NotFound, QuotaExceeded, RateLimited, Refused,
-                     RemoteError, TemporaryError)
+from .errors import (
+    AccountLocked,
+    AuthError,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    Refused,
+    RemoteError,
+    TemporaryError,
+)
 from .http import redact_url, retry_after_seconds
 from .retry import Backoff, Retrying, is_temporary
 
@@ -37,9 +46,9 @@ log = logging.getLogger(__name__)
 API_RETRIES = 4
 API_BACKOFF = Backoff(initial=1.0, maximum=30.0)
 PER_PAGE = 500
-UPLOAD_CHUNK = 4 << 20           # fewer worker-thread hops per byte (measured: 1 MiB gave ~79% of curl)
+UPLOAD_CHUNK = 4 << 20  # fewer worker-thread hops per byte (measured: 1 MiB gave ~79% of curl)
 UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=300.0)
-LOGIN_BACKOFF = 300.0            # after `Please wait`, no login for 5 min (NOTES §1.4, §5)
+LOGIN_BACKOFF = 300.0  # after `Please wait`, no login for 5 min (NOTES §1.4, §5)
 
 
 class TwoFactorRequired(AuthError):
@@ -63,10 +72,15 @@ class RGFile:
     created: float
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "RGFile":
-        return cls(file_id=str(data["file_id"]), name=str(data.get("name") or data["file_id"]),
-                   folder_id=str(data.get("folder_id") or ""), size=_int(data.get("size")),
-                   md5=str(data.get("hash") or "").lower(), created=float(_int(data.get("created"))))
+    def from_json(cls, data: dict[str, Any]) -> RGFile:
+        return cls(
+            file_id=str(data["file_id"]),
+            name=str(data.get("name") or data["file_id"]),
+            folder_id=str(data.get("folder_id") or ""),
+            size=_int(data.get("size")),
+            md5=str(data.get("hash") or "").lower(),
+            created=float(_int(data.get("created"))),
+        )
 
 
 @dataclass(frozen=True)
@@ -79,11 +93,16 @@ class RGFolder:
     nb_folders: int = 0
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "RGFolder":
+    def from_json(cls, data: dict[str, Any]) -> RGFolder:
         parent = data.get("parent_folder_id")
-        return cls(folder_id=str(data["folder_id"]), name=str(data.get("name") or data["folder_id"]),
-                   parent_id=str(parent) if parent else None, created=float(_int(data.get("created"))),
-                   nb_files=_int(data.get("nb_files")), nb_folders=_int(data.get("nb_folders")))
+        return cls(
+            folder_id=str(data["folder_id"]),
+            name=str(data.get("name") or data["folder_id"]),
+            parent_id=str(parent) if parent else None,
+            created=float(_int(data.get("created"))),
+            nb_files=_int(data.get("nb_files")),
+            nb_folders=_int(data.get("nb_folders")),
+        )
 
 
 @dataclass(frozen=True)
@@ -96,17 +115,21 @@ class FolderContent:
 @dataclass(frozen=True)
 class UploadSession:
     upload_id: str
-    state: int                  # 0 Uploading, 1 Processing, 2 Done, 3 Fail
+    state: int  # 0 Uploading, 1 Processing, 2 Done, 3 Fail
     url: str | None
     file: RGFile | None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "UploadSession":
+    def from_json(cls, data: dict[str, Any]) -> UploadSession:
         file = data.get("file")
-        return cls(upload_id=str(data["upload_id"]), state=_int(data.get("state"), -1),
-                   url=data.get("url") or None, file=RGFile.from_json(file) if file else None)
+        return cls(
+            upload_id=str(data["upload_id"]),
+            state=_int(data.get("state"), -1),
+            url=data.get("url") or None,
+            file=RGFile.from_json(file) if file else None,
+        )
 
-    def __repr__(self) -> str:   # the URL carries the session token (sid=)
+    def __repr__(self) -> str:  # the URL carries the session token (sid=)
         return f"UploadSession({self.upload_id!r}, state={self.state})"
 
 
@@ -120,9 +143,9 @@ class DownloadLink:
 
 
 # Texts NOTES.md §1 documents (observed replies and what clients branch on).
-THROTTLED = "please wait"              # user/login: too many logins (JDownloader backs off 5 min)
-TWO_FACTOR = "code is required"        # user/login on a 2FA account without `code`
-LOCKED = ("locked", "frozen")          # "ACCOUNT LOCKED FOR VIOLATION...", "User is FROZEN"
+THROTTLED = "please wait"  # user/login: too many logins (JDownloader backs off 5 min)
+TWO_FACTOR = "code is required"  # user/login on a 2FA account without `code`
+LOCKED = ("locked", "frozen")  # "ACCOUNT LOCKED FOR VIOLATION...", "User is FROZEN"
 
 
 def map_error(method: str, status: int, details: str, retry_after: float | None = None) -> RemoteError:
@@ -138,7 +161,7 @@ def map_error(method: str, status: int, details: str, retry_after: float | None 
         return RateLimited(message, retry_after=retry_after, **kw)
     if TWO_FACTOR in lower:
         return TwoFactorRequired(message, **kw)
-    if status != 423 and any(word in lower for word in LOCKED):   # 423's reason phrase is "Locked"
+    if status != 423 and any(word in lower for word in LOCKED):  # 423's reason phrase is "Locked"
         return AccountLocked(message, **kw)
     if status == 401:
         return AuthError(message, **kw)
@@ -155,9 +178,16 @@ class RapidgatorClient:
     """`token` may be None when a login and password are given (logs in on first use).
     `on_token` is called with each new token so that it can be stored."""
 
-    def __init__(self, http: httpx.AsyncClient, api_url: str, token: str | None = None, *,
-                 login: str | None = None, password: str | None = None,
-                 on_token: Callable[[str], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_url: str,
+        token: str | None = None,
+        *,
+        login: str | None = None,
+        password: str | None = None,
+        on_token: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
         self._token = token
@@ -165,7 +195,7 @@ class RapidgatorClient:
         self._password = password
         self._on_token = on_token
         self._renew_lock = trio.Lock()
-        self._no_login_until = 0.0     # trio clock: throttled, log in again only after this
+        self._no_login_until = 0.0  # trio clock: throttled, log in again only after this
 
     def __repr__(self) -> str:
         return f"RapidgatorClient({self.api_url!r})"
@@ -190,14 +220,22 @@ class RapidgatorClient:
                 except ValueError:
                     body = None
                 if not isinstance(body, dict):
-                    error = map_error(method, reply.status_code, f"HTTP {reply.status_code}, not JSON",
-                                      retry_after_seconds(reply))
+                    error = map_error(
+                        method,
+                        reply.status_code,
+                        f"HTTP {reply.status_code}, not JSON",
+                        retry_after_seconds(reply),
+                    )
                 else:
                     status = _int(body.get("status"), reply.status_code)
                     if reply.status_code < 400 and status < 400:
                         return body.get("response")
-                    error = map_error(method, status if status >= 400 else reply.status_code,
-                                      str(body.get("details") or ""), retry_after_seconds(reply))
+                    error = map_error(
+                        method,
+                        status if status >= 400 else reply.status_code,
+                        str(body.get("details") or ""),
+                        retry_after_seconds(reply),
+                    )
             if not is_temporary(error) or (isinstance(error, RateLimited) and method == "user/login"):
                 raise error
             wait = retrying.delay_for(error)
@@ -222,15 +260,19 @@ class RapidgatorClient:
         """Logs in again (once for all callers that saw `failed_token` fail)."""
         async with self._renew_lock:
             if self._token is not None and self._token != failed_token:
-                return   # another task already renewed it
+                return  # another task already renewed it
             if not self.can_renew:
-                raise AuthError("the Rapidgator session has expired and no login/password is stored: "
-                                "run `debridfs login rapidgator` again", status=401)
+                raise AuthError(
+                    "the Rapidgator session has expired and no login/password is stored: "
+                    "run `debridfs login rapidgator` again",
+                    status=401,
+                )
             wait = self._no_login_until - trio.current_time()
             if wait > 0:
                 # Throttled: another login now would only extend the ban (NOTES §5).
-                raise RateLimited(f"Rapidgator asked to wait before logging in again ({wait:.0f}s left)",
-                                  retry_after=wait)
+                raise RateLimited(
+                    f"Rapidgator asked to wait before logging in again ({wait:.0f}s left)", retry_after=wait
+                )
             log.info("Rapidgator: %s", "session expired; logging in again" if failed_token else "logging in")
             try:
                 token, _user = await self.login(self._login or "", self._password or "")
@@ -239,8 +281,11 @@ class RapidgatorClient:
                 log.warning("%s; no new login for %.0fs", exc, LOGIN_BACKOFF)
                 raise
             except TwoFactorRequired:
-                raise AuthError("the Rapidgator session has expired and the account needs a 2FA code: "
-                                "run `debridfs login rapidgator` again", status=401) from None
+                raise AuthError(
+                    "the Rapidgator session has expired and the account needs a 2FA code: "
+                    "run `debridfs login rapidgator` again",
+                    status=401,
+                ) from None
             self._token = token
             if self._on_token is not None:
                 await self._on_token(token)
@@ -254,8 +299,10 @@ class RapidgatorClient:
         except AuthError as exc:
             if isinstance(exc, TwoFactorRequired):
                 raise
-            raise AuthError(f"Rapidgator refused the login: {exc}".replace("Rapidgator user/login: ", ""),
-                            status=exc.status) from None
+            raise AuthError(
+                f"Rapidgator refused the login: {exc}".replace("Rapidgator user/login: ", ""),
+                status=exc.status,
+            ) from None
         return str(response["token"]), dict(response.get("user") or {})
 
     # ------------------------------------------------------------ account and folders
@@ -272,8 +319,9 @@ class RapidgatorClient:
         files: dict[str, RGFile] = {}
         page, total, folder = 1, 1, None
         while page <= total:
-            response = await self.call("folder/content", folder_id=folder_id, page=page,
-                                       per_page=PER_PAGE, sort_column="created")
+            response = await self.call(
+                "folder/content", folder_id=folder_id, page=page, per_page=PER_PAGE, sort_column="created"
+            )
             data = response["folder"]
             folder = RGFolder.from_json(data)
             for sub in data.get("folders") or ():
@@ -286,14 +334,19 @@ class RapidgatorClient:
         return FolderContent(folder, list(folders.values()), list(files.values()))
 
     async def folder_create(self, name: str, parent_id: str | None) -> RGFolder:
-        return RGFolder.from_json((await self.call("folder/create", name=name, folder_id=parent_id))["folder"])
+        return RGFolder.from_json(
+            (await self.call("folder/create", name=name, folder_id=parent_id))["folder"]
+        )
 
     async def folder_rename(self, folder_id: str, name: str) -> RGFolder:
-        return RGFolder.from_json((await self.call("folder/rename", folder_id=folder_id, name=name))["folder"])
+        return RGFolder.from_json(
+            (await self.call("folder/rename", folder_id=folder_id, name=name))["folder"]
+        )
 
     async def folder_move(self, folder_id: str, dest_id: str) -> None:
-        self._batch("folder/move", await self.call("folder/move", folder_id=folder_id,
-                                                     folder_id_dest=dest_id))
+        self._batch(
+            "folder/move", await self.call("folder/move", folder_id=folder_id, folder_id_dest=dest_id)
+        )
 
     async def folder_delete(self, folder_id: str) -> None:
         self._batch("folder/delete", await self.call("folder/delete", folder_id=folder_id))
@@ -333,16 +386,21 @@ class RapidgatorClient:
     async def upload_info(self, upload_id: str) -> UploadSession:
         return UploadSession.from_json((await self.call("file/upload_info", upload_id=upload_id))["upload"])
 
-    async def upload_file(self, url: str, path: Path, name: str, size: int,
-                          progress: Callable[[int], None] | None = None) -> UploadSession | None:
+    async def upload_file(
+        self, url: str, path: Path, name: str, size: int, progress: Callable[[int], None] | None = None
+    ) -> UploadSession | None:
         """POSTs `path` as the `file` part of a multipart body to the session's URL."""
         boundary = "debridfs" + secrets.token_hex(16)
         safe_name = name.replace("\\", "_").replace('"', "%22").replace("\r", " ").replace("\n", " ")
-        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-                f"filename=\"{safe_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{safe_name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
         tail = f"\r\n--{boundary}--\r\n".encode()
-        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
-                   "Content-Length": str(len(head) + size + len(tail))}
+        headers = {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(len(head) + size + len(tail)),
+        }
         fd = await trio.to_thread.run_sync(os.open, path, os.O_RDONLY)
         try:
             body = _multipart_body(fd, size, head, tail, progress)
@@ -356,7 +414,9 @@ class RapidgatorClient:
             envelope = reply.json()
         except ValueError:
             envelope = None
-        if reply.status_code >= 400 or (isinstance(envelope, dict) and _int(envelope.get("status"), 200) >= 400):
+        if reply.status_code >= 400 or (
+            isinstance(envelope, dict) and _int(envelope.get("status"), 200) >= 400
+        ):
             details = envelope.get("details") if isinstance(envelope, dict) else None
             error = map_error("upload", reply.status_code, str(details or f"HTTP {reply.status_code}"))
             if reply.status_code >= 500:
@@ -365,11 +425,12 @@ class RapidgatorClient:
         data = envelope.get("response") if isinstance(envelope, dict) else None
         if isinstance(data, dict) and "upload_id" in data:
             return UploadSession.from_json(data)
-        return None   # a 200 that is not the usual envelope: upload_info tells the rest
+        return None  # a 200 that is not the usual envelope: upload_info tells the rest
 
 
-async def _multipart_body(fd: int, size: int, head: bytes, tail: bytes,
-                          progress: Callable[[int], None] | None) -> AsyncIterator[bytes]:
+async def _multipart_body(
+    fd: int, size: int, head: bytes, tail: bytes, progress: Callable[[int], None] | None
+) -> AsyncIterator[bytes]:
     """The body, read from disk in a worker thread chunk by chunk."""
     yield head
     offset = 0
@@ -384,5 +445,14 @@ async def _multipart_body(fd: int, size: int, head: bytes, tail: bytes,
     yield tail
 
 
-__all__ = ["RapidgatorClient", "RGFile", "RGFolder", "FolderContent", "UploadSession",
-           "DownloadLink", "TwoFactorRequired", "map_error", "Awaitable"]
+__all__ = [
+    "RapidgatorClient",
+    "RGFile",
+    "RGFolder",
+    "FolderContent",
+    "UploadSession",
+    "DownloadLink",
+    "TwoFactorRequired",
+    "map_error",
+    "Awaitable",
+]

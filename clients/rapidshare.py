@@ -25,14 +25,24 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from .codes import PERMANENT, USER, WAIT, Rule
-from .errors import (AccountLocked, AuthError, FileUnavailable, InvalidName, LinkExpired, NotReady,
-                     PermissionDenied, RateLimited, RemoteError, TemporaryError)
+from .errors import (
+    AccountLocked,
+    AuthError,
+    FileUnavailable,
+    InvalidName,
+    LinkExpired,
+    NotReady,
+    PermissionDenied,
+    RateLimited,
+    RemoteError,
+    TemporaryError,
+)
 
 log = logging.getLogger(__name__)
 
 WAIT_RE = re.compile(r"wait (\d+) seconds")
 INVALID_ROUTINE = "invalid routine called"
-NAMINGS = ("", "_v1")           # suffixes, newest first
+NAMINGS = ("", "_v1")  # suffixes, newest first
 N4 = "NOTES §4 error lines"
 # Sentence prefix (lower case) -> rule; first match wins (docs/providers.md, "RapidShare", Errors).
 ERRORS: list[tuple[str, Rule]] = [
@@ -40,30 +50,62 @@ ERRORS: list[tuple[str, Rule]] = [
     ("login failed", Rule(USER, AuthError, "login failed", None, f"{N4} (221a75e5, 0320f9f0)")),
     ("rapidpro expired", Rule(USER, AuthError, "RapidPro expired", None, f"{N4} (34fa3175)")),
     # An IP-bound limit for free downloads, not a dead link: clients wait 5 minutes and ask again.
-    ("you need rapidpro", Rule(WAIT, RateLimited, "free download limit of this IP address", 300,
-                               f"{N4} (8d5611a9); a client in the RapidShare article waits 300 s")),
+    (
+        "you need rapidpro",
+        Rule(
+            WAIT,
+            RateLimited,
+            "free download limit of this IP address",
+            300,
+            f"{N4} (8d5611a9); a client in the RapidShare article waits 300 s",
+        ),
+    ),
     # Traffic comes back (daily / bought); the file is fine.
     ("no traffic left", Rule(WAIT, RateLimited, "no traffic left on the account", 3600, N4)),
     ("you need to wait", Rule(WAIT, RateLimited, "IP wait", None, f"{N4}: the seconds are in the sentence")),
-    ("download auth not yet valid", Rule(WAIT, NotReady, "countdown not over", None,
-                                         "NOTES §4 free flow: wait `countdown` seconds")),
-    ("download auth invalid", Rule(WAIT, LinkExpired, "ticket expired: ask for a new one", 0,
-                                   "NOTES §4 free flow (dlauth tickets expire)")),
+    (
+        "download auth not yet valid",
+        Rule(WAIT, NotReady, "countdown not over", None, "NOTES §4 free flow: wait `countdown` seconds"),
+    ),
+    (
+        "download auth invalid",
+        Rule(
+            WAIT,
+            LinkExpired,
+            "ticket expired: ask for a new one",
+            0,
+            "NOTES §4 free flow (dlauth tickets expire)",
+        ),
+    ),
     ("file not found", Rule(PERMANENT, FileUnavailable, "file not found", None, N4)),
     ("file deleted", Rule(PERMANENT, FileUnavailable, "file deleted", None, N4)),
     ("file id invalid", Rule(PERMANENT, InvalidName, "file id invalid", None, N4)),
     ("this file is marked as illegal", Rule(PERMANENT, FileUnavailable, "illegal", None, N4)),
     ("filename invalid", Rule(PERMANENT, InvalidName, "filename invalid", None, N4)),
     ("folder not found", Rule(PERMANENT, FileUnavailable, "folder not found", None, N4)),
-    ("all free download slots are full", Rule(WAIT, RateLimited, "free slots full", 600,
-                                              f"{N4}: \"please try again later\"")),
+    (
+        "all free download slots are full",
+        Rule(WAIT, RateLimited, "free slots full", 600, f'{N4}: "please try again later"'),
+    ),
     ("please stop flooding", Rule(WAIT, RateLimited, "flooding", 600, f"{N4}: clients wait 6-10 min")),
-    ("download permission denied", Rule(PERMANENT, PermissionDenied, "permission denied", None,
-                                        f"{N4} (prefix)")),
-    ("this server's filesystem is in maintenance", Rule(WAIT, TemporaryError, "maintenance", 300,
-                                                        f"{N4} (prefix)")),
-    (INVALID_ROUTINE, Rule(PERMANENT, RemoteError, "the server knows neither routine name", None,
-                           "NOTES §4: names with and without _v1")),
+    (
+        "download permission denied",
+        Rule(PERMANENT, PermissionDenied, "permission denied", None, f"{N4} (prefix)"),
+    ),
+    (
+        "this server's filesystem is in maintenance",
+        Rule(WAIT, TemporaryError, "maintenance", 300, f"{N4} (prefix)"),
+    ),
+    (
+        INVALID_ROUTINE,
+        Rule(
+            PERMANENT,
+            RemoteError,
+            "the server knows neither routine name",
+            None,
+            "NOTES §4: names with and without _v1",
+        ),
+    ),
 ]
 # A sentence nobody documented: asked again later (the link layer gives up after a day);
 # NOTES §4 quotes the doc's rule "stop retrying a failed request after 3 tries" per request.
@@ -73,8 +115,13 @@ CHECK_STATUS: dict[int, Rule] = {
     0: Rule(PERMANENT, FileUnavailable, "file not found", None, "NOTES §4 checkfiles status 0"),
     3: Rule(WAIT, TemporaryError, "server down", 300, "NOTES §4 checkfiles status 3"),
     4: Rule(PERMANENT, FileUnavailable, "file marked as illegal", None, "NOTES §4 checkfiles status 4"),
-    5: Rule(PERMANENT, PermissionDenied, "anonymous file locked (too many downloads)", None,
-            "NOTES §4 checkfiles status 5"),
+    5: Rule(
+        PERMANENT,
+        PermissionDenied,
+        "anonymous file locked (too many downloads)",
+        None,
+        "NOTES §4 checkfiles status 5",
+    ),
 }
 
 
@@ -105,7 +152,7 @@ class DownloadTicket:
     host: str
     dlauth: str
     countdown: int
-    md5: str | None            # lower-case hex, None when the service has none
+    md5: str | None  # lower-case hex, None when the service has none
 
 
 @dataclass(frozen=True)
@@ -124,14 +171,15 @@ class Account:
 
 
 class RapidShareClient:
-    def __init__(self, http: httpx.AsyncClient, api_url: str, login: str | None,
-                 password: str | None) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, api_url: str, login: str | None, password: str | None
+    ) -> None:
         self.http = http
         self.api_url = api_url
         self._login = login
         self._password = password
         self.scheme = urlsplit(api_url).scheme or "https"
-        self.suffix: str | None = None   # the routine naming the server took ("" or "_v1")
+        self.suffix: str | None = None  # the routine naming the server took ("" or "_v1")
 
     def __repr__(self) -> str:
         return f"RapidShareClient({self.api_url!r})"
@@ -148,9 +196,10 @@ class RapidShareClient:
                 text = await self._post(routine + suffix, params, auth)
             except RemoteError as exc:
                 if INVALID_ROUTINE in str(exc).lower() and suffix == first:
-                    log.info("RapidShare: the server does not know %s; trying the other name",
-                             routine + suffix)
-                    continue     # once: the other naming
+                    log.info(
+                        "RapidShare: the server does not know %s; trying the other name", routine + suffix
+                    )
+                    continue  # once: the other naming
                 raise
             if self.suffix != suffix:
                 log.info("RapidShare: the server takes routine names like %s", routine + suffix)
@@ -187,8 +236,9 @@ class RapidShareClient:
         return Account(premium=details.get("type") == "prem", details=details, cookie=cookie)
 
     async def check_file(self, fileid: str, filename: str) -> FileCheck:
-        text = await self.call("checkfiles", {"files": fileid, "filenames": filename, "incmd5": "1"},
-                               auth=False)
+        text = await self.call(
+            "checkfiles", {"files": fileid, "filenames": filename, "incmd5": "1"}, auth=False
+        )
         fields = text.splitlines()[0].split(",") if text else []
         if len(fields) < 6:
             raise TemporaryError("RapidShare checkfiles: unreadable reply", retry_after=60)
@@ -207,8 +257,12 @@ class RapidShareClient:
         if len(fields) < 3:
             raise TemporaryError("RapidShare download: unexpected reply", retry_after=60)
         md5 = fields[3].strip().lower() if len(fields) > 3 else ""
-        return DownloadTicket(host=fields[0], dlauth=fields[1], countdown=int(fields[2] or 0),
-                              md5=md5 if re.fullmatch(r"[0-9a-f]{32}", md5) else None)
+        return DownloadTicket(
+            host=fields[0],
+            dlauth=fields[1],
+            countdown=int(fields[2] or 0),
+            md5=md5 if re.fullmatch(r"[0-9a-f]{32}", md5) else None,
+        )
 
     def file_url(self, ticket: DownloadTicket, fileid: str, filename: str, cookie: str | None) -> str:
         """The documented file URL on the DL host (scheme of api_url), under the server's naming."""

@@ -21,8 +21,8 @@ import trio
 
 log = logging.getLogger(__name__)
 
-FOREGROUND = 0     # someone is waiting: a read needs a link, a user lists an unknown directory
-BACKGROUND = 1     # sync, info prefetch
+FOREGROUND = 0  # someone is waiting: a read needs a link, a user lists an unknown directory
+BACKGROUND = 1  # sync, info prefetch
 
 
 class _Waiter:

@@ -19,8 +19,20 @@ from typing import Any
 import httpx
 import trio
 
-from .errors import (AccountLocked, AuthError, FileUnavailable, InvalidName, NeedsRepair, NotFound,
-                     PermissionDenied, QuotaExceeded, RateLimited, RemoteError, TemporaryError, TooBig)
+from .errors import (
+    AccountLocked,
+    AuthError,
+    FileUnavailable,
+    InvalidName,
+    NeedsRepair,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    RateLimited,
+    RemoteError,
+    TemporaryError,
+    TooBig,
+)
 from .http import redact_url, retry_after_seconds
 from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter, backoff
 
@@ -55,11 +67,17 @@ class Download:
     generated: float | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Download":
-        return cls(id=str(data["id"]), filename=str(data.get("filename") or data["id"]),
-                   filesize=int(data.get("filesize") or 0), download=str(data.get("download", "")),
-                   link=str(data.get("link", "")), host=str(data.get("host", "")),
-                   chunks=int(data.get("chunks") or 0), generated=parse_date(data.get("generated")))
+    def from_json(cls, data: dict[str, Any]) -> Download:
+        return cls(
+            id=str(data["id"]),
+            filename=str(data.get("filename") or data["id"]),
+            filesize=int(data.get("filesize") or 0),
+            download=str(data.get("download", "")),
+            link=str(data.get("link", "")),
+            host=str(data.get("host", "")),
+            chunks=int(data.get("chunks") or 0),
+            generated=parse_date(data.get("generated")),
+        )
 
 
 @dataclass(frozen=True)
@@ -75,12 +93,18 @@ class Torrent:
     hash: str = ""
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Torrent":
-        return cls(id=str(data["id"]), filename=str(data.get("filename") or data["id"]),
-                   status=str(data.get("status", "")), bytes=int(data.get("bytes") or 0),
-                   progress=float(data.get("progress") or 0), added=parse_date(data.get("added")),
-                   ended=parse_date(data.get("ended")), links=tuple(data.get("links") or ()),
-                   hash=str(data.get("hash", "")))
+    def from_json(cls, data: dict[str, Any]) -> Torrent:
+        return cls(
+            id=str(data["id"]),
+            filename=str(data.get("filename") or data["id"]),
+            status=str(data.get("status", "")),
+            bytes=int(data.get("bytes") or 0),
+            progress=float(data.get("progress") or 0),
+            added=parse_date(data.get("added")),
+            ended=parse_date(data.get("ended")),
+            links=tuple(data.get("links") or ()),
+            hash=str(data.get("hash", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -97,10 +121,16 @@ class TorrentInfo:
     files: tuple[TorrentFile, ...]
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "TorrentInfo":
-        files = tuple(TorrentFile(id=int(f["id"]), path=str(f["path"]), bytes=int(f.get("bytes") or 0),
-                                  selected=bool(f.get("selected")))
-                      for f in data.get("files") or ())
+    def from_json(cls, data: dict[str, Any]) -> TorrentInfo:
+        files = tuple(
+            TorrentFile(
+                id=int(f["id"]),
+                path=str(f["path"]),
+                bytes=int(f.get("bytes") or 0),
+                selected=bool(f.get("selected")),
+            )
+            for f in data.get("files") or ()
+        )
         return cls(torrent=Torrent.from_json(data), files=files)
 
     @property
@@ -115,7 +145,7 @@ class TorrentInfo:
         counts differ (see `links_match_files`)."""
         if not self.links_match_files:
             return []
-        return list(zip([f for f in self.files if f.selected], self.torrent.links))
+        return list(zip([f for f in self.files if f.selected], self.torrent.links, strict=True))
 
 
 @dataclass(frozen=True)
@@ -197,41 +227,60 @@ ERROR_TABLE: dict[int, Rule] = {
     16: Rule("permanent", RemoteError, None, "unsupported hoster"),
     17: Rule("temporary", TemporaryError, 300, "hoster in maintenance; NOTES 5 line 797 (host off 5 min)"),
     18: Rule("temporary", TemporaryError, 300, "hoster limit reached; NOTES 5 line 797"),
-    19: Rule("repair", NeedsRepair, None, "hoster_unavailable on a torrent link: only re-adding "
-                                         "helps; NOTES 2.2 line 412, 2.4"),
+    19: Rule(
+        "repair",
+        NeedsRepair,
+        None,
+        "hoster_unavailable on a torrent link: only re-adding helps; NOTES 2.2 line 412, 2.4",
+    ),
     20: Rule("user", PermissionDenied, None, "hoster not available for free users; NOTES 2.2 line 413"),
     21: Rule("temporary", TemporaryError, 300, "too many active downloads; NOTES 2.2 line 414"),
     22: Rule("user", PermissionDenied, None, "IP address not allowed; NOTES 5 line 796"),
     23: Rule("user", QuotaExceeded, 300, "traffic exhausted; NOTES 2.2 line 415, 5 line 798"),
-    24: Rule("temporary", FileUnavailable, 600, "file unavailable: offline for now, asked again after "
-                                                "10 min (JDownloader); NOTES 2.2 line 416, 5 line 797"),
+    24: Rule(
+        "temporary",
+        FileUnavailable,
+        600,
+        "file unavailable: offline for now, asked again after "
+        "10 min (JDownloader); NOTES 2.2 line 416, 5 line 797",
+    ),
     25: Rule("temporary", TemporaryError, None, "service unavailable; NOTES 2.2 line 417"),
     26: Rule("permanent", TooBig, None, "upload too big"),
     27: Rule("temporary", TemporaryError, None, "upload error"),
     28: Rule("permanent", InvalidName, None, "file not allowed"),
     29: Rule("permanent", TooBig, None, "torrent too big"),
     30: Rule("permanent", InvalidName, None, "torrent file invalid"),
-    31: Rule("permanent", RemoteError, None, "action already done: callers treat it as success; "
-                                             "NOTES 2.2 line 418"),
+    31: Rule(
+        "permanent", RemoteError, None, "action already done: callers treat it as success; NOTES 2.2 line 418"
+    ),
     32: Rule("permanent", RemoteError, None, "image resolution error"),
     33: Rule("permanent", RemoteError, None, "torrent already active"),
-    34: Rule("temporary", RateLimited, None, "too many requests: every call holds off; NOTES 2.1, "
-                                             "2.2 line 419"),
-    35: Rule("permanent", FileUnavailable, None, "infringing file: never again; NOTES 2.2 line 420, "
-                                                 "5 line 798"),
-    36: Rule("temporary", TemporaryError, 1800, "fair usage limit: 30 min (JDownloader); NOTES 2.2 "
-                                                "line 421, 5 line 798"),
+    34: Rule(
+        "temporary", RateLimited, None, "too many requests: every call holds off; NOTES 2.1, 2.2 line 419"
+    ),
+    35: Rule(
+        "permanent", FileUnavailable, None, "infringing file: never again; NOTES 2.2 line 420, 5 line 798"
+    ),
+    36: Rule(
+        "temporary",
+        TemporaryError,
+        1800,
+        "fair usage limit: 30 min (JDownloader); NOTES 2.2 line 421, 5 line 798",
+    ),
     37: Rule("permanent", RemoteError, None, "disabled endpoint; NOTES 2.2 line 422"),
 }
-RETRY_WAIT_MAX = 30.0        # a call waits through shorter waits itself; longer ones reach the caller
+RETRY_WAIT_MAX = 30.0  # a call waits through shorter waits itself; longer ones reach the caller
 
 
-def error_for(path: str, status: int, name: str, code: int | None,
-              retry_after: float | None = None) -> RemoteError:
+def error_for(
+    path: str, status: int, name: str, code: int | None, retry_after: float | None = None
+) -> RemoteError:
     """The typed error for one failed reply: by `error_code` when the table
     knows it, else by HTTP status (NOTES 2.2: JDownloader treats an unknown
     code on a 403 as a bad token; we say permission denied)."""
-    message = f"Real-Debrid {path}: {name or 'HTTP ' + str(status)}" + (f" (code {code})" if code is not None else "")
+    message = f"Real-Debrid {path}: {name or 'HTTP ' + str(status)}" + (
+        f" (code {code})" if code is not None else ""
+    )
     kw: dict[str, Any] = {"code": code, "status": status}
     rule = ERROR_TABLE.get(code) if code is not None else None
     if rule is not None:
@@ -272,10 +321,10 @@ class Credentials:
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
-    async def token(self, client: "RealDebridClient") -> str:
+    async def token(self, client: RealDebridClient) -> str:
         return self._token
 
-    async def refresh(self, client: "RealDebridClient", used: str) -> bool:
+    async def refresh(self, client: RealDebridClient, used: str) -> bool:
         return False
 
 
@@ -293,15 +342,15 @@ class OAuthCredentials(Credentials):
         self._refresh = refresh_token
         self._lock = trio.Lock()
 
-    async def token(self, client: "RealDebridClient") -> str:
+    async def token(self, client: RealDebridClient) -> str:
         if not self._token:
             await self.refresh(client, "")
         return self._token
 
-    async def refresh(self, client: "RealDebridClient", used: str) -> bool:
+    async def refresh(self, client: RealDebridClient, used: str) -> bool:
         async with self._lock:
             if self._token and self._token != used:
-                return True            # someone else refreshed while we waited
+                return True  # someone else refreshed while we waited
             data = await client.oauth_token(self.client_id, self._secret, self._refresh)
             self._token = str(data["access_token"])
             if data.get("refresh_token"):
@@ -311,8 +360,14 @@ class OAuthCredentials(Credentials):
 
 
 class RealDebridClient:
-    def __init__(self, http: httpx.AsyncClient, api_url: str, credentials: Credentials | str,
-                 limiter: RateLimiter | None = None, oauth_url: str | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_url: str,
+        credentials: Credentials | str,
+        limiter: RateLimiter | None = None,
+        oauth_url: str | None = None,
+    ) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
         self.oauth_url = (oauth_url or oauth_url_for(self.api_url)).rstrip("/")
@@ -322,10 +377,19 @@ class RealDebridClient:
     def __repr__(self) -> str:
         return f"RealDebridClient({self.api_url!r})"
 
-    async def request(self, method: str, path: str, *, params: Mapping[str, str | int] | None = None,
-                      data: Mapping[str, str] | None = None, content: bytes | None = None,
-                      headers: Mapping[str, str] | None = None, priority: int = BACKGROUND,
-                      auth: bool = True, base: str | None = None) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        priority: int = BACKGROUND,
+        auth: bool = True,
+        base: str | None = None,
+    ) -> httpx.Response:
         """One API call through the limiter, retried on 429/5xx, errors mapped."""
         refreshed = False
         attempt = 0
@@ -337,20 +401,34 @@ class RealDebridClient:
                 all_headers["Authorization"] = f"Bearer {token}"
             await self.limiter.acquire(priority)
             try:
-                response = await self.http.request(method, (base or self.api_url) + path, params=params,
-                                                   data=data, content=content, headers=all_headers)
+                response = await self.http.request(
+                    method,
+                    (base or self.api_url) + path,
+                    params=params,
+                    data=data,
+                    content=content,
+                    headers=all_headers,
+                )
             except httpx.TransportError as exc:
                 error: RemoteError = TemporaryError(f"Real-Debrid {path}: {type(exc).__name__}")
             else:
                 if response.status_code < 400 or response.status_code == 304:
                     return response
                 error = self._error(path, response)
-            if isinstance(error, AuthError) and not isinstance(error, AccountLocked) and auth \
-                    and not refreshed and await self.credentials.refresh(self, token):
+            if (
+                isinstance(error, AuthError)
+                and not isinstance(error, AccountLocked)
+                and auth
+                and not refreshed
+                and await self.credentials.refresh(self, token)
+            ):
                 refreshed = True
                 continue
-            if not isinstance(error, (RateLimited, TemporaryError)) or attempt >= API_RETRIES \
-                    or (error.retry_after or 0) > RETRY_WAIT_MAX:
+            if (
+                not isinstance(error, (RateLimited, TemporaryError))
+                or attempt >= API_RETRIES
+                or (error.retry_after or 0) > RETRY_WAIT_MAX
+            ):
                 raise error
             wait = getattr(error, "retry_after", None) or backoff(attempt, base=1.0, cap=30.0)
             if isinstance(error, RateLimited):
@@ -380,38 +458,64 @@ class RealDebridClient:
         return _object(await self.request("GET", "/user", priority=FOREGROUND))
 
     async def oauth_token(self, client_id: str, client_secret: str, code: str) -> dict[str, Any]:
-        response = await self.request("POST", "/token", auth=False, base=self.oauth_url,
-                                      priority=FOREGROUND,
-                                      data={"client_id": client_id, "client_secret": client_secret,
-                                            "code": code, "grant_type": OAUTH_GRANT})
+        response = await self.request(
+            "POST",
+            "/token",
+            auth=False,
+            base=self.oauth_url,
+            priority=FOREGROUND,
+            data={
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "code": code,
+                "grant_type": OAUTH_GRANT,
+            },
+        )
         return _object(response)
 
     # --- OAuth device flow for open-source apps (NOTES 2.8)
 
     async def device_code(self) -> dict[str, Any]:
-        response = await self.request("GET", "/device/code", auth=False, base=self.oauth_url,
-                                      params={"client_id": OPENSOURCE_CLIENT_ID, "new_credentials": "yes"},
-                                      priority=FOREGROUND)
+        response = await self.request(
+            "GET",
+            "/device/code",
+            auth=False,
+            base=self.oauth_url,
+            params={"client_id": OPENSOURCE_CLIENT_ID, "new_credentials": "yes"},
+            priority=FOREGROUND,
+        )
         return _object(response)
 
     async def device_credentials(self, device_code: str) -> dict[str, Any] | None:
         """The app's client id/secret once the user approved; None until then
         (the service answers 403 while it waits)."""
         try:
-            response = await self.request("GET", "/device/credentials", auth=False, base=self.oauth_url,
-                                          params={"client_id": OPENSOURCE_CLIENT_ID, "code": device_code},
-                                          priority=FOREGROUND)
+            response = await self.request(
+                "GET",
+                "/device/credentials",
+                auth=False,
+                base=self.oauth_url,
+                params={"client_id": OPENSOURCE_CLIENT_ID, "code": device_code},
+                priority=FOREGROUND,
+            )
         except PermissionDenied:
             return None
         return _object(response)
 
     # --- lists
 
-    async def page(self, path: str, offset: int, limit: int = PAGE_LIMIT, etag: str | None = None,
-                   priority: int = BACKGROUND) -> Page:
+    async def page(
+        self,
+        path: str,
+        offset: int,
+        limit: int = PAGE_LIMIT,
+        etag: str | None = None,
+        priority: int = BACKGROUND,
+    ) -> Page:
         headers = {"If-None-Match": etag} if etag else None
-        response = await self.request("GET", path, params={"offset": offset, "limit": limit},
-                                      headers=headers, priority=priority)
+        response = await self.request(
+            "GET", path, params={"offset": offset, "limit": limit}, headers=headers, priority=priority
+        )
         if response.status_code == 304:
             return Page(None, _total(response), etag)
         items = [] if response.status_code == 204 or not response.content else response.json()
@@ -428,18 +532,22 @@ class RealDebridClient:
     # --- links
 
     async def unrestrict_check(self, link: str) -> dict[str, Any]:
-        return _object(await self.request("POST", "/unrestrict/check", data={"link": link},
-                                          priority=FOREGROUND))
+        return _object(
+            await self.request("POST", "/unrestrict/check", data={"link": link}, priority=FOREGROUND)
+        )
 
     async def unrestrict_link_json(self, link: str, priority: int = FOREGROUND) -> dict[str, Any]:
-        return _object(await self.request("POST", "/unrestrict/link", data={"link": link},
-                                          priority=priority))
+        return _object(await self.request("POST", "/unrestrict/link", data={"link": link}, priority=priority))
 
     async def unrestrict_link(self, link: str, priority: int = FOREGROUND) -> UnrestrictedLink:
         data = await self.unrestrict_link_json(link, priority)
-        return UnrestrictedLink(id=str(data.get("id", "")), filename=str(data.get("filename", "")),
-                                filesize=int(data.get("filesize") or 0), download=str(data["download"]),
-                                chunks=int(data.get("chunks") or 0))
+        return UnrestrictedLink(
+            id=str(data.get("id", "")),
+            filename=str(data.get("filename", "")),
+            filesize=int(data.get("filesize") or 0),
+            download=str(data["download"]),
+            chunks=int(data.get("chunks") or 0),
+        )
 
     async def probe_size(self, url: str) -> int | None:
         """The size of a direct link whose `filesize` the API gave as 0
@@ -464,21 +572,26 @@ class RealDebridClient:
     # --- writes
 
     async def add_magnet(self, magnet: str, priority: int = FOREGROUND) -> str:
-        response = await self.request("POST", "/torrents/addMagnet", data={"magnet": magnet},
-                                      priority=priority)
+        response = await self.request(
+            "POST", "/torrents/addMagnet", data={"magnet": magnet}, priority=priority
+        )
         return str(response.json()["id"])
 
     async def add_torrent(self, data: bytes) -> str:
-        response = await self.request("PUT", "/torrents/addTorrent", content=data,
-                                      headers={"Content-Type": "application/x-bittorrent"},
-                                      priority=FOREGROUND)
+        response = await self.request(
+            "PUT",
+            "/torrents/addTorrent",
+            content=data,
+            headers={"Content-Type": "application/x-bittorrent"},
+            priority=FOREGROUND,
+        )
         return str(response.json()["id"])
 
     async def select_files(self, torrent_id: str, files: str = "all") -> None:
         try:
             await self.request("POST", f"/torrents/selectFiles/{torrent_id}", data={"files": files})
         except RemoteError as exc:
-            if exc.code == 31:        # action already done
+            if exc.code == 31:  # action already done
                 return
             raise
 

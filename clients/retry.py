@@ -62,10 +62,10 @@ class Backoff:
     initial: float = 0.1
     maximum: float = 8.0
     multiplier: float = 2.0
-    jitter: float = 0.5          # the delay is drawn from [(1 - jitter) * d, d]
+    jitter: float = 0.5  # the delay is drawn from [(1 - jitter) * d, d]
 
     def delay(self, attempt: int) -> float:
-        ceiling = min(self.maximum, self.initial * self.multiplier ** attempt)
+        ceiling = min(self.maximum, self.initial * self.multiplier**attempt)
         return ceiling * (1.0 - self.jitter * random.random())
 
 
@@ -87,8 +87,13 @@ class Retrying:
                 await trio.sleep(delay)
     """
 
-    def __init__(self, deadline: float = math.inf, backoff: Backoff = DEFAULT_BACKOFF,
-                 attempts: float = math.inf, longest_wait: float = math.inf) -> None:
+    def __init__(
+        self,
+        deadline: float = math.inf,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        attempts: float = math.inf,
+        longest_wait: float = math.inf,
+    ) -> None:
         self.deadline = deadline
         self.backoff = backoff
         self.attempts = attempts
@@ -105,8 +110,11 @@ class Retrying:
         delay = self.backoff.delay(self.attempt)
         if exc.retry_after is not None:
             delay = max(delay, exc.retry_after)
-        if self.attempt >= self.attempts or delay > self.longest_wait \
-                or trio.current_time() + delay >= self.deadline:
+        if (
+            self.attempt >= self.attempts
+            or delay > self.longest_wait
+            or trio.current_time() + delay >= self.deadline
+        ):
             raise exc
         self.attempt += 1
         return delay

@@ -38,9 +38,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,12 +49,13 @@ MiB = 1 << 20
 GiB = 1 << 30
 TOKEN = "bench-token"
 INFO = "GET /torrents/info/{id}"
-STEP_TIMEOUT = 120.0        # no single step of the benchmark may take longer
-CAP_RATE = "25m"            # nginx limit_rate: 25 MiB/s per connection
+STEP_TIMEOUT = 120.0  # no single step of the benchmark may take longer
+CAP_RATE = "25m"  # nginx limit_rate: 25 MiB/s per connection
 CAP_RTT = 0.020
 
 
 # The origin: files, nginx, the delay proxy
+
 
 @dataclass
 class Sizes:
@@ -66,7 +67,7 @@ class Sizes:
     files_per_dir: int = 10
 
     @classmethod
-    def of(cls, quick: bool) -> "Sizes":
+    def of(cls, quick: bool) -> Sizes:
         if quick:
             return cls(big=256 * MiB, random=128 * MiB, capped=64 * MiB, conc=32 * MiB)
         return cls(big=1 * GiB, random=256 * MiB, capped=256 * MiB, conc=128 * MiB)
@@ -76,10 +77,12 @@ CONC_READERS = 8
 
 
 def file_specs(sizes: Sizes) -> dict[str, dict]:
-    specs = {"big.bin": {"size": sizes.big, "seed": 101},
-             "random.bin": {"size": sizes.random, "seed": 104},
-             "ttfb.bin": {"size": 16 * MiB, "seed": 105},
-             "capped.bin": {"size": sizes.capped, "seed": 103}}
+    specs = {
+        "big.bin": {"size": sizes.big, "seed": 101},
+        "random.bin": {"size": sizes.random, "seed": 104},
+        "ttfb.bin": {"size": 16 * MiB, "seed": 105},
+        "capped.bin": {"size": sizes.capped, "seed": 103},
+    }
     for i in range(CONC_READERS):
         specs[f"conc{i}.bin"] = {"size": sizes.conc, "seed": 200 + i}
     return specs
@@ -88,6 +91,7 @@ def file_specs(sizes: Sizes) -> dict[str, dict]:
 def write_files(www: Path, sizes: Sizes, media: dict[str, Path]) -> dict[str, str]:
     """Writes the served files; returns their sha256s."""
     from tests.emulators.content import SyntheticContent
+
     files = www / "files"
     files.mkdir(parents=True)
     hashes = {}
@@ -184,16 +188,30 @@ class Origin:
 def run_origin(tmp: Path, www: Path) -> Iterator[Origin]:
     origin = Origin(tmp, free_port(), free_port(), free_port())
     conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, www=www, port=origin.port,
-                                      capped_port=origin.capped_port, rate=CAP_RATE))
+    conf.write_text(
+        NGINX_CONF.format(tmp=tmp, www=www, port=origin.port, capped_port=origin.capped_port, rate=CAP_RATE)
+    )
     (tmp / "access.log").touch()
-    nginx = subprocess.Popen([shutil.which("nginx") or "nginx", "-c", str(conf), "-p", str(tmp)],
-                             stdout=subprocess.DEVNULL, stderr=open(tmp / "nginx.stderr", "wb"))
-    proxy = subprocess.Popen([sys.executable, __file__, "--delay-proxy", str(origin.proxy_port),
-                              str(origin.capped_port), str(CAP_RTT)])
+    nginx = subprocess.Popen(
+        [shutil.which("nginx") or "nginx", "-c", str(conf), "-p", str(tmp)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "nginx.stderr", "wb"),
+    )
+    proxy = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--delay-proxy",
+            str(origin.proxy_port),
+            str(origin.capped_port),
+            str(CAP_RTT),
+        ]
+    )
     try:
         for port in (origin.port, origin.capped_port, origin.proxy_port):
-            wait_until(lambda: _listening(port) or nginx.poll() is not None, 15, f"port {port} to listen")
+            wait_until(
+                lambda port=port: _listening(port) or nginx.poll() is not None, 15, f"port {port} to listen"
+            )
             if nginx.poll() is not None:
                 raise SystemExit("bench: nginx failed:\n" + (tmp / "nginx.stderr").read_text())
         yield origin
@@ -245,7 +263,7 @@ def delay_proxy(listen: int, upstream: int, delay: float) -> None:
                     sock.shutdown(socket.SHUT_RDWR)
 
     def connection(client: socket.socket) -> None:
-        time.sleep(delay)       # the connection's handshake
+        time.sleep(delay)  # the connection's handshake
         try:
             server = socket.create_connection(("127.0.0.1", upstream))
         except OSError:
@@ -266,6 +284,7 @@ def delay_proxy(listen: int, upstream: int, delay: float) -> None:
 
 
 # Peers
+
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
@@ -310,31 +329,47 @@ class Process:
 @dataclass
 class PeerMount:
     name: str
-    root: Path          # where the files are
-    lib: Path           # the 500-directory tree
+    root: Path  # where the files are
+    lib: Path  # the 500-directory tree
     daemon: Process
 
 
 def library(sizes: Sizes, hashes: dict[str, str], media: dict[str, Path]) -> dict:
     from tests.emulators.content import SyntheticContent  # noqa: F401  (specs below)
-    downloads = [{"id": f"F{i:03d}", "filename": name, "content": spec}
-                 for i, (name, spec) in enumerate(file_specs(sizes).items())]
+
+    downloads = [
+        {"id": f"F{i:03d}", "filename": name, "content": spec}
+        for i, (name, spec) in enumerate(file_specs(sizes).items())
+    ]
     for i, (name, path) in enumerate(media.items()):
         downloads.append({"id": f"M{i:03d}", "filename": name, "content": {"path": str(path)}})
     torrents = []
     for d in range(sizes.dirs):
-        torrents.append({"filename": f"Show {d:04d}", "files": [
-            {"path": f"/episode {i:02d}.mkv", "content": {"size": 4096, "seed": 7}}
-            for i in range(sizes.files_per_dir)]})
-    return {"realdebrid": {"token": TOKEN, "rate_limit_per_minute": 0, "downloads": downloads,
-                           "torrents": torrents}}
+        torrents.append(
+            {
+                "filename": f"Show {d:04d}",
+                "files": [
+                    {"path": f"/episode {i:02d}.mkv", "content": {"size": 4096, "seed": 7}}
+                    for i in range(sizes.files_per_dir)
+                ],
+            }
+        )
+    return {
+        "realdebrid": {
+            "token": TOKEN,
+            "rate_limit_per_minute": 0,
+            "downloads": downloads,
+            "torrents": torrents,
+        }
+    }
 
 
 class Peers:
     """Starts fresh mounts of debridfs and rclone."""
 
-    def __init__(self, work: Path, origin: Origin, sizes: Sizes, emu_handles: dict,
-                 extra_config: str = "") -> None:
+    def __init__(
+        self, work: Path, origin: Origin, sizes: Sizes, emu_handles: dict, extra_config: str = ""
+    ) -> None:
         self.work = work
         self.extra_config = extra_config
         self.emu = emu_handles
@@ -347,30 +382,56 @@ class Peers:
         """`debridfs mount` as a user runs it: INFO logging, no debug instruments
         (the test suite's mounts log at DEBUG and time every trio task step)."""
         from tests.mounting import read_line, unmount, write_config
+
         self.count += 1
         workdir = self.work / f"d{self.count}"
         workdir.mkdir()
         emu = self.emu["capped" if capped else "plain"]
-        config = write_config(workdir, f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
-                              "rate_limit_per_minute = 100000\n" + self.extra_config)
+        config = write_config(
+            workdir,
+            f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
+            "rate_limit_per_minute = 100000\n" + self.extra_config,
+        )
         path, log = workdir / "mnt", workdir / "mnt.log"
         path.mkdir()
         env = {key: value for key, value in os.environ.items() if key != "DEBRIDFS_DEBUG_BLOCKING_MS"}
-        env.update(XDG_STATE_HOME=str(workdir / "state"), XDG_CACHE_HOME=str(workdir / "cache"),
-                   XDG_CONFIG_HOME=str(workdir / "xdgconfig"))
+        env.update(
+            XDG_STATE_HOME=str(workdir / "state"),
+            XDG_CACHE_HOME=str(workdir / "cache"),
+            XDG_CONFIG_HOME=str(workdir / "xdgconfig"),
+        )
         emu.reset_stats()
         process = subprocess.Popen(
-            [sys.executable, "-m", "vfs.cli", "--log-level", "INFO", "--log-file", str(log),
-             "--config", str(config), "mount", str(path)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "vfs.cli",
+                "--log-level",
+                "INFO",
+                "--log-file",
+                str(log),
+                "--config",
+                str(config),
+                "mount",
+                str(path),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
         try:
             if "mounted at" not in read_line(process, 30):
-                raise SystemExit("bench: debridfs did not mount:\n" +
-                                 (log.read_text()[-2000:] if log.exists() else ""))
+                raise SystemExit(
+                    "bench: debridfs did not mount:\n" + (log.read_text()[-2000:] if log.exists() else "")
+                )
             # The first sync fetches every torrent's details in the background; a
             # user lists a library that is already known.
-            wait_until(lambda: emu.calls("realdebrid", INFO) >= self.sizes.dirs
-                       and "details of" in log.read_text(), STEP_TIMEOUT, "the first sync")
+            wait_until(
+                lambda: emu.calls("realdebrid", INFO) >= self.sizes.dirs and "details of" in log.read_text(),
+                STEP_TIMEOUT,
+                "the first sync",
+            )
             daemon = Process(process.pid)
             wait_until(daemon.idle, STEP_TIMEOUT, "the daemon to finish its first sync")
             yield PeerMount("debridfs", path / "realdebrid/downloads", path / "realdebrid/torrents", daemon)
@@ -389,13 +450,26 @@ class Peers:
         url = self.origin.capped_url if capped else self.origin.url
         log = open(self.work / f"rclone{self.count}.log", "wb")
         process = subprocess.Popen(
-            ["rclone", "mount", ":http:", str(path), "--http-url", url + "/", "--read-only",
-             "--config", "/dev/null"], stdout=log, stderr=subprocess.STDOUT)
+            [
+                "rclone",
+                "mount",
+                ":http:",
+                str(path),
+                "--http-url",
+                url + "/",
+                "--read-only",
+                "--config",
+                "/dev/null",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_until(lambda: os.path.ismount(path) or process.poll() is not None, 30, "rclone mount")
             if process.poll() is not None:
-                raise SystemExit("bench: rclone mount failed:\n" +
-                                 (self.work / f"rclone{self.count}.log").read_text())
+                raise SystemExit(
+                    "bench: rclone mount failed:\n" + (self.work / f"rclone{self.count}.log").read_text()
+                )
             yield PeerMount("rclone", path / "files", path / "lib", Process(process.pid))
         finally:
             subprocess.run(["fusermount3", "-u", str(path)], capture_output=True)
@@ -443,8 +517,9 @@ print(json.dumps({"seconds": time.perf_counter() - t, "bytes": len(data)}))
 
 
 def python(script: str, *args: str, timeout: float = STEP_TIMEOUT) -> object:
-    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
-                         timeout=timeout)
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=timeout
+    )
     if out.returncode:
         raise SystemExit(f"bench: reader failed: {out.stderr.strip()[-500:]}")
     return json.loads(out.stdout)
@@ -465,6 +540,7 @@ def percentile(values: list[float], q: float) -> float:
 
 # Measurements
 
+
 @dataclass
 class Results:
     values: dict[tuple[str, str], list[float]] = field(default_factory=dict)
@@ -482,14 +558,15 @@ class Results:
         if not values:
             return "–"
         text = f"{statistics.median(values):,.{digits}f}"
-        if len(values) > 1 and max(values) - min(values) >= 10 ** -digits:
+        if len(values) > 1 and max(values) - min(values) >= 10**-digits:
             text += f" ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
         return text
 
 
 class Bench:
-    def __init__(self, peers: Peers, origin: Origin, hashes: dict[str, str], sizes: Sizes,
-                 scratch: Path) -> None:
+    def __init__(
+        self, peers: Peers, origin: Origin, hashes: dict[str, str], sizes: Sizes, scratch: Path
+    ) -> None:
         self.peers = peers
         self.origin = origin
         self.hashes = hashes
@@ -507,11 +584,19 @@ class Bench:
         out = python(HASHED_READER, str(peer.root / name))
         if out["sha256"] != self.hashes[name]:
             raise SystemExit(f"bench: {peer.name} read wrong bytes of {name}")
-        self.results.add("sequential MiB/s (1 MiB reads, hashed)", peer.name, out["bytes"] / out["seconds"] / MiB)
-        self.results.add("daemon CPU s/GiB (hashed read)", peer.name,
-                         (peer.daemon.cpu_seconds() - cpu) / (out["bytes"] / GiB))
-        self.results.add("peak RSS MiB (1 GiB read)" if self.sizes.big == GiB else "peak RSS MiB (read)",
-                         peer.name, peer.daemon.peak_rss_mib())
+        self.results.add(
+            "sequential MiB/s (1 MiB reads, hashed)", peer.name, out["bytes"] / out["seconds"] / MiB
+        )
+        self.results.add(
+            "daemon CPU s/GiB (hashed read)",
+            peer.name,
+            (peer.daemon.cpu_seconds() - cpu) / (out["bytes"] / GiB),
+        )
+        self.results.add(
+            "peak RSS MiB (1 GiB read)" if self.sizes.big == GiB else "peak RSS MiB (read)",
+            peer.name,
+            peer.daemon.peak_rss_mib(),
+        )
 
     def cp(self, peer: PeerMount, name: str, metric: str) -> float:
         target = self.scratch / "copy"
@@ -525,14 +610,19 @@ class Bench:
         target.unlink()
         self.results.add(metric, peer.name, size / elapsed / MiB)
         if metric.startswith("sequential"):
-            self.results.add("daemon CPU s/GiB (cp)", peer.name,
-                             (peer.daemon.cpu_seconds() - cpu) / (size / GiB))
+            self.results.add(
+                "daemon CPU s/GiB (cp)", peer.name, (peer.daemon.cpu_seconds() - cpu) / (size / GiB)
+            )
         return size / elapsed / MiB
 
     def curl(self, base: str, name: str, metric: str) -> None:
-        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total}",
-                              f"{base}/files/{name}"], capture_output=True, text=True, check=True,
-                             timeout=STEP_TIMEOUT).stdout.split()
+        out = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", f"{base}/files/{name}"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=STEP_TIMEOUT,
+        ).stdout.split()
         self.results.add(metric, "curl", float(out[0]) / float(out[1]) / MiB)
 
     def first_bytes(self, peer: PeerMount) -> None:
@@ -547,24 +637,39 @@ class Bench:
     def listing(self, peer: PeerMount) -> None:
         for label in ("cold", "warm"):
             started = time.perf_counter()
-            out = subprocess.run(["ls", "-lR", str(peer.lib)], capture_output=True, text=True,
-                                 check=True, timeout=STEP_TIMEOUT).stdout
+            out = subprocess.run(
+                ["ls", "-lR", str(peer.lib)], capture_output=True, text=True, check=True, timeout=STEP_TIMEOUT
+            ).stdout
             elapsed = time.perf_counter() - started
             files = out.count(".mkv")
             expected = self.sizes.dirs * self.sizes.files_per_dir
             if files != expected:
                 raise SystemExit(f"bench: {peer.name} listed {files} files, not {expected}")
-            self.results.add(f"ls -lR {self.sizes.dirs} dirs / {expected:,} files {label}, s",
-                             peer.name, elapsed)
+            self.results.add(
+                f"ls -lR {self.sizes.dirs} dirs / {expected:,} files {label}, s", peer.name, elapsed
+            )
 
     def concurrent(self, peer: PeerMount) -> None:
         """8 cp readers and 8 random readers at once; then one cp alone."""
         names = [f"conc{i}.bin" for i in range(CONC_READERS)]
         stop = self.scratch / "stop"
         stop.unlink(missing_ok=True)
-        randoms = [subprocess.Popen([sys.executable, "-c", RANDOM_READER, str(peer.root / "random.bin"),
-                                     "100000", str(seed), str(stop)], stdout=subprocess.PIPE, text=True)
-                   for seed in range(CONC_READERS)]
+        randoms = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    RANDOM_READER,
+                    str(peer.root / "random.bin"),
+                    "100000",
+                    str(seed),
+                    str(stop),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for seed in range(CONC_READERS)
+        ]
         started = time.perf_counter()
         copies = [subprocess.Popen(["cp", str(peer.root / n), str(self.scratch / n)]) for n in names]
         for copy in copies:
@@ -579,8 +684,9 @@ class Bench:
             if sha256_file(self.scratch / n) != self.hashes[n]:
                 raise SystemExit(f"bench: {peer.name} copied wrong bytes of {n}")
             (self.scratch / n).unlink()
-        self.results.add("16 readers: 8 cp aggregate MiB/s", peer.name,
-                         len(names) * self.sizes.conc / elapsed / MiB)
+        self.results.add(
+            "16 readers: 8 cp aggregate MiB/s", peer.name, len(names) * self.sizes.conc / elapsed / MiB
+        )
         self.results.add("16 readers: random 64 KiB p99, ms", peer.name, percentile(times, 0.99) * 1000)
         self.results.add("16 readers: random 64 KiB p50, ms", peer.name, percentile(times, 0.5) * 1000)
 
@@ -588,15 +694,31 @@ class Bench:
         for name in names:
             before = self.origin.log_bytes()
             script = '"$@" >/dev/null 2>&1; grep ^rchar /proc/$$/io'
-            out = subprocess.run(["sh", "-c", script, "sh", "ffprobe", "-v", "error", "-show_format",
-                                  "-show_streams", str(peer.root / name)], capture_output=True, text=True,
-                                 timeout=STEP_TIMEOUT).stdout
+            out = subprocess.run(
+                [
+                    "sh",
+                    "-c",
+                    script,
+                    "sh",
+                    "ffprobe",
+                    "-v",
+                    "error",
+                    "-show_format",
+                    "-show_streams",
+                    str(peer.root / name),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=STEP_TIMEOUT,
+            ).stdout
             rchar = int(out.split()[1])
             # nginx writes its log line when the response ends; wait until it has settled.
             settled = [before - 1, before]
-            def quiet() -> bool:
+
+            def quiet(settled: list[int] = settled, before: int = before) -> bool:
                 settled.append(self.origin.log_bytes())
                 return settled[-1] == settled[-2] and settled[-1] > before
+
             wait_until(quiet, 10, "nginx to log the probe")
             fetched = settled[-1] - before
             self.results.add(f"ffprobe {name}: fetched/read", peer.name, fetched / max(rchar, 1))
@@ -631,8 +753,11 @@ class Bench:
             ("sequential MiB/s, cp", "sequential MiB/s (cp)", 0),
             ("daemon CPU s/GiB, hashed read", "daemon CPU s/GiB (hashed read)", 2),
             ("daemon CPU s/GiB, cp", "daemon CPU s/GiB (cp)", 2),
-            (f"sequential MiB/s, {CAP_RATE[:-1]} MiB/s per connection + {CAP_RTT * 1000:.0f} ms RTT, cp",
-             "capped: sequential MiB/s (cp)", 1),
+            (
+                f"sequential MiB/s, {CAP_RATE[:-1]} MiB/s per connection + {CAP_RTT * 1000:.0f} ms RTT, cp",
+                "capped: sequential MiB/s (cp)",
+                1,
+            ),
             ("open + first 64 KiB, ms", "open + first 64 KiB, ms", 1),
             ("200 random 64 KiB reads p50, ms", "200 random 64 KiB reads p50, ms", 2),
             ("200 random 64 KiB reads p99, ms", "200 random 64 KiB reads p99, ms", 2),
@@ -641,22 +766,32 @@ class Bench:
         rows += [(m, m, 2) for m in sorted(listing)]
         rows += [
             ("idle RSS after mounting, MiB", "idle RSS after mounting, MiB", 0),
-            ("peak RSS during the hashed read, MiB", next((m for m, _ in r.values if m.startswith("peak RSS")),
-                                                            "peak RSS MiB (read)"), 0),
+            (
+                "peak RSS during the hashed read, MiB",
+                next((m for m, _ in r.values if m.startswith("peak RSS")), "peak RSS MiB (read)"),
+                0,
+            ),
             ("one cp alone, MiB/s", "one cp alone MiB/s", 0),
             ("16 readers: 8 cp aggregate, MiB/s", "16 readers: 8 cp aggregate MiB/s", 0),
             ("16 readers: random 64 KiB p50, ms", "16 readers: random 64 KiB p50, ms", 1),
             ("16 readers: random 64 KiB p99, ms", "16 readers: random 64 KiB p99, ms", 1),
         ]
-        rows += [(m.split(":")[0] + ", fetched/read", m, 2) for m, _ in r.values if m.startswith("ffprobe")
-                 and _ == "debridfs"]
-        lines = ["| | debridfs | rclone mount | curl | debridfs/rclone | debridfs/curl |",
-                 "|---|---:|---:|---:|---:|---:|"]
+        rows += [
+            (m.split(":")[0] + ", fetched/read", m, 2)
+            for m, _ in r.values
+            if m.startswith("ffprobe") and _ == "debridfs"
+        ]
+        lines = [
+            "| | debridfs | rclone mount | curl | debridfs/rclone | debridfs/curl |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for label, metric, digits in rows:
             d, rc, c = (r.median(metric, p) for p in ("debridfs", "rclone", "curl"))
             ratio = lambda a, b: f"{a / b:.2f}x" if a is not None and b else "–"  # noqa: E731
-            lines.append(f"| {label} | {r.cell(metric, 'debridfs', digits)} | {r.cell(metric, 'rclone', digits)}"
-                         f" | {r.cell(metric, 'curl', digits)} | {ratio(d, rc)} | {ratio(d, c)} |")
+            lines.append(
+                f"| {label} | {r.cell(metric, 'debridfs', digits)} | {r.cell(metric, 'rclone', digits)}"
+                f" | {r.cell(metric, 'curl', digits)} | {ratio(d, rc)} | {ratio(d, c)} |"
+            )
         return "\n".join(lines)
 
 
@@ -670,10 +805,35 @@ def make_media() -> dict[str, Path]:
     for path in files.values():
         if not (path.exists() and path.stat().st_size > 0):
             # Without +faststart ffmpeg writes the MP4 moov at the end, as many releases have it.
-            subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                            "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
-                            "-t", "120", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6M",
-                            "-c:a", "aac", "-shortest", str(path)], check=True)
+            subprocess.run(
+                [
+                    "ffmpeg",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "testsrc2=size=1280x720:rate=30",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "sine=frequency=440",
+                    "-t",
+                    "120",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-b:v",
+                    "6M",
+                    "-c:a",
+                    "aac",
+                    "-shortest",
+                    str(path),
+                ],
+                check=True,
+            )
     return files
 
 
@@ -694,8 +854,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller files (256 MiB big file), one run")
     parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 3; 1 with --quick)")
     parser.add_argument("--no-media", action="store_true", help="skip the ffprobe rows")
-    parser.add_argument("--config", default="", metavar="TOML",
-                        help="appended to debridfs's config, e.g. '[mount]\\nread_ahead_kb = 4096'")
+    parser.add_argument(
+        "--config",
+        default="",
+        metavar="TOML",
+        help="appended to debridfs's config, e.g. '[mount]\\nread_ahead_kb = 4096'",
+    )
     parser.add_argument("--out", type=Path, default=None, help="append the table to this markdown file")
     parser.add_argument("--delay-proxy", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -706,6 +870,7 @@ def main() -> None:
         raise SystemExit("bench: run as root (nginx, rclone mount and the daemon's read_ahead_kb need it)")
     ensure_tools()
     from tests.emulators.harness import run_emulator
+
     # A SIGTERM (a timeout) unwinds like Ctrl-C: mounts, nginx and the emulators are cleaned up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
 
@@ -716,16 +881,21 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="debridfs-bench-", dir="/var/tmp"))
     work.chmod(0o755)
     try:
-        print(f"debridfs benchmark: {os.cpu_count()} cores, {platform.platform()}, "
-              f"{'quick' if args.quick else 'full'} run, {runs} run(s); writing files...", flush=True)
+        print(
+            f"debridfs benchmark: {os.cpu_count()} cores, {platform.platform()}, "
+            f"{'quick' if args.quick else 'full'} run, {runs} run(s); writing files...",
+            flush=True,
+        )
         hashes = write_files(work / "www", sizes, media)
         lib = library(sizes, hashes, media)
         with contextlib.ExitStack() as stack:
             scratch = Path(tempfile.mkdtemp(prefix="debridfs-bench-", dir="/dev/shm"))
             stack.callback(shutil.rmtree, scratch, ignore_errors=True)
             origin = stack.enter_context(run_origin(work, work / "www"))
-            emus = {"plain": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.url])),
-                    "capped": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.capped_url]))}
+            emus = {
+                "plain": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.url])),
+                "capped": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.capped_url])),
+            }
             peers = Peers(work, origin, sizes, emus, args.config.replace("\\n", "\n"))
             bench = Bench(peers, origin, hashes, sizes, scratch)
             try:
@@ -736,9 +906,11 @@ def main() -> None:
         leftover_mounts(work)
         shutil.rmtree(work, ignore_errors=True)
     table = bench.table()
-    heading = (f"### {time.strftime('%Y-%m-%d %H:%M')} — `scripts/bench.py{' --quick' if args.quick else ''}`: "
-               f"{os.cpu_count()} cores, {platform.platform()}, median of {runs} run(s), "
-               f"{time.monotonic() - started:.0f} s" + (f", debridfs config `{args.config}`" if args.config else ""))
+    heading = (
+        f"### {time.strftime('%Y-%m-%d %H:%M')} — `scripts/bench.py{' --quick' if args.quick else ''}`: "
+        f"{os.cpu_count()} cores, {platform.platform()}, median of {runs} run(s), "
+        f"{time.monotonic() - started:.0f} s" + (f", debridfs config `{args.config}`" if args.config else "")
+    )
     print("\n" + heading + "\n\n" + table)
     if args.out:
         with open(args.out, "a") as f:

@@ -36,10 +36,15 @@ from tests.mounting import mounted  # noqa: E402
 
 MiB = 1 << 20
 LOGIN, PASSWORD = "bench@example.org", "pw-Xq7secret"
-LIBRARY = {"rapidgator": {"login": LOGIN, "password": PASSWORD, "processing_delay": 0.0,
-                          "user": {"storage": {"total": str(1 << 40)},
-                                   "upload": {"max_file_size": 1 << 40}},
-                          "root": {"name": "root", "folders": [{"name": "Bench"}]}}}
+LIBRARY = {
+    "rapidgator": {
+        "login": LOGIN,
+        "password": PASSWORD,
+        "processing_delay": 0.0,
+        "user": {"storage": {"total": str(1 << 40)}, "upload": {"max_file_size": 1 << 40}},
+        "root": {"name": "root", "folders": [{"name": "Bench"}]},
+    }
+}
 
 
 def make_file(path: Path, size: int) -> None:
@@ -86,15 +91,21 @@ def run_curl(api: str, token: str, src: Path, name: str, md5: str, folder_id: st
     size = src.stat().st_size
     with httpx.Client(timeout=30) as http:
         started = time.monotonic()
-        upload = http.post(f"{api}/file/upload", data={"token": token, "name": name, "hash": md5,
-                                                       "size": size, "folder_id": folder_id}
-                           ).json()["response"]["upload"]
-        post = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "-F",
-                               f"file=@{src}", upload["url"]],
-                              check=True, timeout=300, capture_output=True, text=True)
+        upload = http.post(
+            f"{api}/file/upload",
+            data={"token": token, "name": name, "hash": md5, "size": size, "folder_id": folder_id},
+        ).json()["response"]["upload"]
+        post = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "-F", f"file=@{src}", upload["url"]],
+            check=True,
+            timeout=300,
+            capture_output=True,
+            text=True,
+        )
         while True:
-            state = http.post(f"{api}/file/upload_info", data={"token": token, "upload_id": upload["upload_id"]}
-                              ).json()["response"]["upload"]
+            state = http.post(
+                f"{api}/file/upload_info", data={"token": token, "upload_id": upload["upload_id"]}
+            ).json()["response"]["upload"]
             if state["state"] == 2:
                 assert state["file"]["hash"] == md5
                 return float(post.stdout), time.monotonic() - started
@@ -112,16 +123,20 @@ def main() -> int:
     shm = Path("/dev/shm")
     if shm.is_dir() and os.statvfs(shm).f_bavail * os.statvfs(shm).f_frsize > 4 * size + (1 << 30):
         os.environ["TMPDIR"] = str(shm)
-    with tempfile.TemporaryDirectory(prefix="bench-upload-", dir="/var/tmp") as tmp, \
-            run_emulator(LIBRARY) as emu:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-upload-", dir="/var/tmp") as tmp,
+        run_emulator(LIBRARY) as emu,
+    ):
         work = Path(tmp)
         src = work / "big.bin"
         make_file(src, size)
         api = emu.urls["rapidgator"]
-        token = httpx.post(f"{api}/user/login", data={"login": LOGIN, "password": PASSWORD}
-                           ).json()["response"]["token"]
-        folder_id = next(f["folder_id"] for f in emu.view("rapidgator")["tree"]["folders"]
-                         if f["name"] == "Bench")
+        token = httpx.post(f"{api}/user/login", data={"login": LOGIN, "password": PASSWORD}).json()[
+            "response"
+        ]["token"]
+        folder_id = next(
+            f["folder_id"] for f in emu.view("rapidgator")["tree"]["folders"] if f["name"] == "Bench"
+        )
         config = f'[rapidgator]\napi_url = "{api}"\nlogin = "{LOGIN}"\npassword = "{PASSWORD}"\n'
         cp_close, cp_total, curl_total, curl_post = [], [], [], []
         with mounted(work, config) as mount:
@@ -134,24 +149,31 @@ def main() -> int:
                 posted, curl_confirmed = run_curl(api, token, src, f"curl{run}.bin", md5, folder_id)
                 curl_post.append(posted)
                 curl_total.append(curl_confirmed)
-                print(f"run {run + 1}: cp closed {closed:.2f}s, confirmed {total:.2f}s; "
-                      f"curl confirmed {curl_total[-1]:.2f}s", flush=True)
+                print(
+                    f"run {run + 1}: cp closed {closed:.2f}s, confirmed {total:.2f}s; "
+                    f"curl confirmed {curl_total[-1]:.2f}s",
+                    flush=True,
+                )
             for run in range(args.runs):
                 os.unlink(mount.path / "rapidgator" / "Bench" / f"cp{run}.bin")
             log_text = mount.log_text()
         # The POST alone, as the daemon logged it ("sent NAME: N bytes in Ts").
         posts = [float(m) for m in re.findall(r"sent cp\d+\.bin: \d+ bytes in ([\d.]+)s", log_text)]
         if posts:
-            print(f"POST alone, median: debridfs {statistics.median(posts):.2f}s "
-                  f"({size / statistics.median(posts) / 1e6:.0f} MB/s), curl "
-                  f"{statistics.median(curl_post):.2f}s ({size / statistics.median(curl_post) / 1e6:.0f} MB/s)")
+            print(
+                f"POST alone, median: debridfs {statistics.median(posts):.2f}s "
+                f"({size / statistics.median(posts) / 1e6:.0f} MB/s), curl "
+                f"{statistics.median(curl_post):.2f}s ({size / statistics.median(curl_post) / 1e6:.0f} MB/s)"
+            )
         if os.environ.get("BENCH_LOG"):
             Path(os.environ["BENCH_LOG"]).write_text(log_text)
     cp_med, curl_med = statistics.median(cp_total), statistics.median(curl_total)
-    print(f"{args.size_mib} MiB, median of {args.runs}: cp until close {statistics.median(cp_close):.2f}s, "
-          f"cp until confirmed {cp_med:.2f}s ({size / cp_med / 1e6:.0f} MB/s); curl until confirmed "
-          f"{curl_med:.2f}s ({size / curl_med / 1e6:.0f} MB/s); debridfs/curl throughput "
-          f"{100 * curl_med / cp_med:.0f}%")
+    print(
+        f"{args.size_mib} MiB, median of {args.runs}: cp until close {statistics.median(cp_close):.2f}s, "
+        f"cp until confirmed {cp_med:.2f}s ({size / cp_med / 1e6:.0f} MB/s); curl until confirmed "
+        f"{curl_med:.2f}s ({size / curl_med / 1e6:.0f} MB/s); debridfs/curl throughput "
+        f"{100 * curl_med / cp_med:.0f}%"
+    )
     return 0
 
 

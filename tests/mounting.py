@@ -25,10 +25,11 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 DEBRIDFS = [sys.executable, "-m", "vfs.cli"]
 MOUNT_TIMEOUT = 30.0
@@ -87,21 +88,44 @@ def read_line(process: subprocess.Popen, timeout: float) -> str:
     return buffer.decode(errors="replace")
 
 
-def start_mount(workdir: Path, config_text: str, env: dict[str, str] | None = None,
-                name: str = "mnt", args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, Path, Path, Path, str]:
+def start_mount(
+    workdir: Path,
+    config_text: str,
+    env: dict[str, str] | None = None,
+    name: str = "mnt",
+    args: tuple[str, ...] = (),
+) -> tuple[subprocess.Popen, Path, Path, Path, str]:
     mountpoint = workdir / name
     mountpoint.mkdir(exist_ok=True)
     config_file = write_config(workdir, config_text)
     log_file = workdir / f"{name}.log"
     state = workdir / "state"
-    full_env = {**os.environ, "XDG_STATE_HOME": str(state), "XDG_CACHE_HOME": str(workdir / "cache"),
-                "XDG_CONFIG_HOME": str(workdir / "xdgconfig"), BLOCKING_ENV: BLOCKING_MS,
-                **(env or {})}
+    full_env = {
+        **os.environ,
+        "XDG_STATE_HOME": str(state),
+        "XDG_CACHE_HOME": str(workdir / "cache"),
+        "XDG_CONFIG_HOME": str(workdir / "xdgconfig"),
+        BLOCKING_ENV: BLOCKING_MS,
+        **(env or {}),
+    }
     process = subprocess.Popen(
-        DEBRIDFS + ["--log-level", "DEBUG", "--log-file", str(log_file), "--config", str(config_file),
-                    "mount", str(mountpoint), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
-        cwd=Path(__file__).resolve().parent.parent)
+        DEBRIDFS
+        + [
+            "--log-level",
+            "DEBUG",
+            "--log-file",
+            str(log_file),
+            "--config",
+            str(config_file),
+            "mount",
+            str(mountpoint),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=full_env,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     line = read_line(process, MOUNT_TIMEOUT)
     return process, mountpoint, log_file, config_file, line
 
@@ -145,8 +169,13 @@ def unexpected_log_lines(log_text: str, allowed: list[str]) -> list[str]:
 
 
 @contextmanager
-def mounted(workdir: Path, config_text: str, env: dict[str, str] | None = None,
-            name: str = "mnt", args: tuple[str, ...] = ()) -> Iterator[Mount]:
+def mounted(
+    workdir: Path,
+    config_text: str,
+    env: dict[str, str] | None = None,
+    name: str = "mnt",
+    args: tuple[str, ...] = (),
+) -> Iterator[Mount]:
     """`args`: extra `debridfs mount` flags (--read-only, -o KEY=VALUE...)."""
     process, mountpoint, log_file, config_file, line = start_mount(workdir, config_text, env, name, args)
     if "mounted at" not in line:
@@ -184,8 +213,9 @@ def secrets_in(config_text: str) -> list[str]:
     return found
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition",
-               interval: float = 0.05) -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition", interval: float = 0.05
+) -> Any:
     """Polls `predicate` until it returns a true value (returned) or `timeout` passes."""
     deadline = time.monotonic() + timeout
     while True:
@@ -212,12 +242,21 @@ def sha256_through(path: Path | str) -> str:
 
 def cli_env(workdir: Path) -> dict[str, str]:
     """The environment `start_mount` gives the daemon: the CLI sees the same state."""
-    return {**os.environ, "XDG_STATE_HOME": str(workdir / "state"),
-            "XDG_CACHE_HOME": str(workdir / "cache"), "XDG_CONFIG_HOME": str(workdir / "xdgconfig")}
+    return {
+        **os.environ,
+        "XDG_STATE_HOME": str(workdir / "state"),
+        "XDG_CACHE_HOME": str(workdir / "cache"),
+        "XDG_CONFIG_HOME": str(workdir / "xdgconfig"),
+    }
 
 
 def run_cli(workdir: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """`debridfs --config WORKDIR/config.toml ARGS...`, output captured as text."""
-    return subprocess.run(DEBRIDFS + ["--config", str(workdir / "config.toml"), *args],
-                          capture_output=True, text=True, timeout=timeout, env=cli_env(workdir),
-                          cwd=Path(__file__).resolve().parent.parent)
+    return subprocess.run(
+        DEBRIDFS + ["--config", str(workdir / "config.toml"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env(workdir),
+        cwd=Path(__file__).resolve().parent.parent,
+    )

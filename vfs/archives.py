@@ -21,13 +21,13 @@ import trio
 
 log = logging.getLogger(__name__)
 
-BUFFER = 64 * 1024      # header reads are small: one buffered read covers a few
+BUFFER = 64 * 1024  # header reads are small: one buffered read covers a few
 
 
 @dataclass(frozen=True)
 class Member:
-    path: str           # inside the archive, '/' separated
-    offset: int         # where its bytes start in the archive
+    path: str  # inside the archive, '/' separated
+    offset: int  # where its bytes start in the archive
     size: int
 
 
@@ -57,7 +57,7 @@ class _RemoteReader(io.RawIOBase):
         if n == 0:
             return 0
         data = trio.from_thread.run(self.remote.read, self.pos, n, trio_token=self.token)
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         self.pos += len(data)
         return len(data)
 
@@ -68,9 +68,12 @@ def _stored_members(raw: _RemoteReader) -> list[Member]:
         for info in archive.infolist():
             if info.is_dir() or info.needs_password() or info.compress_type != rarfile.RAR_M0:
                 continue
-            if info.compress_size != info.file_size or info.data_offset is None \
-                    or info.data_offset + info.file_size > raw.size:
-                continue     # split across volumes, or not all here
+            if (
+                info.compress_size != info.file_size
+                or info.data_offset is None
+                or info.data_offset + info.file_size > raw.size
+            ):
+                continue  # split across volumes, or not all here
             members.append(Member(info.filename, info.data_offset, info.file_size))
     return members
 

@@ -32,7 +32,7 @@ import trio
 log = logging.getLogger(__name__)
 
 ENV = "DEBRIDFS_DEBUG_BLOCKING_MS"
-STACK_FRAMES = 4        # innermost frames shown in a report
+STACK_FRAMES = 4  # innermost frames shown in a report
 
 
 def install_from_env(environ: Mapping[str, str] = os.environ) -> BlockingDetector | None:
@@ -114,9 +114,14 @@ class BlockingDetector(trio.abc.Instrument):
         level = logging.INFO if "_thread_cache.py" in where else logging.WARNING
         if level == logging.WARNING:
             self.reports += 1
-        log.log(level, "trio thread blocked for %.0f ms by task %s%s (%.0f ms more waiting for "
-                "a CPU not counted)", busy * 1000, task.name, f" at {where}" if where else "",
-                waited * 1000)
+        log.log(
+            level,
+            "trio thread blocked for %.0f ms by task %s%s (%.0f ms more waiting for a CPU not counted)",
+            busy * 1000,
+            task.name,
+            f" at {where}" if where else "",
+            waited * 1000,
+        )
 
     def after_run(self) -> None:
         self.close()

@@ -38,7 +38,7 @@ class SpanBuffer(bytearray):
 
     def view(self, lo: int, hi: int) -> memoryview:
         """The file's bytes [lo, hi), which must lie in this buffer."""
-        return memoryview(self)[lo - self.start:hi - self.start]
+        return memoryview(self)[lo - self.start : hi - self.start]
 
 
 class BufferPool:
@@ -60,7 +60,7 @@ class BufferPool:
         for _ in range(len(self._buffers)):
             buf = self._buffers.popleft()
             if sys.getrefcount(buf) > _FREE_REFS:
-                self._buffers.append(buf)      # a span or a view still uses it
+                self._buffers.append(buf)  # a span or a view still uses it
             elif found is None:
                 found = buf
             elif spare < self.spare:

@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 class MemoryCache:
     def __init__(self, max_bytes: int) -> None:
         self._lru: cachetools.LRUCache[Hashable, bytes | memoryview] = cachetools.LRUCache(
-            maxsize=max_bytes, getsizeof=len)
+            maxsize=max_bytes, getsizeof=len
+        )
 
     def get(self, key: Hashable) -> bytes | memoryview | None:
         return self._lru.get(key)

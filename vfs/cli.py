@@ -77,6 +77,7 @@ def configure_logging(level: str, log_file: Path | None) -> None:
 # lands in the root context's `meta`, so `debridfs -v add ...` and
 # `debridfs add ... -v` mean the same.
 
+
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     if value is None or value == 0:
         return
@@ -86,18 +87,44 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
 
 
 GLOBAL_OPTIONS = [
-    click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
-                 expose_value=False, callback=_remember,
-                 help=f"Config file (default: {default_config_path()})."),
-    click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
-                 expose_value=False, callback=_remember,
-                 help="Log level (default: INFO for mount, WARNING otherwise)."),
-    click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False),
-                 expose_value=False, callback=_remember, help="Log to this file instead of stderr."),
-    click.option("-v", "--verbose", count=True, expose_value=False, callback=_remember,
-                 help="More log output (-v: INFO, -vv: DEBUG)."),
-    click.option("-q", "--quiet", count=True, expose_value=False, callback=_remember,
-                 help="Less log output (-q: ERROR only)."),
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        expose_value=False,
+        callback=_remember,
+        help=f"Config file (default: {default_config_path()}).",
+    ),
+    click.option(
+        "--log-level",
+        type=click.Choice(LOG_LEVELS, case_sensitive=False),
+        expose_value=False,
+        callback=_remember,
+        help="Log level (default: INFO for mount, WARNING otherwise).",
+    ),
+    click.option(
+        "--log-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        expose_value=False,
+        callback=_remember,
+        help="Log to this file instead of stderr.",
+    ),
+    click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        callback=_remember,
+        help="More log output (-v: INFO, -vv: DEBUG).",
+    ),
+    click.option(
+        "-q",
+        "--quiet",
+        count=True,
+        expose_value=False,
+        callback=_remember,
+        help="Less log output (-q: ERROR only).",
+    ),
 ]
 
 
@@ -147,7 +174,10 @@ def version() -> str:
         return "unknown"
 
 
-@click.group(cls=Group, context_settings=CONTEXT, epilog="""\
+@click.group(
+    cls=Group,
+    context_settings=CONTEXT,
+    epilog="""\
 Examples:
   debridfs mount ~/debrid                 mount in the foreground (Ctrl-C unmounts)
   debridfs mount ~/debrid --daemon        return once the mount is ready
@@ -156,9 +186,9 @@ Examples:
   debridfs -v add portal URL              add a hoster link, with log lines
 
 The config reference is docs/config.md; `debridfs COMMAND --help` for more.
-""")
-@click.version_option(version(), "-V", "--version", prog_name="debridfs",
-                      message="%(prog)s %(version)s")
+""",
+)
+@click.version_option(version(), "-V", "--version", prog_name="debridfs", message="%(prog)s %(version)s")
 @global_options
 def cli() -> None:
     """Real-Debrid, Rapidgator and hoster links as ordinary directories (a FUSE filesystem)."""
@@ -167,11 +197,36 @@ def cli() -> None:
 # --- mount ------------------------------------------------------------------
 
 # Options mount(8) and fstab pass that mean nothing to us.
-IGNORED_MOUNT_OPTIONS = {"defaults", "_netdev", "auto", "noauto", "nofail", "user", "users", "nouser",
-                         "owner", "group", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "async",
-                         "sync", "atime", "noatime", "relatime", "nodiratime", "lazytime"}
-MOUNT_OPTION_ALIASES = {"ro": ("mount", "read_only", True), "rw": ("mount", "read_only", False),
-                        "nonempty": ("mount", "allow_non_empty", True)}
+IGNORED_MOUNT_OPTIONS = {
+    "defaults",
+    "_netdev",
+    "auto",
+    "noauto",
+    "nofail",
+    "user",
+    "users",
+    "nouser",
+    "owner",
+    "group",
+    "dev",
+    "nodev",
+    "suid",
+    "nosuid",
+    "exec",
+    "noexec",
+    "async",
+    "sync",
+    "atime",
+    "noatime",
+    "relatime",
+    "nodiratime",
+    "lazytime",
+}
+MOUNT_OPTION_ALIASES = {
+    "ro": ("mount", "read_only", True),
+    "rw": ("mount", "read_only", False),
+    "nonempty": ("mount", "allow_non_empty", True),
+}
 
 
 def parse_mount_options(options: tuple[str, ...]) -> tuple[dict[str, dict[str, Any]], Path | None]:
@@ -203,11 +258,11 @@ def parse_mount_options(options: tuple[str, ...]) -> tuple[dict[str, dict[str, A
         if "." in name:
             section, key = name.split(".", 1)
         else:
-            owners = [s for s, model in SECTION_MODELS.items()
-                      if s not in SERVICES and name in model.model_fields]
+            owners = [
+                s for s, model in SECTION_MODELS.items() if s not in SERVICES and name in model.model_fields
+            ]
             if len(owners) > 1 and "mount" not in owners:
-                raise Failed(f"-o {name}: ambiguous, write SECTION.{name} "
-                             f"({', '.join(owners)})", EXIT_USAGE)
+                raise Failed(f"-o {name}: ambiguous, write SECTION.{name} ({', '.join(owners)})", EXIT_USAGE)
             section = "mount" if not owners or "mount" in owners else owners[0]
             key = name
         overrides.setdefault(section, {})[key] = value
@@ -220,7 +275,9 @@ def toml_value(value: Any) -> str:
     return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
 
 
-@cli.command(context_settings=CONTEXT, epilog="""\b
+@cli.command(
+    context_settings=CONTEXT,
+    epilog="""\b
 Examples:
   debridfs mount ~/debrid
   debridfs mount ~/debrid --daemon --config ~/other.toml
@@ -234,24 +291,49 @@ bare [mount] key (allow_other, read_only, entry_timeout...), ro/rw, nonempty,
 config=FILE; fstab's defaults, _netdev, noauto, nofail, x-systemd.* are ignored.
 In /etc/fstab (see docs/recipes.md):
   /etc/debridfs/config.toml  /mnt/debrid  fuse.debridfs  defaults,_netdev,allow_other  0 0
-""")
+""",
+)
 @click.argument("mountpoint", type=click.Path(path_type=Path, file_okay=True, exists=False))
 @click.option("--daemon", is_flag=True, help="Detach once the mount is ready (log: state dir).")
-@click.option("--allow-other", is_flag=True, default=None,
-              help="Let other users (e.g. plex) read the mount ([mount] allow_other).")
-@click.option("--read-only", is_flag=True, default=None,
-              help="Refuse every write, add and delete ([mount] read_only).")
-@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Persistent disk cache of file contents ([cache] cache_dir).")
-@click.option("--allow-non-empty", is_flag=True, default=None,
-              help="Mount over a directory that is not empty ([mount] allow_non_empty).")
-@click.option("-o", "options", multiple=True, metavar="KEY=VALUE[,...]",
-              help="Override config keys; mount(8)-style options (see below).")
+@click.option(
+    "--allow-other",
+    is_flag=True,
+    default=None,
+    help="Let other users (e.g. plex) read the mount ([mount] allow_other).",
+)
+@click.option(
+    "--read-only", is_flag=True, default=None, help="Refuse every write, add and delete ([mount] read_only)."
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Persistent disk cache of file contents ([cache] cache_dir).",
+)
+@click.option(
+    "--allow-non-empty",
+    is_flag=True,
+    default=None,
+    help="Mount over a directory that is not empty ([mount] allow_non_empty).",
+)
+@click.option(
+    "-o",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE[,...]",
+    help="Override config keys; mount(8)-style options (see below).",
+)
 @click.option("--ready-fd", type=int, default=None, hidden=True)
 @global_options
-def mount(mountpoint: Path, daemon: bool, allow_other: bool | None, read_only: bool | None,
-          cache_dir: Path | None, allow_non_empty: bool | None, options: tuple[str, ...],
-          ready_fd: int | None) -> int:
+def mount(
+    mountpoint: Path,
+    daemon: bool,
+    allow_other: bool | None,
+    read_only: bool | None,
+    cache_dir: Path | None,
+    allow_non_empty: bool | None,
+    options: tuple[str, ...],
+    ready_fd: int | None,
+) -> int:
     """Mount the configured services at MOUNTPOINT (foreground unless --daemon).
 
     Ctrl-C, SIGTERM or `fusermount3 -u MOUNTPOINT` unmount and exit 0. Every
@@ -259,9 +341,12 @@ def mount(mountpoint: Path, daemon: bool, allow_other: bool | None, read_only: b
     that does not answer) ends with one line and a non-zero status.
     """
     overrides, config_file = parse_mount_options(options)
-    for section, key, value in (("mount", "allow_other", allow_other), ("mount", "read_only", read_only),
-                                ("cache", "cache_dir", str(cache_dir) if cache_dir else None),
-                                ("mount", "allow_non_empty", allow_non_empty)):
+    for section, key, value in (
+        ("mount", "allow_other", allow_other),
+        ("mount", "read_only", read_only),
+        ("cache", "cache_dir", str(cache_dir) if cache_dir else None),
+        ("mount", "allow_non_empty", allow_non_empty),
+    ):
         if value is not None:
             overrides.setdefault(section, {})[key] = value
     meta = click.get_current_context().find_root().meta
@@ -284,8 +369,11 @@ def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | No
     except PreflightError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None
     if not config.services() and not config.file_exists:
-        raise Failed(f"config file {config.path} does not exist: create it with a service section "
-                     "(see docs/config.md), or run `debridfs login realdebrid`", EXIT_USAGE)
+        raise Failed(
+            f"config file {config.path} does not exist: create it with a service section "
+            "(see docs/config.md), or run `debridfs login realdebrid`",
+            EXIT_USAGE,
+        )
     if daemon:
         return spawn_daemon(mountpoint, config)
 
@@ -310,9 +398,10 @@ def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | No
 
 
 def report_startup_error(ready_fd: int | None, message: str) -> int:
-    if not isinstance(logging.getLogger().handlers[0], logging.StreamHandler) \
-            or isinstance(logging.getLogger().handlers[0], logging.FileHandler):
-        log.error("%s", message)    # into the log file; stderr gets the line below
+    if not isinstance(logging.getLogger().handlers[0], logging.StreamHandler) or isinstance(
+        logging.getLogger().handlers[0], logging.FileHandler
+    ):
+        log.error("%s", message)  # into the log file; stderr gets the line below
     if ready_fd is not None:
         os.write(ready_fd, f"error: {message}\n".encode())
         os.close(ready_fd)
@@ -332,8 +421,14 @@ def spawn_daemon(mountpoint: Path, config: Config) -> int:
     for section, values in (meta.get("overrides") or {}).items():
         for key, value in values.items():
             command += ["-o", f"{section}.{key}={toml_value(value)}"]
-    subprocess.Popen(command, pass_fds=(write_end,), start_new_session=True,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.Popen(
+        command,
+        pass_fds=(write_end,),
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         answer = pipe.readline().decode().strip()
@@ -351,11 +446,14 @@ LOGINS["rapidgator"] = "vfs.sources.rapidgator:login_command"
 LOGINS["realdebrid"] = "vfs.sources.realdebrid_login:login"
 
 
-@cli.command(context_settings=CONTEXT, epilog="""\b
+@cli.command(
+    context_settings=CONTEXT,
+    epilog="""\b
 Examples:
   debridfs login realdebrid    prints a code to approve at https://real-debrid.com/device
   debridfs login rapidgator    asks for the login and password, stores the token
-""")
+""",
+)
 @click.argument("service", type=click.Choice(sorted(LOGINS)))
 @global_options
 def login(service: str) -> int:
@@ -364,8 +462,9 @@ def login(service: str) -> int:
 
     config = setup("INFO")
     module_name, function_name = LOGINS[service].split(":")
-    function: Callable[[SimpleNamespace, Config | None], int] = \
-        getattr(importlib.import_module(module_name), function_name)
+    function: Callable[[SimpleNamespace, Config | None], int] = getattr(
+        importlib.import_module(module_name), function_name
+    )
     return function(SimpleNamespace(service=service), config)
 
 
@@ -388,7 +487,9 @@ def add_services() -> dict[str, str]:
     return {**LINK_SOURCES, **ADD_SERVICES}
 
 
-@cli.command(context_settings=CONTEXT, epilog="""\b
+@cli.command(
+    context_settings=CONTEXT,
+    epilog="""\b
 Examples:
   debridfs add portal https://rapidgator.net/file/0123.../film.mkv.html
   debridfs add realdebrid --file links.txt
@@ -397,11 +498,16 @@ Examples:
 \b
 Prints one line per link: ok (name and size), failed (with the reason),
 waiting or new. Exit status 1 when a link failed.
-""")
+""",
+)
 @click.argument("service", type=click.Choice(sorted(add_services())))
 @click.argument("urls", nargs=-1, metavar="[URL]...")
-@click.option("--file", "links_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="A text file of links, one per line.")
+@click.option(
+    "--file",
+    "links_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A text file of links, one per line.",
+)
 @global_options
 def add(service: str, urls: tuple[str, ...], links_file: Path | None) -> int:
     """Add hoster links to SERVICE; they appear in its directory of the mount."""
@@ -410,6 +516,7 @@ def add(service: str, urls: tuple[str, ...], links_file: Path | None) -> int:
     from clients.http import make_http_client
 
     from .sources.links import parse_links
+
     config = setup("WARNING")
     assert config is not None
     links = list(urls)
@@ -421,11 +528,11 @@ def add(service: str, urls: tuple[str, ...], links_file: Path | None) -> int:
     if not links:
         raise Failed("no links given (URL arguments or --file FILE)", EXIT_USAGE)
     if getattr(config, service, None) is None:
-        raise Failed(f"{service} is not configured: add a [{service}] section to {config.path}",
-                     EXIT_USAGE)
+        raise Failed(f"{service} is not configured: add a [{service}] section to {config.path}", EXIT_USAGE)
     module_name, class_name = add_services()[service].split(":")
-    source_class: Callable[[Config, httpx.AsyncClient], LinkAdder] = \
-        getattr(importlib.import_module(module_name), class_name)
+    source_class: Callable[[Config, httpx.AsyncClient], LinkAdder] = getattr(
+        importlib.import_module(module_name), class_name
+    )
 
     async def run() -> list[LinkRow]:
         async with make_http_client(8) as http:
@@ -450,11 +557,14 @@ def add(service: str, urls: tuple[str, ...], links_file: Path | None) -> int:
     return EXIT_FAILED if failed else 0
 
 
-@cli.command(context_settings=CONTEXT, epilog="""\b
+@cli.command(
+    context_settings=CONTEXT,
+    epilog="""\b
 Examples:
   debridfs verify ~/debrid/realdebrid/downloads/film.mkv
   debridfs verify ~/debrid/rapidgator/Films/*.mkv
-""")
+""",
+)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="FILE...")
 @global_options
 def verify(paths: tuple[Path, ...]) -> int:
@@ -472,11 +582,14 @@ def verify(paths: tuple[Path, ...]) -> int:
     return status
 
 
-@cli.command(context_settings=CONTEXT, epilog="""\b
+@cli.command(
+    context_settings=CONTEXT,
+    epilog="""\b
 Examples:
   debridfs status                 every service of the running mount
   debridfs status ~/debrid        read it from that mount
-""")
+""",
+)
 @click.argument("mountpoint", type=click.Path(path_type=Path), required=False)
 @global_options
 def status(mountpoint: Path | None) -> int:
@@ -492,11 +605,15 @@ def status(mountpoint: Path | None) -> int:
     return show_status(config, mountpoint)
 
 
-@cli.group(context_settings=CONTEXT, cls=Group, epilog="""\
+@cli.group(
+    context_settings=CONTEXT,
+    cls=Group,
+    epilog="""\
 Examples:
   debridfs config check --config /etc/debridfs/config.toml
   debridfs config show > effective.toml
-""")
+""",
+)
 @global_options
 def config() -> None:
     """Check the config file, or show the effective config."""
@@ -531,10 +648,11 @@ def config_show() -> int:
 
 # --- entry points -------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) >= 2 and not args[0].startswith("-") and args[0] not in cli.commands:
-        return mount_helper(args)     # mount.fuse3 runs `debridfs SOURCE MOUNTPOINT -o ...`
+        return mount_helper(args)  # mount.fuse3 runs `debridfs SOURCE MOUNTPOINT -o ...`
     try:
         result = cli.main(args=args, prog_name="debridfs", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -567,7 +685,7 @@ def mount_helper(argv: list[str] | None = None) -> int:
             options.append(arg[2:])
         elif arg == "-f":
             foreground = True
-        elif arg in ("-n", "-s", "-v"):     # no mtab / sloppy / verbose: nothing to do
+        elif arg in ("-n", "-s", "-v"):  # no mtab / sloppy / verbose: nothing to do
             continue
         else:
             positional.append(arg)

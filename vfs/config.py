@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 APP_NAME = "debridfs"
 REALDEBRID_API_URL = "https://api.real-debrid.com/rest/1.0"
 RAPIDGATOR_API_URL = "https://rapidgator.net/api/v2"
-RAPIDGATOR_CREDENTIALS = "rapidgator-credentials.json"   # written by `debridfs login rapidgator`
-REALDEBRID_CREDENTIALS = "realdebrid-credentials.json"   # written by `debridfs login realdebrid`
+RAPIDGATOR_CREDENTIALS = "rapidgator-credentials.json"  # written by `debridfs login rapidgator`
+REALDEBRID_CREDENTIALS = "realdebrid-credentials.json"  # written by `debridfs login realdebrid`
 PREMIUMIZE_API_URL = "https://api.premiumize.me/pm-api/v1.php"
 RAPIDSHARE_API_URL = "https://api.rapidshare.com/cgi-bin/rsapi.cgi"
 
@@ -58,7 +58,7 @@ SECRET_ENV = {
     ("rapidshare", "password"): "DEBRIDFS_RAPIDSHARE_PASSWORD",
     ("qbittorrent", "password"): "DEBRIDFS_QBITTORRENT_PASSWORD",
 }
-SECRET_KEYS = {"token", "password", "api_key"}     # masked in error lines wherever they are
+SECRET_KEYS = {"token", "password", "api_key"}  # masked in error lines wherever they are
 
 
 class ConfigError(Exception):
@@ -71,18 +71,48 @@ def default_config_path() -> Path:
 
 # --- value types -------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Kind:
     """What a value looks like, for docs/config.md (kept in the field's metadata)."""
+
     text: str
 
 
-SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MIB": 1 << 20,
-              "G": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TIB": 1 << 40,
-              "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-DURATION_UNITS = {"": 1, "s": 1, "sec": 1, "second": 1, "seconds": 1, "ms": 0.001,
-                  "m": 60, "min": 60, "minute": 60, "minutes": 60,
-                  "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400}
+SIZE_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1 << 10,
+    "KIB": 1 << 10,
+    "M": 1 << 20,
+    "MIB": 1 << 20,
+    "G": 1 << 30,
+    "GIB": 1 << 30,
+    "T": 1 << 40,
+    "TIB": 1 << 40,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+}
+DURATION_UNITS = {
+    "": 1,
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "seconds": 1,
+    "ms": 0.001,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+}
 SIZE_EXPECTED = 'expected a size: a whole number of bytes or a number with a unit ("4MiB", "1GB")'
 DURATION_EXPECTED = 'expected a duration: seconds as a number, or with a unit ("90s", "5min", "1h")'
 
@@ -117,6 +147,7 @@ def _checked(parse: Callable[[Any], Any], expected: str) -> Callable[[Any], Any]
             return parse(value)
         except (ValueError, TypeError):
             raise PydanticCustomError("debridfs", expected) from None
+
     return validate
 
 
@@ -126,6 +157,7 @@ def _at_least(minimum: int, strict: bool, what: str) -> Callable[[Any], Any]:
             relation = "greater than" if strict else "of at least"
             raise PydanticCustomError("debridfs", f"expected {what} {relation} {minimum}")
         return value
+
     return validate
 
 
@@ -137,7 +169,7 @@ def _url(value: str) -> str:
         return value
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PydanticCustomError("debridfs", 'expected an http:// or https:// URL')
+        raise PydanticCustomError("debridfs", "expected an http:// or https:// URL")
     return value.rstrip("/")
 
 
@@ -174,12 +206,24 @@ def _read_ahead_kb(value: Any) -> int | None:
     return value
 
 
-Size = Annotated[int, BeforeValidator(_checked(parse_size, SIZE_EXPECTED)),
-                 AfterValidator(_at_least(0, False, "a size")), Kind("size")]
-Seconds = Annotated[float, BeforeValidator(_checked(parse_duration, DURATION_EXPECTED)),
-                    AfterValidator(_at_least(0, True, "a duration")), Kind("duration > 0")]
-SecondsOrZero = Annotated[float, BeforeValidator(_checked(parse_duration, DURATION_EXPECTED)),
-                          AfterValidator(_at_least(0, False, "a duration")), Kind("duration")]
+Size = Annotated[
+    int,
+    BeforeValidator(_checked(parse_size, SIZE_EXPECTED)),
+    AfterValidator(_at_least(0, False, "a size")),
+    Kind("size"),
+]
+Seconds = Annotated[
+    float,
+    BeforeValidator(_checked(parse_duration, DURATION_EXPECTED)),
+    AfterValidator(_at_least(0, True, "a duration")),
+    Kind("duration > 0"),
+]
+SecondsOrZero = Annotated[
+    float,
+    BeforeValidator(_checked(parse_duration, DURATION_EXPECTED)),
+    AfterValidator(_at_least(0, False, "a duration")),
+    Kind("duration"),
+]
 Count = Annotated[StrictInt, AfterValidator(_at_least(1, False, "a whole number")), Kind("integer >= 1")]
 Bool = Annotated[StrictBool, Kind("boolean")]
 Url = Annotated[str, AfterValidator(_url), Kind("URL")]
@@ -187,9 +231,11 @@ Text = Annotated[str, Kind("string")]
 Secret = Annotated[str, Kind("string, secret")]
 FilePath = Annotated[Path, AfterValidator(lambda p: p.expanduser()), Kind("path")]
 Command = Annotated[list[str] | None, BeforeValidator(_command), Kind("command")]
-Extensions = Annotated[list[str] | None,
-                       AfterValidator(lambda v: None if v is None else [e.lower().lstrip(".") for e in v]),
-                       Kind("list of strings")]
+Extensions = Annotated[
+    list[str] | None,
+    AfterValidator(lambda v: None if v is None else [e.lower().lstrip(".") for e in v]),
+    Kind("list of strings"),
+]
 Groups = Annotated[dict[str, Annotated[str, AfterValidator(_regex)]], Kind("table of name = regex")]
 
 
@@ -201,16 +247,22 @@ def _absolute_path(value: Any) -> Path:
 
 def _path_map(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and k.startswith("/") and v.startswith("/")
-            for k, v in value.items()):
+        isinstance(k, str) and isinstance(v, str) and k.startswith("/") and v.startswith("/")
+        for k, v in value.items()
+    ):
         raise PydanticCustomError("debridfs", 'expected a table of absolute paths: { "/mnt" = "/data" }')
     return {k.rstrip("/") or "/": v.rstrip("/") or "/" for k, v in value.items()}
 
 
 def valid_category(name: str) -> bool:
     """A qBittorrent category name that is safe as one directory name."""
-    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name \
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and "/" not in name
+        and "\0" not in name
         and len(name.encode()) <= 255
+    )
 
 
 def _categories(value: dict[str, Path]) -> dict[str, Path]:
@@ -243,8 +295,9 @@ def _listen(value: Any) -> str:
 
 AbsolutePath = Annotated[Path, BeforeValidator(_absolute_path), Kind("absolute path")]
 PathMap = Annotated[dict[str, str], BeforeValidator(_path_map), Kind("table of path = path")]
-Categories = Annotated[dict[str, AbsolutePath], AfterValidator(_categories),
-                       Kind("table of name = absolute path")]
+Categories = Annotated[
+    dict[str, AbsolutePath], AfterValidator(_categories), Kind("table of name = absolute path")
+]
 Listen = Annotated[str, BeforeValidator(_listen), Kind('"address:port"')]
 
 
@@ -260,160 +313,238 @@ class Section(BaseModel):
 
 # --- the sections ------------------------------------------------------------
 
+
 class RealDebridConfig(Section):
     """[realdebrid]: your Real-Debrid account (torrents and downloads)."""
-    token: Secret | None = secret_field("Private API token; without it, the credentials stored "
-                                        "by `debridfs login realdebrid` are used.",
-                                        SECRET_ENV[("realdebrid", "token")])
+
+    token: Secret | None = secret_field(
+        "Private API token; without it, the credentials stored by `debridfs login realdebrid` are used.",
+        SECRET_ENV[("realdebrid", "token")],
+    )
     api_url: Url = Field(default=REALDEBRID_API_URL, description="REST API base URL.")
-    oauth_url: Url | None = Field(default=None, description="OAuth base URL for the device login "
-                                  "(default: `/oauth/v2` next to api_url).")
-    credentials_file: FilePath | None = Field(default=None, description="Where `debridfs login realdebrid` "
-                                              f"stores its credentials (default: `{REALDEBRID_CREDENTIALS}` "
-                                              "next to the config file).")
-    refresh_interval: Seconds = Field(default=60.0, description="Seconds between background syncs of the "
-                                "torrents.")
-    downloads_refresh_interval: Seconds = Field(default=300.0, description="Seconds between syncs of the "
-                                                "downloads list.")
-    rate_limit_per_minute: Count = Field(default=250, description="API calls a minute, shared by every call "
-                                         "of the account.")
-    allow_delete: Bool = Field(default=False, description="`rm` of a torrent directory or a download "
-                               "deletes it on Real-Debrid.")
-    on_change: Command = Field(default=None, description="Command (a string split like a shell would, or a "
-                               "list) run with the changed paths after a sync.")
-    groups: Groups = Field(default_factory=dict, description="Extra directories: name = regular "
-                           "expression on torrent names (`[realdebrid.groups]`).")
-    extensions: Extensions = Field(default=None, description="Only files with these extensions appear "
-                                   "(default: all).")
-    repair: Bool = Field(default=True, description="Re-add (same hash, same files) torrents whose links "
-                         "answer hoster_unavailable (code 19); false only reports them broken in "
-                         "torrents/.status.")
-    repair_interval: SecondsOrZero = Field(default=86400.0, description="Seconds between two repairs of "
-                                           "one torrent.")
-    repair_max_attempts: Count = Field(default=2, description="Repairs tried per torrent before it is "
-                                       "reported broken.")
+    oauth_url: Url | None = Field(
+        default=None,
+        description="OAuth base URL for the device login (default: `/oauth/v2` next to api_url).",
+    )
+    credentials_file: FilePath | None = Field(
+        default=None,
+        description="Where `debridfs login realdebrid` "
+        f"stores its credentials (default: `{REALDEBRID_CREDENTIALS}` "
+        "next to the config file).",
+    )
+    refresh_interval: Seconds = Field(
+        default=60.0, description="Seconds between background syncs of the torrents."
+    )
+    downloads_refresh_interval: Seconds = Field(
+        default=300.0, description="Seconds between syncs of the downloads list."
+    )
+    rate_limit_per_minute: Count = Field(
+        default=250, description="API calls a minute, shared by every call of the account."
+    )
+    allow_delete: Bool = Field(
+        default=False, description="`rm` of a torrent directory or a download deletes it on Real-Debrid."
+    )
+    on_change: Command = Field(
+        default=None,
+        description="Command (a string split like a shell would, or a "
+        "list) run with the changed paths after a sync.",
+    )
+    groups: Groups = Field(
+        default_factory=dict,
+        description="Extra directories: name = regular expression on torrent names (`[realdebrid.groups]`).",
+    )
+    extensions: Extensions = Field(
+        default=None, description="Only files with these extensions appear (default: all)."
+    )
+    repair: Bool = Field(
+        default=True,
+        description="Re-add (same hash, same files) torrents whose links "
+        "answer hoster_unavailable (code 19); false only reports them broken in "
+        "torrents/.status.",
+    )
+    repair_interval: SecondsOrZero = Field(
+        default=86400.0, description="Seconds between two repairs of one torrent."
+    )
+    repair_max_attempts: Count = Field(
+        default=2, description="Repairs tried per torrent before it is reported broken."
+    )
 
 
 class RapidgatorConfig(Section):
     """[rapidgator]: a token, or login + password (to log in and renew the token).
     `debridfs login rapidgator` stores its token (and, if the user agrees, the
     login and password) in `credentials_file` (0600) next to the config file."""
+
     login: Text | None = Field(default=None, description="Account e-mail.")
     password: Secret | None = secret_field("Account password.", SECRET_ENV[("rapidgator", "password")])
     token: Secret | None = secret_field("API token.", SECRET_ENV[("rapidgator", "token")])
     api_url: Url = Field(default=RAPIDGATOR_API_URL, description="API v2 base URL.")
-    credentials_file: FilePath | None = Field(default=None, description="Where `debridfs login rapidgator` "
-                                              f"stores its token (default: `{RAPIDGATOR_CREDENTIALS}` "
-                                              "next to the config file).")
+    credentials_file: FilePath | None = Field(
+        default=None,
+        description="Where `debridfs login rapidgator` "
+        f"stores its token (default: `{RAPIDGATOR_CREDENTIALS}` "
+        "next to the config file).",
+    )
 
 
 class PortalConfig(Section):
     """[portal]: the portal external API v1 (a link service; no public default host)."""
+
     api_key: Secret | None = secret_field("API key (obb_...).", SECRET_ENV[("portal", "api_key")])
-    api_url: Url = Field(default="", description="API base URL, https://<your-portal-host>/api/external/v1 "
-                         "(required).")
-    max_wait: SecondsOrZero = Field(default=20.0, description="Seconds a read waits for a link that is not "
-                                    "ready yet.")
+    api_url: Url = Field(
+        default="", description="API base URL, https://<your-portal-host>/api/external/v1 (required)."
+    )
+    max_wait: SecondsOrZero = Field(
+        default=20.0, description="Seconds a read waits for a link that is not ready yet."
+    )
 
 
 class PremiumizeConfig(Section):
     """[premiumize]: the Premiumize.me legacy API (login = customer id, password = PIN)."""
+
     login: Text | None = Field(default=None, description="Customer id.")
     password: Secret | None = secret_field("PIN.", SECRET_ENV[("premiumize", "password")])
     api_url: Url = Field(default=PREMIUMIZE_API_URL, description="API URL.")
-    account_check_interval: Seconds = Field(default=600.0, description="Seconds between account checks "
-                                            "(fair use in `.status`).")
+    account_check_interval: Seconds = Field(
+        default=600.0, description="Seconds between account checks (fair use in `.status`)."
+    )
 
 
 class RapidShareConfig(Section):
     """[rapidshare]: RapidShare's rsapi.cgi; without login/password downloads are free (with countdowns)."""
+
     login: Text | None = Field(default=None, description="Account login (none: free downloads).")
     password: Secret | None = secret_field("Account password.", SECRET_ENV[("rapidshare", "password")])
     api_url: Url = Field(default=RAPIDSHARE_API_URL, description="rsapi.cgi URL.")
-    max_wait: SecondsOrZero = Field(default=20.0, description="Longest free-user countdown a read sits "
-                              "through.")
+    max_wait: SecondsOrZero = Field(
+        default=20.0, description="Longest free-user countdown a read sits through."
+    )
 
 
 class CacheConfig(Section):
     """[cache]: memory and disk caches of file contents."""
+
     block_size: Annotated[Size, AfterValidator(_block_size)] = Field(
-        default=4 << 20, description="The largest single ranged request (a power of two, at least 64KiB).")
+        default=4 << 20, description="The largest single ranged request (a power of two, at least 64KiB)."
+    )
     memory_size: Size = Field(default=256 << 20, description="Memory cache (LRU by bytes).")
-    cache_dir: FilePath | None = Field(default=None, description="Persistent disk cache of file contents; "
-                                       "off when unset.")
-    cache_max_size: Size = Field(default=10 << 30, description="The disk cache evicts least-recently-used "
-                                 "files beyond this.")
+    cache_dir: FilePath | None = Field(
+        default=None, description="Persistent disk cache of file contents; off when unset."
+    )
+    cache_max_size: Size = Field(
+        default=10 << 30, description="The disk cache evicts least-recently-used files beyond this."
+    )
 
 
 class ReadConfig(Section):
     """[read]: how reads become HTTP requests."""
-    timeout: Seconds = Field(default=60.0, description="Seconds before a read that cannot be served fails "
-                             "with EIO.")
-    stall_timeout: Seconds = Field(default=5.0, description="Seconds without a byte before a connection "
-                                   "is given up and the range asked again.")
-    max_connections_per_file: Count = Field(default=8, description="Connections per file (also capped by "
-                                            "the service's own limit).")
+
+    timeout: Seconds = Field(
+        default=60.0, description="Seconds before a read that cannot be served fails with EIO."
+    )
+    stall_timeout: Seconds = Field(
+        default=5.0,
+        description="Seconds without a byte before a connection is given up and the range asked again.",
+    )
+    max_connections_per_file: Count = Field(
+        default=8, description="Connections per file (also capped by the service's own limit)."
+    )
     max_connections: Count = Field(default=32, description="Connections, all files together.")
-    read_ahead_max: Size = Field(default=64 << 20, description="The most one sequential reader fetches "
-                                 "ahead.")
+    read_ahead_max: Size = Field(
+        default=64 << 20, description="The most one sequential reader fetches ahead."
+    )
     prefetch_budget: Size = Field(default=64 << 20, description="Read-ahead in flight, all files together.")
-    keep_open_seconds: SecondsOrZero = Field(default=5.0, description="Read state kept after close "
-                                             "(players close and reopen).")
+    keep_open_seconds: SecondsOrZero = Field(
+        default=5.0, description="Read state kept after close (players close and reopen)."
+    )
 
 
 class MountConfig(Section):
     """[mount]: how the kernel sees the mount."""
+
     read_ahead_kb: Annotated[int | None, BeforeValidator(_read_ahead_kb), Kind("integer or false")] = Field(
-        default=1024, description="Kernel read-ahead of the mount in KiB, set when running as root; false "
-        "leaves the kernel default.")
+        default=1024,
+        description="Kernel read-ahead of the mount in KiB, set when running as root; false "
+        "leaves the kernel default.",
+    )
     entry_timeout: SecondsOrZero = Field(default=5.0, description="Seconds the kernel caches names.")
     attr_timeout: SecondsOrZero = Field(default=5.0, description="Seconds the kernel caches attributes.")
-    allow_other: Bool = Field(default=False, description="Let other users (e.g. a plex user) see the mount; "
-                              "needs `user_allow_other` in /etc/fuse.conf unless root.")
+    allow_other: Bool = Field(
+        default=False,
+        description="Let other users (e.g. a plex user) see the mount; "
+        "needs `user_allow_other` in /etc/fuse.conf unless root.",
+    )
     listing_ttl: SecondsOrZero = Field(default=10.0, description="Seconds a directory listing is trusted.")
-    read_only: Bool = Field(default=False, description="Refuse every write, add and delete (EROFS); "
-                            "`--read-only` or `-o ro`.")
-    allow_non_empty: Bool = Field(default=False, description="Mount over a directory that is not empty "
-                                  "(its files are hidden meanwhile); `--allow-non-empty`.")
+    read_only: Bool = Field(
+        default=False, description="Refuse every write, add and delete (EROFS); `--read-only` or `-o ro`."
+    )
+    allow_non_empty: Bool = Field(
+        default=False,
+        description="Mount over a directory that is not empty "
+        "(its files are hidden meanwhile); `--allow-non-empty`.",
+    )
 
 
 class PathsConfig(Section):
     """[paths]: where debridfs keeps its own files."""
-    state_dir: FilePath | None = Field(default=None, description="State (sqlite, upload journals, spools of "
-                                       "files being written, the mount lock, log of --daemon); "
-                                       "default: the XDG state dir, `~/.local/state/debridfs`. "
-                                       "One mount per state dir.")
-    cache_root: FilePath | None = Field(default=None, description="Root for caches debridfs may lose "
-                                        "(spools moved to the state dir); default: the XDG cache "
-                                        "dir, `~/.cache/debridfs`.")
+
+    state_dir: FilePath | None = Field(
+        default=None,
+        description="State (sqlite, upload journals, spools of "
+        "files being written, the mount lock, log of --daemon); "
+        "default: the XDG state dir, `~/.local/state/debridfs`. "
+        "One mount per state dir.",
+    )
+    cache_root: FilePath | None = Field(
+        default=None,
+        description="Root for caches debridfs may lose "
+        "(spools moved to the state dir); default: the XDG cache "
+        "dir, `~/.cache/debridfs`.",
+    )
 
 
 class NotifyConfig(Section):
     """[[notify]]: a media server told about changed directories (one table per server)."""
+
     kind: Annotated[Literal["plex", "jellyfin", "emby"], Kind("plex, jellyfin or emby")] = Field(
-        default=..., description="The server's kind.")
+        default=..., description="The server's kind."
+    )
     url: Url = Field(default=..., description="The server's base URL (e.g. http://127.0.0.1:32400).")
-    token: Secret = Field(default=..., repr=False, json_schema_extra={"secret": True},
-                          description="X-Plex-Token, or the Jellyfin/Emby API key.")
-    path_map: PathMap = Field(default_factory=dict, description="Mount path prefix = the same "
-                              "place as the server sees it (the longest prefix wins).")
-    batch_seconds: SecondsOrZero = Field(default=5.0, description="Changes are collected this long, then "
-                                         "sent together.")
+    token: Secret = Field(
+        default=...,
+        repr=False,
+        json_schema_extra={"secret": True},
+        description="X-Plex-Token, or the Jellyfin/Emby API key.",
+    )
+    path_map: PathMap = Field(
+        default_factory=dict,
+        description="Mount path prefix = the same place as the server sees it (the longest prefix wins).",
+    )
+    batch_seconds: SecondsOrZero = Field(
+        default=5.0, description="Changes are collected this long, then sent together."
+    )
     min_interval: SecondsOrZero = Field(default=2.0, description="Seconds between two calls to this server.")
-    retries: Count = Field(default=5, description="Attempts of one batch (with backoff) before it is "
-                           "given up.")
+    retries: Count = Field(
+        default=5, description="Attempts of one batch (with backoff) before it is given up."
+    )
 
 
 class QbittorrentConfig(Section):
     """[qbittorrent]: a qBittorrent WebAPI v2 subset for Sonarr and Radarr (off unless present)."""
+
     listen: Listen = Field(default="127.0.0.1:8282", description="Address and port the API listens on.")
     username: Text = Field(default=..., description="What Sonarr/Radarr log in with.")
-    password: Secret | None = secret_field("What Sonarr/Radarr log in with (required).",
-                                           SECRET_ENV[("qbittorrent", "password")])
-    categories: Categories = Field(default_factory=dict, description="Category = the local directory "
-                                   "that gets the symlinks of its finished torrents.")
-    download_dir: AbsolutePath | None = Field(default=None, description="Where categories the apps create "
-                                              "go (default: `qbittorrent/` in the state dir).")
+    password: Secret | None = secret_field(
+        "What Sonarr/Radarr log in with (required).", SECRET_ENV[("qbittorrent", "password")]
+    )
+    categories: Categories = Field(
+        default_factory=dict,
+        description="Category = the local directory that gets the symlinks of its finished torrents.",
+    )
+    download_dir: AbsolutePath | None = Field(
+        default=None,
+        description="Where categories the apps create go (default: `qbittorrent/` in the state dir).",
+    )
 
     @property
     def host(self) -> str:
@@ -426,11 +557,13 @@ class QbittorrentConfig(Section):
 
 class LibraryConfig(Section):
     """[library]: MOUNT/library/{movies,shows}, the torrents placed by their release names."""
+
     enabled: Bool = Field(default=False, description="Show the library view.")
 
 
 class ConfigFile(BaseModel):
     """The whole file: a section per service, then the tuning sections."""
+
     model_config = ConfigDict(extra="forbid")
     realdebrid: RealDebridConfig | None = None
     rapidgator: RapidgatorConfig | None = None
@@ -452,6 +585,7 @@ SERVICES = ("realdebrid", "rapidgator", "portal", "premiumize", "rapidshare")
 @dataclass
 class Config:
     """What the rest of the code reads: `config.read.timeout`, `config.realdebrid.token`..."""
+
     path: Path | None = None
     realdebrid: RealDebridConfig | None = None
     rapidgator: RapidgatorConfig | None = None
@@ -475,8 +609,12 @@ class Config:
 
 # --- loading -----------------------------------------------------------------
 
-def load_config(path: Path | None = None, env: dict[str, str] | None = None,
-                overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+
+def load_config(
+    path: Path | None = None,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Config:
     """Reads the TOML file (if it exists), the command line's `overrides`
     ({section: {key: value}}, from mount flags and -o) and the environment.
 
@@ -506,11 +644,13 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None,
     try:
         parsed = ConfigFile.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError("\n".join(describe_error(path, error, overrides or {})
-                                    for error in exc.errors())) from None
+        raise ConfigError(
+            "\n".join(describe_error(path, error, overrides or {}) for error in exc.errors())
+        ) from None
 
-    config = Config(path=path, raw=raw, cache=parsed.cache, read=parsed.read, mount=parsed.mount,
-                    file_exists=exists)
+    config = Config(
+        path=path, raw=raw, cache=parsed.cache, read=parsed.read, mount=parsed.mount, file_exists=exists
+    )
     if parsed.paths.state_dir is not None:
         config.state_dir = parsed.paths.state_dir
     if parsed.paths.cache_root is not None:
@@ -518,8 +658,9 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None,
     config_dir = path.parent
 
     rd = parsed.realdebrid
-    if rd is None and (env.get(SECRET_ENV[("realdebrid", "token")])
-                       or (config_dir / REALDEBRID_CREDENTIALS).exists()):
+    if rd is None and (
+        env.get(SECRET_ENV[("realdebrid", "token")]) or (config_dir / REALDEBRID_CREDENTIALS).exists()
+    ):
         rd = RealDebridConfig()
     if rd is not None:
         rd.credentials_file = rd.credentials_file or config_dir / REALDEBRID_CREDENTIALS
@@ -546,14 +687,18 @@ def _check_media(config: Config, path: Path) -> None:
     qb = config.qbittorrent
     if qb is not None:
         if config.realdebrid is None:
-            raise ConfigError(f"{path}: [qbittorrent] needs a [realdebrid] section (torrents are added there)")
+            raise ConfigError(
+                f"{path}: [qbittorrent] needs a [realdebrid] section (torrents are added there)"
+            )
         if not qb.password:
-            raise ConfigError(f"{path}: [qbittorrent] password is required (or "
-                              f"{SECRET_ENV[('qbittorrent', 'password')]})")
+            raise ConfigError(
+                f"{path}: [qbittorrent] password is required (or {SECRET_ENV[('qbittorrent', 'password')]})"
+            )
         qb.download_dir = qb.download_dir or config.state_dir / "qbittorrent"
     if config.library.enabled and config.realdebrid is None:
-        raise ConfigError(f"{path}: [library] enabled needs a [realdebrid] section "
-                          "(the library shows its torrents)")
+        raise ConfigError(
+            f"{path}: [library] enabled needs a [realdebrid] section (the library shows its torrents)"
+        )
 
 
 def warn_if_readable(path: Path) -> None:
@@ -562,14 +707,15 @@ def warn_if_readable(path: Path) -> None:
     except OSError:
         return
     if mode & (stat.S_IRGRP | stat.S_IROTH):
-        log.warning("%s is readable by other users and may hold secrets: run `chmod 600 %s`",
-                    path, path)
+        log.warning("%s is readable by other users and may hold secrets: run `chmod 600 %s`", path, path)
 
 
 SECTION_MODELS: dict[str, type[BaseModel]] = {
-    name: info.annotation if isinstance(info.annotation, type) else
-    next(a for a in get_args(info.annotation) if a is not type(None))   # X | None
-    for name, info in ConfigFile.model_fields.items()}
+    name: info.annotation
+    if isinstance(info.annotation, type)
+    else next(a for a in get_args(info.annotation) if a is not type(None))  # X | None
+    for name, info in ConfigFile.model_fields.items()
+}
 
 
 def describe_error(path: Path, error: ErrorDetails, overrides: dict[str, dict[str, Any]]) -> str:
@@ -621,7 +767,7 @@ def expected(error: ErrorDetails) -> str:
     if kind.startswith("string"):
         return "expected a string (in quotes)"
     if kind.startswith("list"):
-        return "expected a list ([\"a\", \"b\"])"
+        return 'expected a list (["a", "b"])'
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return "expected a table"
     if kind == "path_type":

@@ -97,9 +97,15 @@ def kind_text(info: Any) -> str:
 def section_text(name: str, model: type[BaseModel]) -> str:
     doc = (model.__doc__ or "").strip().split("\n")[0]
     summary = doc.split(": ", 1)[-1] if doc.startswith("[") else doc
-    header = f"[[{name}]]" if doc.startswith("[[") else f"[{name}]"   # an array of tables
-    lines = [f"## {header}", "", summary[:1].upper() + summary[1:], "",
-             "| key | type | default | meaning |", "|---|---|---|---|"]
+    header = f"[[{name}]]" if doc.startswith("[[") else f"[{name}]"  # an array of tables
+    lines = [
+        f"## {header}",
+        "",
+        summary[:1].upper() + summary[1:],
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
     for key, info in model.model_fields.items():
         meaning = (info.description or "").replace("|", "\\|")
         lines.append(f"| `{key}` | {kind_text(info)} | {default_text(info)} | {meaning} |")

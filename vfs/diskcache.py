@@ -32,19 +32,19 @@ import trio
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 2.0
-QUEUE_LENGTH = 256          # chunks waiting to be written (each a view of a span buffer)
+QUEUE_LENGTH = 256  # chunks waiting to be written (each a view of a span buffer)
 
 
-@dataclass(eq=False)   # identity: entries are mutable records
+@dataclass(eq=False)  # identity: entries are mutable records
 class CachedFile:
-    name: str                               # file name stem: a hash of the key
+    name: str  # file name stem: a hash of the key
     key: str
     size: int
-    chunks: set[int] = field(default_factory=set)     # durable: on disk and in the record
-    written: set[int] = field(default_factory=set)    # on disk, not yet in the record
+    chunks: set[int] = field(default_factory=set)  # durable: on disk and in the record
+    written: set[int] = field(default_factory=set)  # on disk, not yet in the record
     used_at: float = 0.0
     fd: int = -1
-    reading: int = 0                        # reads in worker threads using `fd`
+    reading: int = 0  # reads in worker threads using `fd`
     dropped: bool = False
 
 
@@ -53,11 +53,10 @@ class DiskCache:
         self.directory = directory
         self.max_bytes = max_bytes
         self.chunk_size = chunk_size
-        self.files: dict[str, CachedFile] = {}     # filled by `run` before it reports started
-        self._doomed: list[CachedFile] = []        # dropped: to close and delete
+        self.files: dict[str, CachedFile] = {}  # filled by `run` before it reports started
+        self._doomed: list[CachedFile] = []  # dropped: to close and delete
         # Chunks to write; None only wakes the writer (files to delete).
-        self._send, self._receive = trio.open_memory_channel[tuple[CachedFile, int, Any] | None](
-            QUEUE_LENGTH)
+        self._send, self._receive = trio.open_memory_channel[tuple[CachedFile, int, Any] | None](QUEUE_LENGTH)
 
     # Records
 
@@ -71,8 +70,9 @@ class DiskCache:
                 if not data_path.exists() or data_path.stat().st_size != data["size"]:
                     raise ValueError("data file missing or of the wrong size")
                 chunks = {index for first, last in data["chunks"] for index in range(first, last + 1)}
-                files[data["key"]] = CachedFile(record.stem, data["key"], data["size"], chunks,
-                                                used_at=data.get("used_at", 0.0))
+                files[data["key"]] = CachedFile(
+                    record.stem, data["key"], data["size"], chunks, used_at=data.get("used_at", 0.0)
+                )
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.info("dropping disk cache record %s: %s", record.name, exc)
                 record.unlink(missing_ok=True)
@@ -84,7 +84,7 @@ class DiskCache:
 
     def _entry(self, key: str, size: int) -> CachedFile:
         entry = self.files.get(key)
-        if entry is not None and entry.size != size:       # the remote file changed: start over
+        if entry is not None and entry.size != size:  # the remote file changed: start over
             self._drop(entry)
             entry = None
         if entry is None:
@@ -110,7 +110,7 @@ class DiskCache:
     def _doom(self, entry: CachedFile) -> None:
         self._doomed.append(entry)
         try:
-            self._send.send_nowait(None)     # wake the writer; a full queue wakes it anyway
+            self._send.send_nowait(None)  # wake the writer; a full queue wakes it anyway
         except trio.WouldBlock:
             pass
 
@@ -159,7 +159,7 @@ class DiskCache:
             path = self._path(entry, ".data")
             entry.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             if os.fstat(entry.fd).st_size != entry.size:
-                os.ftruncate(entry.fd, entry.size)     # sparse: holes cost nothing
+                os.ftruncate(entry.fd, entry.size)  # sparse: holes cost nothing
         return entry.fd
 
     def store(self, key: str, size: int, index: int, data: Any) -> None:
@@ -175,8 +175,12 @@ class DiskCache:
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Writes queued chunks and keeps the records and the size in check."""
         self.files = await trio.to_thread.run_sync(self._load)
-        log.info("disk cache %s: %d files, %.1f MiB", self.directory, len(self.files),
-                 self.used_bytes() / (1 << 20))
+        log.info(
+            "disk cache %s: %d files, %.1f MiB",
+            self.directory,
+            len(self.files),
+            self.used_bytes() / (1 << 20),
+        )
         task_status.started()
         batch: list[tuple[CachedFile, int, Any] | None] = []
         try:
@@ -222,7 +226,7 @@ class DiskCache:
                 return
             for entry in touched:
                 if entry.dropped:
-                    continue          # dropped while written: its files are deleted
+                    continue  # dropped while written: its files are deleted
                 entry.chunks |= entry.written
                 entry.written.clear()
                 await trio.to_thread.run_sync(self._write_record, entry)
@@ -241,7 +245,7 @@ class DiskCache:
             entry.written.add(index)
             touched[entry.key] = entry
         for entry in touched.values():
-            os.fdatasync(entry.fd)     # before the record names these chunks
+            os.fdatasync(entry.fd)  # before the record names these chunks
         return set(touched.values())
 
     def _write_record(self, entry: CachedFile) -> None:
@@ -253,8 +257,9 @@ class DiskCache:
                 ranges.append([index, index])
         record = self._path(entry, ".json")
         temporary = record.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"key": entry.key, "size": entry.size, "chunks": ranges,
-                                         "used_at": entry.used_at}))
+        temporary.write_text(
+            json.dumps({"key": entry.key, "size": entry.size, "chunks": ranges, "used_at": entry.used_at})
+        )
         os.chmod(temporary, 0o600)
         temporary.replace(record)
 

@@ -29,8 +29,15 @@ log = logging.getLogger(__name__)
 BLOCK_SIZE_HINT = 1 << 20
 
 
-ANSWERS = {errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST, errno.EROFS, errno.EINVAL, errno.EISDIR,
-           errno.ENOTDIR}
+ANSWERS = {
+    errno.ENOENT,
+    errno.ENOTEMPTY,
+    errno.EEXIST,
+    errno.EROFS,
+    errno.EINVAL,
+    errno.EISDIR,
+    errno.ENOTDIR,
+}
 
 
 P = ParamSpec("P")
@@ -74,8 +81,8 @@ def fuse_errors(
 class Handle:
     node: Node
     remote: RemoteFile | None = None
-    data: bytes | None = None        # generated content of a virtual file, fixed at open
-    local_fd: int | None = None      # a local file (spool) being read
+    data: bytes | None = None  # generated content of a virtual file, fixed at open
+    local_fd: int | None = None  # a local file (spool) being read
     writing: WriteFile | None = None  # a file open for writing (shared by its descriptors)
 
 
@@ -96,7 +103,7 @@ class Operations(pyfuse3.Operations):
         self.dir_handles: dict[int, list[Node]] = {}
         self._next_fh = 1
 
-    on_init: Callable[[], None] | None = None   # called once the kernel's INIT arrived
+    on_init: Callable[[], None] | None = None  # called once the kernel's INIT arrived
 
     def init(self) -> None:
         if self.on_init is not None:
@@ -160,8 +167,7 @@ class Operations(pyfuse3.Operations):
         entries = self.dir_handles.get(fh, [])
         for position in range(start_id, len(entries)):
             node = entries[position]
-            if not pyfuse3.readdir_reply(token, os.fsencode(node.name), self.attributes(node),
-                                         position + 1):
+            if not pyfuse3.readdir_reply(token, os.fsencode(node.name), self.attributes(node), position + 1):
                 return
             self.tree.remember(node)
 
@@ -188,7 +194,7 @@ class Operations(pyfuse3.Operations):
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
         if node.virtual is not None:
             data = node.virtual()
-            if inspect.isawaitable(data):      # content that needs I/O (a database) to make
+            if inspect.isawaitable(data):  # content that needs I/O (a database) to make
                 data = await data
             self.handles[fh] = Handle(node, data=data)
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
@@ -208,7 +214,7 @@ class Operations(pyfuse3.Operations):
     async def read(self, fh: int, offset: int, size: int) -> bytes | memoryview:  # type: ignore[override]
         handle = self.handles[fh]
         if handle.data is not None:
-            return handle.data[offset:offset + size]
+            return handle.data[offset : offset + size]
         if handle.local_fd is not None:
             return os.pread(handle.local_fd, size, offset)
         if handle.writing is not None:
@@ -296,14 +302,21 @@ class Operations(pyfuse3.Operations):
         source = self._require_writable(parent)
         if node.is_dir:
             raise pyfuse3.FUSEError(errno.EISDIR)
-        self.writes.unlink(node)      # open for writing: never committed now
-        if node.ref is not None:      # None: written here and never committed
+        self.writes.unlink(node)  # open for writing: never committed now
+        if node.ref is not None:  # None: written here and never committed
             await source.unlink(parent.ref, node.ref)
         self.tree.remove_child(parent, node.name)
 
     @fuse_errors
-    async def rename(self, old_parent_inode: int, old_name: bytes, new_parent_inode: int,
-                     new_name: bytes, flags: int, ctx: Any) -> None:
+    async def rename(
+        self,
+        old_parent_inode: int,
+        old_name: bytes,
+        new_parent_inode: int,
+        new_name: bytes,
+        flags: int,
+        ctx: Any,
+    ) -> None:
         old_parent, node = await self._child(old_parent_inode, old_name)
         new_parent = self.tree.get(new_parent_inode)
         source = self._require_writable(old_parent)
@@ -332,8 +345,9 @@ class Operations(pyfuse3.Operations):
         self.writes.moved(node, new_parent)
 
     @fuse_errors
-    async def create(self, parent_inode: int, name: bytes, mode: int, flags: int,
-                     ctx: Any) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+    async def create(
+        self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: Any
+    ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
         parent = self.tree.get(parent_inode)
         self._require_writable(parent)
         info = self._writing(await self.writes.create(parent, os.fsdecode(name)))
@@ -342,8 +356,14 @@ class Operations(pyfuse3.Operations):
         return info, self.attributes(node)
 
     @fuse_errors
-    async def setattr(self, inode: int, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields,
-                      fh: int | None, ctx: Any) -> pyfuse3.EntryAttributes:
+    async def setattr(
+        self,
+        inode: int,
+        attr: pyfuse3.EntryAttributes,
+        fields: pyfuse3.SetattrFields,
+        fh: int | None,
+        ctx: Any,
+    ) -> pyfuse3.EntryAttributes:
         node = self.tree.get(inode)
         if fields.update_size:
             if not node.writable:

@@ -31,8 +31,9 @@ UPDATE_TYPES = {"added": "Created", "removed": "Deleted", "changed": "Modified"}
 
 
 class MediaServices:
-    def __init__(self, config: Config, http: httpx.AsyncClient, sources: list[Source],
-                 mountpoint: Path, tree: Tree) -> None:
+    def __init__(
+        self, config: Config, http: httpx.AsyncClient, sources: list[Source], mountpoint: Path, tree: Tree
+    ) -> None:
         self.notifier = Notifier(config.notify, http) if config.notify else None
         self.status_files: dict[str, Callable[[], bytes]] = {}
         self.qbittorrent: Any = None
@@ -43,7 +44,7 @@ class MediaServices:
                 if hasattr(source, "change_listeners"):
                     source.change_listeners.append(self._from_source)
             self._watch_sources(tree, mountpoint, [s for s in sources if not hasattr(s, "change_listeners")])
-        if config.qbittorrent is not None and rd is not None:   # the config requires [realdebrid]
+        if config.qbittorrent is not None and rd is not None:  # the config requires [realdebrid]
             from .qbittorrent import QbittorrentService
 
             self.qbittorrent = QbittorrentService(config, http, rd, mountpoint, self.changed)
@@ -73,8 +74,9 @@ class MediaServices:
 
             def chained(ref: Any, source: Source = source, inner: Callable[[Any], None] = inner) -> None:
                 inner(ref)
-                self.changed([str(mountpoint / path) for path in directory_paths(tree, source, ref)],
-                             "Modified")
+                self.changed(
+                    [str(mountpoint / path) for path in directory_paths(tree, source, ref)], "Modified"
+                )
 
             source._on_change = chained
 

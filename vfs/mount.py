@@ -12,8 +12,8 @@ import logging
 import os
 import re
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pyfuse3
 import trio
@@ -24,14 +24,14 @@ from clients.ranged import RangeClient
 from . import blocking
 from .cache import MemoryCache
 from .config import Config, MountConfig
-from .media import MediaServices
 from .diskcache import DiskCache
 from .fs import Operations
+from .media import MediaServices
 from .preflight import check_sources
-from .statusfile import StatusFile
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
 from .sources.internal import InternalSource
+from .statusfile import StatusFile
 from .tree import Tree
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,7 @@ class MountError(Exception):
 def fuse_options(mount: MountConfig) -> set[str]:
     # default_permissions: the kernel enforces the modes we report (read-only
     # files get EACCES on open for writing without a round trip).
-    options = set(pyfuse3.default_options) | {"fsname=debridfs", "subtype=debridfs",
-                                               "default_permissions"}
+    options = set(pyfuse3.default_options) | {"fsname=debridfs", "subtype=debridfs", "default_permissions"}
     if mount.allow_other:
         options.add("allow_other")
     if mount.read_only:
@@ -62,7 +61,7 @@ def mount_device(mountpoint: Path) -> str | None:
         # mountinfo escapes space, tab, newline and backslash as octal (\040).
         point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
         if point == str(mountpoint):
-            device = fields[2]   # the last match is the topmost mount
+            device = fields[2]  # the last match is the topmost mount
     return device
 
 
@@ -93,8 +92,9 @@ def lock_state_dir(state_dir: Path) -> int:
     except BlockingIOError:
         holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise MountError(f"another debridfs mount (pid {holder}) uses the state dir {state_dir}; "
-                         "unmount it first") from None
+        raise MountError(
+            f"another debridfs mount (pid {holder}) uses the state dir {state_dir}; unmount it first"
+        ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
@@ -112,17 +112,20 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
     async with make_http_client(config.read.max_connections + 16) as http:
         sources = build_sources(config, http)
         if not sources:
-            raise MountError("nothing to mount: the config enables no service (add a "
-                             "[realdebrid], [rapidgator], [portal], [premiumize] or [rapidshare] "
-                             "section; see README.md)")
+            raise MountError(
+                "nothing to mount: the config enables no service (add a "
+                "[realdebrid], [rapidgator], [portal], [premiumize] or [rapidshare] "
+                "section; see README.md)"
+            )
         await check_sources(sources, config, http)
         tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
         ranged = RangeClient(stall_timeout=config.read.stall_timeout)
         disk = None
         if config.cache.cache_dir is not None:
             disk = DiskCache(config.cache.cache_dir, config.cache.cache_max_size, CHUNK)
-        engine = ReadEngine(ranged, MemoryCache(config.cache.memory_size), config.read,
-                            config.cache.block_size, disk)
+        engine = ReadEngine(
+            ranged, MemoryCache(config.cache.memory_size), config.read, config.cache.block_size, disk
+        )
         for source in sources:
             if isinstance(source, InternalSource):
                 source.read_stats = engine.stats
@@ -138,23 +141,27 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
         # never blocks the trio thread (the blocking invalidate_entry would
         # deadlock against a lookup in progress on the same directory).
         tree.forget_entry = lambda parent, name: pyfuse3.invalidate_entry_async(
-            parent, os.fsencode(name), ignore_enoent=True)
+            parent, os.fsencode(name), ignore_enoent=True
+        )
         try:
             async with trio.open_nursery() as nursery:
                 engine.nursery = nursery
                 # The kernel sets the mount's read-ahead from our INIT reply, which
                 # libfuse sends after init() returns: adjust it in a task after that.
                 operations.on_init = lambda: nursery.start_soon(
-                    trio.to_thread.run_sync, raise_kernel_read_ahead, mountpoint,
-                    config.mount.read_ahead_kb)
+                    trio.to_thread.run_sync, raise_kernel_read_ahead, mountpoint, config.mount.read_ahead_kb
+                )
                 if disk is not None:
                     await nursery.start(disk.run)
                 for source in sources:
                     await nursery.start(source.run)
                 await nursery.start(tree.run)
                 await nursery.start(media.run)
-                await nursery.start(StatusFile(config.state_dir, mountpoint, sources, engine, disk,
-                                               config.cache.cache_max_size).run)
+                await nursery.start(
+                    StatusFile(
+                        config.state_dir, mountpoint, sources, engine, disk, config.cache.cache_max_size
+                    ).run
+                )
                 # Started (not only scheduled) before the ready line: a SIGTERM
                 # sent as soon as a caller sees it must unmount, not kill us.
                 await nursery.start(_terminate_on_signals)

@@ -37,7 +37,7 @@ def truncate(name: str, limit: int = NAME_MAX) -> str:
     if not dot or len(ext) > 16:
         stem, ext = name, ""
     tag = "~" + hashlib.sha1(name.encode()).hexdigest()[:8]
-    tail = (("." + ext) if ext else "")
+    tail = ("." + ext) if ext else ""
     room = limit - len(tag.encode()) - len(tail.encode())
     cut = stem.encode()[:room].decode(errors="ignore")
     return cut + tag + tail
@@ -54,8 +54,9 @@ def with_suffix(name: str, n: int) -> str:
     return candidate
 
 
-def unique_names(items: list[tuple[str, str]] | list[tuple[str, str, Any]],
-                 taken: set[str] | None = None) -> dict[str, str]:
+def unique_names(
+    items: list[tuple[str, str]] | list[tuple[str, str, Any]], taken: set[str] | None = None
+) -> dict[str, str]:
     """Maps each (key, raw name[, rank]) to a safe name unique within the directory.
 
     A name that is unique once made safe is kept. Names that clash (equal

@@ -34,14 +34,14 @@ log = logging.getLogger(__name__)
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 60.0
-HISTORY = 50            # results kept per server for the status file
+HISTORY = 50  # results kept per server for the status file
 
 
 def map_path(path: str, path_map: dict[str, str]) -> str:
     """The path as the server sees it: the longest matching prefix is replaced."""
     for prefix in sorted(path_map, key=len, reverse=True):
         if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-            return path_map[prefix] + path[len(prefix.rstrip("/")):]
+            return path_map[prefix] + path[len(prefix.rstrip("/")) :]
     return path
 
 
@@ -49,7 +49,7 @@ def map_path(path: str, path_map: dict[str, str]) -> str:
 class ServerState:
     config: NotifyConfig
     client: MediaServer
-    pending: dict[str, str] = field(default_factory=dict)     # path -> update type
+    pending: dict[str, str] = field(default_factory=dict)  # path -> update type
     wanted: trio.Event = field(default_factory=trio.Event)
     last_call: float = -float("inf")
     sent: int = 0
@@ -108,8 +108,9 @@ class Notifier:
                 if permanent or attempt == server.config.retries:
                     server.failed += 1
                     server.remember(f"failed ({exc}); {len(batch)} paths dropped")
-                    log.warning("notify %s: %s; %d changed paths not sent", server.config.kind,
-                                exc, len(batch))
+                    log.warning(
+                        "notify %s: %s; %d changed paths not sent", server.config.kind, exc, len(batch)
+                    )
                     return
                 wait = max(exc.retry_after or 0.0, delay * random.uniform(0.8, 1.2))
                 server.remember(f"attempt {attempt} failed ({exc}); retrying in {wait:.0f}s")
@@ -128,8 +129,10 @@ class Notifier:
     def status_text(self) -> bytes:
         lines = ["# media-server notifications: server, batches sent, failed, recent results", ""]
         for server in self.servers:
-            lines.append(f"{server.label}  sent {server.sent}  failed {server.failed}  "
-                         f"waiting {len(server.pending)} paths")
+            lines.append(
+                f"{server.label}  sent {server.sent}  failed {server.failed}  "
+                f"waiting {len(server.pending)} paths"
+            )
             for when, text in server.history[-10:]:
                 stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
                 lines.append(f"  {stamp}  {text}")

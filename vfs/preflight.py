@@ -39,18 +39,22 @@ def check_mountpoint(mountpoint: Path, allow_non_empty: bool = False) -> None:
     try:
         os.stat(mountpoint)
     except FileNotFoundError:
-        raise PreflightError(f"mount point {mountpoint} does not exist: create it first "
-                             f"(`mkdir -p {mountpoint}`)") from None
+        raise PreflightError(
+            f"mount point {mountpoint} does not exist: create it first (`mkdir -p {mountpoint}`)"
+        ) from None
     except OSError as exc:
         if exc.errno == errno.ENOTCONN:
-            raise PreflightError(f"{mountpoint} is left over from a mount whose process died: run "
-                                 f"`fusermount3 -uz {mountpoint}` first") from None
+            raise PreflightError(
+                f"{mountpoint} is left over from a mount whose process died: run "
+                f"`fusermount3 -uz {mountpoint}` first"
+            ) from None
         raise PreflightError(f"mount point {mountpoint}: {exc.strerror}") from None
     if not os.path.isdir(mountpoint):
         raise PreflightError(f"mount point {mountpoint} is a file, not a directory")
     if is_mount_point(mountpoint):
-        raise PreflightError(f"{mountpoint} is already a mount point (unmount it first: "
-                             f"`fusermount3 -u {mountpoint}`)")
+        raise PreflightError(
+            f"{mountpoint} is already a mount point (unmount it first: `fusermount3 -u {mountpoint}`)"
+        )
     if not allow_non_empty:
         try:
             with os.scandir(mountpoint) as entries:
@@ -58,8 +62,10 @@ def check_mountpoint(mountpoint: Path, allow_non_empty: bool = False) -> None:
         except OSError as exc:
             raise PreflightError(f"mount point {mountpoint}: {exc.strerror}") from None
         if occupied:
-            raise PreflightError(f"mount point {mountpoint} is not empty (the mount would hide its "
-                                 "files): use an empty directory, or --allow-non-empty")
+            raise PreflightError(
+                f"mount point {mountpoint} is not empty (the mount would hide its "
+                "files): use an empty directory, or --allow-non-empty"
+            )
 
 
 def is_mount_point(path: Path) -> bool:
@@ -73,20 +79,29 @@ def is_mount_point(path: Path) -> bool:
     return os.path.ismount(path)
 
 
-def check_machine(allow_other: bool, device: Path = FUSE_DEVICE, fuse_conf: Path = FUSE_CONF,
-                  is_root: bool | None = None, fusermount: str | None = "") -> None:
+def check_machine(
+    allow_other: bool,
+    device: Path = FUSE_DEVICE,
+    fuse_conf: Path = FUSE_CONF,
+    is_root: bool | None = None,
+    fusermount: str | None = "",
+) -> None:
     """/dev/fuse, fusermount3 (needed unless root) and user_allow_other."""
     is_root = os.geteuid() == 0 if is_root is None else is_root
     if not device.exists():
-        raise PreflightError(f"{device} is missing: load the fuse module (`modprobe fuse`), or in a "
-                             "container pass `--device /dev/fuse --cap-add SYS_ADMIN`")
+        raise PreflightError(
+            f"{device} is missing: load the fuse module (`modprobe fuse`), or in a "
+            "container pass `--device /dev/fuse --cap-add SYS_ADMIN`"
+        )
     if fusermount == "":
         fusermount = shutil.which("fusermount3")
     if not is_root and fusermount is None:
         raise PreflightError("fusermount3 is missing: install fuse3 (`apt install fuse3`)")
     if allow_other and not is_root and not user_allow_other(fuse_conf):
-        raise PreflightError(f"allow_other needs a line `user_allow_other` in {fuse_conf} when not "
-                             "root (or mount without allow_other)")
+        raise PreflightError(
+            f"allow_other needs a line `user_allow_other` in {fuse_conf} when not "
+            "root (or mount without allow_other)"
+        )
 
 
 def user_allow_other(fuse_conf: Path) -> bool:
@@ -124,8 +139,9 @@ async def check_sources(sources: list[Any], config: Config, http: httpx.AsyncCli
             raise
         except (RemoteError, ValueError, KeyError, TypeError):
             if url is not None and await answers_html(http, url):
-                raise PreflightError(f"[{source.name}] api_url {redact_url(url)} returned HTML, "
-                                     "not JSON — check api_url") from None
+                raise PreflightError(
+                    f"[{source.name}] api_url {redact_url(url)} returned HTML, not JSON — check api_url"
+                ) from None
             raise
 
 
@@ -138,12 +154,16 @@ async def check_reachable(name: str, url: str) -> None:
         try:
             stream = await trio.open_tcp_stream(host, port)
         except OSError as exc:
-            raise PreflightError(f"[{name}] api_url {redact_url(url)} is unreachable "
-                                 f"({connect_failure(exc, host)}) — check api_url and the network") from None
+            raise PreflightError(
+                f"[{name}] api_url {redact_url(url)} is unreachable "
+                f"({connect_failure(exc, host)}) — check api_url and the network"
+            ) from None
         await stream.aclose()
     if scope.cancelled_caught:
-        raise PreflightError(f"[{name}] api_url {redact_url(url)} did not answer within "
-                             f"{CONNECT_TIMEOUT:.0f} s — check api_url and the network")
+        raise PreflightError(
+            f"[{name}] api_url {redact_url(url)} did not answer within "
+            f"{CONNECT_TIMEOUT:.0f} s — check api_url and the network"
+        )
 
 
 def connect_failure(exc: BaseException, host: str) -> str:

@@ -9,7 +9,7 @@ import time
 
 from .units import human_duration
 
-LOG_EVERY = 5.0     # seconds between progress lines
+LOG_EVERY = 5.0  # seconds between progress lines
 
 
 class Progress:

@@ -45,33 +45,40 @@ from .torrentfile import BadTorrent, magnet_hash, magnet_name, torrent_hash
 
 log = logging.getLogger(__name__)
 
-TRACK_INTERVAL = 1.0          # seconds between looks at Real-Debrid's state (memory only)
-WAKE_EVERY = 5.0              # at most this often, ask the sync for details it has not fetched
-MISSING_GRACE = 120.0         # an added torrent Real-Debrid never lists is an error after this
+TRACK_INTERVAL = 1.0  # seconds between looks at Real-Debrid's state (memory only)
+WAKE_EVERY = 5.0  # at most this often, ask the sync for details it has not fetched
+MISSING_GRACE = 120.0  # an added torrent Real-Debrid never lists is an error after this
 ERROR_STATUSES = {"error", "magnet_error", "virus", "dead"}
 META_STATUSES = {"magnet_conversion", "waiting_files_selection"}
 MAX_TORRENT_BYTES = 10 << 20  # a .torrent fetched from a URL larger than this is refused
-INFINITE_ETA = 8640000        # what qBittorrent reports when it cannot tell
+INFINITE_ETA = 8640000  # what qBittorrent reports when it cannot tell
 
 
 @dataclass
 class Record:
     """One torrent as the *arr app knows it."""
+
     hash: str
     name: str
     category: str
     added_on: float
-    tid: str | None = None              # Real-Debrid's id; None when adding failed
-    error: str | None = None            # why it is in the `error` state
-    seen: bool = False                  # Real-Debrid listed it at least once
+    tid: str | None = None  # Real-Debrid's id; None when adding failed
+    error: str | None = None  # why it is in the `error` state
+    seen: bool = False  # Real-Debrid listed it at least once
     completed_on: float | None = None
-    content_path: str | None = None     # set once the symlinks are written
-    links: list[str] = field(default_factory=list)   # symlinks written (absolute paths)
+    content_path: str | None = None  # set once the symlinks are written
+    links: list[str] = field(default_factory=list)  # symlinks written (absolute paths)
 
 
 class QbittorrentService:
-    def __init__(self, config: Config, http: httpx.AsyncClient, rd: Any, mountpoint: Path,
-                 changed: Callable[[list[str], str], None]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        http: httpx.AsyncClient,
+        rd: Any,
+        mountpoint: Path,
+        changed: Callable[[list[str], str], None],
+    ) -> None:
         qb = config.qbittorrent
         assert qb is not None
         self.qb: QbittorrentConfig = qb
@@ -83,7 +90,7 @@ class QbittorrentService:
         self.changed = changed
         self.state_file = config.state_dir / "qbittorrent.json"
         self.records: dict[str, Record] = {}
-        self.created_categories: dict[str, str] = {}   # made through the API: name -> directory
+        self.created_categories: dict[str, str] = {}  # made through the API: name -> directory
         self.listening: list[str] = []
         self._woken_at = -float("inf")
         self._save_lock = trio.Lock()
@@ -114,8 +121,12 @@ class QbittorrentService:
                     failure = failure.exceptions[0]
                 if failure is None:
                     raise
-                log.error("qBittorrent API: cannot listen on %s:%d (%s); the mount goes on without it",
-                          self.qb.host, self.qb.port, failure.strerror or failure)
+                log.error(
+                    "qBittorrent API: cannot listen on %s:%d (%s); the mount goes on without it",
+                    self.qb.host,
+                    self.qb.port,
+                    failure.strerror or failure,
+                )
                 task_status.started()
                 return
             log.info("qBittorrent API listening on %s", " ".join(self.listening))
@@ -141,8 +152,7 @@ class QbittorrentService:
             self.records[record.hash] = record
 
     async def save(self) -> None:
-        data = {"categories": self.created_categories,
-                "torrents": [asdict(r) for r in self.records.values()]}
+        data = {"categories": self.created_categories, "torrents": [asdict(r) for r in self.records.values()]}
         text = json.dumps(data, indent=1)
 
         def write() -> None:
@@ -187,7 +197,7 @@ class QbittorrentService:
     # ------------------------------------------------------------------ adding
 
     async def add_magnet(self, uri: str, category: str) -> None:
-        hash_ = magnet_hash(uri)          # BadTorrent: not a magnet
+        hash_ = magnet_hash(uri)  # BadTorrent: not a magnet
         if hash_ in self.records:
             return
         await self._add(hash_, magnet_name(uri) or hash_, uri, category)
@@ -236,12 +246,13 @@ class QbittorrentService:
 
     async def _send(self, record: Record, what: str | bytes) -> None:
         try:
-            record.tid = await self.rd.add(what, f"{record.name} (qBittorrent API, category "
-                                                 f"{record.category or '-'})", keep=is_video)
+            record.tid = await self.rd.add(
+                what, f"{record.name} (qBittorrent API, category {record.category or '-'})", keep=is_video
+            )
         except RemoteError as exc:
             record.error = str(exc)
             log.warning("qBittorrent API: %s could not be added: %s", record.name, exc)
-        record.added_on = time.time()      # the grace for Real-Debrid to list it starts now
+        record.added_on = time.time()  # the grace for Real-Debrid to list it starts now
         if self.records.get(record.hash) is record:
             await self.save()
 
@@ -290,7 +301,7 @@ class QbittorrentService:
         if files is None:
             if time.monotonic() - self._woken_at > WAKE_EVERY:
                 self._woken_at = time.monotonic()
-                self.rd.wake()          # the next sync fetches the details
+                self.rd.wake()  # the next sync fetches the details
             return changed
         if not files:
             record.error = "Real-Debrid serves none of its files (see torrents/.status)"
@@ -346,8 +357,9 @@ class QbittorrentService:
                 if self.allow_delete:
                     await self.rd.delete(record.tid)
                 else:
-                    log.info("qBittorrent API: %s removed; kept on Real-Debrid (allow_delete = false)",
-                             record.name)
+                    log.info(
+                        "qBittorrent API: %s removed; kept on Real-Debrid (allow_delete = false)", record.name
+                    )
         await self.save()
 
     def _unlink(self, record: Record) -> None:
@@ -394,7 +406,7 @@ class QbittorrentService:
             return "metaDL", 0.0
         progress = min(max(torrent.progress / 100.0, 0.0), 1.0)
         if torrent.status == "downloaded":
-            return "checkingUP", 1.0        # finished; symlinks not written yet
+            return "checkingUP", 1.0  # finished; symlinks not written yet
         if torrent.status == "queued":
             return "queuedDL", progress
         return "downloading", min(progress, 0.999)
@@ -407,20 +419,38 @@ class QbittorrentService:
         left = int(size * (1 - progress))
         save_path = str(self.save_path(record.category))
         return {
-            "hash": record.hash, "name": record.name, "size": size, "total_size": size,
-            "progress": progress, "dlspeed": speed, "upspeed": 0,
+            "hash": record.hash,
+            "name": record.name,
+            "size": size,
+            "total_size": size,
+            "progress": progress,
+            "dlspeed": speed,
+            "upspeed": 0,
             "eta": 0 if progress >= 1 else (left // speed if speed else INFINITE_ETA),
-            "state": state, "category": record.category, "tags": "",
+            "state": state,
+            "category": record.category,
+            "tags": "",
             "save_path": save_path + "/",
             "content_path": record.content_path or os.path.join(save_path, safe_name(record.name)),
             "added_on": int(record.added_on),
             "completion_on": int(record.completed_on) if record.completed_on else -1,
-            "amount_left": left, "downloaded": size - left, "uploaded": 0, "ratio": 0,
-            "ratio_limit": -2, "seeding_time_limit": -2, "inactive_seeding_time_limit": -2,
-            "seeding_time": 0, "time_active": int(time.time() - record.added_on),
+            "amount_left": left,
+            "downloaded": size - left,
+            "uploaded": 0,
+            "ratio": 0,
+            "ratio_limit": -2,
+            "seeding_time_limit": -2,
+            "inactive_seeding_time_limit": -2,
+            "seeding_time": 0,
+            "time_active": int(time.time() - record.added_on),
             "last_activity": int(record.completed_on or record.added_on),
-            "num_seeds": int(item.get("seeders") or 0), "num_leechs": 0, "priority": 0,
-            "auto_tmm": False, "force_start": False, "super_seeding": False, "seq_dl": False,
+            "num_seeds": int(item.get("seeders") or 0),
+            "num_leechs": 0,
+            "priority": 0,
+            "auto_tmm": False,
+            "force_start": False,
+            "super_seeding": False,
+            "seq_dl": False,
             "magnet_uri": f"magnet:?xt=urn:btih:{record.hash}",
         }
 
@@ -429,15 +459,30 @@ class QbittorrentService:
         info = self.rd.infos.get(record.tid) if record.tid else None
         if info is None:
             return []
-        return [{"index": i, "name": file.path.lstrip("/"), "size": file.bytes, "progress": progress,
-                 "priority": 1, "is_seed": progress >= 1, "piece_range": [0, 0], "availability": 1}
-                for i, file in enumerate(f for f in info.files if f.selected)]
+        return [
+            {
+                "index": i,
+                "name": file.path.lstrip("/"),
+                "size": file.bytes,
+                "progress": progress,
+                "priority": 1,
+                "is_seed": progress >= 1,
+                "piece_range": [0, 0],
+                "availability": 1,
+            }
+            for i, file in enumerate(f for f in info.files if f.selected)
+        ]
 
     def status_text(self) -> bytes:
-        lines = ["# qBittorrent API: " + (" ".join(self.listening) or "not listening"),
-                 "# state, category, name, reason", ""]
+        lines = [
+            "# qBittorrent API: " + (" ".join(self.listening) or "not listening"),
+            "# state, category, name, reason",
+            "",
+        ]
         for record in self.records.values():
             state, progress = self.state_of(record)
-            lines.append(f"{state:<12} {progress * 100:5.1f}%  {record.category or '-':<12} {record.name}"
-                         + (f"  ({record.error})" if record.error else ""))
+            lines.append(
+                f"{state:<12} {progress * 100:5.1f}%  {record.category or '-':<12} {record.name}"
+                + (f"  ({record.error})" if record.error else "")
+            )
         return ("\n".join(lines) + "\n").encode()

@@ -38,9 +38,23 @@ log = logging.getLogger(__name__)
 VERSION = "v4.6.7"
 WEBAPI_VERSION = "2.9.3"
 SESSION_SECONDS = 3600.0
-NO_OPS = ("pause", "resume", "stop", "start", "setShareLimits", "topPrio", "bottomPrio",
-          "increasePrio", "decreasePrio", "setForceStart", "setSuperSeeding", "reannounce",
-          "recheck", "addTags", "removeTags")
+NO_OPS = (
+    "pause",
+    "resume",
+    "stop",
+    "start",
+    "setShareLimits",
+    "topPrio",
+    "bottomPrio",
+    "increasePrio",
+    "decreasePrio",
+    "setForceStart",
+    "setSuperSeeding",
+    "reannounce",
+    "recheck",
+    "addTags",
+    "removeTags",
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -73,12 +87,14 @@ def build_app(service: Any) -> Starlette:
                 return text("Forbidden", 403)
             sessions[sid] = time.monotonic() + SESSION_SECONDS
             return await handler(request)
+
         return wrapper
 
     async def login(request: Request) -> Response:
         values = await params(request)
-        good = hmac.compare_digest(str(values.get("username", "")).encode(), service.qb.username.encode()) \
-            & hmac.compare_digest(str(values.get("password", "")).encode(), service.qb.password.encode())
+        good = hmac.compare_digest(
+            str(values.get("username", "")).encode(), service.qb.username.encode()
+        ) & hmac.compare_digest(str(values.get("password", "")).encode(), service.qb.password.encode())
         if not good:
             peer = request.client.host if request.client else "?"
             log.info("qBittorrent API: refused a login from %s", peer)
@@ -100,14 +116,26 @@ def build_app(service: Any) -> Starlette:
         return text(WEBAPI_VERSION)
 
     async def preferences(request: Request) -> Response:
-        return JSONResponse({
-            "save_path": str(service.download_dir) + "/", "temp_path_enabled": False,
-            "max_ratio_enabled": False, "max_ratio": -1, "max_seeding_time_enabled": False,
-            "max_seeding_time": -1, "max_inactive_seeding_time_enabled": False,
-            "max_inactive_seeding_time": -1, "max_ratio_act": 0, "queueing_enabled": False,
-            "dht": True, "auto_tmm_enabled": False, "create_subfolder_enabled": True,
-            "torrent_content_layout": "Original", "start_paused_enabled": False,
-            "web_ui_port": service.qb.port})
+        return JSONResponse(
+            {
+                "save_path": str(service.download_dir) + "/",
+                "temp_path_enabled": False,
+                "max_ratio_enabled": False,
+                "max_ratio": -1,
+                "max_seeding_time_enabled": False,
+                "max_seeding_time": -1,
+                "max_inactive_seeding_time_enabled": False,
+                "max_inactive_seeding_time": -1,
+                "max_ratio_act": 0,
+                "queueing_enabled": False,
+                "dht": True,
+                "auto_tmm_enabled": False,
+                "create_subfolder_enabled": True,
+                "torrent_content_layout": "Original",
+                "start_paused_enabled": False,
+                "web_ui_port": service.qb.port,
+            }
+        )
 
     async def default_save_path(request: Request) -> Response:
         return text(str(service.download_dir))
@@ -138,14 +166,32 @@ def build_app(service: Any) -> Starlette:
         if record is None:
             return text("Not Found", 404)
         item = service.info(record)
-        return JSONResponse({
-            "save_path": item["save_path"], "creation_date": item["added_on"], "piece_size": 0,
-            "comment": record.error or "", "total_size": item["size"], "total_downloaded": item["downloaded"],
-            "total_uploaded": 0, "addition_date": item["added_on"], "completion_date": item["completion_on"],
-            "dl_speed": item["dlspeed"], "up_speed": 0, "eta": item["eta"], "seeding_time": 0,
-            "share_ratio": 0, "nb_connections": 0, "seeds": item["num_seeds"], "peers": 0,
-            "pieces_have": 0, "pieces_num": 0, "is_private": False, "hash": record.hash,
-            "name": record.name})
+        return JSONResponse(
+            {
+                "save_path": item["save_path"],
+                "creation_date": item["added_on"],
+                "piece_size": 0,
+                "comment": record.error or "",
+                "total_size": item["size"],
+                "total_downloaded": item["downloaded"],
+                "total_uploaded": 0,
+                "addition_date": item["added_on"],
+                "completion_date": item["completion_on"],
+                "dl_speed": item["dlspeed"],
+                "up_speed": 0,
+                "eta": item["eta"],
+                "seeding_time": 0,
+                "share_ratio": 0,
+                "nb_connections": 0,
+                "seeds": item["num_seeds"],
+                "peers": 0,
+                "pieces_have": 0,
+                "pieces_num": 0,
+                "is_private": False,
+                "hash": record.hash,
+                "name": record.name,
+            }
+        )
 
     async def files(request: Request) -> Response:
         record = record_of(await params(request))
@@ -154,8 +200,9 @@ def build_app(service: Any) -> Starlette:
         return JSONResponse(service.files(record))
 
     async def categories(request: Request) -> Response:
-        return JSONResponse({name: {"name": name, "savePath": str(path)}
-                             for name, path in service.categories().items()})
+        return JSONResponse(
+            {name: {"name": name, "savePath": str(path)} for name, path in service.categories().items()}
+        )
 
     async def create_category(request: Request) -> Response:
         values = await params(request)
@@ -169,8 +216,12 @@ def build_app(service: Any) -> Starlette:
         values = await params(request)
         name = str(values.get("category", ""))
         if name not in service.created_categories:
-            return text("Category does not exist" if name not in service.categories()
-                        else "Category is configured in the config file", 409)
+            return text(
+                "Category does not exist"
+                if name not in service.categories()
+                else "Category is configured in the config file",
+                409,
+            )
         await service.remove_categories([name])
         await service.create_category(name, str(values.get("savePath", "")))
         return text("")
@@ -229,11 +280,16 @@ def build_app(service: Any) -> Starlette:
     routes = [
         Route("/api/v2/auth/login", login, methods=["POST"]),
         api("auth/logout", logout, post),
-        api("app/version", version), api("app/webapiVersion", webapi_version),
-        api("app/preferences", preferences), api("app/defaultSavePath", default_save_path),
-        api("torrents/info", info), api("torrents/properties", properties),
-        api("torrents/files", files), api("torrents/categories", categories),
-        api("torrents/add", add, post), api("torrents/delete", delete, post),
+        api("app/version", version),
+        api("app/webapiVersion", webapi_version),
+        api("app/preferences", preferences),
+        api("app/defaultSavePath", default_save_path),
+        api("torrents/info", info),
+        api("torrents/properties", properties),
+        api("torrents/files", files),
+        api("torrents/categories", categories),
+        api("torrents/add", add, post),
+        api("torrents/delete", delete, post),
         api("torrents/createCategory", create_category, post),
         api("torrents/editCategory", edit_category, post),
         api("torrents/removeCategories", remove_categories, post),

@@ -49,14 +49,23 @@ from typing import Any
 
 import trio
 
-from clients.errors import (BadResponse, ErrorPage, LinkExpired, RateLimited, RemoteError, Stalled,
-                            TemporaryError, Unreachable)
+from clients.errors import (
+    BadResponse,
+    ErrorPage,
+    LinkExpired,
+    RateLimited,
+    RemoteError,
+    Stalled,
+    TemporaryError,
+    Unreachable,
+)
 from clients.ranged import RangeClient
 from clients.retry import Retrying
+
 from .buffers import BufferPool, SpanBuffer
 from .cache import MemoryCache
-from .diskcache import DiskCache
 from .config import ReadConfig
+from .diskcache import DiskCache
 from .readstats import ReadStats
 from .slots import BACKGROUND, DEMAND, URGENT, PrioritySlots
 from .sources.base import DirectLink, Source
@@ -65,19 +74,25 @@ log = logging.getLogger(__name__)
 
 CHUNK = 128 * 1024
 INITIAL_WINDOW = 512 * 1024
-READ_AHEAD_AFTER = 1 << 20     # sequential bytes read before read-ahead starts (probes read less)
-FAST_RAMP_AFTER = 8 << 20      # past this streak the window doubles what was read (a stream, not a peek)
-SMALL_READ = 256 * 1024        # demand spans up to this size jump the queue
-FAILURE_MEMORY = 2.0           # seconds a failed range fails at once (the kernel retries)
-ACTIVE_SECONDS = 2.0           # a cursor used this recently shares the memory cache
+READ_AHEAD_AFTER = 1 << 20  # sequential bytes read before read-ahead starts (probes read less)
+FAST_RAMP_AFTER = 8 << 20  # past this streak the window doubles what was read (a stream, not a peek)
+SMALL_READ = 256 * 1024  # demand spans up to this size jump the queue
+FAILURE_MEMORY = 2.0  # seconds a failed range fails at once (the kernel retries)
+ACTIVE_SECONDS = 2.0  # a cursor used this recently shares the memory cache
 MAX_CURSORS = 4
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
 # Kinds of transfer failure (most specific first) and how the retry loop treats them.
 FAILURE_KINDS: tuple[tuple[type[RemoteError], str], ...] = (
-    (Stalled, "stall"), (Unreachable, "unreachable"), (ErrorPage, "page"), (BadResponse, "bad"),
-    (LinkExpired, "expired"), (RateLimited, "rate"), (TemporaryError, "transfer"))
-RESOLVE_AT_ONCE = {"expired", "unreachable"}   # the first failure resolves the link again
-NO_BACKOFF = {"stall"}                         # the stall window was the wait
+    (Stalled, "stall"),
+    (Unreachable, "unreachable"),
+    (ErrorPage, "page"),
+    (BadResponse, "bad"),
+    (LinkExpired, "expired"),
+    (RateLimited, "rate"),
+    (TemporaryError, "transfer"),
+)
+RESOLVE_AT_ONCE = {"expired", "unreachable"}  # the first failure resolves the link again
+NO_BACKOFF = {"stall"}  # the stall window was the wait
 NEVER_RESOLVE = {"rate"}
 
 
@@ -94,7 +109,7 @@ class Span:
         self.prefetch = prefetch
         self.buf = buf
         self.filled = 0
-        self.started = False          # holds a connection (read-ahead can no longer be cancelled)
+        self.started = False  # holds a connection (read-ahead can no longer be cancelled)
         self.error: BaseException | None = None
         self.done = False
         self.cancel_scope = trio.CancelScope()
@@ -141,7 +156,7 @@ class _Pieces:
 
     def __init__(self) -> None:
         self.parts: list[memoryview | bytes] = []
-        self.buf: SpanBuffer | None = None   # the run of neighbours being merged
+        self.buf: SpanBuffer | None = None  # the run of neighbours being merged
         self.lo = self.hi = 0
 
     def add(self, piece: memoryview | bytes, pos: int) -> None:
@@ -175,27 +190,36 @@ class Cursor:
         self.next_offset = offset
         self.window = 0
         self.used_at = time.monotonic()
-        self.ahead = offset     # read-ahead has been started up to here
-        self.streak = 0         # bytes read in sequence so far
+        self.ahead = offset  # read-ahead has been started up to here
+        self.streak = 0  # bytes read in sequence so far
 
 
 class ReadEngine:
-    def __init__(self, ranged: RangeClient, cache: MemoryCache, config: ReadConfig,
-                 block_size: int, disk: DiskCache | None = None) -> None:
+    def __init__(
+        self,
+        ranged: RangeClient,
+        cache: MemoryCache,
+        config: ReadConfig,
+        block_size: int,
+        disk: DiskCache | None = None,
+    ) -> None:
         self.ranged = ranged
         self.cache = cache
         self.disk = disk
         self.config = config
         self.block_size = max(block_size, CHUNK)
         self.buffers = BufferPool(self.block_size)
-        self.connections = PrioritySlots(config.max_connections, reserve=max(1, config.max_connections // 8),
-                                         demand_reserve=max(1, config.max_connections // 8))
-        self.prefetch_bytes = 0       # read-ahead in flight, all files together
+        self.connections = PrioritySlots(
+            config.max_connections,
+            reserve=max(1, config.max_connections // 8),
+            demand_reserve=max(1, config.max_connections // 8),
+        )
+        self.prefetch_bytes = 0  # read-ahead in flight, all files together
         self.nursery: trio.Nursery | None = None
         self.files: dict[Any, RemoteFile] = {}
         self.stats = ReadStats()
 
-    def open(self, key: Any, source: Source, ref: Any, size: int, name: str = "") -> "RemoteFile":
+    def open(self, key: Any, source: Source, ref: Any, size: int, name: str = "") -> RemoteFile:
         remote = self.files.get(key)
         if remote is None or remote.size != size:
             remote = RemoteFile(self, key, source, ref, size, name)
@@ -208,11 +232,12 @@ class ReadEngine:
         """The most read-ahead one cursor may keep: active cursors share half
         the memory cache, so read-ahead is not evicted before it is read."""
         cutoff = time.monotonic() - ACTIVE_SECONDS
-        active = sum(1 for remote in self.files.values() for cursor in remote.cursors
-                     if cursor.used_at >= cutoff)
+        active = sum(
+            1 for remote in self.files.values() for cursor in remote.cursors if cursor.used_at >= cutoff
+        )
         return max(INITIAL_WINDOW, self.cache.max_bytes // (2 * max(1, active)))
 
-    def release(self, remote: "RemoteFile") -> None:
+    def release(self, remote: RemoteFile) -> None:
         remote.opened -= 1
         if remote.opened <= 0:
             remote.released_at = time.monotonic()
@@ -230,14 +255,15 @@ class ReadEngine:
 class RemoteFile:
     """Read state of one remote file, shared by all its open handles."""
 
-    def __init__(self, engine: ReadEngine, key: Any, source: Source, ref: Any, size: int,
-                 name: str = "") -> None:
+    def __init__(
+        self, engine: ReadEngine, key: Any, source: Source, ref: Any, size: int, name: str = ""
+    ) -> None:
         self.engine = engine
         self.key = key
         self.source = source
         self.ref = ref
         self.size = size
-        self.html = name.lower().endswith(HTML_SUFFIXES)   # an HTML reply may be the file itself
+        self.html = name.lower().endswith(HTML_SUFFIXES)  # an HTML reply may be the file itself
         self.disk_key = repr(key)
         self.opened = 0
         self.released_at: float | None = None
@@ -261,8 +287,9 @@ class RemoteFile:
         with trio.move_on_after(self.engine.config.timeout) as scope:
             return await self._read(offset, end)
         assert scope.cancelled_caught
-        error = ReadTimeout(f"read of {end - offset} bytes at {offset} not served in "
-                            f"{self.engine.config.timeout:.0f}s")
+        error = ReadTimeout(
+            f"read of {end - offset} bytes at {offset} not served in {self.engine.config.timeout:.0f}s"
+        )
         self.failures.append((offset, end, time.monotonic(), error))
         raise error
 
@@ -291,17 +318,21 @@ class RemoteFile:
             hi = min(end, chunk_start + CHUNK)
             cached = cache.get((self.key, index))
             disk = self.engine.disk
-            if cached is None and disk is not None and index not in self.inflight \
-                    and disk.has(self.disk_key, self.size, index):
+            if (
+                cached is None
+                and disk is not None
+                and index not in self.inflight
+                and disk.has(self.disk_key, self.size, index)
+            ):
                 cached = await disk.read(self.disk_key, self.size, index)
                 if cached is not None:
                     cache.put((self.key, index), cached)
             if cached is not None:
-                pieces.add(cached[pos - chunk_start:hi - chunk_start], pos)
+                pieces.add(cached[pos - chunk_start : hi - chunk_start], pos)
                 pos = hi
                 continue
             span = self.inflight.get(index)
-            if span is None:            # evicted or failed since _ensure: fetch it now
+            if span is None:  # evicted or failed since _ensure: fetch it now
                 self._ensure(pos, end, prefetch=False)
                 span = self.inflight[index]
             # Take as much of this span as the read needs in one piece.
@@ -310,7 +341,7 @@ class RemoteFile:
                 await span.wait_for(hi)
             except TemporaryError:
                 if span.prefetch and span.cancel_scope.cancel_called:
-                    continue            # read-ahead dropped by a seek: fetch on demand
+                    continue  # read-ahead dropped by a seek: fetch on demand
                 raise
             pieces.add(span.view(pos, hi), pos)
             pos = hi
@@ -336,9 +367,13 @@ class RemoteFile:
                     # seek must not pull 64 MiB; a cp soon reads at full width.
                     cursor.streak += end - offset
                     if cursor.streak >= READ_AHEAD_AFTER:
-                        cursor.window = min(self.engine.config.read_ahead_max,
-                                            self.engine.window_share(),
-                                            max(INITIAL_WINDOW, cursor.streak * (2 if cursor.streak >= FAST_RAMP_AFTER else 1)))
+                        cursor.window = min(
+                            self.engine.config.read_ahead_max,
+                            self.engine.window_share(),
+                            max(
+                                INITIAL_WINDOW, cursor.streak * (2 if cursor.streak >= FAST_RAMP_AFTER else 1)
+                            ),
+                        )
                 cursor.next_offset = max(cursor.next_offset, end)
                 cursor.used_at = time.monotonic()
                 return cursor
@@ -360,9 +395,12 @@ class RemoteFile:
         first, last = offset // CHUNK, (end - 1) // CHUNK
         run_start: int | None = None
         for index in range(first, last + 2):
-            missing = (index <= last and index not in self.inflight
-                       and (self.key, index) not in cache
-                       and not (disk is not None and disk.has(self.disk_key, self.size, index)))
+            missing = (
+                index <= last
+                and index not in self.inflight
+                and (self.key, index) not in cache
+                and not (disk is not None and disk.has(self.disk_key, self.size, index))
+            )
             # A span never crosses a block boundary, so spans stay aligned and bounded.
             if run_start is not None and (not missing or (index * CHUNK) % block == 0):
                 if not self._start_span(run_start * CHUNK, min(self.size, index * CHUNK), prefetch):
@@ -398,11 +436,10 @@ class RemoteFile:
         error: BaseException | None = None
         try:
             with span.cancel_scope:
-                priority = (BACKGROUND if span.prefetch
-                            else URGENT if span.length <= SMALL_READ else DEMAND)
+                priority = BACKGROUND if span.prefetch else URGENT if span.length <= SMALL_READ else DEMAND
                 deadline = trio.current_time() + self.engine.config.timeout
                 with trio.fail_at(deadline):
-                    await self._link()      # knows the connection limit before taking a slot
+                    await self._link()  # knows the connection limit before taking a slot
                     async with self.slots.slot(priority), self.engine.connections.slot(priority):
                         span.started = True
                         await self._download(span, Retrying(deadline))
@@ -425,8 +462,7 @@ class RemoteFile:
         if error is not None and not span.cancel_scope.cancelled_caught:
             self.engine.stats.add(self.source.name, "failed_reads")
             self.failures.append((span.start, span.end, time.monotonic(), error))
-            log.info("fetch of %d bytes at %d of %s failed: %s", span.length, span.start,
-                     self.key, error)
+            log.info("fetch of %d bytes at %d of %s failed: %s", span.length, span.start, self.key, error)
 
     async def _link(self, refresh: bool = False, failed: DirectLink | None = None) -> DirectLink:
         async with self._link_lock:
@@ -443,7 +479,7 @@ class RemoteFile:
     async def _download(self, span: Span, retrying: Retrying) -> None:
         cache = self.engine.cache
         disk = self.engine.disk
-        next_chunk = span.start // CHUNK     # the first chunk not yet handed to the cache
+        next_chunk = span.start // CHUNK  # the first chunk not yet handed to the cache
 
         def on_data(n: int) -> None:
             nonlocal next_chunk
@@ -462,15 +498,20 @@ class RemoteFile:
 
         stats = self.engine.stats
         provider = self.source.name
-        failures: dict[str, int] = {}    # failures of each kind since the last progress
+        failures: dict[str, int] = {}  # failures of each kind since the last progress
         while span.filled < span.length:
             link = await self._link()
             before = span.filled
             stats.add(provider, "transfers")
             try:
                 await self.engine.ranged.fetch_into(
-                    link.url, link.offset + span.start + span.filled, memoryview(span.buf)[span.filled:],
-                    self.size if link.total is None else link.total, on_data, html=self.html)
+                    link.url,
+                    link.offset + span.start + span.filled,
+                    memoryview(span.buf)[span.filled :],
+                    self.size if link.total is None else link.total,
+                    on_data,
+                    html=self.html,
+                )
             except (LinkExpired, TemporaryError, RateLimited) as exc:
                 error = exc
             else:
@@ -486,13 +527,18 @@ class RemoteFile:
             if kind == "stall":
                 stats.add(provider, "stalls")
             if kind == "expired" and n >= 2 and (error.status or 0) < 500:
-                raise error         # a fresh link fails the same way: the file is gone
+                raise error  # a fresh link fails the same way: the file is gone
             resolve = kind not in NEVER_RESOLVE and (n % 2 == 0 or (n == 1 and kind in RESOLVE_AT_ONCE))
             wait = kind not in NO_BACKOFF and not (n == 1 and kind in RESOLVE_AT_ONCE)
             delay = retrying.delay_for(error) if wait else 0.0
             stats.add(provider, "retries")
-            log.info("transfer at %d failed (%s); retrying in %.2fs%s", span.start + span.filled,
-                     error, delay, " with a fresh link" if resolve else "")
+            log.info(
+                "transfer at %d failed (%s); retrying in %.2fs%s",
+                span.start + span.filled,
+                error,
+                delay,
+                " with a fresh link" if resolve else "",
+            )
             await trio.sleep(delay)
             if resolve:
                 await self._link(refresh=True, failed=link)

@@ -26,11 +26,14 @@ class ReadStats:
 
     def text(self) -> bytes:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
-        lines = [f"# reads since the mount ({started}), per provider",
-                 "# transfers: ranged requests started; stalls: transfers abandoned after "
-                 "[read] stall_timeout without a byte;",
-                 "# retries: transfers tried again after a failure; resolutions: direct links "
-                 "resolved again; failed_reads: spans that ended in an error", ""]
+        lines = [
+            f"# reads since the mount ({started}), per provider",
+            "# transfers: ranged requests started; stalls: transfers abandoned after "
+            "[read] stall_timeout without a byte;",
+            "# retries: transfers tried again after a failure; resolutions: direct links "
+            "resolved again; failed_reads: spans that ended in an error",
+            "",
+        ]
         header = f"{'provider':<16}" + "".join(f"{name:>14}" for name in COUNTERS)
         lines.append(header)
         for provider in sorted(self.counts):

@@ -24,25 +24,43 @@ from typing import Any
 
 from PTT import parse_title
 
-VIDEO_EXTENSIONS = {"mkv", "mp4", "m4v", "avi", "mov", "wmv", "ts", "m2ts", "mpg", "mpeg", "webm",
-                    "flv", "ogm", "divx"}
+VIDEO_EXTENSIONS = {
+    "mkv",
+    "mp4",
+    "m4v",
+    "avi",
+    "mov",
+    "wmv",
+    "ts",
+    "m2ts",
+    "mpg",
+    "mpeg",
+    "webm",
+    "flv",
+    "ogm",
+    "divx",
+}
 # Samples and extras: folders named for them (Plex's local-extras folders and what
 # release groups use), and files named "sample..." or "...-sample"/"...-trailer"
 # (Plex's suffixes). Titles themselves are never matched ("The Interview").
-EXTRA_FOLDER = re.compile(r"(?i)samples?|extras?|featurettes?|trailers?|behind[\W_]the[\W_]scenes|"
-                          r"deleted[\W_]scenes|interviews?|scenes|shorts|other|bonus|specials?|"
-                          r"special[\W_]features|making[\W_]of")
-EXTRA_FILE = re.compile(r"(?i)^sample\b|[\W_]sample$|[\W_]sample[\W_]|"
-                        r"-(trailer|featurette|behindthescenes|deleted|interview|scene|short|other|extra)$")
+EXTRA_FOLDER = re.compile(
+    r"(?i)samples?|extras?|featurettes?|trailers?|behind[\W_]the[\W_]scenes|"
+    r"deleted[\W_]scenes|interviews?|scenes|shorts|other|bonus|specials?|"
+    r"special[\W_]features|making[\W_]of"
+)
+EXTRA_FILE = re.compile(
+    r"(?i)^sample\b|[\W_]sample$|[\W_]sample[\W_]|"
+    r"-(trailer|featurette|behindthescenes|deleted|interview|scene|short|other|extra)$"
+)
 PARSER_EXTRAS = {"Sample", "Trailer", "Featurette"}
 
 
 @dataclass(frozen=True)
 class Place:
-    kind: str                 # "movies" or "shows"
+    kind: str  # "movies" or "shows"
     title: str
     year: int | None
-    season: int | None        # shows only
+    season: int | None  # shows only
 
     @property
     def folder(self) -> str:

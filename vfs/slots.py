@@ -11,9 +11,9 @@ from contextlib import asynccontextmanager
 
 import trio
 
-URGENT = 0        # small reads someone waits for (a seek, a probe)
-DEMAND = 1        # large reads someone waits for (a stream catching up)
-BACKGROUND = 2    # read-ahead
+URGENT = 0  # small reads someone waits for (a seek, a probe)
+DEMAND = 1  # large reads someone waits for (a stream catching up)
+BACKGROUND = 2  # read-ahead
 
 
 class _Waiter:
@@ -65,7 +65,7 @@ class PrioritySlots:
                 await waiter.event.wait()
             except BaseException:
                 waiter.abandoned = True
-                if waiter.granted:       # granted as we were cancelled: pass it on
+                if waiter.granted:  # granted as we were cancelled: pass it on
                     self._release()
                 raise
         try:

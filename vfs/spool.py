@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 # Tree keys of files that exist only as a spool so far (being written, or
 # uploading): the kernel must not cache their names, which may vanish or change.
 SPOOL_KEY_PREFIX = "spool/"
-HASH_BATCH = 8 << 20        # queued bytes worth a trip to a worker thread
-HASH_BACKLOG = 64 << 20     # beyond this, a write waits for hashing (bounded memory)
+HASH_BATCH = 8 << 20  # queued bytes worth a trip to a worker thread
+HASH_BACKLOG = 64 << 20  # beyond this, a write waits for hashing (bounded memory)
 
 
 class SpoolFile:
@@ -34,8 +34,8 @@ class SpoolFile:
         self.path = path
         self.fd = fd
         self.size = 0
-        self._md5: "hashlib._Hash | None" = hashlib.md5()
-        self._queued = 0            # bytes from 0 that are hashed or queued for hashing
+        self._md5: hashlib._Hash | None = hashlib.md5()
+        self._queued = 0  # bytes from 0 that are hashed or queued for hashing
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._hashing = False
@@ -43,7 +43,7 @@ class SpoolFile:
         self._hashed.set()
 
     @classmethod
-    def create(cls, directory: Path) -> "SpoolFile":
+    def create(cls, directory: Path) -> SpoolFile:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = directory / f"{uuid.uuid4().hex}.spool"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
@@ -109,7 +109,7 @@ class SpoolFile:
             os.close(fd)
 
     @classmethod
-    def copy_of(cls, directory: Path, fd: int, size: int) -> "SpoolFile":
+    def copy_of(cls, directory: Path, fd: int, size: int) -> SpoolFile:
         """A new spool holding the first `size` bytes of `fd` (blocking)."""
         spool = cls.create(directory)
         offset = 0
@@ -119,14 +119,14 @@ class SpoolFile:
                 break
             spool.write(offset, chunk)
             offset += len(chunk)
-        spool._drop_hash()   # hashed again at the commit, in a worker thread
+        spool._drop_hash()  # hashed again at the commit, in a worker thread
         return spool
 
     async def digest(self) -> str:
         """md5 hex of the whole spool."""
         await self.hash_pending()
         if self._md5 is not None and self._queued == self.size:
-            await self.hash_pending()      # what was queued while a job ran
+            await self.hash_pending()  # what was queued while a job ran
             return self._md5.hexdigest()
         return await trio.to_thread.run_sync(md5_file, self.path)
 
@@ -140,7 +140,7 @@ class SpoolFile:
         self.path.unlink(missing_ok=True)
 
 
-def _update(md5: "hashlib._Hash", pieces: list[bytes]) -> None:
+def _update(md5: hashlib._Hash, pieces: list[bytes]) -> None:
     for piece in pieces:
         md5.update(piece)
 

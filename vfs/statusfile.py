@@ -24,12 +24,13 @@ from .units import human_duration, human_size
 log = logging.getLogger(__name__)
 
 STATUS_FILE = "status.json"
-INTERVAL = 2.0       # seconds between rewrites
+INTERVAL = 2.0  # seconds between rewrites
 
 
 class StatusFile:
-    def __init__(self, state_dir: Path, mountpoint: Path, sources: list[Any], engine: Any,
-                 disk: Any, disk_max: int) -> None:
+    def __init__(
+        self, state_dir: Path, mountpoint: Path, sources: list[Any], engine: Any, disk: Any, disk_max: int
+    ) -> None:
         self.path = state_dir / STATUS_FILE
         self.mountpoint = mountpoint
         self.sources = [s for s in sources if not s.name.startswith(".")]
@@ -44,7 +45,7 @@ class StatusFile:
         for source in self.sources:
             try:
                 info = source.status_info()
-            except Exception as exc:   # a status must never take the mount down
+            except Exception as exc:  # a status must never take the mount down
                 log.info("%s: no status: %s", source.name, exc)
                 info = {"last_error": f"status unavailable: {exc}"}
             reads = self.engine.stats.counts.get(source.name)
@@ -55,8 +56,15 @@ class StatusFile:
         cache = {"memory_used": self.engine.cache.used_bytes, "memory_max": self.engine.cache.max_bytes}
         if self.disk is not None:
             cache.update(disk_used=self.disk.used_bytes(), disk_max=self.disk_max)
-        return {"pid": os.getpid(), "mountpoint": str(self.mountpoint), "started": self.started,
-                "updated": time.time(), "services": services, "uploads": uploads, "cache": cache}
+        return {
+            "pid": os.getpid(),
+            "mountpoint": str(self.mountpoint),
+            "started": self.started,
+            "updated": time.time(),
+            "services": services,
+            "uploads": uploads,
+            "cache": cache,
+        }
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -99,9 +107,16 @@ def when(timestamp: float | None) -> str:
 
 def format_reads(counts: dict[str, int]) -> str:
     """The read engine's counts of one service (vfs/readstats.py), on one line."""
-    return ", ".join(f"{counts.get(name, 0)} {label}" for name, label in (
-        ("transfers", "transfers"), ("stalls", "stalls"), ("retries", "retries"),
-        ("resolutions", "links resolved again"), ("failed_reads", "failed reads")))
+    return ", ".join(
+        f"{counts.get(name, 0)} {label}"
+        for name, label in (
+            ("transfers", "transfers"),
+            ("stalls", "stalls"),
+            ("retries", "retries"),
+            ("resolutions", "links resolved again"),
+            ("failed_reads", "failed reads"),
+        )
+    )
 
 
 def render(data: dict[str, Any]) -> str:

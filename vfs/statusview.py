@@ -41,8 +41,16 @@ def show_status(config: Config, mountpoint: Path | None) -> int:
     root = config.state_dir / "uploads"
     for directory in sorted(root.iterdir()) if root.is_dir() else []:
         for record in Journal(directory).load():
-            rows.append({"source": directory.name, "name": record.name, "state": record.state,
-                         "size": record.size, "sent": 0, "error": record.error})
+            rows.append(
+                {
+                    "source": directory.name,
+                    "name": record.name,
+                    "state": record.state,
+                    "size": record.size,
+                    "sent": 0,
+                    "error": record.error,
+                }
+            )
     print(f"no mount running (state dir {config.state_dir})")
     sys.stdout.write(format_status(rows))
     return 0

@@ -47,13 +47,13 @@ def _skip(data: bytes, i: int, depth: int = 0) -> int:
     """The index just past the bencoded value starting at `i`."""
     if depth > 64 or i >= len(data):
         raise BadTorrent("not a .torrent file (truncated or too deep)")
-    c = data[i:i + 1]
+    c = data[i : i + 1]
     if c == b"i":
         end = data.index(b"e", i)
         return end + 1
     if c in (b"l", b"d"):
         i += 1
-        while data[i:i + 1] != b"e":
+        while data[i : i + 1] != b"e":
             if i >= len(data):
                 raise BadTorrent("not a .torrent file (truncated)")
             i = _skip(data, i, depth + 1)
@@ -66,12 +66,12 @@ def _skip(data: bytes, i: int, depth: int = 0) -> int:
 
 def _items(data: bytes, start: int) -> Any:
     """(key, value start, value end) of the bencoded dictionary at `start`."""
-    if data[start:start + 1] != b"d":
+    if data[start : start + 1] != b"d":
         raise BadTorrent("not a .torrent file")
     i = start + 1
-    while data[i:i + 1] != b"e":
+    while data[i : i + 1] != b"e":
         key_end = _skip(data, i)
-        key = data[data.index(b":", i) + 1:key_end]
+        key = data[data.index(b":", i) + 1 : key_end]
         value_end = _skip(data, key_end)
         yield key, key_end, value_end
         i = value_end
@@ -85,8 +85,8 @@ def torrent_hash(data: bytes) -> tuple[str, str | None]:
                 continue
             name = None
             for info_key, value_start, value_end in _items(data, start):
-                if info_key == b"name" and data[value_start:value_start + 1].isdigit():
-                    raw = data[data.index(b":", value_start) + 1:value_end]
+                if info_key == b"name" and data[value_start : value_start + 1].isdigit():
+                    raw = data[data.index(b":", value_start) + 1 : value_end]
                     name = raw.decode("utf-8", "replace")
             return hashlib.sha1(data[start:end]).hexdigest(), name
     except (ValueError, IndexError):

@@ -45,12 +45,37 @@ FILE_MODE = stat.S_IFREG | 0o444
 
 
 class Node:
-    __slots__ = ("inode", "name", "parent", "is_dir", "size", "mtime", "source", "ref", "key",
-                 "children", "loaded_at", "lookups", "xattrs", "virtual", "local", "writable",
-                 "lock", "attached")
+    __slots__ = (
+        "inode",
+        "name",
+        "parent",
+        "is_dir",
+        "size",
+        "mtime",
+        "source",
+        "ref",
+        "key",
+        "children",
+        "loaded_at",
+        "lookups",
+        "xattrs",
+        "virtual",
+        "local",
+        "writable",
+        "lock",
+        "attached",
+    )
 
-    def __init__(self, inode: int, name: str, parent: int, is_dir: bool, source: Source | None,
-                 key: str, ref: Any = None) -> None:
+    def __init__(
+        self,
+        inode: int,
+        name: str,
+        parent: int,
+        is_dir: bool,
+        source: Source | None,
+        key: str,
+        ref: Any = None,
+    ) -> None:
         self.inode = inode
         self.name = name
         self.parent = parent
@@ -61,7 +86,7 @@ class Node:
         self.ref = ref
         self.key = key
         self.children: dict[str, Node] | None = {} if is_dir else None
-        self.loaded_at: float | None = None      # None: never listed
+        self.loaded_at: float | None = None  # None: never listed
         self.lookups = 0
         self.xattrs: dict[str, bytes] = {}
         self.virtual: Callable[[], bytes | Awaitable[bytes]] | None = None
@@ -127,12 +152,13 @@ class Tree:
         except KeyError:
             raise NoSuchInode(f"inode {inode} is gone") from None
 
-    def _new_node(self, parent: Node, name: str, is_dir: bool, source: Source | None,
-                  key: str, ref: Any) -> Node:
+    def _new_node(
+        self, parent: Node, name: str, is_dir: bool, source: Source | None, key: str, ref: Any
+    ) -> Node:
         source_name = source.name if source else ""
         salt = 0
         inode = stable_inode(source_name, key, salt)
-        while inode in self.nodes:   # a 63-bit collision: practically never, but never wrong
+        while inode in self.nodes:  # a 63-bit collision: practically never, but never wrong
             salt += 1
             inode = stable_inode(source_name, key, salt)
         node = Node(inode, name, parent.inode, is_dir, source, key, ref)
@@ -142,8 +168,9 @@ class Tree:
     async def children(self, node: Node) -> dict[str, Node]:
         """The directory's children, listing it first when the listing is stale."""
         shown = kids(node)
-        if node.source is None or (node.loaded_at is not None
-                                   and time.monotonic() - node.loaded_at < self.listing_ttl):
+        if node.source is None or (
+            node.loaded_at is not None and time.monotonic() - node.loaded_at < self.listing_ttl
+        ):
             return shown
         if node.lock is None:
             node.lock = trio.Lock()
@@ -174,8 +201,9 @@ class Tree:
                     self._kernel_forget(node, child)
                     self._detach(child)
                 child = self._new_node(node, name, entry.is_dir, node.source, entry.key, entry.ref)
-            elif child.name != name or (not child.is_dir and (child.size, child.mtime)
-                                        != (entry.size, entry.mtime)):
+            elif child.name != name or (
+                not child.is_dir and (child.size, child.mtime) != (entry.size, entry.mtime)
+            ):
                 # renamed, or a file with new attributes: what the kernel cached is stale.
                 # (Not directories' mtimes: dropping a directory's name drops its subtree.)
                 self._kernel_forget(node, child)
@@ -224,8 +252,11 @@ class Tree:
         when the node was made and stays for the life of the mount, while later
         listings find the node by its new key."""
         old_parent = self.nodes.get(node.parent)
-        if old_parent is not None and old_parent.children is not None \
-                and old_parent.children.get(node.name) is node:
+        if (
+            old_parent is not None
+            and old_parent.children is not None
+            and old_parent.children.get(node.name) is node
+        ):
             del old_parent.children[node.name]
         if entry is not None:
             self.update_node(node, entry)
@@ -277,7 +308,7 @@ class Tree:
             self._relist.clear()
             for node in batch:
                 if not node.attached or node.loaded_at != -math.inf:
-                    continue    # gone, or someone listed it meanwhile
+                    continue  # gone, or someone listed it meanwhile
                 try:
                     await self.children(node)
                 except Exception as exc:

@@ -27,13 +27,13 @@ from clients.errors import NotFound, RateLimited, RemoteError, TemporaryError
 log = logging.getLogger(__name__)
 
 JOURNAL_VERSION = 1
-RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)     # attempts = len + 1
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)  # attempts = len + 1
 POLL_FIRST, POLL_MAX = 0.1, 2.0
-POLL_STEADY = 3.0              # poll every POLL_FIRST this long (most uploads finish), then back off
-PROCESSING_TIMEOUT = 600.0     # an upload Processing longer than this is retried
-RELEASE_GRACE = 60.0           # a confirmed upload's spool outlives the kernel's caches
-ABANDON_GRACE = 30.0           # an abandoned session still Uploading after this never completes
-REAP_DELAYS = (5.0, 30.0, 120.0)   # retries of a reaper that failed (then: next mount)
+POLL_STEADY = 3.0  # poll every POLL_FIRST this long (most uploads finish), then back off
+PROCESSING_TIMEOUT = 600.0  # an upload Processing longer than this is retried
+RELEASE_GRACE = 60.0  # a confirmed upload's spool outlives the kernel's caches
+ABANDON_GRACE = 30.0  # an abandoned session still Uploading after this never completes
+REAP_DELAYS = (5.0, 30.0, 120.0)  # retries of a reaper that failed (then: next mount)
 
 # Failures worth another attempt: the service or the network may recover. Any
 # other error is the service's answer about this file and ends the upload.
@@ -44,7 +44,13 @@ TEMPORARY = (TemporaryError, RateLimited, OSError)
 # service may still turn its session into a file is `abandoned` until the
 # reaper made sure that file does not appear (or deleted it).
 WRITING, QUEUED, SENDING, PROCESSING, DONE, FAILED = (
-    "writing", "queued", "sending", "processing", "done", "failed")
+    "writing",
+    "queued",
+    "sending",
+    "processing",
+    "done",
+    "failed",
+)
 ABANDONED = "abandoned"
 
 # Session states, as the providers document them (Rapidgator's numbers).
@@ -57,8 +63,8 @@ class Session:
 
     upload_id: str
     state: int
-    url: str | None = None                 # where the body goes (carries a session token)
-    file: dict[str, Any] | None = None     # the remote file once done: file_id, name, folder_id, ...
+    url: str | None = None  # where the body goes (carries a session token)
+    file: dict[str, Any] | None = None  # the remote file once done: file_id, name, folder_id, ...
 
     def __repr__(self) -> str:
         return f"Session({self.upload_id!r}, state={self.state})"
@@ -69,10 +75,9 @@ class Provider(Protocol):
 
     async def start(self, name: str, md5: str, size: int, folder: Any) -> Session: ...
 
-    async def info(self, upload_id: str) -> Session: ...   # NotFound: the session is gone
+    async def info(self, upload_id: str) -> Session: ...  # NotFound: the session is gone
 
-    async def send(self, url: str, path: Path, name: str, size: int,
-                   progress: Any) -> Session | None: ...
+    async def send(self, url: str, path: Path, name: str, size: int, progress: Any) -> Session | None: ...
 
     async def place(self, file: dict[str, Any], folder: Any, name: str) -> dict[str, Any]: ...
 
@@ -82,21 +87,21 @@ class Provider(Protocol):
 @dataclass
 class UploadRecord:
     id: str
-    folder: Any                    # the source's folder id (JSON value)
+    folder: Any  # the source's folder id (JSON value)
     name: str
-    spool: str                     # path of the spool file holding the bytes
+    spool: str  # path of the spool file holding the bytes
     size: int
     md5: str
-    key: str                       # the tree key the file is shown under
+    key: str  # the tree key the file is shown under
     created: float = field(default_factory=time.time)
-    replaces: list[str] = field(default_factory=list)   # remote ids to delete once done
-    session: dict[str, Any] = field(default_factory=dict)   # upload_id and the upload url
+    replaces: list[str] = field(default_factory=list)  # remote ids to delete once done
+    session: dict[str, Any] = field(default_factory=dict)  # upload_id and the upload url
     state: str = QUEUED
     attempts: int = 0
     error: str | None = None
-    result: dict[str, Any] | None = None   # the remote file, once done
+    result: dict[str, Any] | None = None  # the remote file, once done
     version: int = JOURNAL_VERSION
-    sent: int = field(default=0, compare=False)   # bytes sent in this attempt (memory only)
+    sent: int = field(default=0, compare=False)  # bytes sent in this attempt (memory only)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -104,11 +109,11 @@ class UploadRecord:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "UploadRecord":
+    def from_json(cls, data: dict[str, Any]) -> UploadRecord:
         known = set(cls.__dataclass_fields__) - {"sent"}
         return cls(**{k: v for k, v in data.items() if k in known})
 
-    def __repr__(self) -> str:   # the session's url carries a token
+    def __repr__(self) -> str:  # the session's url carries a token
         return f"UploadRecord({self.id!r}, {self.name!r}, {self.state})"
 
 
@@ -143,7 +148,7 @@ class Journal:
             try:
                 data = json.dumps(record.to_json(), indent=1).encode()
                 if os.write(fd, data) != len(data):
-                    raise OSError(28, "short write")   # ENOSPC without the errno module
+                    raise OSError(28, "short write")  # ENOSPC without the errno module
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -177,19 +182,24 @@ class Journal:
 class UploadManager:
     """Runs the uploads of one source through its `provider`."""
 
-    def __init__(self, journal_dir: Path, provider: Provider, max_parallel: int = 2,
-                 retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+    def __init__(
+        self,
+        journal_dir: Path,
+        provider: Provider,
+        max_parallel: int = 2,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> None:
         self.journal = Journal(journal_dir)
         self.provider = provider
         self.retry_delays = retry_delays
         loaded = self.journal.load()
         self._records: dict[str, UploadRecord] = {r.id: r for r in loaded if r.state != ABANDONED}
         self._abandoned: dict[str, UploadRecord] = {r.id: r for r in loaded if r.state == ABANDONED}
-        self._aliases: dict[str, str] = {}   # remote file id -> the key its spool was shown under
+        self._aliases: dict[str, str] = {}  # remote file id -> the key its spool was shown under
         self._limit = trio.Semaphore(max_parallel)
         self._nursery: trio.Nursery | None = None
         self._scopes: dict[str, trio.CancelScope] = {}
-        self._shown: set[str] = set()   # DONE and announced (no longer "pending")
+        self._shown: set[str] = set()  # DONE and announced (no longer "pending")
         # Confirmed uploads, for the source to show (it reads; nothing calls it).
         self._confirmed_in, self.confirmed = trio.open_memory_channel[UploadRecord](float("inf"))
 
@@ -201,8 +211,7 @@ class UploadManager:
 
     def pending(self, folder: Any) -> list[UploadRecord]:
         """Uploads into `folder` the service has not confirmed yet (listed from the spool)."""
-        return [r for r in self._records.values()
-                if r.folder == folder and r.state not in (DONE, WRITING)]
+        return [r for r in self._records.values() if r.folder == folder and r.state not in (DONE, WRITING)]
 
     def get(self, record_id: str) -> UploadRecord | None:
         return self._records.get(record_id)
@@ -217,11 +226,18 @@ class UploadManager:
 
     def status(self) -> list[dict[str, Any]]:
         """Uploads not yet confirmed by the service."""
-        return [{"name": r.name, "state": r.state, "size": r.size,
-                 "sent": r.size if r.state in (PROCESSING, DONE) else r.sent,
-                 "attempts": r.attempts, "error": r.error}
-                for r in sorted(self._records.values(), key=lambda r: r.created)
-                if r.id not in self._shown and r.state != WRITING]
+        return [
+            {
+                "name": r.name,
+                "state": r.state,
+                "size": r.size,
+                "sent": r.size if r.state in (PROCESSING, DONE) else r.sent,
+                "attempts": r.attempts,
+                "error": r.error,
+            }
+            for r in sorted(self._records.values(), key=lambda r: r.created)
+            if r.id not in self._shown and r.state != WRITING
+        ]
 
     # ------------------------------------------------------------ lifecycle
 
@@ -299,9 +315,8 @@ class UploadManager:
                 log.warning("cannot upload %s: %s", record.name, exc)
             raise
         self._records[record.id] = record
-        for other in [r for r in self.pending(record.folder) if r.id != record.id
-                      and r.name == record.name]:
-            await self.cancel(other.id)   # a newer version of the same name replaces it
+        for other in [r for r in self.pending(record.folder) if r.id != record.id and r.name == record.name]:
+            await self.cancel(other.id)  # a newer version of the same name replaces it
         if session is not None and session.state == SESSION_DONE and session.file is not None:
             # Instant: the service already had these bytes; nothing is sent.
             log.info("instant upload of %s (%d bytes)", record.name, record.size)
@@ -316,7 +331,7 @@ class UploadManager:
 
     def _start(self, record: UploadRecord) -> None:
         if self._nursery is None:
-            return   # started by run() once the mount runs
+            return  # started by run() once the mount runs
         scope = trio.CancelScope()
         self._scopes[record.id] = scope
         self._nursery.start_soon(self._drive, record, scope)
@@ -360,7 +375,7 @@ class UploadManager:
         elif record.session.get("upload_id") and record.state != WRITING:
             record.state = ABANDONED
             self._abandoned[record.id] = record
-            await self.save(record)    # a crash before the reaper ends: next mount
+            await self.save(record)  # a crash before the reaper ends: next mount
             if self._nursery is not None:
                 self._nursery.start_soon(self._reap, record)
         else:
@@ -408,8 +423,7 @@ class UploadManager:
                 record.error = str(exc)
                 record.state = QUEUED
                 await self.save(record)
-                log.info("upload of %s: %s; attempt %d in %.0fs", record.name, exc,
-                         record.attempts + 1, wait)
+                log.info("upload of %s: %s; attempt %d in %.0fs", record.name, exc, record.attempts + 1, wait)
                 await trio.sleep(wait)
                 continue
             except RemoteError as exc:
@@ -454,10 +468,11 @@ class UploadManager:
         record.state = SENDING
         started = trio.current_time()
         try:
-            reply = await self.provider.send(url, Path(record.spool), record.name, record.size,
-                                             lambda sent: setattr(record, "sent", sent))
+            reply = await self.provider.send(
+                url, Path(record.spool), record.name, record.size, lambda sent: setattr(record, "sent", sent)
+            )
         except NotFound:
-            record.session = {}      # the session is gone (e.g. a new token): start again
+            record.session = {}  # the session is gone (e.g. a new token): start again
             raise TemporaryError("the upload session is gone") from None
         except TEMPORARY:
             raise
@@ -472,8 +487,13 @@ class UploadManager:
             if reply.state == UPLOADING:
                 raise TemporaryError(str(exc)) from None
         elapsed = max(trio.current_time() - started, 1e-6)
-        log.info("sent %s: %d bytes in %.2fs (%.1f MB/s)", record.name, record.size, elapsed,
-                 record.size / elapsed / 1e6)
+        log.info(
+            "sent %s: %d bytes in %.2fs (%.1f MB/s)",
+            record.name,
+            record.size,
+            elapsed,
+            record.size / elapsed / 1e6,
+        )
         return reply or await self.provider.info(session.upload_id)
 
     async def _wait_processed(self, record: UploadRecord, session: Session) -> dict[str, Any]:
@@ -540,9 +560,13 @@ class UploadManager:
     async def _fail(self, record: UploadRecord, exc: BaseException) -> None:
         record.state, record.error = FAILED, str(exc)
         await self.save(record)
-        log.warning("upload of %s failed after %d attempt(s): %s (the file stays in the "
-                    "upload journal and is tried again at the next mount)",
-                    record.name, record.attempts, exc)
+        log.warning(
+            "upload of %s failed after %d attempt(s): %s (the file stays in the "
+            "upload journal and is tried again at the next mount)",
+            record.name,
+            record.attempts,
+            exc,
+        )
 
     # ------------------------------------------------------------ abandoned sessions
 
@@ -553,8 +577,12 @@ class UploadManager:
                 break
             except (RemoteError, OSError) as exc:
                 if wait is None:
-                    log.warning("could not make sure the deleted %s does not come back from its "
-                                "upload session: %s (tried again at the next mount)", record.name, exc)
+                    log.warning(
+                        "could not make sure the deleted %s does not come back from its "
+                        "upload session: %s (tried again at the next mount)",
+                        record.name,
+                        exc,
+                    )
                     return
                 log.info("checking the abandoned upload of %s: %s; again in %.0fs", record.name, exc, wait)
                 await trio.sleep(wait)
@@ -579,8 +607,12 @@ class UploadManager:
                 return
             if session.state == SESSION_DONE and session.file is not None:
                 await self._delete(str(session.file["file_id"]))
-                log.info("%s was deleted while the service processed its upload; deleted the file "
-                         "the upload became (%s)", record.name, session.file["file_id"])
+                log.info(
+                    "%s was deleted while the service processed its upload; deleted the file "
+                    "the upload became (%s)",
+                    record.name,
+                    session.file["file_id"],
+                )
                 return
             if session.state == SESSION_FAILED:
                 return
@@ -599,8 +631,10 @@ def format_status(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         size = max(1, row["size"])
         percent = 100.0 * row["sent"] / size if row["size"] else 100.0
-        line = (f"{row.get('source', '?')}\t{row['state']}\t{percent:5.1f}%\t"
-                f"{row['sent']}/{row['size']}\t{row['path'] if 'path' in row else row['name']}")
+        line = (
+            f"{row.get('source', '?')}\t{row['state']}\t{percent:5.1f}%\t"
+            f"{row['sent']}/{row['size']}\t{row['path'] if 'path' in row else row['name']}"
+        )
         if row.get("error"):
             line += f"\t({row['error']})"
         lines.append(line)

@@ -15,7 +15,7 @@ from typing import TextIO
 from .units import human_duration, human_size
 
 CHUNK = 8 << 20
-PROGRESS_EVERY = 0.5     # seconds between redraws
+PROGRESS_EVERY = 0.5  # seconds between redraws
 
 
 def verify_file(path: Path, progress: TextIO | None = None, every: float = PROGRESS_EVERY) -> int:
@@ -59,8 +59,10 @@ def progress_line(path: Path, done: int, total: int, elapsed: float) -> str:
     rate = done / elapsed if elapsed > 0 else 0
     percent = 100 * done / total if total else 100
     eta = human_duration((total - done) / rate) if rate else "?"
-    return (f"verifying {path.name}: {percent:.0f}% {human_size(done)} of {human_size(total)}, "
-            f"{human_size(rate)}/s, {eta} left")
+    return (
+        f"verifying {path.name}: {percent:.0f}% {human_size(done)} of {human_size(total)}, "
+        f"{human_size(rate)}/s, {eta} left"
+    )
 
 
 def clear(progress: TextIO | None) -> None:

@@ -49,15 +49,15 @@ class WriteFile:
     node: Node
     parent: Node
     spool: SpoolFile
-    original: Entry | None                 # the file it replaces, restored if this one fails
+    original: Entry | None  # the file it replaces, restored if this one fails
     handles: set[int] = field(default_factory=set)
-    flushed: set[int] = field(default_factory=set)   # handles flushed since their last write
-    dirty: bool = True                     # not committed in this state yet
-    changed: bool = False                  # written or truncated since the open/last commit
-    committed: bool = False                # the spool's path belongs to the commit's new owner
-    error: int | None = None               # a write failed: never committed
+    flushed: set[int] = field(default_factory=set)  # handles flushed since their last write
+    dirty: bool = True  # not committed in this state yet
+    changed: bool = False  # written or truncated since the open/last commit
+    committed: bool = False  # the spool's path belongs to the commit's new owner
+    error: int | None = None  # a write failed: never committed
     unlinked: bool = False
-    draft: UploadRecord | None = None      # journaled by fsync before the commit
+    draft: UploadRecord | None = None  # journaled by fsync before the commit
 
 
 def source_of(node: Node) -> Source:
@@ -68,8 +68,18 @@ def source_of(node: Node) -> Source:
 
 
 def entry_of(node: Node) -> Entry:
-    return Entry(node.name, node.key, node.is_dir, node.size, node.mtime, node.ref, dict(node.xattrs),
-                 node.virtual, node.local, node.writable)
+    return Entry(
+        node.name,
+        node.key,
+        node.is_dir,
+        node.size,
+        node.mtime,
+        node.ref,
+        dict(node.xattrs),
+        node.virtual,
+        node.local,
+        node.writable,
+    )
 
 
 class Writes:
@@ -79,7 +89,7 @@ class Writes:
         self.tree = tree
         self.engine = engine
         self.spool_dir = spool_dir
-        self.files: dict[int, WriteFile] = {}   # inode -> its open file
+        self.files: dict[int, WriteFile] = {}  # inode -> its open file
 
     def clean_orphans(self, managers: list[UploadManager]) -> None:
         """At mount: spools that no journal record names are left from a crash
@@ -101,8 +111,9 @@ class Writes:
         await source_of(parent).create_file(parent.ref, name)
         spool = await trio.to_thread.run_sync(SpoolFile.create, self.spool_dir)
         # Shown while written: stat and ls see the file grow; its key is the spool's.
-        node = self.tree.add_child(parent, Entry(name, SPOOL_KEY_PREFIX + spool.path.name, False,
-                                                 writable=True, mtime=time.time()))
+        node = self.tree.add_child(
+            parent, Entry(name, SPOOL_KEY_PREFIX + spool.path.name, False, writable=True, mtime=time.time())
+        )
         return self._track(WriteFile(node, parent, spool, None))
 
     async def open(self, node: Node, truncate: bool) -> WriteFile:
@@ -117,7 +128,7 @@ class Writes:
         await source_of(parent).create_file(parent.ref, node.name)
         spool = await self._spool_with(None if truncate else node)
         wf = WriteFile(node, parent, spool, entry_of(node))
-        wf.changed = truncate       # O_TRUNC is a change: `: > f` empties f at close
+        wf.changed = truncate  # O_TRUNC is a change: `: > f` empties f at close
         node.size = spool.size
         return self._track(wf)
 
@@ -127,7 +138,7 @@ class Writes:
 
     async def _spool_with(self, node: Node | None) -> SpoolFile:
         """A new spool, holding the current content of `node` if given."""
-        if node is not None and node.local is not None:      # still a spool (pending upload)
+        if node is not None and node.local is not None:  # still a spool (pending upload)
             fd = await trio.to_thread.run_sync(os.open, node.local, os.O_RDONLY)
             try:
                 return await trio.to_thread.run_sync(SpoolFile.copy_of, self.spool_dir, fd, node.size)
@@ -166,7 +177,7 @@ class Writes:
             wf.error = exc.errno or errno.EIO
             raise
         if wf.spool.hash_backlog:
-            await wf.spool.hash_pending()      # hashing fell behind: slow the writer
+            await wf.spool.hash_pending()  # hashing fell behind: slow the writer
         elif wf.spool.wants_hashing and self.engine.nursery is not None:
             self.engine.nursery.start_soon(wf.spool.hash_pending)
         self._changed(wf, fh)
@@ -210,7 +221,7 @@ class Writes:
         if wf.error is not None:
             raise WriteFailed(wf.error, os.strerror(wf.error))
         if wf.committed or not wf.dirty:
-            return          # the commit already made it durable
+            return  # the commit already made it durable
         await trio.to_thread.run_sync(wf.spool.sync)
         manager = self._manager(wf)
         if manager is not None and not wf.unlinked:
@@ -277,9 +288,16 @@ class Writes:
 
     def _record(self, wf: WriteFile, md5: str) -> UploadRecord:
         folder, replaces = source_of(wf.parent).upload_destination(wf.parent.ref, wf.node.name)
-        return UploadRecord(id=UploadManager.new_id(), folder=folder, name=wf.node.name,
-                            spool=str(wf.spool.path), size=wf.spool.size, md5=md5,
-                            key=SPOOL_KEY_PREFIX + wf.spool.path.name, replaces=replaces)
+        return UploadRecord(
+            id=UploadManager.new_id(),
+            folder=folder,
+            name=wf.node.name,
+            spool=str(wf.spool.path),
+            size=wf.spool.size,
+            md5=md5,
+            key=SPOOL_KEY_PREFIX + wf.spool.path.name,
+            replaces=replaces,
+        )
 
     async def commit(self, wf: WriteFile) -> None:
         """Hands the spool to its new owner; the tree shows what the source says."""
@@ -288,7 +306,7 @@ class Writes:
         try:
             if manager is not None:
                 md5 = await wf.spool.digest()
-                await trio.to_thread.run_sync(wf.spool.sync)   # before the journal names it
+                await trio.to_thread.run_sync(wf.spool.sync)  # before the journal names it
                 record = self._record(wf, md5)
                 if wf.draft is not None:
                     record.id = wf.draft.id
@@ -299,13 +317,13 @@ class Writes:
                 await trio.to_thread.run_sync(wf.spool.discard)
         except BaseException:
             self._restore(wf)
-            wf.dirty = wf.changed = False       # refused: not tried again at the release
+            wf.dirty = wf.changed = False  # refused: not tried again at the release
             raise
         wf.committed, wf.dirty, wf.changed, wf.draft = True, False, False, None
         wf.original = None
         current = parent.children.get(name) if parent.children is not None else None
         if entry is not None and current is node and entry.name == name:
-            self.tree.update_node(node, entry)   # same inode: open fds and dentries stay valid
+            self.tree.update_node(node, entry)  # same inode: open fds and dentries stay valid
             return
         if current is node:
             self.tree.remove_child(parent, name)

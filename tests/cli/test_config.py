@@ -18,27 +18,31 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # (config text, what the one error line must contain)
 BAD = [
-    ('[realdebrid]\ntoken = "t0k3n"\nallow_delete = "false"\n',
-     '[realdebrid] allow_delete = "false": expected true or false'),
+    (
+        '[realdebrid]\ntoken = "t0k3n"\nallow_delete = "false"\n',
+        '[realdebrid] allow_delete = "false": expected true or false',
+    ),
     ('[mount]\nallow_other = "no"\n', '[mount] allow_other = "no": expected true or false'),
-    ('[mount]\nallow_other = 1\n', '[mount] allow_other = 1: expected true or false'),
+    ("[mount]\nallow_other = 1\n", "[mount] allow_other = 1: expected true or false"),
     ('[cache]\nblock_size = "lots"\n', '[cache] block_size = "lots": expected a size'),
-    ('[cache]\nblock_size = 1000\n', '[cache] block_size = 1000: expected a power of two'),
-    ('[cache]\nmemory_size = true\n', '[cache] memory_size = true: expected a size'),
-    ('[read]\ntimeout = -1\n', '[read] timeout = -1: expected a duration greater than 0'),
+    ("[cache]\nblock_size = 1000\n", "[cache] block_size = 1000: expected a power of two"),
+    ("[cache]\nmemory_size = true\n", "[cache] memory_size = true: expected a size"),
+    ("[read]\ntimeout = -1\n", "[read] timeout = -1: expected a duration greater than 0"),
     ('[read]\ntimeout = "sixty"\n', '[read] timeout = "sixty": expected a duration'),
-    ('[read]\ntimeout = 0\n', '[read] timeout = 0: expected a duration greater than 0'),
+    ("[read]\ntimeout = 0\n", "[read] timeout = 0: expected a duration greater than 0"),
     ('[read]\nmax_connections = "8"\n', '[read] max_connections = "8": expected a whole number'),
-    ('[read]\nmax_connections = 0\n', '[read] max_connections = 0: expected a whole number of at least 1'),
+    ("[read]\nmax_connections = 0\n", "[read] max_connections = 0: expected a whole number of at least 1"),
     ('[realdebird]\ntoken = "t0k3n"\n', "unknown section [realdebird] (did you mean 'realdebrid'?)"),
-    ('[read]\ntimout = 30\n', "[read] unknown key 'timout' (did you mean 'timeout'?)"),
-    ('[realdebrid]\napi_url = "api.real-debrid.com"\n',
-     '[realdebrid] api_url = "api.real-debrid.com": expected an http:// or https:// URL'),
+    ("[read]\ntimout = 30\n", "[read] unknown key 'timout' (did you mean 'timeout'?)"),
+    (
+        '[realdebrid]\napi_url = "api.real-debrid.com"\n',
+        '[realdebrid] api_url = "api.real-debrid.com": expected an http:// or https:// URL',
+    ),
     ('[realdebrid.groups]\nshows = "(S"\n', '[realdebrid.groups] shows = "(S": bad regular expression'),
     ('realdebrid = "yes"\n', "[realdebrid] must be a table"),
-    ('[mount]\nread_ahead_kb = true\n', "[mount] read_ahead_kb = true: expected a positive whole number"),
-    ('[realdebrid]\ntoken = 12345678\n', "[realdebrid] token = <hidden>: expected a string"),
-    ('[read\ntimeout = 3\n', "not valid TOML"),
+    ("[mount]\nread_ahead_kb = true\n", "[mount] read_ahead_kb = true: expected a positive whole number"),
+    ("[realdebrid]\ntoken = 12345678\n", "[realdebrid] token = <hidden>: expected a string"),
+    ("[read\ntimeout = 3\n", "not valid TOML"),
 ]
 
 
@@ -50,8 +54,14 @@ def write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
 
 
 def debridfs(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(DEBRIDFS + list(args), capture_output=True, text=True, timeout=60,
-                          env={**cli_env(tmp_path), **(env or {})}, cwd=ROOT)
+    return subprocess.run(
+        DEBRIDFS + list(args),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**cli_env(tmp_path), **(env or {})},
+        cwd=ROOT,
+    )
 
 
 def one_error_line(result: subprocess.CompletedProcess, status: int = 2) -> str:
@@ -65,8 +75,10 @@ def one_error_line(result: subprocess.CompletedProcess, status: int = 2) -> str:
 @pytest.mark.parametrize("text, message", BAD, ids=[b[1][:40] for b in BAD])
 def test_bad_value_is_one_line_through_the_cli(tmp_path, text, message):
     config = write(tmp_path, text)
-    for args in (["config", "check", "--config", str(config)],
-                 ["--config", str(config), "mount", str(tmp_path)]):
+    for args in (
+        ["config", "check", "--config", str(config)],
+        ["--config", str(config), "mount", str(tmp_path)],
+    ):
         line = one_error_line(debridfs(tmp_path, *args))
         assert line.startswith(f"debridfs: {config}: "), line
         assert message in line
@@ -76,17 +88,19 @@ def test_bad_value_is_one_line_through_the_cli(tmp_path, text, message):
 def test_allow_delete_false_is_never_true(tmp_path):
     with pytest.raises(ConfigError):
         load_config(write(tmp_path, '[realdebrid]\nallow_delete = "false"\n'), env={})
-    config = load_config(write(tmp_path, '[realdebrid]\nallow_delete = false\n'), env={})
+    config = load_config(write(tmp_path, "[realdebrid]\nallow_delete = false\n"), env={})
     assert config.realdebrid.allow_delete is False
 
 
 def test_good_values_parse_to_the_types_the_code_reads(tmp_path):
-    text = ('[realdebrid]\ntoken = "t0k3n"\napi_url = "http://127.0.0.1:9/rest/1.0/"\n'
-            'refresh_interval = "2min"\non_change = "scan --paths"\nextensions = [".MKV", "srt"]\n'
-            '[realdebrid.groups]\nshows = \'(?i)\\bS\\d\\d\'\n'
-            '[cache]\nblock_size = "1MiB"\nmemory_size = 1048576\ncache_max_size = "1GB"\n'
-            '[read]\ntimeout = 2.5\nread_ahead_max = "8MiB"\n'
-            '[mount]\nread_ahead_kb = false\nlisting_ttl = 0\n')
+    text = (
+        '[realdebrid]\ntoken = "t0k3n"\napi_url = "http://127.0.0.1:9/rest/1.0/"\n'
+        'refresh_interval = "2min"\non_change = "scan --paths"\nextensions = [".MKV", "srt"]\n'
+        "[realdebrid.groups]\nshows = '(?i)\\bS\\d\\d'\n"
+        '[cache]\nblock_size = "1MiB"\nmemory_size = 1048576\ncache_max_size = "1GB"\n'
+        '[read]\ntimeout = 2.5\nread_ahead_max = "8MiB"\n'
+        "[mount]\nread_ahead_kb = false\nlisting_ttl = 0\n"
+    )
     config = load_config(write(tmp_path, text), env={})
     rd = config.realdebrid
     assert rd.token == "t0k3n" and rd.api_url == "http://127.0.0.1:9/rest/1.0"
@@ -103,8 +117,9 @@ def test_good_values_parse_to_the_types_the_code_reads(tmp_path):
 
 def test_secrets_from_the_environment_win(tmp_path):
     path = write(tmp_path, '[realdebrid]\ntoken = "from-file"\n[rapidshare]\nlogin = "me"\n')
-    config = load_config(path, env={"DEBRIDFS_REALDEBRID_TOKEN": "from-env",
-                                    "DEBRIDFS_RAPIDSHARE_PASSWORD": "pw-env"})
+    config = load_config(
+        path, env={"DEBRIDFS_REALDEBRID_TOKEN": "from-env", "DEBRIDFS_RAPIDSHARE_PASSWORD": "pw-env"}
+    )
     assert config.realdebrid.token == "from-env" and config.rapidshare.password == "pw-env"
     only_env = load_config(write(tmp_path, ""), env={"DEBRIDFS_REALDEBRID_TOKEN": "from-env"})
     assert only_env.realdebrid is not None and only_env.realdebrid.token == "from-env"
@@ -140,5 +155,6 @@ def test_missing_config_file_is_reported_as_missing(tmp_path):
 
 
 def test_docs_config_md_is_generated_from_the_schema():
-    assert configdoc.DOC.read_text() == configdoc.render(), \
+    assert configdoc.DOC.read_text() == configdoc.render(), (
         "docs/config.md is stale: run `python -m vfs.configdoc`"
+    )

@@ -9,10 +9,10 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -35,12 +35,20 @@ def rd_config(api_url: str, token: str = TOKEN) -> str:
     return f'[realdebrid]\ntoken = "{token}"\napi_url = "{api_url}"\n'
 
 
-def mount_cli(tmp_path: Path, config_text: str, mountpoint: Path, timeout: float = 60) -> tuple[str, int, float]:
+def mount_cli(
+    tmp_path: Path, config_text: str, mountpoint: Path, timeout: float = 60
+) -> tuple[str, int, float]:
     """`debridfs mount`; the one stderr line, the exit status and the seconds it took."""
     write_config(tmp_path, config_text)
     started = time.monotonic()
-    result = subprocess.run(DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "mount", str(mountpoint)],
-                            capture_output=True, text=True, timeout=timeout, env=cli_env(tmp_path), cwd=ROOT)
+    result = subprocess.run(
+        DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "mount", str(mountpoint)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env(tmp_path),
+        cwd=ROOT,
+    )
     elapsed = time.monotonic() - started
     assert "Traceback" not in result.stderr
     # A foreground mount logs INFO lines to stderr; the error is one line of its own.
@@ -65,11 +73,19 @@ def test_mount_point_is_a_file(emu, tmp_path):
 def test_already_mounted_and_stale_mount(emu, tmp_path):
     text = rd_config(emu.urls["realdebrid"])
     with mounted(tmp_path, text) as mount:
-        result = subprocess.run(DEBRIDFS + ["--config", str(mount.config_file), "mount", str(mount.path)],
-                                capture_output=True, text=True, timeout=60, env=cli_env(tmp_path), cwd=ROOT)
+        result = subprocess.run(
+            DEBRIDFS + ["--config", str(mount.config_file), "mount", str(mount.path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=cli_env(tmp_path),
+            cwd=ROOT,
+        )
         assert result.returncode == 2 and "Traceback" not in result.stderr
-        assert result.stderr.strip() == (f"debridfs: {mount.path} is already a mount point (unmount it "
-                                         f"first: `fusermount3 -u {mount.path}`)")
+        assert result.stderr.strip() == (
+            f"debridfs: {mount.path} is already a mount point (unmount it "
+            f"first: `fusermount3 -u {mount.path}`)"
+        )
     # A daemon that dies leaves a stale mount: the hint is the exact command.
     process, mountpoint, _log, _config, ready = start_mount(tmp_path, text, name="stale")
     try:
@@ -77,11 +93,19 @@ def test_already_mounted_and_stale_mount(emu, tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         assert is_mounted(mountpoint)
-        result = subprocess.run(DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "mount", str(mountpoint)],
-                                capture_output=True, text=True, timeout=60, env=cli_env(tmp_path), cwd=ROOT)
+        result = subprocess.run(
+            DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "mount", str(mountpoint)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=cli_env(tmp_path),
+            cwd=ROOT,
+        )
         assert result.returncode == 2 and "Traceback" not in result.stderr
-        assert result.stderr.strip() == (f"debridfs: {mountpoint} is left over from a mount whose process "
-                                         f"died: run `fusermount3 -uz {mountpoint}` first")
+        assert result.stderr.strip() == (
+            f"debridfs: {mountpoint} is left over from a mount whose process "
+            f"died: run `fusermount3 -uz {mountpoint}` first"
+        )
         subprocess.run(["fusermount3", "-uz", str(mountpoint)], check=True)
         assert not is_mounted(mountpoint)
     finally:
@@ -107,6 +131,7 @@ def test_machine_checks(tmp_path):
 
 class HtmlPage(BaseHTTPRequestHandler):
     """A web page where an API should be (a wrong api_url, a captive portal)."""
+
     status = 200
 
     def answer(self) -> None:
@@ -140,8 +165,12 @@ SERVICES_AT = {
     "realdebrid": lambda url: rd_config(url + "/rest/1.0"),
     "rapidgator": lambda url: f'[rapidgator]\ntoken = "rg-token"\napi_url = "{url}/api/v2"\n',
     "portal": lambda url: f'[portal]\napi_key = "obb_key_1234"\napi_url = "{url}/api/external/v1"\n',
-    "premiumize": lambda url: f'[premiumize]\nlogin = "1234"\npassword = "pin-1234"\napi_url = "{url}/pm-api/v1.php"\n',
-    "rapidshare": lambda url: f'[rapidshare]\nlogin = "me"\npassword = "pw-1234"\napi_url = "{url}/cgi-bin/rsapi.cgi"\n',
+    "premiumize": lambda url: (
+        f'[premiumize]\nlogin = "1234"\npassword = "pin-1234"\napi_url = "{url}/pm-api/v1.php"\n'
+    ),
+    "rapidshare": lambda url: (
+        f'[rapidshare]\nlogin = "me"\npassword = "pw-1234"\napi_url = "{url}/cgi-bin/rsapi.cgi"\n'
+    ),
 }
 
 
@@ -157,14 +186,17 @@ def test_api_url_answering_html(tmp_path, service, status):
 
 def test_unreachable_api_url_is_named_without_secrets(tmp_path):
     (tmp_path / "mnt").mkdir()
-    with socket.socket() as sock:          # a port nobody listens on
+    with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    line, status, elapsed = mount_cli(tmp_path, rd_config(f"http://127.0.0.1:{port}/rest/1.0?key=s3cr3t"),
-                                      tmp_path / "mnt")
+    line, status, elapsed = mount_cli(
+        tmp_path, rd_config(f"http://127.0.0.1:{port}/rest/1.0?key=s3cr3t"), tmp_path / "mnt"
+    )
     assert status == 1 and elapsed < 10
-    assert line == (f"debridfs: [realdebrid] api_url http://127.0.0.1:{port}/rest/1.0 is unreachable "
-                    "(connection refused) — check api_url and the network")
+    assert line == (
+        f"debridfs: [realdebrid] api_url http://127.0.0.1:{port}/rest/1.0 is unreachable "
+        "(connection refused) — check api_url and the network"
+    )
 
 
 def test_api_url_that_never_answers_fails_within_10_s(tmp_path):
@@ -175,14 +207,15 @@ def test_api_url_that_never_answers_fails_within_10_s(tmp_path):
         listener.listen(0)
         port = listener.getsockname()[1]
         fillers = []
-        for _ in range(8):   # fill the accept queue; later SYNs are dropped
+        for _ in range(8):  # fill the accept queue; later SYNs are dropped
             filler = socket.socket()
             filler.setblocking(False)
             filler.connect_ex(("127.0.0.1", port))
             fillers.append(filler)
         try:
-            line, status, elapsed = mount_cli(tmp_path, rd_config(f"http://127.0.0.1:{port}/rest/1.0"),
-                                              tmp_path / "mnt", timeout=40)
+            line, status, elapsed = mount_cli(
+                tmp_path, rd_config(f"http://127.0.0.1:{port}/rest/1.0"), tmp_path / "mnt", timeout=40
+            )
         finally:
             for filler in fillers:
                 filler.close()
@@ -192,6 +225,7 @@ def test_api_url_that_never_answers_fails_within_10_s(tmp_path):
 
 def test_wrong_credentials(emu, tmp_path):
     (tmp_path / "mnt").mkdir()
-    line, status, _ = mount_cli(tmp_path, rd_config(emu.urls["realdebrid"], token="wrong-token"),
-                                tmp_path / "mnt")
+    line, status, _ = mount_cli(
+        tmp_path, rd_config(emu.urls["realdebrid"], token="wrong-token"), tmp_path / "mnt"
+    )
     assert status == 1 and "Real-Debrid rejected the API token" in line and "wrong-token" not in line

@@ -27,15 +27,20 @@ DEBRIDFS_BIN = Path(__import__("sys").executable).parent / "debridfs"
 def test_unit_files_verify_without_warnings(tmp_path, unit, user):
     # ExecStart must exist for verify: point it at this checkout's debridfs.
     text = (DOCS / "systemd" / unit).read_text()
-    text = text.replace("/usr/local/bin/debridfs", str(DEBRIDFS_BIN)).replace("%h/.local/bin/debridfs",
-                                                                              str(DEBRIDFS_BIN))
+    text = text.replace("/usr/local/bin/debridfs", str(DEBRIDFS_BIN)).replace(
+        "%h/.local/bin/debridfs", str(DEBRIDFS_BIN)
+    )
     assert "Type=notify" in text and "Restart=on-failure" in text
     (tmp_path / unit).write_text(text)
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *(["--user"] if user else []),
-                             str(tmp_path / unit)], capture_output=True, text=True, timeout=60,
-                            env={"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": str(runtime)})
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *(["--user"] if user else []), str(tmp_path / unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": str(runtime)},
+    )
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
 
 
@@ -44,8 +49,12 @@ def test_a_broken_unit_is_caught_by_the_same_check(tmp_path):
         pytest.skip("systemd-analyze not installed")
     text = (DOCS / "systemd" / "debridfs.service").read_text().replace("Type=notify", "Type=notifyy")
     (tmp_path / "bad.service").write_text(text.replace("/usr/local/bin/debridfs", str(DEBRIDFS_BIN)))
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / "bad.service")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(tmp_path / "bad.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "Failed to parse service type" in result.stderr
 
 
@@ -55,8 +64,10 @@ def test_mount_notifies_systemd_ready_and_stopping(tmp_path):
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, run_emulator(library) as emu:
         sock.bind(address)
         sock.settimeout(30)
-        config = (f'[realdebrid]\ntoken = "rd-good-token"\napi_url = "{emu.urls["realdebrid"]}"\n'
-                  f'[paths]\nstate_dir = "{tmp_path / "state"}"\n')
+        config = (
+            f'[realdebrid]\ntoken = "rd-good-token"\napi_url = "{emu.urls["realdebrid"]}"\n'
+            f'[paths]\nstate_dir = "{tmp_path / "state"}"\n'
+        )
         with mounted(tmp_path, config, env={"NOTIFY_SOCKET": address}) as mount:
             ready = sock.recv(4096).decode()
             assert "READY=1" in ready and f"STATUS=mounted at {mount.path}" in ready
@@ -81,7 +92,7 @@ def test_compose_has_fuse_device_capability_and_propagation():
     media = compose["services"]["jellyfin"]["volumes"][0]
     assert media["source"] == "/mnt/debrid" and media["bind"]["propagation"] == "rslave"
     dockerfile = (DOCS / "docker" / "Dockerfile").read_text()
-    assert "STOPSIGNAL SIGTERM" in dockerfile and "mount\", \"/mnt/debrid\"" in dockerfile
+    assert "STOPSIGNAL SIGTERM" in dockerfile and 'mount", "/mnt/debrid"' in dockerfile
 
 
 def docker_answers() -> bool:
@@ -92,6 +103,11 @@ def docker_answers() -> bool:
 
 @pytest.mark.skipif(not docker_answers(), reason="no Docker daemon here (the build needs one and network)")
 def test_dockerfile_builds():
-    result = subprocess.run(["docker", "build", "-f", "docs/docker/Dockerfile", "-t", "debridfs-test", "."],
-                            cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    result = subprocess.run(
+        ["docker", "build", "-f", "docs/docker/Dockerfile", "-t", "debridfs-test", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert result.returncode == 0, result.stderr[-3000:]

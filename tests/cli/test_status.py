@@ -19,30 +19,48 @@ from vfs.units import human_duration, human_size
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1 << 20
 LIBRARY = {
-    "realdebrid": {"token": "rd-good-token", "torrents": [
-        {"id": f"T{i}", "filename": f"Film {i}", "status": "downloaded",
-         "files": [{"path": f"/film{i}.mkv", "content": {"size": MiB + i, "seed": i}, "selected": 1}]}
-        for i in range(12)]},
+    "realdebrid": {
+        "token": "rd-good-token",
+        "torrents": [
+            {
+                "id": f"T{i}",
+                "filename": f"Film {i}",
+                "status": "downloaded",
+                "files": [{"path": f"/film{i}.mkv", "content": {"size": MiB + i, "seed": i}, "selected": 1}],
+            }
+            for i in range(12)
+        ],
+    },
     "hoster_links": [{"url": RG_ONE, "name": "one.bin", "content": {"size": 1000, "seed": 1}}],
     "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0},
 }
 
 
 def status(tmp_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "status"],
-                          capture_output=True, text=True, timeout=60, env=cli_env(tmp_path), cwd=ROOT)
+    return subprocess.run(
+        DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=cli_env(tmp_path),
+        cwd=ROOT,
+    )
 
 
 def test_status_shows_every_service_of_the_running_mount(tmp_path):
     with run_emulator(LIBRARY) as emu:
         reset_link_services(emu)
-        config = (f'[realdebrid]\ntoken = "rd-good-token"\napi_url = "{emu.urls["realdebrid"]}"\n'
-                  f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\n'
-                  f'[cache]\ncache_dir = "{tmp_path / "blocks"}"\n'
-                  f'[paths]\nstate_dir = "{tmp_path / "state"}"\n')
+        config = (
+            f'[realdebrid]\ntoken = "rd-good-token"\napi_url = "{emu.urls["realdebrid"]}"\n'
+            f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\n'
+            f'[cache]\ncache_dir = "{tmp_path / "blocks"}"\n'
+            f'[paths]\nstate_dir = "{tmp_path / "state"}"\n'
+        )
         with mounted(tmp_path, config) as mount:
-            shown = wait_until(lambda: "12 torrents" in (out := status(tmp_path).stdout) and out,
-                               what="a status with the synced torrents")
+            shown = wait_until(
+                lambda: "12 torrents" in (out := status(tmp_path).stdout) and out,
+                what="a status with the synced torrents",
+            )
             assert f"debridfs mounted at {mount.path}" in shown
             realdebrid = shown.split("\nrealdebrid\n")[1].split("\n\n")[0]
             assert "account      demo (premium)" in realdebrid
@@ -53,7 +71,7 @@ def test_status_shows_every_service_of_the_running_mount(tmp_path):
             assert "memory 0 B of 256 MiB; disk 0 B of 10 GiB" in shown
             assert "no uploads pending" in shown
             portal_status = (mount.path / "portal" / ".status").read_text()
-            assert " bytes (" in portal_status and "iB)" in portal_status   # human units
+            assert " bytes (" in portal_status and "iB)" in portal_status  # human units
         log = mount.log_text()
         assert "Real-Debrid: torrent details: 12 of 12 in" in log
     after = status(tmp_path)
@@ -70,13 +88,15 @@ def test_progress_lines_have_counts_and_an_eta(caplog):
     assert progress.eta() is not None and progress.eta() >= 0
 
 
-@pytest.mark.parametrize("size, text", [(0, "0 B"), (1536, "1.5 KiB"), (4 << 20, "4 MiB"),
-                                        (5_000_000_123_456, "4.5 TiB")])
+@pytest.mark.parametrize(
+    "size, text", [(0, "0 B"), (1536, "1.5 KiB"), (4 << 20, "4 MiB"), (5_000_000_123_456, "4.5 TiB")]
+)
 def test_human_size(size, text):
     assert human_size(size) == text
 
 
-@pytest.mark.parametrize("seconds, text", [(5, "5 s"), (75, "1 min 15 s"), (5400, "1 h 30 min"),
-                                           (200_000, "2 d 7 h")])
+@pytest.mark.parametrize(
+    "seconds, text", [(5, "5 s"), (75, "1 min 15 s"), (5400, "1 h 30 min"), (200_000, "2 d 7 h")]
+)
 def test_human_duration(seconds, text):
     assert human_duration(seconds) == text

@@ -16,14 +16,12 @@ import httpx
 import pytest
 
 from clients.errors import AuthError, NotReady, RateLimited
-from tests.linkservices import (RG_ONE, NITRO, RS_OWN, PORTAL_KEY, PM_LOGIN, PM_PIN, RS_LOGIN,
-                                RS_PASS)
 from tests.emulators.rapidshare import ERRORS as RS_ERRORS
+from tests.linkservices import NITRO, PM_LOGIN, PM_PIN, PORTAL_KEY, RG_ONE, RS_LOGIN, RS_OWN, RS_PASS
 from vfs.config import load_config
 from vfs.sources.portal import PortalSource
 from vfs.sources.premiumize import PremiumizeSource
 from vfs.sources.rapidshare import RapidShareSource
-
 
 LIBRARY: dict[str, Any] = {
     "hoster_links": [
@@ -32,10 +30,19 @@ LIBRARY: dict[str, Any] = {
         {"url": NITRO, "name": "x.bin", "content": {"size": 10, "seed": 2}},
     ],
     "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0, "poll_after_seconds": 1},
-    "premiumize": {"customer_id": PM_LOGIN, "pin": PM_PIN, "type": "premium",
-                   "expires_in_seconds": 86400, "fairuse_left": 0.5},
-    "rapidshare": {"login": RS_LOGIN, "password": RS_PASS, "free_countdown": 60,
-                   "account": {"type": "premium", "validuntil_in_seconds": 86400}},
+    "premiumize": {
+        "customer_id": PM_LOGIN,
+        "pin": PM_PIN,
+        "type": "premium",
+        "expires_in_seconds": 86400,
+        "fairuse_left": 0.5,
+    },
+    "rapidshare": {
+        "login": RS_LOGIN,
+        "password": RS_PASS,
+        "free_countdown": 60,
+        "account": {"type": "premium", "validuntil_in_seconds": 86400},
+    },
 }
 
 
@@ -50,13 +57,17 @@ def config(emu, tmp_path: Path, text: str):
 
 
 def portal_config(emu, tmp_path):
-    return config(emu, tmp_path, f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\n'
-                                 "max_wait = 2\n")
+    return config(
+        emu, tmp_path, f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\nmax_wait = 2\n'
+    )
 
 
 def pm_config(emu, tmp_path):
-    return config(emu, tmp_path, f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\n'
-                                 f'api_url = "{emu.urls["premiumize"]}"\n')
+    return config(
+        emu,
+        tmp_path,
+        f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\napi_url = "{emu.urls["premiumize"]}"\n',
+    )
 
 
 def rs_config(emu, tmp_path, login: bool = True):
@@ -66,6 +77,7 @@ def rs_config(emu, tmp_path, login: bool = True):
 
 # ---- the tables ----------------------------------------------------------------
 
+
 def test_every_documented_code_has_a_rule_with_its_source():
     """Each client's table covers every code its document (and the research notes)
     lists, and every rule says which fact it follows."""
@@ -74,25 +86,51 @@ def test_every_documented_code_has_a_rule_with_its_source():
 
     assert set(portal.STATUSES) == {1, 2, 52, 54, 55, 56, 101, 102, 103, 104, 105, 106, 107, 900, 999}
     assert set(premiumize.STATUSES) == {0, 2, 400, 401, 402, 403, 404, 428, 500, 502, 503, 509}
-    sentences = [RS_ERRORS[k][0].lower() for k in RS_ERRORS if k != "server_error"]   # undocumented
+    sentences = [RS_ERRORS[k][0].lower() for k in RS_ERRORS if k != "server_error"]  # undocumented
     assert all(any(s.startswith(prefix) for prefix, _ in rapidshare.ERRORS) for s in sentences)
-    rules = [*portal.STATUSES.values(), *premiumize.STATUSES.values(),
-             *(rule for _, rule in rapidshare.ERRORS), *rapidshare.CHECK_STATUS.values()]
+    rules = [
+        *portal.STATUSES.values(),
+        *premiumize.STATUSES.values(),
+        *(rule for _, rule in rapidshare.ERRORS),
+        *rapidshare.CHECK_STATUS.values(),
+    ]
     assert all(rule.source and rule.meaning in (WAIT, USER, PERMANENT) for rule in rules)
 
 
 # ---- portal ----------------------------------------------------------------
 
-@pytest.mark.parametrize("status, retry, expected", [
-    (1, None, "auth"), (2, None, "auth"),
-    (52, None, "waiting"), (54, 3600, "waiting"), (55, 60, "waiting"), (56, 60, "waiting"),
-    (101, None, "failed"), (102, None, "failed"), (103, None, "failed"), (104, None, "failed"),
-    (105, 300, "waiting"), (106, 120, "waiting"), (107, 120, "waiting"),
-    (900, None, "failed"), (999, 600, "waiting"),
-])
+
+@pytest.mark.parametrize(
+    "status, retry, expected",
+    [
+        (1, None, "auth"),
+        (2, None, "auth"),
+        (52, None, "waiting"),
+        (54, 3600, "waiting"),
+        (55, 60, "waiting"),
+        (56, 60, "waiting"),
+        (101, None, "failed"),
+        (102, None, "failed"),
+        (103, None, "failed"),
+        (104, None, "failed"),
+        (105, 300, "waiting"),
+        (106, 120, "waiting"),
+        (107, 120, "waiting"),
+        (900, None, "failed"),
+        (999, 600, "waiting"),
+    ],
+)
 async def test_portal_error_statuses(emu, tmp_path, status, retry, expected):
-    emu.action("portal", "inject_error", {"status": status, "endpoint": "unrestrict", "count": 5,
-                                          **({"retry_in_seconds": retry} if retry else {})})
+    emu.action(
+        "portal",
+        "inject_error",
+        {
+            "status": status,
+            "endpoint": "unrestrict",
+            "count": 5,
+            **({"retry_in_seconds": retry} if retry else {}),
+        },
+    )
     async with httpx.AsyncClient() as http:
         source = PortalSource(portal_config(emu, tmp_path), http)
         await source.check()
@@ -104,7 +142,7 @@ async def test_portal_error_statuses(emu, tmp_path, status, retry, expected):
         assert row.state == expected and f"status {status}" in row.reason
         status_text = source.status_text(await source._rows())
         assert f"{expected:<8} {RG_ONE}: portal status {status}" in status_text
-        if expected == "waiting":   # a long retry_in_seconds is recorded, not slept
+        if expected == "waiting":  # a long retry_in_seconds is recorded, not slept
             assert "retry at" in status_text
     assert emu.calls("portal", "POST /unrestrict") == 1
 
@@ -137,7 +175,7 @@ async def test_portal_remote_error_stops_and_link_ids_are_reused(emu, tmp_path):
         [row] = await source.add_links([RG_ONE])
         assert row.state == "ok"
         emu.action("portal", "inject_error", {"status": 55, "endpoint": "link", "retry_in_seconds": 120})
-        with pytest.raises(RateLimited):     # retry_in_seconds beyond the bound: fail fast
+        with pytest.raises(RateLimited):  # retry_in_seconds beyond the bound: fail fast
             await source.resolve(RG_ONE)
         assert "retry in 120s" in source.status_text(await source._rows())
         emu.action("portal", "fail_link", {"url": RG_ONE})
@@ -162,11 +200,24 @@ async def test_portal_expired_link_is_reminted_under_the_same_id(emu, tmp_path):
 
 # ---- Premiumize --------------------------------------------------------------
 
-@pytest.mark.parametrize("status, expected", [
-    (0, "waiting"), (2, "waiting"), (400, "failed"), (401, "auth"), (402, "auth"), (403, "waiting"),
-    (404, "failed"), (428, "waiting"), (500, "waiting"), (502, "waiting"), (503, "waiting"),
-    (509, "waiting"),
-])
+
+@pytest.mark.parametrize(
+    "status, expected",
+    [
+        (0, "waiting"),
+        (2, "waiting"),
+        (400, "failed"),
+        (401, "auth"),
+        (402, "auth"),
+        (403, "waiting"),
+        (404, "failed"),
+        (428, "waiting"),
+        (500, "waiting"),
+        (502, "waiting"),
+        (503, "waiting"),
+        (509, "waiting"),
+    ],
+)
 @pytest.mark.parametrize("http_status", [False, True], ids=["body-only", "http-line-too"])
 async def test_premiumize_error_statuses(emu, tmp_path, status, expected, http_status):
     """Whether the HTTP status line carries the code too is open (docs/providers.md, "Premiumize"): both."""
@@ -181,15 +232,18 @@ async def test_premiumize_error_statuses(emu, tmp_path, status, expected, http_s
             return
         [row] = await source.add_links([RG_ONE])
         assert row.state == expected and f"status {status}" in row.reason
-        if expected == "waiting":     # 5xx: retry after minutes, recorded
+        if expected == "waiting":  # 5xx: retry after minutes, recorded
             assert row.retry_at is not None and row.retry_at > row.added_at + 60
     assert emu.calls("premiumize", "directdownloadlink") == 1
 
 
-@pytest.mark.parametrize("action, args, words", [
-    ("set_account_type", {"type": "free"}, "free"),
-    ("set_expires", {"expires_in_seconds": -10}, "free"),   # a lapsed account reads as free
-])
+@pytest.mark.parametrize(
+    "action, args, words",
+    [
+        ("set_account_type", {"type": "free"}, "free"),
+        ("set_expires", {"expires_in_seconds": -10}, "free"),  # a lapsed account reads as free
+    ],
+)
 async def test_premiumize_refuses_free_or_expired_accounts(emu, tmp_path, action, args, words):
     emu.action("premiumize", action, args)
     async with httpx.AsyncClient() as http:
@@ -215,13 +269,27 @@ async def test_premiumize_rejects_unsupported_links_early_and_shows_fair_use(emu
 # ---- RapidShare --------------------------------------------------------------
 
 RS_EXPECTED = {
-    "login_failed": "auth", "account_locked": "auth", "login_invalid": "auth",
-    "rapidpro_expired": "auth", "rapidpro_required": "waiting", "no_traffic": "waiting",
-    "ip_wait": "waiting", "file_not_found": "failed", "file_deleted": "failed",
-    "fileid_invalid": "failed", "illegal": "failed", "filename_invalid": "failed",
-    "folder_not_found": "failed", "slots_full": "waiting", "flooding": "waiting",
-    "permission_denied": "failed", "maintenance": "waiting", "invalid_routine": "failed",
-    "dlauth_invalid": "waiting", "dlauth_wait": "waiting", "server_error": "waiting",
+    "login_failed": "auth",
+    "account_locked": "auth",
+    "login_invalid": "auth",
+    "rapidpro_expired": "auth",
+    "rapidpro_required": "waiting",
+    "no_traffic": "waiting",
+    "ip_wait": "waiting",
+    "file_not_found": "failed",
+    "file_deleted": "failed",
+    "fileid_invalid": "failed",
+    "illegal": "failed",
+    "filename_invalid": "failed",
+    "folder_not_found": "failed",
+    "slots_full": "waiting",
+    "flooding": "waiting",
+    "permission_denied": "failed",
+    "maintenance": "waiting",
+    "invalid_routine": "failed",
+    "dlauth_invalid": "waiting",
+    "dlauth_wait": "waiting",
+    "server_error": "waiting",
 }
 
 
@@ -245,8 +313,10 @@ async def test_rapidshare_error_lines(emu, tmp_path, error, refs):
         assert row.retry_at - row.added_at == pytest.approx(90, abs=5)
 
 
-@pytest.mark.parametrize("status, expected", [("deleted", "failed"), ("illegal", "failed"),
-                                              ("server_down", "waiting"), ("locked", "failed")])
+@pytest.mark.parametrize(
+    "status, expected",
+    [("deleted", "failed"), ("illegal", "failed"), ("server_down", "waiting"), ("locked", "failed")],
+)
 async def test_rapidshare_checkfiles_statuses(emu, tmp_path, status, expected):
     emu.action("rapidshare", "set_file", {"fileid": "555", "status": status})
     async with httpx.AsyncClient() as http:
@@ -262,6 +332,6 @@ async def test_rapidshare_long_free_countdown_fails_fast(emu, tmp_path):
         [row] = await source.add_links([RS_OWN])
         assert row.state == "ok" and row.data["md5"]
         with pytest.raises(NotReady, match="countdown"):
-            await source.resolve(RS_OWN)          # 60 s countdown > max_wait 2 s
+            await source.resolve(RS_OWN)  # 60 s countdown > max_wait 2 s
         assert "countdown" in source.status_text(await source._rows())
         assert source.xattrs_for((await source._rows())[0])["user.md5"] == row.data["md5"].encode()

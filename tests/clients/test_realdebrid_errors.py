@@ -15,10 +15,45 @@ TOKEN = "rd-good-token"
 USER = "GET /user"
 
 # the HTTP status each code comes with (NOTES 2.2 where it says, else a plausible one)
-STATUS = {-1: 500, 1: 400, 2: 400, 3: 404, 4: 405, 5: 429, 6: 503, 7: 404, 8: 401, 9: 403, 10: 403,
-          11: 403, 12: 403, 13: 403, 14: 403, 15: 403, 16: 503, 17: 503, 18: 503, 19: 503, 20: 403,
-          21: 509, 22: 403, 23: 403, 24: 503, 25: 503, 26: 400, 27: 503, 28: 400, 29: 400, 30: 400,
-          32: 400, 33: 400, 34: 429, 35: 451, 36: 503, 37: 403}
+STATUS = {
+    -1: 500,
+    1: 400,
+    2: 400,
+    3: 404,
+    4: 405,
+    5: 429,
+    6: 503,
+    7: 404,
+    8: 401,
+    9: 403,
+    10: 403,
+    11: 403,
+    12: 403,
+    13: 403,
+    14: 403,
+    15: 403,
+    16: 503,
+    17: 503,
+    18: 503,
+    19: 503,
+    20: 403,
+    21: 509,
+    22: 403,
+    23: 403,
+    24: 503,
+    25: 503,
+    26: 400,
+    27: 503,
+    28: 400,
+    29: 400,
+    30: 400,
+    32: 400,
+    33: 400,
+    34: 429,
+    35: 451,
+    36: 503,
+    37: 403,
+}
 
 
 def test_the_table_covers_every_documented_code():
@@ -35,7 +70,7 @@ def test_replies_without_a_known_code_fall_back_on_the_status():
     assert isinstance(error_for("/x", 404, "", None), NotFound)
     assert isinstance(error_for("/x", 451, "", None), FileUnavailable)
     assert isinstance(error_for("/x", 502, "<html>", None), TemporaryError)
-    assert isinstance(error_for("/x", 503, "odd", 99), TemporaryError)     # unknown code
+    assert isinstance(error_for("/x", 503, "odd", 99), TemporaryError)  # unknown code
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +83,11 @@ def emu():
 async def test_each_code_from_the_emulator(emu, code):
     rule = ERROR_TABLE[code]
     retried = issubclass(rule.error, (TemporaryError, RateLimited)) and (rule.wait or 0) <= RETRY_WAIT_MAX
-    emu.action("realdebrid", "inject_error", {"route": USER, "status": STATUS[code],
-                                              "error": f"error_{code}", "code": code, "times": 1})
+    emu.action(
+        "realdebrid",
+        "inject_error",
+        {"route": USER, "status": STATUS[code], "error": f"error_{code}", "code": code, "times": 1},
+    )
     before = emu.calls("realdebrid", USER)
     async with httpx.AsyncClient() as http:
         client = RealDebridClient(http, emu.urls["realdebrid"], TOKEN)

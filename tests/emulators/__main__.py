@@ -28,10 +28,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--faults", default=None, help="JSON patch of initial faults")
     parser.add_argument("--latency", default=None, help="data host latency, e.g. 20ms")
     parser.add_argument("--per-conn-rate", default=None, help="data host cap per connection, e.g. 25MB")
-    parser.add_argument("--data-base-url", default=None,
-                        help="base URL of minted direct links (default: this server's own data "
-                             "host); a benchmark points it at a real web server that serves "
-                             "/data/<token>/<name> as the file <name>")
+    parser.add_argument(
+        "--data-base-url",
+        default=None,
+        help="base URL of minted direct links (default: this server's own data "
+        "host); a benchmark points it at a real web server that serves "
+        "/data/<token>/<name> as the file <name>",
+    )
     args = parser.parse_args(argv)
 
     state = EmulatorState(library=load_library(args.library))
@@ -56,8 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(urls), flush=True)
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_keep_alive=30)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -16,13 +16,20 @@ from .state import EmulatorState
 
 # service name -> module in this package; each module offers
 # `build(state) -> ASGI app` and `API_PATH` (the API base below its prefix).
-SERVICE_MODULES = ("realdebrid", "rapidgator", "portal", "premiumize", "rapidshare",
-                   "plex", "jellyfin", "emby")
+SERVICE_MODULES = (
+    "realdebrid",
+    "rapidgator",
+    "portal",
+    "premiumize",
+    "rapidshare",
+    "plex",
+    "jellyfin",
+    "emby",
+)
 
 
 def available_services() -> list[str]:
-    return [name for name in SERVICE_MODULES
-            if importlib.util.find_spec(f"{__package__}.{name}") is not None]
+    return [name for name in SERVICE_MODULES if importlib.util.find_spec(f"{__package__}.{name}") is not None]
 
 
 def build_app(state: EmulatorState) -> tuple[Starlette, dict[str, str]]:

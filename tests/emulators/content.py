@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 PATTERN_PERIOD = 1_048_573  # prime, just under 1 MiB
 CHUNK = 1 << 20
@@ -47,7 +48,7 @@ class SyntheticContent:
         while pos < end:
             start = pos % PATTERN_PERIOD
             n = min(end - pos, PATTERN_PERIOD)
-            parts.append(pattern[start:start + n])
+            parts.append(pattern[start : start + n])
             pos += n
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
@@ -61,7 +62,7 @@ class BytesContent:
         return len(self.data)
 
     def read(self, offset: int, length: int) -> bytes:
-        return self.data[offset:offset + length]
+        return self.data[offset : offset + length]
 
 
 @dataclass(frozen=True)

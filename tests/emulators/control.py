@@ -59,12 +59,14 @@ def build(state: EmulatorState) -> Starlette:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(result)
 
-    return Starlette(routes=[
-        Route("/stats", stats),
-        Route("/stats/reset", stats_reset, methods=["POST"]),
-        Route("/faults", faults, methods=["POST"]),
-        Route("/faults/reset", faults_reset, methods=["POST"]),
-        Route("/expire_links", expire_links, methods=["POST"]),
-        Route("/state/{service}", service_view),
-        Route("/{service}/{action}", service_action, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/stats", stats),
+            Route("/stats/reset", stats_reset, methods=["POST"]),
+            Route("/faults", faults, methods=["POST"]),
+            Route("/faults/reset", faults_reset, methods=["POST"]),
+            Route("/expire_links", expire_links, methods=["POST"]),
+            Route("/state/{service}", service_view),
+            Route("/{service}/{action}", service_action, methods=["POST"]),
+        ]
+    )

@@ -20,9 +20,11 @@ from .state import EmulatorState
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 SEND_CHUNK = 256 * 1024
-ERROR_PAGE = (b"<!DOCTYPE html><html><head><title>Link expired</title></head><body>"
-              b"<h1>This download link has expired</h1><p>Please generate a new one.</p></body></html>")
-WRONG_RANGE_SHIFT = 4096       # a wrong range starts this far from the asked start
+ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Link expired</title></head><body>"
+    b"<h1>This download link has expired</h1><p>Please generate a new one.</p></body></html>"
+)
+WRONG_RANGE_SHIFT = 4096  # a wrong range starts this far from the asked start
 
 
 class DroppedConnection(Exception):
@@ -90,8 +92,9 @@ class DataApp:
         headers = dict((k.decode().lower(), v.decode()) for k, v in scope["headers"])
         wanted = None if faults.ignore_range else parse_range(headers.get("range"), size)
         if wanted == "416":
-            return await _plain(send, 416, b"range not satisfiable",
-                                [(b"content-range", f"bytes */{size}".encode())])
+            return await _plain(
+                send, 416, b"range not satisfiable", [(b"content-range", f"bytes */{size}".encode())]
+            )
         common = [
             (b"accept-ranges", b"bytes"),
             (b"content-type", faults.content_type.encode()),
@@ -108,7 +111,7 @@ class DataApp:
                 shift = WRONG_RANGE_SHIFT if start < WRONG_RANGE_SHIFT else -WRONG_RANGE_SHIFT
                 start, end = start + shift, min(size, end + shift)
             if faults.max_range_bytes > 0:
-                end = min(end, start + faults.max_range_bytes)   # RFC 9110 allows a shorter range
+                end = min(end, start + faults.max_range_bytes)  # RFC 9110 allows a shorter range
             common.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
         common.append((b"content-length", str(end - start).encode()))
         await send({"type": "http.response.start", "status": status, "headers": common})
@@ -148,8 +151,9 @@ class DataApp:
         await send({"type": "http.response.body", "body": b""})
 
 
-async def _plain(send: Any, status: int, body: bytes, extra: list | None = None,
-                 content_type: bytes = b"text/plain") -> None:
+async def _plain(
+    send: Any, status: int, body: bytes, extra: list | None = None, content_type: bytes = b"text/plain"
+) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
     await send({"type": "http.response.body", "body": body})

@@ -29,5 +29,9 @@ def token_of(request: Request) -> str | None:
 def build(state: EmulatorState) -> Starlette:
     server = MediaServer(state, NAME, {"token": "emby-key", "tokens": [], "user_tokens": []})
     handler = media_updated(server, token_of)
-    return Starlette(routes=[Route("/Library/Media/Updated", handler, methods=["POST"]),
-                             Route("/emby/Library/Media/Updated", handler, methods=["POST"])])
+    return Starlette(
+        routes=[
+            Route("/Library/Media/Updated", handler, methods=["POST"]),
+            Route("/emby/Library/Media/Updated", handler, methods=["POST"]),
+        ]
+    )

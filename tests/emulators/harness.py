@@ -28,8 +28,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import httpx
 
@@ -93,8 +94,9 @@ class EmulatorHandle:
 
 
 @contextlib.contextmanager
-def run_emulator(library: dict[str, Any] | str = "sample",
-                 extra_args: Sequence[str] = ()) -> Iterator[EmulatorHandle]:
+def run_emulator(
+    library: dict[str, Any] | str = "sample", extra_args: Sequence[str] = ()
+) -> Iterator[EmulatorHandle]:
     """Starts the emulator with `library` (a dict, or "sample") and yields its handle."""
     with tempfile.TemporaryDirectory(prefix="debridfs-emu-") as tmp:
         if isinstance(library, str):
@@ -106,10 +108,23 @@ def run_emulator(library: dict[str, Any] | str = "sample",
         stderr_path = Path(tmp) / "stderr.log"
         with open(stderr_path, "wb") as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.emulators", "--host", "127.0.0.1", "--port", "0",
-                 "--library", library_arg, *extra_args],
-                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=stderr,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.emulators",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--library",
+                    library_arg,
+                    *extra_args,
+                ],
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         handle = None
         try:
             line = _first_line(proc, START_TIMEOUT)

@@ -50,8 +50,13 @@ def hoster_links(state: EmulatorState) -> dict[str, HosterLink]:
     if cached is None:
         cached = {}
         for entry in state.library.get("hoster_links", []):
-            link = HosterLink(entry["url"], entry["name"], content_from_spec(entry["content"]),
-                              bool(entry.get("offline", False)), entry.get("md5"))
+            link = HosterLink(
+                entry["url"],
+                entry["name"],
+                content_from_spec(entry["content"]),
+                bool(entry.get("offline", False)),
+                entry.get("md5"),
+            )
             cached[_normalise(link.url)] = link
         state.services["_hoster_links"] = cached
     return cached
@@ -78,10 +83,20 @@ class DataDelegate(Response):
 
 def sample_hoster_links() -> list[dict[str, Any]]:
     return [
-        {"url": "https://rapidgator.net/file/0123456789abcdef0123456789abcdef/sample.one.mkv.html",
-         "name": "sample.one.mkv", "content": {"size": 24 * 1024 * 1024, "seed": 9001}},
-        {"url": "https://rg.to/file/fedcba9876543210fedcba9876543210/sample.two.mp4.html",
-         "name": "sample.two.mp4", "content": {"size": 8 * 1024 * 1024, "seed": 9002}},
-        {"url": "https://rapidgator.net/file/00000000000000000000000000000000/gone.avi.html",
-         "name": "gone.avi", "content": {"size": 1000, "seed": 9003}, "offline": True},
+        {
+            "url": "https://rapidgator.net/file/0123456789abcdef0123456789abcdef/sample.one.mkv.html",
+            "name": "sample.one.mkv",
+            "content": {"size": 24 * 1024 * 1024, "seed": 9001},
+        },
+        {
+            "url": "https://rg.to/file/fedcba9876543210fedcba9876543210/sample.two.mp4.html",
+            "name": "sample.two.mp4",
+            "content": {"size": 8 * 1024 * 1024, "seed": 9002},
+        },
+        {
+            "url": "https://rapidgator.net/file/00000000000000000000000000000000/gone.avi.html",
+            "name": "gone.avi",
+            "content": {"size": 1000, "seed": 9003},
+            "offline": True,
+        },
     ]

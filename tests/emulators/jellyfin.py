@@ -49,13 +49,16 @@ def media_updated(server: MediaServer, token: Any) -> Any:
             return server.reply(record, Response(b"", 401))
         body = record["body"]
         if not isinstance(body, dict) or "unparsable" in body:
-            return server.reply(record, JSONResponse({"title": "One or more validation errors occurred.",
-                                                      "status": 400}, 400))
+            return server.reply(
+                record, JSONResponse({"title": "One or more validation errors occurred.", "status": 400}, 400)
+            )
         return server.reply(record, Response(b"", 204))
+
     return handler
 
 
 def build(state: EmulatorState) -> Starlette:
     server = MediaServer(state, NAME, {"token": "jf-key", "tokens": [], "user_tokens": []})
-    return Starlette(routes=[Route("/Library/Media/Updated", media_updated(server, token_of),
-                                   methods=["POST"])])
+    return Starlette(
+        routes=[Route("/Library/Media/Updated", media_updated(server, token_of), methods=["POST"])]
+    )

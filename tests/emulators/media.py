@@ -20,10 +20,29 @@ from typing import Any
 from .library import sample_library
 
 SECONDS = 12
-SOURCES = ["-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={SECONDS}",
-           "-f", "lavfi", "-i", f"sine=frequency=440:duration={SECONDS}"]
-CODECS = ["-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-pix_fmt", "yuv420p",
-          "-c:a", "aac", "-shortest"]
+SOURCES = [
+    "-f",
+    "lavfi",
+    "-i",
+    f"testsrc2=size=640x360:rate=25:duration={SECONDS}",
+    "-f",
+    "lavfi",
+    "-i",
+    f"sine=frequency=440:duration={SECONDS}",
+]
+CODECS = [
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-g",
+    "50",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-shortest",
+]
 
 
 def make_media(directory: Path) -> dict[str, Path]:
@@ -47,8 +66,9 @@ def media_library(directory: Path) -> dict[str, Any]:
     media = make_media(directory)
     library = sample_library()
     rd = library["realdebrid"]
-    entries = [(d, "filename") for d in rd["downloads"]] + \
-        [(f, "path") for t in rd["torrents"] for f in t.get("files", [])]
+    entries = [(d, "filename") for d in rd["downloads"]] + [
+        (f, "path") for t in rd["torrents"] for f in t.get("files", [])
+    ]
     for entry, key in entries:
         suffix = entry[key].rsplit(".", 1)[-1].lower()
         if suffix in media:

@@ -46,8 +46,13 @@ class MediaServer:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = {"unparsable": raw.decode(errors="replace")}
-        record = {"method": request.method, "path": request.url.path.removeprefix(f"/{self.name}"),
-                  "query": dict(request.query_params), "body": body, "status": 0}
+        record = {
+            "method": request.method,
+            "path": request.url.path.removeprefix(f"/{self.name}"),
+            "query": dict(request.query_params),
+            "body": body,
+            "status": 0,
+        }
         self.calls.append(record)
         return record, None
 
@@ -57,8 +62,10 @@ class MediaServer:
         return response
 
     def control_view(self) -> dict[str, Any]:
-        return {"calls": self.calls, "section": {k: v for k, v in self.section.items()
-                                                  if k not in ("token", "tokens")}}
+        return {
+            "calls": self.calls,
+            "section": {k: v for k, v in self.section.items() if k not in ("token", "tokens")},
+        }
 
     def control_action(self, action: str, args: dict[str, Any]) -> dict[str, Any]:
         if action == "reset":

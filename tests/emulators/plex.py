@@ -38,8 +38,10 @@ UNAUTHORIZED = b"<html><head><title>Unauthorized</title></head><body><h1>401 Una
 
 
 def sample_section() -> dict[str, Any]:
-    return {"token": "plex-token", "sections": [
-        {"key": "1", "title": "Movies", "type": "movie", "locations": ["/data/movies"]}]}
+    return {
+        "token": "plex-token",
+        "sections": [{"key": "1", "title": "Movies", "type": "movie", "locations": ["/data/movies"]}],
+    }
 
 
 def build(state: EmulatorState) -> Starlette:
@@ -53,23 +55,54 @@ def build(state: EmulatorState) -> Starlette:
         now = int(time.time())
         directories = []
         for i, s in enumerate(server.section["sections"]):
-            directories.append({
-                "allowSync": True, "art": "/:/resources/movie-fanart.jpg", "composite": "",
-                "filters": True, "refreshing": False, "thumb": "", "key": str(s["key"]),
-                "type": s.get("type", "movie"), "title": s.get("title", f"Section {s['key']}"),
-                "agent": "tv.plex.agents.movie", "scanner": "Plex Movie", "language": "en-US",
-                "uuid": f"00000000-0000-0000-0000-{int(s['key']):012d}", "updatedAt": now,
-                "createdAt": now - 86400, "scannedAt": now, "content": True, "directory": True,
-                "contentChangedAt": i, "hidden": 0,
-                "Location": [{"id": 100 * (i + 1) + j, "path": p} for j, p in enumerate(s.get("locations", []))]})
+            directories.append(
+                {
+                    "allowSync": True,
+                    "art": "/:/resources/movie-fanart.jpg",
+                    "composite": "",
+                    "filters": True,
+                    "refreshing": False,
+                    "thumb": "",
+                    "key": str(s["key"]),
+                    "type": s.get("type", "movie"),
+                    "title": s.get("title", f"Section {s['key']}"),
+                    "agent": "tv.plex.agents.movie",
+                    "scanner": "Plex Movie",
+                    "language": "en-US",
+                    "uuid": f"00000000-0000-0000-0000-{int(s['key']):012d}",
+                    "updatedAt": now,
+                    "createdAt": now - 86400,
+                    "scannedAt": now,
+                    "content": True,
+                    "directory": True,
+                    "contentChangedAt": i,
+                    "hidden": 0,
+                    "Location": [
+                        {"id": 100 * (i + 1) + j, "path": p} for j, p in enumerate(s.get("locations", []))
+                    ],
+                }
+            )
         if want_json:
-            return JSONResponse({"MediaContainer": {"size": len(directories), "allowSync": False,
-                                                    "title1": "Plex Library", "Directory": directories}})
-        parts = ['<?xml version="1.0" encoding="UTF-8"?>',
-                 f'<MediaContainer size="{len(directories)}" allowSync="0" title1="Plex Library">']
+            return JSONResponse(
+                {
+                    "MediaContainer": {
+                        "size": len(directories),
+                        "allowSync": False,
+                        "title1": "Plex Library",
+                        "Directory": directories,
+                    }
+                }
+            )
+        parts = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            f'<MediaContainer size="{len(directories)}" allowSync="0" title1="Plex Library">',
+        ]
         for d in directories:
-            attrs = " ".join(f"{k}={quoteattr(str(int(v) if isinstance(v, bool) else v))}"
-                             for k, v in d.items() if k != "Location")
+            attrs = " ".join(
+                f"{k}={quoteattr(str(int(v) if isinstance(v, bool) else v))}"
+                for k, v in d.items()
+                if k != "Location"
+            )
             parts.append(f"<Directory {attrs}>")
             parts += [f'<Location id="{loc["id"]}" path={quoteattr(loc["path"])} />' for loc in d["Location"]]
             parts.append("</Directory>")
@@ -96,7 +129,9 @@ def build(state: EmulatorState) -> Starlette:
             return server.reply(record, Response(b"", 404))
         return server.reply(record, Response(b"", 200))
 
-    return Starlette(routes=[
-        Route("/library/sections", sections, methods=["GET"]),
-        Route("/library/sections/{key}/refresh", refresh, methods=["GET", "PUT", "POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/library/sections", sections, methods=["GET"]),
+            Route("/library/sections/{key}/refresh", refresh, methods=["GET", "PUT", "POST"]),
+        ]
+    )

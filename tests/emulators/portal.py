@@ -100,8 +100,23 @@ from .state import EmulatorState
 NAME = "portal"
 API_PATH = "/api/external/v1"
 
-STATUS_HTTP = {1: 401, 2: 403, 52: 402, 54: 429, 55: 429, 56: 429, 101: 400, 102: 403,
-               103: 400, 104: 404, 105: 503, 106: 502, 107: 429, 900: 400, 999: 500}
+STATUS_HTTP = {
+    1: 401,
+    2: 403,
+    52: 402,
+    54: 429,
+    55: 429,
+    56: 429,
+    101: 400,
+    102: 403,
+    103: 400,
+    104: 404,
+    105: 503,
+    106: 502,
+    107: 429,
+    900: 400,
+    999: 500,
+}
 STATUS_MSG = {
     1: "Missing or invalid API key",
     2: "Account not usable",
@@ -122,21 +137,32 @@ STATUS_MSG = {
 DEFAULT_RETRY = {54: 3600, 55: 60, 56: 60, 105: 300, 107: 120}
 HTTP_TO_STATUS = {401: 1, 402: 52, 403: 2, 404: 104, 400: 900, 429: 106, 500: 999, 503: 105}
 
-DEFAULT_HOSTS = [{
-    "platform": "RapidGator", "domains": ["rapidgator.net", "rg.to"], "maxChunks": 16,
-    "maxDownloads": 3, "resumable": True, "currently_working": True,
-    "trafficleft": 50_000_000_000, "trafficmax_daily": 200_000_000_000,
-}]
+DEFAULT_HOSTS = [
+    {
+        "platform": "RapidGator",
+        "domains": ["rapidgator.net", "rg.to"],
+        "maxChunks": 16,
+        "maxDownloads": 3,
+        "resumable": True,
+        "currently_working": True,
+        "trafficleft": 50_000_000_000,
+        "trafficmax_daily": 200_000_000_000,
+    }
+]
 DEFAULT_ACCOUNT = {
-    "trafficleft": 466_894_644_646, "trafficmax": 1_099_511_627_776,
-    "trafficmax_daily": 64_424_509_440, "expires_in_seconds": None, "usable": True,
+    "trafficleft": 466_894_644_646,
+    "trafficmax": 1_099_511_627_776,
+    "trafficmax_daily": 64_424_509_440,
+    "expires_in_seconds": None,
+    "usable": True,
     "login_check_interval": 1_800_000,
 }
 
 
 class PortalError(Exception):
-    def __init__(self, status: int, msg: str | None = None, retry: int | None = None,
-                 http: int | None = None) -> None:
+    def __init__(
+        self, status: int, msg: str | None = None, retry: int | None = None, http: int | None = None
+    ) -> None:
         super().__init__(status)
         self.status = status
         self.msg = msg or STATUS_MSG.get(status, "Error")
@@ -179,23 +205,31 @@ class PortalService:
         self.link_ttl = section.get("link_ttl")
         self.max_active = section.get("max_active_per_platform")
         self.variant: dict[str, Any] = {}
-        self.set_variant({"filesize_format": section.get("filesize_format", "string"),
-                          "unrestrict_shape": section.get("unrestrict_shape", "current"),
-                          "grouped_hosts": section.get("grouped_hosts", True)})
+        self.set_variant(
+            {
+                "filesize_format": section.get("filesize_format", "string"),
+                "unrestrict_shape": section.get("unrestrict_shape", "current"),
+                "grouped_hosts": section.get("grouped_hosts", True),
+            }
+        )
         rl = section.get("rate_limit", {})
         self.rate_requests = int(rl.get("requests", 0))
         self.rate_window = float(rl.get("window_seconds", 60))
         self.recent: collections.deque[float] = collections.deque()
-        self.overrides: dict[str, dict[str, Any]] = {_norm(u): dict(o) for u, o in
-                                                     section.get("links", {}).items()}
-        self.links: dict[str, dict[str, Any]] = {}     # linkId -> record
-        self.by_url: dict[str, str] = {}               # normalised url -> linkId
+        self.overrides: dict[str, dict[str, Any]] = {
+            _norm(u): dict(o) for u, o in section.get("links", {}).items()
+        }
+        self.links: dict[str, dict[str, Any]] = {}  # linkId -> record
+        self.by_url: dict[str, str] = {}  # normalised url -> linkId
         self.daily_usage: collections.Counter[str] = collections.Counter()  # platform -> bytes
         self.injected: list[dict[str, Any]] = []
 
     def set_variant(self, args: dict[str, Any]) -> None:
-        choices = {"filesize_format": ("string", "number", "unknown_until_ready"),
-                   "unrestrict_shape": ("current", "legacy"), "grouped_hosts": (True, False)}
+        choices = {
+            "filesize_format": ("string", "number", "unknown_until_ready"),
+            "unrestrict_shape": ("current", "legacy"),
+            "grouped_hosts": (True, False),
+        }
         for key, value in args.items():
             if value not in choices[key]:
                 raise ValueError(f"{key} must be one of {choices[key]}")
@@ -216,8 +250,9 @@ class PortalService:
         return {
             "account": self.account_data(),
             "hosts": self.hosts,
-            "links": {lid: {k: v for k, v in rec.items() if k != "hoster"}
-                      for lid, rec in self.links.items()},
+            "links": {
+                lid: {k: v for k, v in rec.items() if k != "hoster"} for lid, rec in self.links.items()
+            },
             "daily_usage": dict(self.daily_usage),
             "ready_after_polls": self.ready_after_polls,
             "injected": self.injected,
@@ -254,10 +289,16 @@ class PortalService:
             self._fail(self.links[lid])
         elif action == "inject_error":
             status = int(args["status"])
-            self.injected.append({"status": status, "count": int(args.get("count", 1)),
-                                  "endpoint": args.get("endpoint", "any"),
-                                  "retry_in_seconds": args.get("retry_in_seconds"),
-                                  "http": args.get("http"), "msg": args.get("msg")})
+            self.injected.append(
+                {
+                    "status": status,
+                    "count": int(args.get("count", 1)),
+                    "endpoint": args.get("endpoint", "any"),
+                    "retry_in_seconds": args.get("retry_in_seconds"),
+                    "http": args.get("http"),
+                    "msg": args.get("msg"),
+                }
+            )
         elif action == "set_account":
             for key, value in args.items():
                 if key == "expires_in_seconds":
@@ -296,8 +337,9 @@ class PortalService:
             if item["count"] > 0 and item["endpoint"] in ("any", endpoint):
                 item["count"] -= 1
                 self.injected = [i for i in self.injected if i["count"] > 0]
-                return PortalError(item["status"], item.get("msg"), item.get("retry_in_seconds"),
-                                   item.get("http"))
+                return PortalError(
+                    item["status"], item.get("msg"), item.get("retry_in_seconds"), item.get("http")
+                )
         return None
 
     def throttle(self) -> PortalError | None:
@@ -338,9 +380,14 @@ class PortalService:
         else:
             size = str(rec["filesize"])
         if self.legacy:
-            return {"link": rec["link"], "filename": rec["filename"], "filesize": size,
-                    "hostDomain": rec["hostDomain"], "maxchunks": rec["maxchunks"],
-                    "resumable": rec["resumable"]}
+            return {
+                "link": rec["link"],
+                "filename": rec["filename"],
+                "filesize": size,
+                "hostDomain": rec["hostDomain"],
+                "maxchunks": rec["maxchunks"],
+                "resumable": rec["resumable"],
+            }
         data: dict[str, Any] = {
             "linkId": rec["linkId"],
             "download_ready": rec["ready"],
@@ -351,11 +398,13 @@ class PortalService:
         }
         if unrestrict:
             data["hostDomain"] = rec["hostDomain"]
-        data.update({
-            "maxchunks": rec["maxchunks"],
-            "resumable": rec["resumable"],
-            "poll_after_seconds": self.error_poll_after if error else self.poll_after,
-        })
+        data.update(
+            {
+                "maxchunks": rec["maxchunks"],
+                "resumable": rec["resumable"],
+                "poll_after_seconds": self.error_poll_after if error else self.poll_after,
+            }
+        )
         if unrestrict:
             data["reusedExisting"] = reused
         return data
@@ -385,8 +434,12 @@ class PortalService:
         key = _norm(url)
         override = self.overrides.get(key, {})
         if override.get("error"):
-            raise PortalError(int(override["error"]), override.get("msg"),
-                              override.get("retry_in_seconds"), override.get("http"))
+            raise PortalError(
+                int(override["error"]),
+                override.get("msg"),
+                override.get("retry_in_seconds"),
+                override.get("http"),
+            )
         lid = self.by_url.get(key)
         if lid is not None and self.links[lid]["remote_status"] != "error":
             return ok(self.link_data(self.links[lid], unrestrict=True, reused=True))
@@ -412,8 +465,11 @@ class PortalService:
         if host.get("trafficleft", size) < size:
             raise PortalError(107)
         if self.max_active is not None:
-            active = sum(1 for r in self.links.values()
-                         if r["platform"] == platform and r["remote_status"] not in ("done", "error"))
+            active = sum(
+                1
+                for r in self.links.values()
+                if r["platform"] == platform and r["remote_status"] not in ("done", "error")
+            )
             if active >= int(self.max_active):
                 raise PortalError(55)
 
@@ -424,11 +480,21 @@ class PortalService:
         lid = secrets.token_hex(6)
         polls = 0 if self.legacy else int(override.get("ready_after_polls", self.ready_after_polls))
         rec = {
-            "linkId": lid, "url": url, "hoster": hoster, "platform": platform,
-            "hostDomain": domain, "filename": hoster.name, "filesize": size,
-            "maxchunks": host.get("maxChunks", 16), "resumable": host.get("resumable", True),
-            "ready": False, "remote_status": "downloading", "link": None, "token": None,
-            "polls_left": polls, "polls": 0,
+            "linkId": lid,
+            "url": url,
+            "hoster": hoster,
+            "platform": platform,
+            "hostDomain": domain,
+            "filename": hoster.name,
+            "filesize": size,
+            "maxchunks": host.get("maxChunks", 16),
+            "resumable": host.get("resumable", True),
+            "ready": False,
+            "remote_status": "downloading",
+            "link": None,
+            "token": None,
+            "polls_left": polls,
+            "polls": 0,
             "error_after": override.get("remote_error_after_polls"),
         }
         self.links[lid] = rec
@@ -484,6 +550,7 @@ def build(state: EmulatorState) -> Starlette:
                 return await handler(request)
             except PortalError as exc:
                 return error_response(exc)
+
         return run
 
     async def account(request: Request) -> JSONResponse:
@@ -493,23 +560,36 @@ def build(state: EmulatorState) -> Starlette:
         rows = []
         for host in service.hosts:
             for domain in host["domains"]:
-                rows.append({"host": domain, "maxChunks": host.get("maxChunks", 16),
-                             "maxDownloads": host.get("maxDownloads", 3),
-                             "resumable": host.get("resumable", True),
-                             "currently_working": host.get("currently_working", True),
-                             "trafficleft": host.get("trafficleft", 0),
-                             "trafficmax_daily": host.get("trafficmax_daily", 0)})
+                rows.append(
+                    {
+                        "host": domain,
+                        "maxChunks": host.get("maxChunks", 16),
+                        "maxDownloads": host.get("maxDownloads", 3),
+                        "resumable": host.get("resumable", True),
+                        "currently_working": host.get("currently_working", True),
+                        "trafficleft": host.get("trafficleft", 0),
+                        "trafficmax_daily": host.get("trafficmax_daily", 0),
+                    }
+                )
         return ok({"supportedhosts": rows, "updated_at": 1710000000000})
 
     async def grouped(request: Request) -> JSONResponse:
         if not service.variant["grouped_hosts"]:
             return JSONResponse({"detail": "Not Found"}, status_code=404)
-        rows = [{"platform": h["platform"], "host": h["domains"][0],
-                 "domains": sorted(h["domains"]), "maxChunks": h.get("maxChunks", 16),
-                 "maxDownloads": h.get("maxDownloads", 3), "resumable": h.get("resumable", True),
-                 "currently_working": h.get("currently_working", True),
-                 "trafficleft": h.get("trafficleft", 0),
-                 "trafficmax_daily": h.get("trafficmax_daily", 0)} for h in service.hosts]
+        rows = [
+            {
+                "platform": h["platform"],
+                "host": h["domains"][0],
+                "domains": sorted(h["domains"]),
+                "maxChunks": h.get("maxChunks", 16),
+                "maxDownloads": h.get("maxDownloads", 3),
+                "resumable": h.get("resumable", True),
+                "currently_working": h.get("currently_working", True),
+                "trafficleft": h.get("trafficleft", 0),
+                "trafficmax_daily": h.get("trafficmax_daily", 0),
+            }
+            for h in service.hosts
+        ]
         return ok({"supportedhosts": rows, "updated_at": 1710000000000})
 
     async def unrestrict(request: Request) -> JSONResponse:
@@ -520,32 +600,48 @@ def build(state: EmulatorState) -> Starlette:
             if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
                 body = dict((await request.form()).items())
             else:
-                raise PortalError(900, "Body is not valid JSON")
+                raise PortalError(900, "Body is not valid JSON") from None
         return service.unrestrict(body)
 
     async def link(request: Request) -> JSONResponse:
         return service.poll(request.path_params["link_id"])
 
     p = API_PATH
-    return Starlette(routes=[
-        Route(f"{p}/account", endpoint("account", "GET /account", account, allow_unusable=True)),
-        Route(f"{p}/hosts", endpoint("hosts", "GET /hosts", hosts)),
-        Route(f"{p}/hosts/grouped", endpoint("hosts", "GET /hosts/grouped", grouped)),
-        Route(f"{p}/unrestrict", endpoint("unrestrict", "POST /unrestrict", unrestrict),
-              methods=["POST"]),
-        Route(f"{p}/link/{{link_id}}", endpoint("link", "GET /link/{linkId}", link)),
-    ])
+    return Starlette(
+        routes=[
+            Route(f"{p}/account", endpoint("account", "GET /account", account, allow_unusable=True)),
+            Route(f"{p}/hosts", endpoint("hosts", "GET /hosts", hosts)),
+            Route(f"{p}/hosts/grouped", endpoint("hosts", "GET /hosts/grouped", grouped)),
+            Route(
+                f"{p}/unrestrict", endpoint("unrestrict", "POST /unrestrict", unrestrict), methods=["POST"]
+            ),
+            Route(f"{p}/link/{{link_id}}", endpoint("link", "GET /link/{linkId}", link)),
+        ]
+    )
 
 
 def sample_section() -> dict[str, Any]:
     return {
         "api_key": "obb_demo_4f1c2a9e7b3d5f60",
-        "account": {"trafficleft": 466_894_644_646, "trafficmax": 1_099_511_627_776,
-                    "trafficmax_daily": 64_424_509_440, "expires_in_seconds": 30 * 86400},
-        "hosts": DEFAULT_HOSTS + [{
-            "platform": "Keep2share", "domains": ["k2s.cc", "keep2share.cc"], "maxChunks": 8,
-            "maxDownloads": 2, "resumable": True, "currently_working": False,
-            "trafficleft": 0, "trafficmax_daily": 0}],
+        "account": {
+            "trafficleft": 466_894_644_646,
+            "trafficmax": 1_099_511_627_776,
+            "trafficmax_daily": 64_424_509_440,
+            "expires_in_seconds": 30 * 86400,
+        },
+        "hosts": DEFAULT_HOSTS
+        + [
+            {
+                "platform": "Keep2share",
+                "domains": ["k2s.cc", "keep2share.cc"],
+                "maxChunks": 8,
+                "maxDownloads": 2,
+                "resumable": True,
+                "currently_working": False,
+                "trafficleft": 0,
+                "trafficmax_daily": 0,
+            }
+        ],
         "ready_after_polls": 2,
         "poll_after_seconds": 2,
     }

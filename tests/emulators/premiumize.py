@@ -101,14 +101,12 @@ MESSAGES = {
 DEFAULT_HOSTERS = {
     "rapidgator.net": {
         "tlds": ["rapidgator.net", "rg.to"],
-        "regexes": [r"https?://(?:www\.)?rapidgator\.net/file/.+",
-                    r"https?://(?:www\.)?rg\.to/file/.+"],
+        "regexes": [r"https?://(?:www\.)?rapidgator\.net/file/.+", r"https?://(?:www\.)?rg\.to/file/.+"],
     },
 }
 DEFAULT_CONNECTIONS = {
     "all": {"max_connections_per_file": 1, "max_connections_per_hoster": 6, "resume": True},
-    "rapidgator.net": {"max_connections_per_file": 16, "max_connections_per_hoster": 16,
-                       "resume": True},
+    "rapidgator.net": {"max_connections_per_file": 16, "max_connections_per_hoster": 16, "resume": True},
 }
 
 
@@ -154,12 +152,20 @@ class PremiumizeService:
 
     # ---- control -------------------------------------------------------
     def control_view(self) -> dict[str, Any]:
-        return {"login": self.login, "type": self.type, "expires": self.expires,
-                "fairuse_left": self.fairuse_left, "host_status": self.host_status,
-                "links_made": self.links_made, "link_limit": self.link_limit,
-                "banned": self.banned, "maintenance": self.maintenance,
-                "http_status": self.http_status, "overrides": self.overrides,
-                "injected": self.injected}
+        return {
+            "login": self.login,
+            "type": self.type,
+            "expires": self.expires,
+            "fairuse_left": self.fairuse_left,
+            "host_status": self.host_status,
+            "links_made": self.links_made,
+            "link_limit": self.link_limit,
+            "banned": self.banned,
+            "maintenance": self.maintenance,
+            "http_status": self.http_status,
+            "overrides": self.overrides,
+            "injected": self.injected,
+        }
 
     def control_action(self, action: str, args: dict[str, Any]) -> dict[str, Any]:
         if action == "reset":
@@ -186,9 +192,14 @@ class PremiumizeService:
             else:
                 self.overrides[key] = {k: v for k, v in args.items() if k != "url"}
         elif action == "inject_error":
-            self.injected.append({"status": int(args["status"]), "count": int(args.get("count", 1)),
-                                  "method": args.get("method", "any"),
-                                  "message": args.get("message")})
+            self.injected.append(
+                {
+                    "status": int(args["status"]),
+                    "count": int(args.get("count", 1)),
+                    "method": args.get("method", "any"),
+                    "message": args.get("message"),
+                }
+            )
         elif action == "set_flags":
             for key in ("banned", "maintenance", "http_status"):
                 if key in args:
@@ -208,8 +219,9 @@ class PremiumizeService:
 
     # ---- helpers -------------------------------------------------------
     def reply(self, result: Any, status: int = 200, message: str = "OK") -> Response:
-        body = json.dumps({"result": result, "status": status, "statusmessage": message},
-                          separators=(",", ":"))
+        body = json.dumps(
+            {"result": result, "status": status, "statusmessage": message}, separators=(",", ":")
+        )
         body = body.replace("/", "\\/")  # PHP's json_encode escapes slashes; still valid JSON
         http = status if (self.http_status and status >= 400) else 200
         return Response(body, status_code=http, media_type="application/json")
@@ -239,20 +251,30 @@ class PremiumizeService:
         left = min(1.0, max(0.0, self.fairuse_left))
         traffic = int(left * self.fairuse_bytes)
         lapsed = self.expires is not None and self.expires <= time.time()
-        return self.reply({
-            "account_name": self.login, "extuid": self.login,
-            "type": "free" if lapsed else self.type,       # a lapsed account reads as free
-            "expires": None if lapsed else self.expires, "fairuse_left": left,
-            "trafficleft_bytes": traffic, "trafficleft_gigabytes": traffic / (1 << 30),
-        })
+        return self.reply(
+            {
+                "account_name": self.login,
+                "extuid": self.login,
+                "type": "free" if lapsed else self.type,  # a lapsed account reads as free
+                "expires": None if lapsed else self.expires,
+                "fairuse_left": left,
+                "trafficleft_bytes": traffic,
+                "trafficleft_gigabytes": traffic / (1 << 30),
+            }
+        )
 
     def hosterlist(self, params: dict[str, str]) -> Response:
         tlds = [t for info in self.hosters.values() for t in info.get("tlds", [])]
         regexes = [r for info in self.hosters.values() for r in info.get("regexes", [])]
-        return self.reply({
-            "hosters": self.hosters, "regexlist": regexes, "tldlist": tlds,
-            "hosterlist": list(self.hosters), "connection_settings": self.connection_settings,
-        })
+        return self.reply(
+            {
+                "hosters": self.hosters,
+                "regexlist": regexes,
+                "tldlist": tlds,
+                "hosterlist": list(self.hosters),
+                "connection_settings": self.connection_settings,
+            }
+        )
 
     def directdownloadlink(self, params: dict[str, str]) -> Response:
         url = (params.get("link") or "").strip()
@@ -268,7 +290,8 @@ class PremiumizeService:
         if domain is None:
             raise PmError(400)
         status = self.host_status.get(domain) or self.host_status.get(
-            (urlsplit(url).hostname or "").removeprefix("www."), "ok")
+            (urlsplit(url).hostname or "").removeprefix("www."), "ok"
+        )
         if status == "down":
             raise PmError(428)
         if status == "daily_limit":
@@ -285,12 +308,11 @@ class PremiumizeService:
         self.links_made += 1
         self.fairuse_left = max(0.0, self.fairuse_left - hoster.content.size / self.fairuse_bytes)
         location = self.state.links.mint(hoster.content, hoster.name, NAME, ttl=self.link_ttl)
-        if self.location_head == "refused":     # served by this service's own download route
+        if self.location_head == "refused":  # served by this service's own download route
             location = location.replace("/data/", f"/{NAME}/dl/", 1)
         if self.reply_fields == "location":
             return self.reply({"location": location})
-        return self.reply({"location": location, "filename": hoster.name,
-                           "filesize": hoster.content.size})
+        return self.reply({"location": location, "filename": hoster.name, "filesize": hoster.content.size})
 
 
 def _choice(key: str, value: str, choices: tuple[str, ...]) -> str:
@@ -323,8 +345,11 @@ async def _params(request: Request) -> dict[str, str]:
 def build(state: EmulatorState) -> Starlette:
     service = PremiumizeService(state)
     state.services[NAME] = service
-    methods = {"accountstatus": service.accountstatus, "hosterlist": service.hosterlist,
-               "directdownloadlink": service.directdownloadlink}
+    methods = {
+        "accountstatus": service.accountstatus,
+        "hosterlist": service.hosterlist,
+        "directdownloadlink": service.directdownloadlink,
+    }
 
     async def api(request: Request) -> Response:
         params = await _params(request)
@@ -341,8 +366,7 @@ def build(state: EmulatorState) -> Starlette:
                 raise PmError(503)
             if method not in methods:
                 raise PmError(400, f"unknown method {method!r}")
-            if params.get("login") != service.login or params.get("pass") != service.pin \
-                    or not service.login:
+            if params.get("login") != service.login or params.get("pass") != service.pin or not service.login:
                 raise PmError(401)
             if service.banned:
                 raise PmError(403)
@@ -360,8 +384,12 @@ def build(state: EmulatorState) -> Starlette:
         token, name = request.path_params["token"], request.path_params["name"]
         return DataDelegate(service.data_app, f"/data/{token}/{name}")
 
-    return Starlette(routes=[Route(API_PATH, api, methods=["GET", "POST"]),
-                             Route("/dl/{token}/{name}", download, methods=["GET", "HEAD"])])
+    return Starlette(
+        routes=[
+            Route(API_PATH, api, methods=["GET", "POST"]),
+            Route("/dl/{token}/{name}", download, methods=["GET", "HEAD"]),
+        ]
+    )
 
 
 def sample_section() -> dict[str, Any]:

@@ -184,6 +184,7 @@ class ApiError(Exception):
 
 # ---------------------------------------------------------------- model
 
+
 @dataclass
 class RGFile:
     file_id: str
@@ -206,8 +207,13 @@ class RGFile:
 
     def to_api(self) -> dict[str, Any]:
         return {
-            "file_id": self.file_id, "mode": self.mode, "mode_label": MODE_LABELS.get(self.mode, ""),
-            "folder_id": self.folder_id, "name": self.name, "hash": self.md5(), "size": self.size,
+            "file_id": self.file_id,
+            "mode": self.mode,
+            "mode_label": MODE_LABELS.get(self.mode, ""),
+            "folder_id": self.folder_id,
+            "name": self.name,
+            "hash": self.md5(),
+            "size": self.size,
             "created": self.created,
             "url": f"https://rapidgator.net/file/{self.file_id}/{quote(self.name, safe='')}.html",
             "nb_downloads": self.nb_downloads,
@@ -239,7 +245,7 @@ class UploadSession:
     received_md5: str | None = None
     content: Content | None = None
     fail_reason: str | None = None
-    hasher: Any = None               # Hasher while the received bytes are being hashed
+    hasher: Any = None  # Hasher while the received bytes are being hashed
     receiving: bool = False
 
 
@@ -301,7 +307,7 @@ class RapidgatorService:
         self.fail_next_uploads = 0
         self.throttled_logins = 0
         self.upload_post_errors: list[int] = []
-        self.upload_rate = float(section.get("upload_rate", 0))   # bytes/s per POST; 0 = no cap
+        self.upload_rate = float(section.get("upload_rate", 0))  # bytes/s per POST; 0 = no cap
         self._folder_seq = FIRST_FOLDER_ID
         self._file_seq = 0
         self._token_seq = 0
@@ -358,16 +364,27 @@ class RapidgatorService:
     # ------------------------------------------------------------ library
 
     def _load_folder(self, spec: dict[str, Any], parent_id: str | None) -> str:
-        folder = RGFolder(self._new_folder_id(), spec.get("name", "root" if parent_id is None else "folder"),
-                          parent_id, int(spec.get("created", self._next_created())), int(spec.get("mode", 0)))
+        folder = RGFolder(
+            self._new_folder_id(),
+            spec.get("name", "root" if parent_id is None else "folder"),
+            parent_id,
+            int(spec.get("created", self._next_created())),
+            int(spec.get("mode", 0)),
+        )
         self.folders[folder.folder_id] = folder
         for sub in spec.get("folders", []):
             self._load_folder(sub, folder.folder_id)
         for entry in spec.get("files", []):
-            rgfile = RGFile(self._new_file_id(), entry["name"], folder.folder_id,
-                            content_from_spec(entry["content"]),
-                            int(entry.get("created", self._next_created())), int(entry.get("mode", 0)),
-                            int(entry.get("nb_downloads", 0)), entry.get("md5"))
+            rgfile = RGFile(
+                self._new_file_id(),
+                entry["name"],
+                folder.folder_id,
+                content_from_spec(entry["content"]),
+                int(entry.get("created", self._next_created())),
+                int(entry.get("mode", 0)),
+                int(entry.get("nb_downloads", 0)),
+                entry.get("md5"),
+            )
             self.files[rgfile.file_id] = rgfile
         return folder.folder_id
 
@@ -418,16 +435,25 @@ class RapidgatorService:
         subs = self.subfolders(folder.folder_id)
         files = self.folder_files(folder.folder_id)
         out = {
-            "folder_id": folder.folder_id, "mode": folder.mode,
+            "folder_id": folder.folder_id,
+            "mode": folder.mode,
             "mode_label": MODE_LABELS.get(folder.mode, ""),
-            "parent_folder_id": folder.parent_id, "name": folder.name,
+            "parent_folder_id": folder.parent_id,
+            "name": folder.name,
             "url": f"https://rapidgator.net/folder/{folder.folder_id}/{quote(folder.name, safe='')}.html",
-            "nb_folders": len(subs), "nb_files": len(files), "size_files": sum(f.size for f in files),
+            "nb_folders": len(subs),
+            "nb_files": len(files),
+            "size_files": sum(f.size for f in files),
             "created": folder.created,
         }
-        out["folders"] = ([self.folder_api(s, with_subfolders=False)
-                           for s in sorted(subs, key=lambda s: (s.name, s.folder_id))]
-                          if with_subfolders else [])
+        out["folders"] = (
+            [
+                self.folder_api(s, with_subfolders=False)
+                for s in sorted(subs, key=lambda s: (s.name, s.folder_id))
+            ]
+            if with_subfolders
+            else []
+        )
         return out
 
     def user_api(self) -> dict[str, Any]:
@@ -456,12 +482,18 @@ class RapidgatorService:
     def upload_api(self, session: UploadSession, with_url: bool = True) -> dict[str, Any]:
         url = None
         if with_url and session.state in (0, 1):  # as in NOTES' POST reply; gone once finished
-            url = (f"{self.state.links.base_url}/{SERVICE}/upload/?r=upload/api"
-                   f"&uuid={session.upload_id}&sid={session.token}")
+            url = (
+                f"{self.state.links.base_url}/{SERVICE}/upload/?r=upload/api"
+                f"&uuid={session.upload_id}&sid={session.token}"
+            )
         rgfile = self.files.get(session.file_id or "") if session.state == 2 else None
-        return {"upload_id": session.upload_id, "url": url,
-                "file": rgfile.to_api() if rgfile else None,
-                "state": session.state, "state_label": STATE_LABELS[session.state]}
+        return {
+            "upload_id": session.upload_id,
+            "url": url,
+            "file": rgfile.to_api() if rgfile else None,
+            "state": session.state,
+            "state_label": STATE_LABELS[session.state],
+        }
 
     def settle(self) -> None:
         """Moves Processing sessions whose delay has passed to Done or Fail."""
@@ -504,38 +536,69 @@ class RapidgatorService:
         paths: dict[str, Any] = {}
 
         def file_view(f: RGFile) -> dict[str, Any]:
-            return {"file_id": f.file_id, "name": f.name, "folder_id": f.folder_id, "size": f.size,
-                    "md5": f.md5(), "mode": f.mode, "created": f.created, "nb_downloads": f.nb_downloads}
+            return {
+                "file_id": f.file_id,
+                "name": f.name,
+                "folder_id": f.folder_id,
+                "size": f.size,
+                "md5": f.md5(),
+                "mode": f.mode,
+                "created": f.created,
+                "nb_downloads": f.nb_downloads,
+            }
 
         def tree(folder: RGFolder, path: str) -> dict[str, Any]:
             files = sorted(self.folder_files(folder.folder_id), key=lambda f: (f.name, f.file_id))
             for f in files:
                 paths[f"{path}/{f.name}"] = file_view(f)
-            return {"folder_id": folder.folder_id, "name": folder.name, "mode": folder.mode,
-                    "parent_folder_id": folder.parent_id, "path": path or "/",
-                    "folders": [tree(s, f"{path}/{s.name}") for s in
-                                sorted(self.subfolders(folder.folder_id),
-                                       key=lambda s: (s.name, s.folder_id))],
-                    "files": [file_view(f) for f in files]}
+            return {
+                "folder_id": folder.folder_id,
+                "name": folder.name,
+                "mode": folder.mode,
+                "parent_folder_id": folder.parent_id,
+                "path": path or "/",
+                "folders": [
+                    tree(s, f"{path}/{s.name}")
+                    for s in sorted(self.subfolders(folder.folder_id), key=lambda s: (s.name, s.folder_id))
+                ],
+                "files": [file_view(f) for f in files],
+            }
 
         now = time.monotonic()
         return {
             "root_folder_id": self.root_id,
             "tree": tree(self.folders[self.root_id], ""),
             "paths": paths,
-            "uploads": [{"upload_id": s.upload_id, "state": s.state, "state_label": STATE_LABELS[s.state],
-                         "name": s.name, "folder_id": s.folder_id, "hash": s.hash, "size": s.size,
-                         "received_size": s.received_size, "received_md5": s.received_md5,
-                         "file_id": s.file_id, "fail_reason": s.fail_reason}
-                        for s in self.uploads.values()],
-            "trash": {"files": [file_view(f) for f in self.trash_files.values()],
-                      "folders": [{"folder_id": f.folder_id, "name": f.name}
-                                  for f in self.trash_folders.values()]},
+            "uploads": [
+                {
+                    "upload_id": s.upload_id,
+                    "state": s.state,
+                    "state_label": STATE_LABELS[s.state],
+                    "name": s.name,
+                    "folder_id": s.folder_id,
+                    "hash": s.hash,
+                    "size": s.size,
+                    "received_size": s.received_size,
+                    "received_md5": s.received_md5,
+                    "file_id": s.file_id,
+                    "fail_reason": s.fail_reason,
+                }
+                for s in self.uploads.values()
+            ],
+            "trash": {
+                "files": [file_view(f) for f in self.trash_files.values()],
+                "folders": [{"folder_id": f.folder_id, "name": f.name} for f in self.trash_folders.values()],
+            },
             "user": self.user_api(),
             "tokens_valid": sum(1 for exp in self.tokens.values() if exp > now),
-            "settings": {"processing_delay": self.processing_delay, "download_delay": self.download_delay,
-                         "token_ttl": self.token_ttl, "fail_next_uploads": self.fail_next_uploads,
-                         "per_page_max": self.per_page_max, "upload_rate": self.upload_rate},
+            "settings": {
+                "processing_delay": self.processing_delay,
+                "download_delay": self.download_delay,
+                "token_ttl": self.token_ttl,
+                "fail_next_uploads": self.fail_next_uploads,
+                "per_page_max": self.per_page_max,
+                "upload_rate": self.upload_rate,
+            },
         }
 
     def control_action(self, action: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -585,6 +648,7 @@ class RapidgatorService:
 
 # ---------------------------------------------------------------- API methods
 
+
 def _require(params: dict[str, str], *names: str) -> None:
     for name in names:
         if params.get(name) in (None, ""):
@@ -609,8 +673,15 @@ def _ids(params: dict[str, str], name: str) -> list[str]:
 
 
 def _batch(success: list[str], fail: list[str], errors: list[str]) -> dict[str, Any]:
-    return {"result": {"success": len(success), "success_ids": success,
-                       "fail": len(fail), "fail_ids": fail, "errors": errors}}
+    return {
+        "result": {
+            "success": len(success),
+            "success_ids": success,
+            "fail": len(fail),
+            "fail_ids": fail,
+            "errors": errors,
+        }
+    }
 
 
 def user_login(svc: RapidgatorService, p: dict[str, str]) -> Any:
@@ -651,13 +722,16 @@ def folder_content(svc: RapidgatorService, p: dict[str, str]) -> Any:
     if direction not in ("ASC", "DESC"):
         raise ApiError(400, "Error: Invalid sort direction")
     reverse = direction == "DESC"
-    files = sorted(svc.folder_files(folder.folder_id),
-                   key=lambda f: (getattr(f, column), f.name, f.file_id), reverse=reverse)
+    files = sorted(
+        svc.folder_files(folder.folder_id),
+        key=lambda f: (getattr(f, column), f.name, f.file_id),
+        reverse=reverse,
+    )
     folder_key = (lambda s: (s.created, s.name)) if column == "created" else (lambda s: (s.name, s.folder_id))
     subs = sorted(svc.subfolders(folder.folder_id), key=folder_key, reverse=reverse)
     out = svc.folder_api(folder, with_subfolders=False)
     out["folders"] = [svc.folder_api(s, with_subfolders=False) for s in subs]
-    out["files"] = [f.to_api() for f in files[(page - 1) * per_page: page * per_page]]
+    out["files"] = [f.to_api() for f in files[(page - 1) * per_page : page * per_page]]
     total = max(1, math.ceil(len(files) / per_page))
     return {"folder": out, "pager": {"current": page, "total": total}}
 
@@ -867,23 +941,38 @@ def file_upload_info(svc: RapidgatorService, p: dict[str, str]) -> Any:
 
 
 METHODS = {
-    "user/login": user_login, "user/info": user_info,
-    "folder/info": folder_info, "folder/content": folder_content, "folder/create": folder_create,
-    "folder/rename": folder_rename, "folder/move": folder_move, "folder/copy": folder_copy,
-    "folder/delete": folder_delete, "folder/change_mode": folder_change_mode,
-    "file/info": file_info, "file/rename": file_rename, "file/move": file_move, "file/copy": file_copy,
-    "file/delete": file_delete, "file/change_mode": file_change_mode, "file/download": file_download,
-    "file/upload": file_upload, "file/upload_info": file_upload_info,
+    "user/login": user_login,
+    "user/info": user_info,
+    "folder/info": folder_info,
+    "folder/content": folder_content,
+    "folder/create": folder_create,
+    "folder/rename": folder_rename,
+    "folder/move": folder_move,
+    "folder/copy": folder_copy,
+    "folder/delete": folder_delete,
+    "folder/change_mode": folder_change_mode,
+    "file/info": file_info,
+    "file/rename": file_rename,
+    "file/move": file_move,
+    "file/copy": file_copy,
+    "file/delete": file_delete,
+    "file/change_mode": file_change_mode,
+    "file/download": file_download,
+    "file/upload": file_upload,
+    "file/upload_info": file_upload_info,
 }
 NO_TOKEN = {"user/login"}
 
 
 # ---------------------------------------------------------------- HTTP layer
 
-def envelope(response: Any, status: int = 200, details: str | None = None,
-             headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"response": response, "status": status, "details": details},
-                        status_code=status, headers=headers)
+
+def envelope(
+    response: Any, status: int = 200, details: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"response": response, "status": status, "details": details}, status_code=status, headers=headers
+    )
 
 
 async def request_params(request: Request) -> dict[str, str]:
@@ -982,7 +1071,7 @@ class Spool:
         if written < total:
             rest = memoryview(b"".join(chunks))[written:]
             while rest:
-                rest = rest[os.write(self.fd, rest):]
+                rest = rest[os.write(self.fd, rest) :]
         self.written += total
         self.hasher.advance(self.written)
 
@@ -1064,7 +1153,7 @@ class MultipartFileReader:
         self.delim = b"\r\n--" + boundary
         self.spool = spool
         self.state = "preamble"
-        self.held = b"\r\n"       # lets the opening boundary match `delim` too
+        self.held = b"\r\n"  # lets the opening boundary match `delim` too
         self.in_file = False
         self.found = False
 
@@ -1082,7 +1171,7 @@ class MultipartFileReader:
         n = len(self.delim)
         held = self.held
         if self.state in ("body", "preamble") and len(chunk) >= n:
-            straddle = held[-(n - 1):] + chunk[:n - 1]
+            straddle = held[-(n - 1) :] + chunk[: n - 1]
             if straddle.find(self.delim) < 0 and chunk.find(self.delim) < 0:
                 await self._emit(held)
                 self.held = chunk
@@ -1096,13 +1185,13 @@ class MultipartFileReader:
                 idx = buf.find(delim)
                 if idx < 0:
                     if len(buf) >= n:  # release all but a tail that may start a delimiter
-                        await self._emit(buf[:1 - n])
-                        buf = buf[1 - n:]
+                        await self._emit(buf[: 1 - n])
+                        buf = buf[1 - n :]
                     self.held = buf
                     return
                 await self._emit(buf[:idx])
                 self.in_file = False
-                buf = buf[idx + n:]
+                buf = buf[idx + n :]
                 self.state = "after_delim"
             if self.state == "after_delim":
                 if buf.startswith(b"--"):
@@ -1114,7 +1203,7 @@ class MultipartFileReader:
                         raise MultipartError("garbage after boundary")
                     self.held = buf
                     return
-                buf = buf[eol + 2:]
+                buf = buf[eol + 2 :]
                 self.state = "headers"
             if self.state == "headers":
                 end = buf.find(b"\r\n\r\n")
@@ -1124,7 +1213,7 @@ class MultipartFileReader:
                     self.held = buf
                     return
                 name, _filename = _part_name(buf[:end])
-                buf = buf[end + 4:]
+                buf = buf[end + 4 :]
                 self.in_file = name == "file" and not self.found
                 self.found = self.found or self.in_file
                 self.state = "body"
@@ -1235,11 +1324,13 @@ def build(state: EmulatorState) -> Starlette:
         session.ready_at = time.monotonic() + svc.processing_delay
         return envelope(svc.upload_api(session))
 
-    return Starlette(routes=[
-        Route(API_PATH + "/{group}/{method}", api, methods=["GET", "POST"]),
-        Route("/upload/", upload, methods=["POST"]),
-        Route("/upload", upload, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route(API_PATH + "/{group}/{method}", api, methods=["GET", "POST"]),
+            Route("/upload/", upload, methods=["POST"]),
+            Route("/upload", upload, methods=["POST"]),
+        ]
+    )
 
 
 def sample_section() -> dict[str, Any]:
@@ -1253,21 +1344,49 @@ def sample_section() -> dict[str, Any]:
         "root": {
             "name": "root",
             "folders": [
-                {"name": "Movies",
-                 "folders": [{"name": "Classics", "files": [
-                     {"name": "metropolis.1927.mkv", "content": {"size": 6 * mib + 123, "seed": 4101}}]}],
-                 "files": [
-                     {"name": "big.buck.bunny.mkv", "content": {"size": 5 * mib, "seed": 4102}},
-                     {"name": "sintel.mp4", "content": {"size": 3 * mib + 17, "seed": 4103}}]},
-                {"name": "Series",
-                 "folders": [{"name": "Season 1", "files": [
-                     {"name": "episode.01.mkv", "content": {"size": 2 * mib, "seed": 4104}},
-                     {"name": "episode.02.mkv", "content": {"size": 2 * mib + 1, "seed": 4105}}]}]},
-                {"name": "Documents", "files": [
-                    {"name": "readme.pdf", "content": {"size": 1 * mib, "seed": 4106}}]},
+                {
+                    "name": "Movies",
+                    "folders": [
+                        {
+                            "name": "Classics",
+                            "files": [
+                                {
+                                    "name": "metropolis.1927.mkv",
+                                    "content": {"size": 6 * mib + 123, "seed": 4101},
+                                }
+                            ],
+                        }
+                    ],
+                    "files": [
+                        {"name": "big.buck.bunny.mkv", "content": {"size": 5 * mib, "seed": 4102}},
+                        {"name": "sintel.mp4", "content": {"size": 3 * mib + 17, "seed": 4103}},
+                    ],
+                },
+                {
+                    "name": "Series",
+                    "folders": [
+                        {
+                            "name": "Season 1",
+                            "files": [
+                                {"name": "episode.01.mkv", "content": {"size": 2 * mib, "seed": 4104}},
+                                {"name": "episode.02.mkv", "content": {"size": 2 * mib + 1, "seed": 4105}},
+                            ],
+                        }
+                    ],
+                },
+                {
+                    "name": "Documents",
+                    "files": [{"name": "readme.pdf", "content": {"size": 1 * mib, "seed": 4106}}],
+                },
             ],
-            "files": [{"name": "notes.txt", "content": {"text": "Rapidgator demo account.\n"},
-                       "created": 1556237732, "mode": 0}],
+            "files": [
+                {
+                    "name": "notes.txt",
+                    "content": {"text": "Rapidgator demo account.\n"},
+                    "created": 1556237732,
+                    "mode": 0,
+                }
+            ],
         },
         "known_md5": [],
         "download_delay": 0,

@@ -72,7 +72,8 @@ Control actions (POST /_control/rapidshare/<action>):
     set_routine_names {"value": "plain" | "v1" | "both"}
     set_error_refs {"value": bool}
     set_download_md5 {"value": "hex" | "not found"}
-    inject_error {"error": key, "count": 1, "sub"?: "download"|"getaccountdetails"|"checkfiles"|"fileserver"|"any", "seconds"?: n}
+    inject_error {"error": key, "count": 1, "seconds"?: n,
+                  "sub"?: "download"|"getaccountdetails"|"checkfiles"|"fileserver"|"any"}
     advance_time {"seconds": n}           moves this service's clock (countdowns, expiry)
     reset {}
 """
@@ -104,15 +105,15 @@ API_PATH = "/cgi-bin/rsapi.cgi"
 # key -> (sentence, documented ref or None)
 ERRORS: dict[str, tuple[str, str | None]] = {
     "login_failed": ("Login failed. Password incorrect or account not found.", "221a75e5"),
-    "account_locked": ("Login failed. Account locked. Please contact us if you have questions.",
-                       "b45c2518"),
+    "account_locked": ("Login failed. Account locked. Please contact us if you have questions.", "b45c2518"),
     "login_invalid": ("Login failed. Login data invalid.", "0320f9f0"),
     "rapidpro_expired": ("RapidPro expired.", "34fa3175"),
-    "rapidpro_required": ("You need RapidPro to download more files from your IP address.",
-                          "8d5611a9"),
+    "rapidpro_required": ("You need RapidPro to download more files from your IP address.", "8d5611a9"),
     "no_traffic": ("No traffic left.", None),
-    "ip_wait": ("You need to wait {seconds} seconds until you can download another file "
-                "without having RapidPro.", None),
+    "ip_wait": (
+        "You need to wait {seconds} seconds until you can download another file without having RapidPro.",
+        None,
+    ),
     "file_not_found": ("File not found.", None),
     "file_deleted": ("File deleted.", None),
     "fileid_invalid": ("File ID invalid.", None),
@@ -129,8 +130,13 @@ ERRORS: dict[str, tuple[str, str | None]] = {
     "server_error": ("Server error. Please try again later.", None),
 }
 CHECK_STATUS = {"ok": 1, "deleted": 0, "not_found": 0, "server_down": 3, "illegal": 4, "locked": 5}
-STATUS_ERROR = {"deleted": "file_deleted", "not_found": "file_not_found",
-                "server_down": "maintenance", "illegal": "illegal", "locked": "permission_denied"}
+STATUS_ERROR = {
+    "deleted": "file_deleted",
+    "not_found": "file_not_found",
+    "server_down": "maintenance",
+    "illegal": "illegal",
+    "locked": "permission_denied",
+}
 
 
 class RsError(Exception):
@@ -156,11 +162,15 @@ class RapidShareService:
         self.password = str(s.get("password", ""))
         acc = s.get("account", {})
         self.account = {
-            "type": acc.get("type", "premium"), "accountid": acc.get("accountid", 4711),
+            "type": acc.get("type", "premium"),
+            "accountid": acc.get("accountid", 4711),
             "email": acc.get("email", f"{self.login or 'demo'}@example.org"),
-            "premkbleft": int(acc.get("premkbleft", 24_000_000)), "bodkb": int(acc.get("bodkb", 0)),
-            "locked": bool(acc.get("locked", False)), "curfiles": acc.get("curfiles", 0),
-            "curspace": acc.get("curspace", 0), "addtime": acc.get("addtime", 1_200_000_000),
+            "premkbleft": int(acc.get("premkbleft", 24_000_000)),
+            "bodkb": int(acc.get("bodkb", 0)),
+            "locked": bool(acc.get("locked", False)),
+            "curfiles": acc.get("curfiles", 0),
+            "curspace": acc.get("curspace", 0),
+            "addtime": acc.get("addtime", 1_200_000_000),
         }
         if "validuntil" in acc:
             self.account["validuntil"] = int(acc["validuntil"])
@@ -181,7 +191,7 @@ class RapidShareService:
         self.ip_wait_until = 0.0
         self.tickets: dict[str, dict[str, Any]] = {}
         self.injected: list[dict[str, Any]] = []
-        self.minted: dict[str, str] = {}   # fileid -> data token
+        self.minted: dict[str, str] = {}  # fileid -> data token
 
     @property
     def cookie(self) -> str:
@@ -189,13 +199,20 @@ class RapidShareService:
 
     # ---- control -------------------------------------------------------
     def control_view(self) -> dict[str, Any]:
-        return {"login": self.login, "account": self.account, "countdown": self.countdown,
-                "ip_wait_left": max(0, int(self.ip_wait_until - self.now())),
-                "rapidpro_required": self.rapidpro_required, "files": self.files,
-                "tickets": {k: {"fileid": v["fileid"],
-                                "wait_left": max(0, int(v["ready_at"] - self.now()))}
-                            for k, v in self.tickets.items()},
-                "clock_offset": self.offset, "injected": self.injected}
+        return {
+            "login": self.login,
+            "account": self.account,
+            "countdown": self.countdown,
+            "ip_wait_left": max(0, int(self.ip_wait_until - self.now())),
+            "rapidpro_required": self.rapidpro_required,
+            "files": self.files,
+            "tickets": {
+                k: {"fileid": v["fileid"], "wait_left": max(0, int(v["ready_at"] - self.now()))}
+                for k, v in self.tickets.items()
+            },
+            "clock_offset": self.offset,
+            "injected": self.injected,
+        }
 
     def control_action(self, action: str, args: dict[str, Any]) -> dict[str, Any]:
         if action == "reset":
@@ -221,9 +238,14 @@ class RapidShareService:
         elif action == "inject_error":
             if args["error"] not in ERRORS:
                 raise KeyError(f"unknown error {args['error']!r}")
-            self.injected.append({"error": args["error"], "count": int(args.get("count", 1)),
-                                  "sub": args.get("sub", "any"),
-                                  "seconds": int(args.get("seconds", 60))})
+            self.injected.append(
+                {
+                    "error": args["error"],
+                    "count": int(args.get("count", 1)),
+                    "sub": args.get("sub", "any"),
+                    "seconds": int(args.get("seconds", 60)),
+                }
+            )
         elif action == "set_download_md5":
             self.download_md5 = self._md5_mode(args["value"])
         elif action == "set_error_refs":
@@ -301,8 +323,7 @@ class RapidShareService:
         if link is None:
             for candidate in hoster_links(self.state).values():
                 parts = urlsplit(candidate.url)
-                if "rapidshare" in (parts.hostname or "") and \
-                        parts.path.startswith(f"/files/{fileid}/"):
+                if "rapidshare" in (parts.hostname or "") and parts.path.startswith(f"/files/{fileid}/"):
                     link = candidate
                     break
         if link is None:
@@ -346,9 +367,12 @@ class RapidShareService:
             raise RsError("ip_wait", seconds=wait)
         dlauth = secrets.token_hex(20).upper()
         now = self.now()
-        self.tickets[dlauth] = {"fileid": fileid, "ready_at": now + self.countdown,
-                                "expires_at": now + self.countdown + self.dlauth_ttl,
-                                "used": False}
+        self.tickets[dlauth] = {
+            "fileid": fileid,
+            "ready_at": now + self.countdown,
+            "expires_at": now + self.countdown + self.dlauth_ttl,
+            "used": False,
+        }
         return f"DL:{hostname},{dlauth},{self.countdown},{md5}"
 
     def getaccountdetails(self, params: dict[str, str], cookie: str | None) -> str:
@@ -358,15 +382,28 @@ class RapidShareService:
         acc = self.account
         premium = self.is_premium()
         lines = {
-            "accountid": acc["accountid"], "type": "prem" if premium else "free",
-            "servertime": int(self.now()), "addtime": acc["addtime"],
+            "accountid": acc["accountid"],
+            "type": "prem" if premium else "free",
+            "servertime": int(self.now()),
+            "addtime": acc["addtime"],
             "validuntil": acc["validuntil"] if premium else 0,
             "billeduntil": acc["validuntil"] if premium else 0,
-            "username": self.login, "directstart": 1, "protectfiles": 0, "rsantihack": 0,
-            "plustrafficmode": 0, "mirrors": "", "jsconfig": 1000, "email": acc["email"],
-            "lots": 0, "fpoints": 0, "ppoints": 0, "curfiles": acc["curfiles"],
-            "curspace": acc["curspace"], "bodkb": acc["bodkb"],
-            "premkbleft": acc["premkbleft"] if premium else 0, "ppointrate": 0,
+            "username": self.login,
+            "directstart": 1,
+            "protectfiles": 0,
+            "rsantihack": 0,
+            "plustrafficmode": 0,
+            "mirrors": "",
+            "jsconfig": 1000,
+            "email": acc["email"],
+            "lots": 0,
+            "fpoints": 0,
+            "ppoints": 0,
+            "curfiles": acc["curfiles"],
+            "curspace": acc["curspace"],
+            "bodkb": acc["bodkb"],
+            "premkbleft": acc["premkbleft"] if premium else 0,
+            "ppointrate": 0,
         }
         if params.get("withrefstring") == "1":
             lines["refstring"] = hashlib.md5(self.login.encode()).hexdigest()[:16]
@@ -383,15 +420,22 @@ class RapidShareService:
             raise RsError("filename_invalid")
         with_md5 = params.get("incmd5") == "1"
         out = []
-        for fileid, filename in zip(ids, names):
-            link, status = (None, "not_found") if not re.fullmatch(r"\d+", fileid) \
-                else self.resolve(fileid, filename)
+        for fileid, filename in zip(ids, names, strict=False):
+            link, status = (
+                (None, "not_found") if not re.fullmatch(r"\d+", fileid) else self.resolve(fileid, filename)
+            )
             code = CHECK_STATUS.get(status, 0)
             if link is None or code == 0:
                 row = [fileid, filename, "0", "0", "0", "0"] + (["0"] if with_md5 else [])
             else:
-                row = [fileid, filename, str(link.content.size), str(self.serverid), str(code),
-                       self.shorthost] + ([link.md5().upper()] if with_md5 else [])
+                row = [
+                    fileid,
+                    filename,
+                    str(link.content.size),
+                    str(self.serverid),
+                    str(code),
+                    self.shorthost,
+                ] + ([link.md5().upper()] if with_md5 else [])
             out.append(",".join(row))
         return "\n".join(out)
 
@@ -493,26 +537,34 @@ def build(state: EmulatorState) -> Starlette:
             token = url.rstrip("/").split("/")[-2]
             service.minted[params["fileid"]] = token
         start = params.get("start")
-        rng = f"bytes={int(start)}-" if start and start.isdigit() and \
-            "range" not in request.headers else None
+        rng = f"bytes={int(start)}-" if start and start.isdigit() and "range" not in request.headers else None
         return DataDelegate(service.data_app, f"/data/{token}/file", rng)
 
-    return Starlette(routes=[
-        Route(API_PATH, api, methods=["GET", "POST"]),
-        Route("/{server:str}" + API_PATH, fileserver, methods=["GET", "HEAD", "POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route(API_PATH, api, methods=["GET", "POST"]),
+            Route("/{server:str}" + API_PATH, fileserver, methods=["GET", "HEAD", "POST"]),
+        ]
+    )
 
 
 def sample_section() -> dict[str, Any]:
     return {
         "login": "demo",
         "password": "rs-secret",
-        "account": {"type": "premium", "accountid": 4711, "email": "demo@example.org",
-                    "validuntil_in_seconds": 30 * 86400, "premkbleft": 24_000_000},
+        "account": {
+            "type": "premium",
+            "accountid": 4711,
+            "email": "demo@example.org",
+            "validuntil_in_seconds": 30 * 86400,
+            "premkbleft": 24_000_000,
+        },
         "free_countdown": 30,
         "server": {"serverid": 370, "shorthost": "tl3"},
         "files": {
-            "100001": {"url": "https://rapidgator.net/file/0123456789abcdef0123456789abcdef/sample.one.mkv.html"},
+            "100001": {
+                "url": "https://rapidgator.net/file/0123456789abcdef0123456789abcdef/sample.one.mkv.html"
+            },
             "100002": {"url": "https://rg.to/file/fedcba9876543210fedcba9876543210/sample.two.mp4.html"},
             "100003": {"url": "https://rapidgator.net/file/00000000000000000000000000000000/gone.avi.html"},
         },

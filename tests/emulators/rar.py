@@ -19,7 +19,7 @@ from .content import BytesContent, Content, SyntheticContent, iter_chunks
 MARKER = b"Rar!\x1a\x07\x00"
 HOST_UNIX = 3
 METHOD_STORE = 0x30
-METHOD_NORMAL = 0x33            # "normal" compression
+METHOD_NORMAL = 0x33  # "normal" compression
 LONG_BLOCK = 0x8000
 
 
@@ -65,9 +65,21 @@ def rar_archive(members: list[tuple[str, Content]], compressed: bool = False) ->
         data: Content = content
         if compressed:
             data = SyntheticContent(max(1, content.size // 2), 900_000 + n)
-        body = struct.pack("<IIBIIBBHI", data.size, content.size, HOST_UNIX, _crc(content),
-                           0x5A210000, 29, METHOD_NORMAL if compressed else METHOD_STORE,
-                           len(name), 0o100644) + name
+        body = (
+            struct.pack(
+                "<IIBIIBBHI",
+                data.size,
+                content.size,
+                HOST_UNIX,
+                _crc(content),
+                0x5A210000,
+                29,
+                METHOD_NORMAL if compressed else METHOD_STORE,
+                len(name),
+                0o100644,
+            )
+            + name
+        )
         parts.append(BytesContent(_block(0x74, LONG_BLOCK, body)))
         parts.append(data)
     parts.append(BytesContent(_block(0x7B, 0x4000, b"")))

@@ -132,7 +132,8 @@ set_status_polls {"magnet_conversion"?, "queued"?, "downloading"?}
 set_readd_fixes {"value": bool}     see "readd_fixes"
 inject_error {"route": "POST /unrestrict/link", "status", "error", "code", "times"?: 1}
                                    the next matching calls (after auth) answer this error JSON
-set_listing {"total_header"?, "empty"?, "page_error_from"?, "page_error_status"?, "short_pages_from"?}   see "listing"
+set_listing {"total_header"?, "empty"?, "page_error_from"?, "page_error_status"?,
+             "short_pages_from"?}   see "listing"
 """
 
 from __future__ import annotations
@@ -148,8 +149,9 @@ import re
 import secrets
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
@@ -166,36 +168,65 @@ OPENSOURCE_CLIENT_ID = "X245A4XAIBGVM"
 DEVICE_GRANT = "http://oauth.net/grant_type/device/1.0"
 RD_HOST = "real-debrid.com"
 HOST_ICON = "https://fcdn.real-debrid.com/0822/images/hosters/realdebrid.png"
-BASE_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+BASE_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 MIB = 1 << 20
 
 CHAIN = ["magnet_conversion", "waiting_files_selection", "queued", "downloading", "downloaded"]
 AUTO_STATUSES = {"magnet_conversion", "queued", "downloading"}
-ACTIVE_STATUSES = {"magnet_conversion", "waiting_files_selection", "queued", "downloading",
-                   "compressing", "uploading"}
+ACTIVE_STATUSES = {
+    "magnet_conversion",
+    "waiting_files_selection",
+    "queued",
+    "downloading",
+    "compressing",
+    "uploading",
+}
 SPEED_STATUSES = {"downloading", "compressing", "uploading"}
 SEEDER_STATUSES = {"downloading", "magnet_conversion"}
 # How list replies (/torrents, /downloads) are shaped; see "listing" in the docstring.
-LISTING_DEFAULTS: dict[str, Any] = {"total_header": True, "empty": None, "page_error_from": None,
-                                    "page_error_status": 503, "short_pages_from": None}
+LISTING_DEFAULTS: dict[str, Any] = {
+    "total_header": True,
+    "empty": None,
+    "page_error_from": None,
+    "page_error_status": 503,
+    "short_pages_from": None,
+}
 ALL_STATUSES = set(CHAIN) | {"magnet_error", "error", "virus", "compressing", "uploading", "dead"}
 
 FAULT_ERRORS = {
-    429: ("too_many_requests", 34), 503: ("service_unavailable", 25),
-    500: ("internal_error", -1), 502: ("service_unavailable", 25),
-    504: ("service_unavailable", 25), 401: ("bad_token", 8), 403: ("permission_denied", 9),
-    404: ("unknown_ressource", 7), 451: ("infringing_file", 35),
-    509: ("too_many_active_downloads", 21), 400: ("bad_parameter", 2),
+    429: ("too_many_requests", 34),
+    503: ("service_unavailable", 25),
+    500: ("internal_error", -1),
+    502: ("service_unavailable", 25),
+    504: ("service_unavailable", 25),
+    401: ("bad_token", 8),
+    403: ("permission_denied", 9),
+    404: ("unknown_ressource", 7),
+    451: ("infringing_file", 35),
+    509: ("too_many_active_downloads", 21),
+    400: ("bad_parameter", 2),
 }
 
-MIME = {".mkv": "video/x-matroska", ".mp4": "video/mp4", ".avi": "video/x-msvideo",
-        ".srt": "application/x-subrip", ".flac": "audio/flac", ".mp3": "audio/mpeg",
-        ".txt": "text/plain", ".nfo": "text/plain", ".jpg": "image/jpeg", ".png": "image/png",
-        ".iso": "application/x-iso9660-image", ".zip": "application/zip",
-        ".rar": "application/x-rar-compressed", ".bin": "application/octet-stream"}
+MIME = {
+    ".mkv": "video/x-matroska",
+    ".mp4": "video/mp4",
+    ".avi": "video/x-msvideo",
+    ".srt": "application/x-subrip",
+    ".flac": "audio/flac",
+    ".mp3": "audio/mpeg",
+    ".txt": "text/plain",
+    ".nfo": "text/plain",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".iso": "application/x-iso9660-image",
+    ".zip": "application/zip",
+    ".rar": "application/x-rar-compressed",
+    ".bin": "application/octet-stream",
+}
 
 
 # ----------------------------------------------------------------------------- helpers
+
 
 def rd_id(*parts: Any) -> str:
     """13 characters of the base32 alphabet (A-Z, 2-7), derived from `parts`."""
@@ -204,12 +235,11 @@ def rd_id(*parts: Any) -> str:
 
 
 def json_date(when: dt.datetime) -> str:
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{when.microsecond // 1000:03d}Z"
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def now_date() -> str:
-    return json_date(dt.datetime.now(dt.timezone.utc))
+    return json_date(dt.datetime.now(dt.UTC))
 
 
 def nfc(text: str) -> str:
@@ -230,8 +260,14 @@ def torrent_link(link_id: str) -> str:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, code: int | None, details: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        code: int | None,
+        details: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(error)
         self.status, self.error, self.code = status, error, code
         self.details, self.headers = details, headers or {}
@@ -260,26 +296,27 @@ def not_found() -> ApiError:
 
 # ----------------------------------------------------------------------------- bencode
 
+
 def bdecode_torrent(data: bytes) -> tuple[dict, bytes]:
     """Decodes a .torrent file; returns (top-level dict, raw bencoded `info`)."""
     info_span: list[int] = []
 
     def decode(i: int, depth: int) -> tuple[Any, int]:
-        c = data[i:i + 1]
+        c = data[i : i + 1]
         if c == b"i":
             end = data.index(b"e", i)
-            return int(data[i + 1:end]), end + 1
+            return int(data[i + 1 : end]), end + 1
         if c == b"l":
             i += 1
             items = []
-            while data[i:i + 1] != b"e":
+            while data[i : i + 1] != b"e":
                 value, i = decode(i, depth + 1)
                 items.append(value)
             return items, i + 1
         if c == b"d":
             i += 1
             result = {}
-            while data[i:i + 1] != b"e":
+            while data[i : i + 1] != b"e":
                 key, i = decode(i, depth + 1)
                 start = i
                 value, i = decode(i, depth + 1)
@@ -292,7 +329,7 @@ def bdecode_torrent(data: bytes) -> tuple[dict, bytes]:
             n = int(data[i:colon])
             if colon + 1 + n > len(data):
                 raise ValueError("truncated string")
-            return data[colon + 1:colon + 1 + n], colon + 1 + n
+            return data[colon + 1 : colon + 1 + n], colon + 1 + n
         raise ValueError("bad bencode")
 
     try:
@@ -301,10 +338,11 @@ def bdecode_torrent(data: bytes) -> tuple[dict, bytes]:
         raise ValueError(str(exc)) from exc
     if not isinstance(top, dict) or not info_span or not isinstance(top.get(b"info"), dict):
         raise ValueError("no info dictionary")
-    return top, data[info_span[0]:info_span[1]]
+    return top, data[info_span[0] : info_span[1]]
 
 
 # ----------------------------------------------------------------------------- model
+
 
 @dataclass
 class TorrentFile:
@@ -335,10 +373,10 @@ class Torrent:
     progress: int | None = None
     speed: int = 4_200_000
     seeders: int = 12
-    auto: bool = False           # moves along CHAIN on /torrents/info polls
+    auto: bool = False  # moves along CHAIN on /torrents/info polls
     polls_left: int = 0
     rename_on_select: bool = False
-    archive: TorrentFile | None = None   # RD packed the selection into this one file
+    archive: TorrentFile | None = None  # RD packed the selection into this one file
 
     def selected(self) -> list[TorrentFile]:
         return [f for f in self.files if f.selected]
@@ -356,7 +394,7 @@ class Download:
     mime: str
     streamable: int
     download: str | None = None  # minted lazily (the base URL is known by then)
-    from_torrent: bool = False   # unrestricted from a torrent link (dies with the torrent)
+    from_torrent: bool = False  # unrestricted from a torrent link (dies with the torrent)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -373,9 +411,15 @@ class RealDebrid:
         self.tokens.update(section.get("tokens", []))
         self.locked: set[str] = set(section.get("locked_tokens", []))
         self.user = {
-            "id": 415000, "username": "demo", "email": "d***@example.org", "points": 1200,
-            "locale": "en", "avatar": "https://fcdn.real-debrid.com/images/forum/empty.png",
-            "type": "premium", "premium": 15_000_000, "expiration": "2027-01-01T10:10:00.000Z",
+            "id": 415000,
+            "username": "demo",
+            "email": "d***@example.org",
+            "points": 1200,
+            "locale": "en",
+            "avatar": "https://fcdn.real-debrid.com/images/forum/empty.png",
+            "type": "premium",
+            "premium": 15_000_000,
+            "expiration": "2027-01-01T10:10:00.000Z",
             **section.get("user", {}),
         }
         self.rate_limit = int(section.get("rate_limit_per_minute", 250) or 0)
@@ -387,18 +431,22 @@ class RealDebrid:
         self.listing = {**LISTING_DEFAULTS, **section.get("listing", {})}
         self.names_nfc = section.get("names", "raw") == "nfc"
         self.readd_fixes = bool(section.get("readd_fixes", True))
-        self.injected: list[dict[str, Any]] = []      # inject_error: replies to give next
-        self.status_polls = {"magnet_conversion": 1, "queued": 0, "downloading": 1,
-                             **section.get("status_polls", {})}
+        self.injected: list[dict[str, Any]] = []  # inject_error: replies to give next
+        self.status_polls = {
+            "magnet_conversion": 1,
+            "queued": 0,
+            "downloading": 1,
+            **section.get("status_polls", {}),
+        }
         self.known_magnets = {m["hash"].lower(): m for m in section.get("known_magnets", [])}
         self.approve_after = section.get("oauth_approve_after_polls", 2)
         self.oauth_interval = int(section.get("oauth_interval", 5))
         self.access_token_ttl = float(section.get("access_token_ttl", 3600))
         # OAuth
         self.devices: dict[str, dict[str, Any]] = {}
-        self.clients: dict[str, dict[str, Any]] = {}          # client_id -> {secret, device_code}
-        self.access_tokens: dict[str, float] = {}            # token -> monotonic expiry
-        self.refresh_tokens: dict[str, str] = {}             # refresh token -> client_id
+        self.clients: dict[str, dict[str, Any]] = {}  # client_id -> {secret, device_code}
+        self.access_tokens: dict[str, float] = {}  # token -> monotonic expiry
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> client_id
         # library
         self.counter = 0
         self.torrents: list[Torrent] = []
@@ -426,11 +474,18 @@ class RealDebrid:
         host = entry.get("host") or (urlsplit(link).hostname or RD_HOST).removeprefix("www.")
         mime = entry.get("mimeType") or mime_of(filename)
         extra = {k: entry[k] for k in ("type", "filesize") if k in entry}
-        return Download(dl_id, filename, content_from_spec(entry["content"]), link, host,
-                        int(entry.get("chunks", 8)),
-                        entry.get("generated") or json_date(BASE_DATE - dt.timedelta(hours=len(self.downloads))),
-                        mime, int(entry.get("streamable", mime.startswith(("video/", "audio/")))),
-                        extra=extra)
+        return Download(
+            dl_id,
+            filename,
+            content_from_spec(entry["content"]),
+            link,
+            host,
+            int(entry.get("chunks", 8)),
+            entry.get("generated") or json_date(BASE_DATE - dt.timedelta(hours=len(self.downloads))),
+            mime,
+            int(entry.get("streamable", mime.startswith(("video/", "audio/")))),
+            extra=extra,
+        )
 
     def _append_download(self, download: Download, front: bool = False) -> None:
         if front:
@@ -444,14 +499,21 @@ class RealDebrid:
             path = self.norm(f["path"])
             if not path.startswith("/"):
                 path = "/" + path
-            files.append(TorrentFile(int(f.get("id", n)), path, content_from_spec(f["content"]),
-                                     int(f.get("selected", default_selected)),
-                                     bool(f.get("unavailable")), bool(f.get("broken")),
-                                     bool(f.get("infringing"))))
+            files.append(
+                TorrentFile(
+                    int(f.get("id", n)),
+                    path,
+                    content_from_spec(f["content"]),
+                    int(f.get("selected", default_selected)),
+                    bool(f.get("unavailable")),
+                    bool(f.get("broken")),
+                    bool(f.get("infringing")),
+                )
+            )
         return files
 
     def torrent_from_entry(self, entry: dict[str, Any], key: str, index: int) -> Torrent:
-        filename = self.norm(entry.get("filename") or "Torrent %d" % index)
+        filename = self.norm(entry.get("filename") or f"Torrent {index}")
         status = entry.get("status", "downloaded")
         if status not in ALL_STATUSES:
             raise ValueError(f"unknown torrent status {status!r}")
@@ -459,30 +521,40 @@ class RealDebrid:
         added_at = BASE_DATE - dt.timedelta(hours=index)
         polls = entry.get("polls")
         torrent = Torrent(
-            id=tid, filename=filename,
+            id=tid,
+            filename=filename,
             original_filename=self.norm(entry.get("original_filename") or filename),
             hash=(entry.get("hash") or hashlib.sha1(f"hash|{key}|{filename}".encode()).hexdigest()).lower(),
-            status=status, added=entry.get("added") or json_date(added_at),
-            files=self.files_from_entries(entry.get("files", []),
-                                          1 if status not in ("waiting_files_selection", "magnet_conversion") else 0),
-            ended=entry.get("ended") or (json_date(added_at + dt.timedelta(minutes=10))
-                                         if status == "downloaded" else None),
+            status=status,
+            added=entry.get("added") or json_date(added_at),
+            files=self.files_from_entries(
+                entry.get("files", []),
+                1 if status not in ("waiting_files_selection", "magnet_conversion") else 0,
+            ),
+            ended=entry.get("ended")
+            or (json_date(added_at + dt.timedelta(minutes=10)) if status == "downloaded" else None),
             progress=entry.get("progress"),
-            speed=int(entry.get("speed", 4_200_000)), seeders=int(entry.get("seeders", 12)),
-            auto=polls is not None, polls_left=int(polls or 0))
+            speed=int(entry.get("speed", 4_200_000)),
+            seeders=int(entry.get("seeders", 12)),
+            auto=polls is not None,
+            polls_left=int(polls or 0),
+        )
         archive = entry.get("archive")
         if archive:
             chosen = [f for f in torrent.files if f.selected]
             fmt = archive.get("format")
             if fmt in ("rar", "rar-compressed"):
-                content: Content = rar_archive([(f.path, f.content) for f in chosen],
-                                               compressed=fmt == "rar-compressed")
+                content: Content = rar_archive(
+                    [(f.path, f.content) for f in chosen], compressed=fmt == "rar-compressed"
+                )
             else:
-                content = content_from_spec(archive.get("content") or
-                                            {"size": sum(f.bytes for f in chosen) + 4096,
-                                             "seed": 7_000_000 + index})
-            torrent.archive = TorrentFile(0, "/" + self.norm(archive.get("name") or f"{filename}.rar"),
-                                          content, 1)
+                content = content_from_spec(
+                    archive.get("content")
+                    or {"size": sum(f.bytes for f in chosen) + 4096, "seed": 7_000_000 + index}
+                )
+            torrent.archive = TorrentFile(
+                0, "/" + self.norm(archive.get("name") or f"{filename}.rar"), content, 1
+            )
         return torrent
 
     def _add_torrent(self, torrent: Torrent, front: bool) -> None:
@@ -513,15 +585,29 @@ class RealDebrid:
         for i in range(count):
             name = f"Generated Torrent {i:05d}"
             added_at = BASE_DATE - dt.timedelta(hours=start + i)
-            files = [TorrentFile(j + 1, f"/{name}/file {j + 1:03d}.bin",
-                                 SyntheticContent(size, 1_000_000 + i * 1000 + j), 1)
-                     for j in range(per)]
+            files = [
+                TorrentFile(
+                    j + 1,
+                    f"/{name}/file {j + 1:03d}.bin",
+                    SyntheticContent(size, 1_000_000 + i * 1000 + j),
+                    1,
+                )
+                for j in range(per)
+            ]
             tid = rd_id("gen", i)
-            self._add_torrent(Torrent(
-                id=tid, filename=name, original_filename=name,
-                hash=hashlib.sha1(f"gen|{i}".encode()).hexdigest(), status="downloaded",
-                added=json_date(added_at), files=files,
-                ended=json_date(added_at + dt.timedelta(minutes=5))), front=False)
+            self._add_torrent(
+                Torrent(
+                    id=tid,
+                    filename=name,
+                    original_filename=name,
+                    hash=hashlib.sha1(f"gen|{i}".encode()).hexdigest(),
+                    status="downloaded",
+                    added=json_date(added_at),
+                    files=files,
+                    ended=json_date(added_at + dt.timedelta(minutes=5)),
+                ),
+                front=False,
+            )
 
     # ------------------------------------------------------------------ torrents
 
@@ -594,12 +680,14 @@ class RealDebrid:
         item["bytes"] = size
         if info:
             item["original_bytes"] = original
-        item.update({"host": RD_HOST, "split": 2000, "progress": progress, "status": t.status,
-                     "added": t.added})
+        item.update(
+            {"host": RD_HOST, "split": 2000, "progress": progress, "status": t.status, "added": t.added}
+        )
         if info:
             files = [] if t.status == "magnet_conversion" else t.files
-            item["files"] = [{"id": f.id, "path": f.path, "bytes": f.bytes, "selected": f.selected}
-                             for f in files]
+            item["files"] = [
+                {"id": f.id, "path": f.path, "bytes": f.bytes, "selected": f.selected} for f in files
+            ]
         linked = [t.archive] if t.archive is not None else selected
         item["links"] = [torrent_link(f.link_id) for f in linked] if t.status == "downloaded" else []
         if t.status == "downloaded" and t.ended:
@@ -625,19 +713,33 @@ class RealDebrid:
             # The same torrent again (a repair): same files; broken ones mended
             # unless "readd_fixes" is off.
             name = name or same.original_filename
-            files = [TorrentFile(f.id, f.path, f.content, 0, f.unavailable,
-                                 f.broken and not self.readd_fixes, f.infringing) for f in same.files]
+            files = [
+                TorrentFile(
+                    f.id, f.path, f.content, 0, f.unavailable, f.broken and not self.readd_fixes, f.infringing
+                )
+                for f in same.files
+            ]
         name = self.norm(name or hash_hex)
         if not files:
             seed = int(hash_hex[:8], 16)
-            files = [TorrentFile(1, f"/{name}.mkv", SyntheticContent(3 * MIB + seed % MIB, seed)),
-                     TorrentFile(2, f"/{name}.nfo", SyntheticContent(500 + seed % 3000, seed + 1))]
+            files = [
+                TorrentFile(1, f"/{name}.mkv", SyntheticContent(3 * MIB + seed % MIB, seed)),
+                TorrentFile(2, f"/{name}.nfo", SyntheticContent(500 + seed % 3000, seed + 1)),
+            ]
         for f in files:
             f.selected = 0
         self.counter += 1
-        torrent = Torrent(id=rd_id("added", self.counter, hash_hex, time.time_ns()), filename=name,
-                          original_filename=name, hash=hash_hex, status="magnet_conversion",
-                          added=now_date(), files=files, auto=True, rename_on_select=True)
+        torrent = Torrent(
+            id=rd_id("added", self.counter, hash_hex, time.time_ns()),
+            filename=name,
+            original_filename=name,
+            hash=hash_hex,
+            status="magnet_conversion",
+            added=now_date(),
+            files=files,
+            auto=True,
+            rename_on_select=True,
+        )
         self._add_torrent(torrent, front=True)
         self.set_status(torrent, "magnet_conversion")
         return torrent
@@ -674,16 +776,20 @@ class RealDebrid:
             if hoster.offline:
                 raise ApiError(503, "unavailable_file", 24)
             return hoster.content, hoster.name, hoster.host, False
-        known_hosts = {RD_HOST} | {h.host for h in hosters.hoster_links(self.state).values()} | \
-            {d.host for d in self.downloads}
+        known_hosts = (
+            {RD_HOST}
+            | {h.host for h in hosters.hoster_links(self.state).values()}
+            | {d.host for d in self.downloads}
+        )
         if host not in known_hosts:
             raise ApiError(503, "unsupported_hoster", 16)
         raise ApiError(503, "unavailable_file", 24)
 
     def mint(self, download: Download) -> str:
         if download.download is None:
-            download.download = self.state.links.mint(download.content, download.filename, SERVICE,
-                                                      ttl=self.link_ttl)
+            download.download = self.state.links.mint(
+                download.content, download.filename, SERVICE, ttl=self.link_ttl
+            )
         return download.download
 
     def unrestrict(self, url: str) -> Download:
@@ -693,18 +799,36 @@ class RealDebrid:
         existing = next((d for d in self.downloads if d.link == url), None)
         if existing is not None:
             self.downloads.remove(existing)
-        download = Download(rd_id("unrestrict", self.counter, url, time.time_ns()), filename, content,
-                            url, host, 8, now_date(), mime,
-                            1 if mime.startswith(("video/", "audio/")) else 0,
-                            from_torrent=from_torrent)
+        download = Download(
+            rd_id("unrestrict", self.counter, url, time.time_ns()),
+            filename,
+            content,
+            url,
+            host,
+            8,
+            now_date(),
+            mime,
+            1 if mime.startswith(("video/", "audio/")) else 0,
+            from_torrent=from_torrent,
+        )
         self.mint(download)
         self.downloads.insert(0, download)
         return download
 
     def download_item(self, d: Download) -> dict[str, Any]:
-        item = {"id": d.id, "filename": d.filename, "mimeType": d.mime, "filesize": d.content.size,
-                "link": d.link, "host": d.host, "host_icon": HOST_ICON, "chunks": d.chunks,
-                "download": self.mint(d), "streamable": d.streamable, "generated": d.generated}
+        item = {
+            "id": d.id,
+            "filename": d.filename,
+            "mimeType": d.mime,
+            "filesize": d.content.size,
+            "link": d.link,
+            "host": d.host,
+            "host_icon": HOST_ICON,
+            "chunks": d.chunks,
+            "download": self.mint(d),
+            "streamable": d.streamable,
+            "generated": d.generated,
+        }
         item.update(d.extra)
         return item
 
@@ -741,8 +865,12 @@ class RealDebrid:
         if refresh is None:
             refresh = secrets.token_hex(26).upper()[:52]
             self.refresh_tokens[refresh] = client_id
-        return {"access_token": access, "expires_in": int(self.access_token_ttl),
-                "token_type": "Bearer", "refresh_token": refresh}
+        return {
+            "access_token": access,
+            "expires_in": int(self.access_token_ttl),
+            "token_type": "Bearer",
+            "refresh_token": refresh,
+        }
 
     # ------------------------------------------------------------------ control
 
@@ -750,28 +878,57 @@ class RealDebrid:
         big = len(self.torrents) > 200
         torrents = []
         for t in self.torrents:
-            entry = {"id": t.id, "filename": t.filename, "status": t.status, "hash": t.hash,
-                     "progress": self.torrent_item(t, False)["progress"], "auto": t.auto,
-                     "polls_left": t.polls_left}
+            entry = {
+                "id": t.id,
+                "filename": t.filename,
+                "status": t.status,
+                "hash": t.hash,
+                "progress": self.torrent_item(t, False)["progress"],
+                "auto": t.auto,
+                "polls_left": t.polls_left,
+            }
             if not big:
-                entry["files"] = [{"id": f.id, "path": f.path, "bytes": f.bytes,
-                                   "selected": f.selected, "link": torrent_link(f.link_id)}
-                                  for f in t.files]
+                entry["files"] = [
+                    {
+                        "id": f.id,
+                        "path": f.path,
+                        "bytes": f.bytes,
+                        "selected": f.selected,
+                        "link": torrent_link(f.link_id),
+                    }
+                    for f in t.files
+                ]
             torrents.append(entry)
         now = time.monotonic()
         return {
             "torrents": torrents,
             "torrent_count": len(self.torrents),
-            "downloads": [{"id": d.id, "filename": d.filename, "link": d.link,
-                           "download": d.download, "filesize": d.content.size}
-                          for d in self.downloads],
+            "downloads": [
+                {
+                    "id": d.id,
+                    "filename": d.filename,
+                    "link": d.link,
+                    "download": d.download,
+                    "filesize": d.content.size,
+                }
+                for d in self.downloads
+            ],
             "rate_limit_per_minute": self.rate_limit,
             "link_ttl": self.link_ttl,
             "access_token_ttl": self.access_token_ttl,
-            "access_tokens": {"valid": sum(1 for e in self.access_tokens.values() if e > now),
-                              "expired": sum(1 for e in self.access_tokens.values() if e <= now)},
-            "devices": [{"device_code": code, "user_code": d["user_code"], "approved": d["approved"],
-                         "polls": d["polls"]} for code, d in self.devices.items()],
+            "access_tokens": {
+                "valid": sum(1 for e in self.access_tokens.values() if e > now),
+                "expired": sum(1 for e in self.access_tokens.values() if e <= now),
+            },
+            "devices": [
+                {
+                    "device_code": code,
+                    "user_code": d["user_code"],
+                    "approved": d["approved"],
+                    "polls": d["polls"],
+                }
+                for code, d in self.devices.items()
+            ],
             "status_polls": dict(self.status_polls),
         }
 
@@ -796,8 +953,10 @@ class RealDebrid:
             if args.get("to"):
                 if args["to"] not in ALL_STATUSES:
                     raise ValueError(f"unknown status {args['to']!r}")
-                if args["to"] in ("queued", "downloading", "downloaded", "compressing", "uploading") \
-                        and not t.selected():
+                if (
+                    args["to"] in ("queued", "downloading", "downloaded", "compressing", "uploading")
+                    and not t.selected()
+                ):
                     for f in t.files:
                         f.selected = 1
                 self.set_status(t, args["to"], skip=False)
@@ -900,9 +1059,15 @@ class RealDebrid:
         return {"listing": dict(self.listing)}
 
     def _act_inject_error(self, args: dict[str, Any]) -> dict[str, Any]:
-        self.injected.append({"route": args["route"], "status": int(args["status"]),
-                              "error": str(args.get("error", "")), "code": args.get("code"),
-                              "times": int(args.get("times", 1))})
+        self.injected.append(
+            {
+                "route": args["route"],
+                "status": int(args["status"]),
+                "error": str(args.get("error", "")),
+                "code": args.get("code"),
+                "times": int(args.get("times", 1)),
+            }
+        )
         return {"ok": True}
 
     def take_injected(self, route_name: str) -> ApiError | None:
@@ -923,6 +1088,7 @@ class RealDebrid:
 
 # ----------------------------------------------------------------------------- HTTP layer
 
+
 @dataclass
 class Ctx:
     request: Request
@@ -934,8 +1100,11 @@ class Ctx:
     async def form(self) -> dict[str, str]:
         if self._form is None:
             body = await self.request.body()
-            parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True) \
-                if "multipart" not in self.request.headers.get("content-type", "") else {}
+            parsed = (
+                parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+                if "multipart" not in self.request.headers.get("content-type", "")
+                else {}
+            )
             self._form = dict(self.request.query_params.items())
             self._form.update({k: v[-1] for k, v in parsed.items()})
         return self._form
@@ -954,7 +1123,7 @@ Handler = Callable[[Ctx], Any]
 @dataclass
 class RouteDef:
     method: str
-    template: str        # as counted in stats, e.g. "/torrents/info/{id}"
+    template: str  # as counted in stats, e.g. "/torrents/info/{id}"
     regex: re.Pattern[str]
     handler: Handler
     auth: bool
@@ -963,13 +1132,18 @@ class RouteDef:
 ROUTES: list[RouteDef] = []
 
 
-def route(method: str, template: str, auth: bool = True, prefix: str = API_PATH) -> Callable[[Handler], Handler]:
+def route(
+    method: str, template: str, auth: bool = True, prefix: str = API_PATH
+) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        pattern = re.sub(r"\{(\w+)(:path)?\}",
-                         lambda m: f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})", template)
-        ROUTES.append(RouteDef(method, template, re.compile("^" + re.escape(prefix) + pattern + "$"),
-                               fn, auth))
+        pattern = re.sub(
+            r"\{(\w+)(:path)?\}", lambda m: f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})", template
+        )
+        ROUTES.append(
+            RouteDef(method, template, re.compile("^" + re.escape(prefix) + pattern + "$"), fn, auth)
+        )
         return fn
+
     return register
 
 
@@ -997,19 +1171,20 @@ def paged(ctx: Ctx, items: list[Any], render: Callable[[Any], dict[str, Any]]) -
     if shape["page_error_from"] is not None and offset >= int(shape["page_error_from"]):
         status = int(shape["page_error_status"])
         raise ApiError(status, *FAULT_ERRORS.get(status, ("internal_error", -1)))
-    if shape["empty"] == "204":           # the RD bug of NOTES 2.5: every page empty
+    if shape["empty"] == "204":  # the RD bug of NOTES 2.5: every page empty
         return empty(204, headers)
     if shape["empty"] == "[]":
         return json_response([], 200, headers)
-    chunk = items[offset:offset + limit]
+    chunk = items[offset : offset + limit]
     if shape["short_pages_from"] is not None and offset >= int(shape["short_pages_from"]):
-        chunk = chunk[1:]                 # an item moved while the list was read
+        chunk = chunk[1:]  # an item moved while the list was read
     if not chunk:
         return empty(204, headers)
     return json_response([render(x) for x in chunk], 200, headers)
 
 
 # --- REST: no auth
+
 
 @route("GET", "/time", auth=False)
 async def get_time(ctx: Ctx) -> Response:
@@ -1018,8 +1193,7 @@ async def get_time(ctx: Ctx) -> Response:
 
 @route("GET", "/time/iso", auth=False)
 async def get_time_iso(ctx: Ctx) -> Response:
-    return Response(dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    media_type="text/plain")
+    return Response(dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S%z"), media_type="text/plain")
 
 
 def hosts_table(rd: RealDebrid) -> dict[str, dict[str, str]]:
@@ -1028,8 +1202,11 @@ def hosts_table(rd: RealDebrid) -> dict[str, dict[str, str]]:
     table = {}
     for domain in sorted(set(domains)):
         name = domain.split(".")[0].capitalize()
-        table[domain] = {"id": domain.split(".")[0][:2], "name": name,
-                         "image": f"https://fcdn.real-debrid.com/0822/images/hosters/{domain.split('.')[0]}.png"}
+        table[domain] = {
+            "id": domain.split(".")[0][:2],
+            "name": name,
+            "image": f"https://fcdn.real-debrid.com/0822/images/hosters/{domain.split('.')[0]}.png",
+        }
     return table
 
 
@@ -1050,11 +1227,13 @@ async def unrestrict_check(ctx: Ctx) -> Response:
     if not link:
         raise ApiError(400, "parameter_missing", 1, "{link} is missing")
     content, filename, host, _ = ctx.rd.resolve_link(link)
-    return json_response({"host": host, "link": link, "filename": filename,
-                          "filesize": content.size, "supported": 1})
+    return json_response(
+        {"host": host, "link": link, "filename": filename, "filesize": content.size, "supported": 1}
+    )
 
 
 # --- REST: authenticated
+
 
 @route("GET", "/disable_access_token")
 async def disable_access_token(ctx: Ctx) -> Response:
@@ -1076,10 +1255,21 @@ async def unrestrict_link(ctx: Ctx) -> Response:
     if ctx.rd.user.get("type") != "premium":
         raise ApiError(403, "hoster_not_free", 20)
     d = ctx.rd.unrestrict(link)
-    return json_response({"id": d.id, "filename": d.filename, "mimeType": d.mime,
-                          "filesize": d.content.size, "link": d.link, "host": d.host,
-                          "host_icon": HOST_ICON, "chunks": d.chunks, "crc": 1,
-                          "download": d.download, "streamable": d.streamable})
+    return json_response(
+        {
+            "id": d.id,
+            "filename": d.filename,
+            "mimeType": d.mime,
+            "filesize": d.content.size,
+            "link": d.link,
+            "host": d.host,
+            "host_icon": HOST_ICON,
+            "chunks": d.chunks,
+            "crc": 1,
+            "download": d.download,
+            "streamable": d.streamable,
+        }
+    )
 
 
 @route("GET", "/downloads")
@@ -1149,9 +1339,15 @@ async def add_torrent(ctx: Ctx) -> Response:
         if b"files" in info:
             for n, entry in enumerate(info[b"files"], start=1):
                 path = "/" + "/".join(p.decode("utf-8", "replace") for p in entry[b"path"])
-                files.append(TorrentFile(n, ctx.rd.norm(path), SyntheticContent(int(entry[b"length"]), seed + n)))
+                files.append(
+                    TorrentFile(n, ctx.rd.norm(path), SyntheticContent(int(entry[b"length"]), seed + n))
+                )
         elif b"length" in info:
-            files.append(TorrentFile(1, ctx.rd.norm("/" + (name or "file")), SyntheticContent(int(info[b"length"]), seed)))
+            files.append(
+                TorrentFile(
+                    1, ctx.rd.norm("/" + (name or "file")), SyntheticContent(int(info[b"length"]), seed)
+                )
+            )
         else:
             raise ValueError("no files")
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -1208,6 +1404,7 @@ async def delete_torrent(ctx: Ctx) -> Response:
 
 # --- OAuth2 device flow
 
+
 def _code(n: int) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     return "".join(secrets.choice(alphabet) for _ in range(n))
@@ -1219,15 +1416,25 @@ async def device_code(ctx: Ctx) -> Response:
     if not client_id:
         raise ApiError(400, "parameter_missing", 1, "{client_id} is missing")
     code, user_code = _code(36), _code(8)
-    ctx.rd.devices[code] = {"user_code": user_code, "client_id": client_id, "polls": 0,
-                            "approved": ctx.rd.approve_after == 0, "credentials": None,
-                            "new_credentials": ctx.query("new_credentials") == "yes",
-                            "expires": time.monotonic() + 1800}
-    return json_response({
-        "device_code": code, "user_code": user_code, "interval": ctx.rd.oauth_interval,
-        "expires_in": 1800, "verification_url": "https://real-debrid.com/device",
-        "direct_verification_url":
-            f"https://real-debrid.com/authorize?client_id={client_id}&device_id={code}"})
+    ctx.rd.devices[code] = {
+        "user_code": user_code,
+        "client_id": client_id,
+        "polls": 0,
+        "approved": ctx.rd.approve_after == 0,
+        "credentials": None,
+        "new_credentials": ctx.query("new_credentials") == "yes",
+        "expires": time.monotonic() + 1800,
+    }
+    return json_response(
+        {
+            "device_code": code,
+            "user_code": user_code,
+            "interval": ctx.rd.oauth_interval,
+            "expires_in": 1800,
+            "verification_url": "https://real-debrid.com/device",
+            "direct_verification_url": f"https://real-debrid.com/authorize?client_id={client_id}&device_id={code}",
+        }
+    )
 
 
 @route("GET", "/oauth/v2/device/credentials", auth=False, prefix="")
@@ -1275,10 +1482,11 @@ async def oauth_token(ctx: Ctx) -> Response:
 
 # --- the ASGI app
 
+
 def _route_path(scope: dict[str, Any]) -> str:
     path, root = scope["path"], scope.get("root_path", "")
     if root and path.startswith(root):
-        path = path[len(root):]
+        path = path[len(root) :]
     return path or "/"
 
 
@@ -1374,6 +1582,7 @@ def build(state: EmulatorState) -> RealDebridApp:
 
 # ----------------------------------------------------------------------------- sample
 
+
 def sample_section() -> dict[str, Any]:
     def syn(mib: float, extra: int, seed: int) -> dict[str, int]:
         return {"size": int(mib * MIB) + extra, "seed": seed}
@@ -1384,35 +1593,60 @@ def sample_section() -> dict[str, Any]:
         "rate_limit_per_minute": 250,
         "link_ttl": None,
         "downloads": [
-            {"filename": "Big Buck Bunny (2008) 1080p.mp4", "content": syn(16, 123, 101),
-             "host": "real-debrid.com"},
-            {"filename": "Café del Mar – Volumen Uno.flac", "content": syn(5, 77, 102),
-             "host": "rapidgator.net",
-             "link": "https://rapidgator.net/file/5d41402abc4b2a76b9719d911017c592/Cafe_del_Mar.flac.html"},
-            {"filename": "release notes.txt",
-             "content": {"text": "debridfs sample download\nline two: ünïcödé\n"}},
+            {
+                "filename": "Big Buck Bunny (2008) 1080p.mp4",
+                "content": syn(16, 123, 101),
+                "host": "real-debrid.com",
+            },
+            {
+                "filename": "Café del Mar – Volumen Uno.flac",
+                "content": syn(5, 77, 102),
+                "host": "rapidgator.net",
+                "link": "https://rapidgator.net/file/5d41402abc4b2a76b9719d911017c592/Cafe_del_Mar.flac.html",
+            },
+            {
+                "filename": "release notes.txt",
+                "content": {"text": "debridfs sample download\nline two: ünïcödé\n"},
+            },
         ],
         "torrents": [
-            {"filename": "Sintel (2010) [1080p]",
-             "files": [{"path": "/Sintel.2010.1080p.mkv", "content": syn(64, -5, 201)}]},
-            {"filename": "Open Movie Collection",
-             "files": [
-                 {"path": "/Elephants Dream/Elephants.Dream.2006.mkv", "content": syn(24, 11, 202)},
-                 {"path": "/Elephants Dream/Subs/English.srt",
-                  "content": {"text": "1\n00:00:01,000 --> 00:00:02,000\nHello.\n"}},
-                 {"path": "/Tears of Steel/Tears.of.Steel.2012.mkv", "content": syn(32, 3, 203)},
-                 {"path": "/Tears of Steel/Extras/Making Of.mp4", "content": syn(8, 999, 204)}]},
-            {"filename": "Kimi no Uta – 君の歌 (FLAC)",
-             "files": [
-                 {"path": "/01 - 君の歌.flac", "content": syn(6, 1, 205)},
-                 {"path": "/02 - Ветер.flac", "content": syn(7, 2, 206)},
-                 {"path": "/cover.jpg", "content": syn(0.3, 0, 207), "selected": 0}]},
-            {"filename": "Linux ISO collection",
-             "files": [
-                 {"path": "/debian 12 netinst.iso", "content": syn(40, 0, 208)},
-                 {"path": "/README.txt", "content": {"text": "Checksums are in SHA256SUMS.\n"}}]},
-            {"filename": "Cosmos Laundromat (2015)", "status": "downloading", "progress": 37,
-             "files": [{"path": "/Cosmos.Laundromat.2015.mkv", "content": syn(12, 0, 209)}]},
+            {
+                "filename": "Sintel (2010) [1080p]",
+                "files": [{"path": "/Sintel.2010.1080p.mkv", "content": syn(64, -5, 201)}],
+            },
+            {
+                "filename": "Open Movie Collection",
+                "files": [
+                    {"path": "/Elephants Dream/Elephants.Dream.2006.mkv", "content": syn(24, 11, 202)},
+                    {
+                        "path": "/Elephants Dream/Subs/English.srt",
+                        "content": {"text": "1\n00:00:01,000 --> 00:00:02,000\nHello.\n"},
+                    },
+                    {"path": "/Tears of Steel/Tears.of.Steel.2012.mkv", "content": syn(32, 3, 203)},
+                    {"path": "/Tears of Steel/Extras/Making Of.mp4", "content": syn(8, 999, 204)},
+                ],
+            },
+            {
+                "filename": "Kimi no Uta – 君の歌 (FLAC)",
+                "files": [
+                    {"path": "/01 - 君の歌.flac", "content": syn(6, 1, 205)},
+                    {"path": "/02 - Ветер.flac", "content": syn(7, 2, 206)},
+                    {"path": "/cover.jpg", "content": syn(0.3, 0, 207), "selected": 0},
+                ],
+            },
+            {
+                "filename": "Linux ISO collection",
+                "files": [
+                    {"path": "/debian 12 netinst.iso", "content": syn(40, 0, 208)},
+                    {"path": "/README.txt", "content": {"text": "Checksums are in SHA256SUMS.\n"}},
+                ],
+            },
+            {
+                "filename": "Cosmos Laundromat (2015)",
+                "status": "downloading",
+                "progress": 37,
+                "files": [{"path": "/Cosmos.Laundromat.2015.mkv", "content": syn(12, 0, 209)}],
+            },
             {"filename": "broken magnet", "status": "magnet_error", "files": []},
         ],
     }

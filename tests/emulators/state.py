@@ -11,8 +11,9 @@ import collections
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .content import Content
 
@@ -21,22 +22,22 @@ from .content import Content
 class DataFaults:
     """Faults of the download (data) host."""
 
-    latency_ms: float = 0.0          # added before each response starts
-    rate_bps: float = 0.0            # cap per connection (0 = none)
-    drop_after_bytes: int = 0        # cut the body after this many bytes...
-    drop_count: int = 0              # ...for this many responses
-    status_burst: int = 0            # answer this status...
-    status_burst_count: int = 0      # ...for this many requests
-    ignore_range: bool = False       # answer 200 with the whole body
-    expired_status: int = 404        # what an expired link answers
-    stall_count: int = 0             # the next N GETs go silent...
-    stall_after_bytes: int = -1      # ...before the head (-1), after the head (0) or after N body bytes,
-    stall_seconds: float = 120.0     # ...for this long, the connection left open
-    html_count: int = 0              # the next N GETs answer 200 text/html (a "link expired" page)
-    wrong_range_count: int = 0       # the next N ranged GETs serve another range (Content-Range says so)
-    unreachable_links: int = 0       # the next N links minted point at a host that refuses connections
-    content_type: str = "application/force-download"   # what files are served as
-    max_range_bytes: int = 0         # a 206 carries at most this many bytes (0: all asked)
+    latency_ms: float = 0.0  # added before each response starts
+    rate_bps: float = 0.0  # cap per connection (0 = none)
+    drop_after_bytes: int = 0  # cut the body after this many bytes...
+    drop_count: int = 0  # ...for this many responses
+    status_burst: int = 0  # answer this status...
+    status_burst_count: int = 0  # ...for this many requests
+    ignore_range: bool = False  # answer 200 with the whole body
+    expired_status: int = 404  # what an expired link answers
+    stall_count: int = 0  # the next N GETs go silent...
+    stall_after_bytes: int = -1  # ...before the head (-1), after the head (0) or after N body bytes,
+    stall_seconds: float = 120.0  # ...for this long, the connection left open
+    html_count: int = 0  # the next N GETs answer 200 text/html (a "link expired" page)
+    wrong_range_count: int = 0  # the next N ranged GETs serve another range (Content-Range says so)
+    unreachable_links: int = 0  # the next N links minted point at a host that refuses connections
+    content_type: str = "application/force-download"  # what files are served as
+    max_range_bytes: int = 0  # a 206 carries at most this many bytes (0: all asked)
 
 
 @dataclass
@@ -46,7 +47,7 @@ class ApiFaults:
     latency_ms: float = 0.0
     status_burst: int = 0
     status_burst_count: int = 0
-    retry_after: int | None = None   # sent with 429/503 bursts
+    retry_after: int | None = None  # sent with 429/503 bursts
 
 
 @dataclass

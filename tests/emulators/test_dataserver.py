@@ -4,7 +4,7 @@ over real HTTP: what a client on the wire sees for each."""
 from __future__ import annotations
 
 import socket
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -15,11 +15,26 @@ from tests.emulators.harness import EmulatorHandle
 
 TOKEN = "dataserver-token"
 CONTENT = SyntheticContent(3 << 20, 77)
-LIBRARY = {"realdebrid": {
-    "token": TOKEN, "rate_limit_per_minute": 0,
-    "torrents": [{"id": "DATA", "filename": "data", "status": "downloaded",
-                  "files": [{"path": "/file.bin", "content": {"size": CONTENT.size, "seed": CONTENT.seed},
-                             "selected": 1}]}]}}
+LIBRARY = {
+    "realdebrid": {
+        "token": TOKEN,
+        "rate_limit_per_minute": 0,
+        "torrents": [
+            {
+                "id": "DATA",
+                "filename": "data",
+                "status": "downloaded",
+                "files": [
+                    {
+                        "path": "/file.bin",
+                        "content": {"size": CONTENT.size, "seed": CONTENT.seed},
+                        "selected": 1,
+                    }
+                ],
+            }
+        ],
+    }
+}
 
 
 @pytest.fixture
@@ -27,8 +42,9 @@ def fresh_link(emu: EmulatorHandle) -> Iterator[Callable[[], str]]:
     emu.reset_faults()
 
     def mint() -> str:
-        with httpx.Client(base_url=emu.url("realdebrid"), timeout=10,
-                          headers={"Authorization": f"Bearer {TOKEN}"}) as rd:
+        with httpx.Client(
+            base_url=emu.url("realdebrid"), timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as rd:
             link = rd.get("/torrents/info/DATA").json()["links"][0]
             return rd.post("/unrestrict/link", data={"link": link}).json()["download"]
 
@@ -95,8 +111,9 @@ def test_a_link_on_a_host_that_refuses_connections(emu: EmulatorHandle, fresh_li
 
 def test_the_content_type_files_are_served_as(emu: EmulatorHandle, fresh_link) -> None:
     url = fresh_link()
-    assert httpx.get(url, headers={"Range": "bytes=0-9"}).headers["content-type"] == \
-        "application/force-download"
+    assert (
+        httpx.get(url, headers={"Range": "bytes=0-9"}).headers["content-type"] == "application/force-download"
+    )
     emu.faults({"data": {"content_type": "video/x-matroska"}})
     assert httpx.get(url, headers={"Range": "bytes=0-9"}).headers["content-type"] == "video/x-matroska"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -14,8 +15,17 @@ import pytest
 
 from tests.emulators.content import SyntheticContent
 from tests.emulators.harness import run_emulator
-from tests.linkservices import (RG_ONE, RG_TWO, RG_GONE, RS_OWN, PORTAL_KEY, PM_LOGIN, PM_PIN,
-                                RS_LOGIN, RS_PASS)
+from tests.linkservices import (
+    PM_LOGIN,
+    PM_PIN,
+    PORTAL_KEY,
+    RG_GONE,
+    RG_ONE,
+    RG_TWO,
+    RS_LOGIN,
+    RS_OWN,
+    RS_PASS,
+)
 
 RG_UNKNOWN = "https://rapidgator.net/file/11111111111111111111111111111111/nope.bin.html"
 ONE = SyntheticContent(300_000, 11)
@@ -28,29 +38,49 @@ LIBRARY: dict[str, Any] = {
         {"url": RG_TWO, "name": "two.bin", "content": {"size": TWO.size, "seed": TWO.seed}},
         {"url": RG_GONE, "name": "gone.bin", "content": {"size": 10, "seed": 1}, "offline": True},
         {"url": RS_OWN, "name": "own.bin", "content": {"size": OWN.size, "seed": OWN.seed}},
-        {"url": "https://nitroflare.com/view/ABC/x.bin", "name": "x.bin",
-         "content": {"size": 10, "seed": 2}},
+        {"url": "https://nitroflare.com/view/ABC/x.bin", "name": "x.bin", "content": {"size": 10, "seed": 2}},
     ],
     "portal": {
         "api_key": PORTAL_KEY,
-        "account": {"trafficleft": 10_000_000, "trafficmax": 20_000_000,
-                    "trafficmax_daily": 5_000_000, "expires_in_seconds": 86400},
-        "hosts": [{"platform": "RapidGator", "domains": ["rapidgator.net", "rg.to"],
-                   "maxChunks": 16, "maxDownloads": 3, "resumable": True,
-                   "currently_working": True, "trafficleft": 5_000_000,
-                   "trafficmax_daily": 9_000_000}],
+        "account": {
+            "trafficleft": 10_000_000,
+            "trafficmax": 20_000_000,
+            "trafficmax_daily": 5_000_000,
+            "expires_in_seconds": 86400,
+        },
+        "hosts": [
+            {
+                "platform": "RapidGator",
+                "domains": ["rapidgator.net", "rg.to"],
+                "maxChunks": 16,
+                "maxDownloads": 3,
+                "resumable": True,
+                "currently_working": True,
+                "trafficleft": 5_000_000,
+                "trafficmax_daily": 9_000_000,
+            }
+        ],
         "ready_after_polls": 2,
         "poll_after_seconds": 2,
     },
-    "premiumize": {"customer_id": PM_LOGIN, "pin": PM_PIN, "type": "premium",
-                   "expires_in_seconds": 86400, "fairuse_left": 0.5,
-                   "fairuse_bytes": 10_000_000},
+    "premiumize": {
+        "customer_id": PM_LOGIN,
+        "pin": PM_PIN,
+        "type": "premium",
+        "expires_in_seconds": 86400,
+        "fairuse_left": 0.5,
+        "fairuse_bytes": 10_000_000,
+    },
     "rapidshare": {
-        "login": RS_LOGIN, "password": RS_PASS,
+        "login": RS_LOGIN,
+        "password": RS_PASS,
         "account": {"type": "premium", "validuntil_in_seconds": 86400, "premkbleft": 100_000},
         "free_countdown": 30,
-        "files": {"100001": {"url": RG_ONE}, "100003": {"url": RG_GONE},
-                  "100004": {"url": RG_TWO, "status": "illegal"}},
+        "files": {
+            "100001": {"url": RG_ONE},
+            "100003": {"url": RG_GONE},
+            "100004": {"url": RG_TWO, "status": "illegal"},
+        },
     },
 }
 
@@ -74,8 +104,9 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
-def assert_range(http: httpx.Client, url: str, content: SyntheticContent,
-                 start: int = 1000, end: int = 70_000, **kw: Any) -> None:
+def assert_range(
+    http: httpx.Client, url: str, content: SyntheticContent, start: int = 1000, end: int = 70_000, **kw: Any
+) -> None:
     r = http.get(url, headers={"Range": f"bytes={start}-{end - 1}"}, follow_redirects=True, **kw)
     assert r.status_code == 206, r.text[:200]
     assert r.headers["content-range"] == f"bytes {start}-{end - 1}/{content.size}"
@@ -85,8 +116,16 @@ def assert_range(http: httpx.Client, url: str, content: SyntheticContent,
 # ---------------------------------------------------------------------------
 # portal
 
-def portal(emu: Any, http: httpx.Client, method: str, path: str, key: str | None = PORTAL_KEY,
-           header: str = "bearer", **kw: Any) -> httpx.Response:
+
+def portal(
+    emu: Any,
+    http: httpx.Client,
+    method: str,
+    path: str,
+    key: str | None = PORTAL_KEY,
+    header: str = "bearer",
+    **kw: Any,
+) -> httpx.Response:
     headers = {}
     if key is not None:
         headers = {"Authorization": f"Bearer {key}"} if header == "bearer" else {"X-Api-Key": key}
@@ -134,10 +173,14 @@ def test_portal_happy_path_not_ready_then_ready(emu, http):
     assert calls["portal POST /unrestrict"] == 2 and calls["portal GET /link/{linkId}"] == 2
 
 
-
-@pytest.mark.parametrize("size_format, before, after", [
-    ("string", str(ONE.size), str(ONE.size)), ("number", ONE.size, ONE.size),
-    ("unknown_until_ready", None, str(ONE.size))])
+@pytest.mark.parametrize(
+    "size_format, before, after",
+    [
+        ("string", str(ONE.size), str(ONE.size)),
+        ("number", ONE.size, ONE.size),
+        ("unknown_until_ready", None, str(ONE.size)),
+    ],
+)
 def test_portal_filesize_formats(emu, http, size_format, before, after):
     emu.action("portal", "set_variant", {"filesize_format": size_format})
     first = portal(emu, http, "POST", "/unrestrict", json={"url": RG_ONE}).json()["data"]
@@ -156,6 +199,7 @@ def test_portal_legacy_shape_and_no_grouped_hosts(emu, http):
     assert portal(emu, http, "GET", "/hosts").json()["data"]["supportedhosts"]
     with pytest.raises(RuntimeError):
         emu.action("portal", "set_variant", {"filesize_format": "hex"})
+
 
 def test_portal_ready_at_once_and_control_knob(emu, http):
     emu.action("portal", "set_ready_after_polls", {"value": 0})
@@ -203,8 +247,11 @@ PORTAL_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("status,http_status,retry,setup,url", PORTAL_ERRORS,
-                         ids=[f"{e[0]}-{i}" for i, e in enumerate(PORTAL_ERRORS)])
+@pytest.mark.parametrize(
+    "status,http_status,retry,setup,url",
+    PORTAL_ERRORS,
+    ids=[f"{e[0]}-{i}" for i, e in enumerate(PORTAL_ERRORS)],
+)
 def test_portal_error_statuses(emu, http, status, http_status, retry, setup, url):
     for action, args in setup:
         emu.action("portal", action, args)
@@ -245,8 +292,16 @@ def test_portal_throttling_and_fault_burst(emu, http):
 # ---------------------------------------------------------------------------
 # premiumize
 
-def pm(emu: Any, http: httpx.Client, method: str, link: str | None = None,
-       login: str = PM_LOGIN, pin: str = PM_PIN, encoded: bool = False) -> dict[str, Any]:
+
+def pm(
+    emu: Any,
+    http: httpx.Client,
+    method: str,
+    link: str | None = None,
+    login: str = PM_LOGIN,
+    pin: str = PM_PIN,
+    encoded: bool = False,
+) -> dict[str, Any]:
     params = {"method": method, "params[login]": login, "params[pass]": pin}
     if link is not None:
         params["params[link]"] = link
@@ -275,13 +330,13 @@ def test_premiumize_happy_path(emu, http):
     ddl = pm(emu, http, "directdownloadlink", RG_TWO)
     assert ddl["status"] == 200
     res = ddl["result"]
-    assert set(res) == {"location"}     # the document's reply: nothing but the location
+    assert set(res) == {"location"}  # the document's reply: nothing but the location
     assert_range(http, res["location"], TWO)
     left = pm(emu, http, "accountstatus", encoded=True)["result"]["fairuse_left"]
     assert left == pytest.approx(0.5 - TWO.size / 10_000_000)
     assert emu.stats()["calls"]["premiumize directdownloadlink"] == 1
 
-    emu.action("premiumize", "set_flags", {"reply_fields": "full"})   # what clients met
+    emu.action("premiumize", "set_flags", {"reply_fields": "full"})  # what clients met
     res = pm(emu, http, "directdownloadlink", RG_TWO)["result"]
     assert res["filename"] == "two.bin" and res["filesize"] == TWO.size
 
@@ -292,11 +347,20 @@ def test_premiumize_happy_path(emu, http):
 
 
 def test_premiumize_escaped_slashes_and_post(emu, http):
-    raw = http.get(emu.urls["premiumize"], params={"method": "hosterlist", "params[login]": PM_LOGIN,
-                                                  "params[pass]": PM_PIN}).text
+    raw = http.get(
+        emu.urls["premiumize"],
+        params={"method": "hosterlist", "params[login]": PM_LOGIN, "params[pass]": PM_PIN},
+    ).text
     assert "\\/" in raw
-    r = http.post(emu.urls["premiumize"], data={"method": "directdownloadlink", "params[login]": PM_LOGIN,
-                                               "params[pass]": PM_PIN, "params[link]": RG_ONE})
+    r = http.post(
+        emu.urls["premiumize"],
+        data={
+            "method": "directdownloadlink",
+            "params[login]": PM_LOGIN,
+            "params[pass]": PM_PIN,
+            "params[link]": RG_ONE,
+        },
+    )
     assert r.json()["status"] == 200
 
 
@@ -311,22 +375,38 @@ PM_ERRORS = [
     (403, [("set_flags", {"banned": True})], "directdownloadlink", RG_ONE, {}),
     (404, [], "directdownloadlink", RG_GONE, {}),
     (404, [], "directdownloadlink", RG_UNKNOWN, {}),
-    (428, [("set_host_status", {"host": "rapidgator.net", "status": "down"})],
-     "directdownloadlink", RG_ONE, {}),
-    (0, [("set_host_status", {"host": "rapidgator.net", "status": "daily_limit"})],
-     "directdownloadlink", RG_ONE, {}),
+    (
+        428,
+        [("set_host_status", {"host": "rapidgator.net", "status": "down"})],
+        "directdownloadlink",
+        RG_ONE,
+        {},
+    ),
+    (
+        0,
+        [("set_host_status", {"host": "rapidgator.net", "status": "daily_limit"})],
+        "directdownloadlink",
+        RG_ONE,
+        {},
+    ),
     (500, [("set_flags", {"link_limit": 0})], "directdownloadlink", RG_ONE, {}),
     (509, [("set_fairuse_left", {"value": 0})], "directdownloadlink", RG_ONE, {}),
     (2, [("inject_error", {"status": 2})], "directdownloadlink", RG_ONE, {}),
     (502, [("set_link", {"url": RG_ONE, "status": 502})], "directdownloadlink", RG_ONE, {}),
-    (503, [("inject_error", {"status": 503, "method": "directdownloadlink"})],
-     "directdownloadlink", RG_ONE, {}),
+    (
+        503,
+        [("inject_error", {"status": 503, "method": "directdownloadlink"})],
+        "directdownloadlink",
+        RG_ONE,
+        {},
+    ),
     (503, [("set_flags", {"maintenance": True})], "accountstatus", None, {}),
 ]
 
 
-@pytest.mark.parametrize("status,setup,method,link,kw", PM_ERRORS,
-                         ids=[f"{e[0]}-{i}" for i, e in enumerate(PM_ERRORS)])
+@pytest.mark.parametrize(
+    "status,setup,method,link,kw", PM_ERRORS, ids=[f"{e[0]}-{i}" for i, e in enumerate(PM_ERRORS)]
+)
 def test_premiumize_status_codes(emu, http, status, setup, method, link, kw):
     for action, args in setup:
         emu.action("premiumize", action, args)
@@ -339,8 +419,15 @@ def test_premiumize_free_account_and_http_status_mirror(emu, http):
     emu.action("premiumize", "set_account_type", {"type": "free"})
     assert pm(emu, http, "accountstatus")["result"]["type"] == "free"
     emu.action("premiumize", "set_flags", {"http_status": True})
-    r = http.get(emu.urls["premiumize"], params={"method": "directdownloadlink", "params[login]": PM_LOGIN,
-                                                "params[pass]": PM_PIN, "params[link]": RG_ONE})
+    r = http.get(
+        emu.urls["premiumize"],
+        params={
+            "method": "directdownloadlink",
+            "params[login]": PM_LOGIN,
+            "params[pass]": PM_PIN,
+            "params[link]": RG_ONE,
+        },
+    )
     assert r.status_code == 402 and r.json()["status"] == 402
     emu.faults({"api": {"premiumize": {"status_burst": 503, "status_burst_count": 1}}})
     r = http.get(emu.urls["premiumize"], params={"method": "accountstatus"})
@@ -379,8 +466,9 @@ def test_rapidshare_premium_happy_path(emu, http):
     assert kv["type"] == "prem" and kv["username"] == RS_LOGIN and kv["premkbleft"] == "100000"
     assert int(kv["validuntil"]) > int(kv["servertime"]) and re.fullmatch(r"[0-9A-F]{32}", kv["cookie"])
 
-    line = rs(emu, http, sub="download", fileid="100001", filename="one.bin",
-              login=RS_LOGIN, password=RS_PASS)
+    line = rs(
+        emu, http, sub="download", fileid="100001", filename="one.bin", login=RS_LOGIN, password=RS_PASS
+    )
     url, dlauth, countdown, md5 = fileserver_url(emu, line)
     assert (dlauth, countdown) == ("0", 0)
     assert md5 == hashlib.md5(ONE.read(0, ONE.size)).hexdigest().upper()
@@ -399,11 +487,20 @@ def test_rapidshare_premium_happy_path(emu, http):
     assert "premkbleft=99700" in after.splitlines()  # 300 kB charged once
 
     # POST: every parameter in the body; the rapidshare.com/files/<id>/<name> hoster link resolves
-    r = http.post(emu.urls["rapidshare"] + "?sub=nonsense",
-                  data={"sub": "download", "fileid": "555", "filename": "own.bin",
-                        "login": RS_LOGIN, "password": RS_PASS, "try": "1"})
+    r = http.post(
+        emu.urls["rapidshare"] + "?sub=nonsense",
+        data={
+            "sub": "download",
+            "fileid": "555",
+            "filename": "own.bin",
+            "login": RS_LOGIN,
+            "password": RS_PASS,
+            "try": "1",
+        },
+    )
     assert r.text.startswith("DL:") and r.text.strip().endswith(
-        hashlib.md5(OWN.read(0, OWN.size)).hexdigest().upper())
+        hashlib.md5(OWN.read(0, OWN.size)).hexdigest().upper()
+    )
 
 
 def test_rapidshare_free_countdown(emu, http):
@@ -419,14 +516,21 @@ def test_rapidshare_free_countdown(emu, http):
     # a free *account* gets the countdown too; the control knob changes it
     emu.action("rapidshare", "set_account", {"type": "free"})
     emu.action("rapidshare", "set_countdown", {"seconds": 5})
-    line = rs(emu, http, sub="download", fileid="100001", filename="one.bin",
-              login=RS_LOGIN, password=RS_PASS)
+    line = rs(
+        emu, http, sub="download", fileid="100001", filename="one.bin", login=RS_LOGIN, password=RS_PASS
+    )
     assert fileserver_url(emu, line)[2] == 5
 
 
 def test_rapidshare_checkfiles(emu, http):
-    text = rs(emu, http, sub="checkfiles", files="100001,100003,100004,999",
-              filenames="one.bin,gone.bin,two.bin,x.bin", incmd5=1)
+    text = rs(
+        emu,
+        http,
+        sub="checkfiles",
+        files="100001,100003,100004,999",
+        filenames="one.bin,gone.bin,two.bin,x.bin",
+        incmd5=1,
+    )
     lines = text.splitlines()
     md5 = hashlib.md5(ONE.read(0, ONE.size)).hexdigest().upper()
     assert lines[0] == f"100001,one.bin,{ONE.size},370,1,tl3,{md5}"
@@ -437,15 +541,31 @@ def test_rapidshare_checkfiles(emu, http):
 RS_ERRORS = [
     # (setup, params, text, ref)
     ([], {"login": RS_LOGIN, "password": "bad"}, "Login failed. Password incorrect", "221a75e5"),
-    ([("set_account", {"locked": True})], {"login": RS_LOGIN, "password": RS_PASS},
-     "Account locked", "b45c2518"),
+    (
+        [("set_account", {"locked": True})],
+        {"login": RS_LOGIN, "password": RS_PASS},
+        "Account locked",
+        "b45c2518",
+    ),
     ([], {"login": RS_LOGIN}, "Login data invalid", "0320f9f0"),
-    ([("set_account", {"validuntil_in_seconds": -5})], {"login": RS_LOGIN, "password": RS_PASS},
-     "RapidPro expired.", "34fa3175"),
-    ([("set_account", {"premkbleft": 1})], {"login": RS_LOGIN, "password": RS_PASS},
-     "No traffic left.", None),
-    ([("set_rapidpro_required", {"value": True})], {}, "You need RapidPro to download more files",
-     "8d5611a9"),
+    (
+        [("set_account", {"validuntil_in_seconds": -5})],
+        {"login": RS_LOGIN, "password": RS_PASS},
+        "RapidPro expired.",
+        "34fa3175",
+    ),
+    (
+        [("set_account", {"premkbleft": 1})],
+        {"login": RS_LOGIN, "password": RS_PASS},
+        "No traffic left.",
+        None,
+    ),
+    (
+        [("set_rapidpro_required", {"value": True})],
+        {},
+        "You need RapidPro to download more files",
+        "8d5611a9",
+    ),
     ([("set_ip_wait", {"seconds": 123})], {}, "You need to wait 123 seconds until you can download", None),
     ([("inject_error", {"error": "slots_full"})], {}, "All free download slots are full", None),
     ([("inject_error", {"error": "flooding", "sub": "download"})], {}, "Please stop flooding", None),
@@ -455,7 +575,7 @@ RS_ERRORS = [
     ([], {"fileid": "100001", "filename": ""}, "Filename invalid.", None),
     ([], {"fileid": "100004", "filename": "two.bin"}, "marked as illegal", None),
     ([], {"sub": "bogus"}, "Invalid routine called", None),
-    ([], {"sub": "download_v1"}, "Invalid routine called", None),   # the later server's naming
+    ([], {"sub": "download_v1"}, "Invalid routine called", None),  # the later server's naming
 ]
 
 
@@ -475,15 +595,18 @@ def test_rapidshare_getaccountdetails_errors_and_fault(emu, http):
     assert r.status_code == 503 and r.text.startswith("ERROR: ")
 
 
-@pytest.mark.parametrize("naming, takes, refuses", [
-    ("plain", "", "_v1"), ("v1", "_v1", ""), ("both", "_v1", None)])
+@pytest.mark.parametrize(
+    "naming, takes, refuses", [("plain", "", "_v1"), ("v1", "_v1", ""), ("both", "_v1", None)]
+)
 def test_rapidshare_routine_names(emu, http, naming, takes, refuses):
     """A server knows one naming (or both); the file server follows it."""
     emu.action("rapidshare", "set_routine_names", {"value": naming})
     login = {"login": RS_LOGIN, "password": RS_PASS}
-    for routine, params in (("getaccountdetails", login),
-                            ("checkfiles", {"files": "100001", "filenames": "one.bin"}),
-                            ("download", {"fileid": "100001", "filename": "one.bin", **login})):
+    for routine, params in (
+        ("getaccountdetails", login),
+        ("checkfiles", {"files": "100001", "filenames": "one.bin"}),
+        ("download", {"fileid": "100001", "filename": "one.bin", **login}),
+    ):
         assert not rs(emu, http, sub=routine + takes, **params).startswith("ERROR"), routine
         if refuses is not None:
             rs_error(rs(emu, http, sub=routine + refuses, **params), "Invalid routine called")
@@ -492,5 +615,7 @@ def test_rapidshare_routine_names(emu, http, naming, takes, refuses):
     params = {"fileid": "100001", "filename": "one.bin", **login}
     assert_range(http, url, ONE, 0, 10, params={"sub": "download" + takes, **params})
     if refuses is not None:
-        rs_error(http.get(url, params={"sub": "download" + refuses, **params}).text.strip(),
-                 "Invalid routine called")
+        rs_error(
+            http.get(url, params={"sub": "download" + refuses, **params}).text.strip(),
+            "Invalid routine called",
+        )

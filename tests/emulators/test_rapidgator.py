@@ -9,7 +9,8 @@ import os
 import random
 import socket
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,30 +19,53 @@ import pytest
 from tests.emulators.content import SyntheticContent, md5_of
 from tests.emulators.harness import EmulatorHandle, run_emulator
 from tests.emulators.rapidgator import MultipartFileReader, Spool
+
 MIB = 1024 * 1024
 TWOFA = "424242"
 KNOWN = SyntheticContent(1000, 77)
 
 
 def _library() -> dict[str, Any]:
-    return {"rapidgator": {
-        "login": "tester@example.org", "password": "pw", "twofa_code": TWOFA, "token_ttl": 3600,
-        "user": {"traffic": {"left": 10 * 1024 * MIB}},
-        "processing_delay": 0.2,
-        "known_md5": [{"hash": md5_of(KNOWN), "size": KNOWN.size, "content": {"size": 1000, "seed": 77}}],
-        "root": {"name": "root",
-                 "folders": [
-                     {"name": "Movies",
-                      "folders": [{"name": "Classics", "files": [
-                          {"name": "old.mkv", "content": {"size": 3 * MIB + 7, "seed": 11}}]}],
-                      "files": [{"name": "film.mkv", "content": {"size": 2 * MIB, "seed": 12}}]},
-                     {"name": "Paged", "files": [
-                         {"name": f"f{i}.bin", "content": {"size": 100 + i, "seed": 100 + i},
-                          "created": 1600000000 - i} for i in range(7)]},
-                 ],
-                 "files": [{"name": "notes.txt", "content": {"text": "hello rapidgator\n"},
-                            "created": 1556237732}]},
-    }}
+    return {
+        "rapidgator": {
+            "login": "tester@example.org",
+            "password": "pw",
+            "twofa_code": TWOFA,
+            "token_ttl": 3600,
+            "user": {"traffic": {"left": 10 * 1024 * MIB}},
+            "processing_delay": 0.2,
+            "known_md5": [{"hash": md5_of(KNOWN), "size": KNOWN.size, "content": {"size": 1000, "seed": 77}}],
+            "root": {
+                "name": "root",
+                "folders": [
+                    {
+                        "name": "Movies",
+                        "folders": [
+                            {
+                                "name": "Classics",
+                                "files": [{"name": "old.mkv", "content": {"size": 3 * MIB + 7, "seed": 11}}],
+                            }
+                        ],
+                        "files": [{"name": "film.mkv", "content": {"size": 2 * MIB, "seed": 12}}],
+                    },
+                    {
+                        "name": "Paged",
+                        "files": [
+                            {
+                                "name": f"f{i}.bin",
+                                "content": {"size": 100 + i, "seed": 100 + i},
+                                "created": 1600000000 - i,
+                            }
+                            for i in range(7)
+                        ],
+                    },
+                ],
+                "files": [
+                    {"name": "notes.txt", "content": {"text": "hello rapidgator\n"}, "created": 1556237732}
+                ],
+            },
+        }
+    }
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +99,7 @@ class RG:
         assert body["details"] is None
         return body["response"]
 
-    def login(self) -> "RG":
+    def login(self) -> RG:
         self.token = self.ok("user/login", login="tester@example.org", password="pw", code=TWOFA)["token"]
         return self
 
@@ -113,6 +137,7 @@ def _post_file(http: httpx.Client, url: str, name: str, data: bytes) -> httpx.Re
 
 # --------------------------------------------------------------------- login
 
+
 def test_login_and_2fa(emu: EmulatorHandle) -> None:
     rg = RG(emu)
     status, body = rg.call("user/login", login="tester@example.org", password="nope", code=TWOFA)
@@ -147,6 +172,7 @@ def test_token_expiry(emu: EmulatorHandle) -> None:
 
 # --------------------------------------------------------------------- folders
 
+
 def test_folder_content_pagination_and_sort(rg: RG) -> None:
     paged = _sub(rg, None, "Paged")
     assert paged["nb_files"] == 7 and paged["parent_folder_id"] == _root(rg)["folder_id"]
@@ -162,8 +188,9 @@ def test_folder_content_pagination_and_sort(rg: RG) -> None:
         page += 1
     assert names == [f"f{i}.bin" for i in range(7)] and pages == 3
 
-    desc = rg.ok("folder/content", post=True, folder_id=paged["folder_id"], sort_column="size",
-                 sort_direction="DESC")
+    desc = rg.ok(
+        "folder/content", post=True, folder_id=paged["folder_id"], sort_column="size", sort_direction="DESC"
+    )
     assert [f["size"] for f in desc["folder"]["files"]] == [106, 105, 104, 103, 102, 101, 100]
     assert desc["pager"] == {"current": 1, "total": 1}
     by_created = rg.ok("folder/content", folder_id=paged["folder_id"], sort_column="created")
@@ -252,8 +279,13 @@ def test_file_info_rename_move_copy_delete(rg: RG, emu: EmulatorHandle) -> None:
     status, body = rg.call("file/delete", file_id=f"{new_id},{'f' * 32}")
     assert status == 200
     result = body["response"]["result"]
-    assert result == {"success": 1, "success_ids": [new_id], "fail": 1, "fail_ids": ["f" * 32],
-                      "errors": result["errors"]}
+    assert result == {
+        "success": 1,
+        "success_ids": [new_id],
+        "fail": 1,
+        "fail_ids": ["f" * 32],
+        "errors": result["errors"],
+    }
     assert len(result["errors"]) == 1
     assert rg.ok("user/info")["user"]["storage"]["left"] == left_before + 2 * MIB
     status, body = rg.call("file/info", file_id=new_id)
@@ -261,6 +293,7 @@ def test_file_info_rename_move_copy_delete(rg: RG, emu: EmulatorHandle) -> None:
 
 
 # --------------------------------------------------------------------- download
+
 
 def test_download_with_range_and_traffic(rg: RG, emu: EmulatorHandle) -> None:
     classics = _sub(rg, _sub(rg, None, "Movies")["folder_id"], "Classics")["folder_id"]
@@ -288,16 +321,19 @@ def test_download_with_range_and_traffic(rg: RG, emu: EmulatorHandle) -> None:
 
 # --------------------------------------------------------------------- upload
 
+
 def test_upload_flow(rg: RG, emu: EmulatorHandle) -> None:
     work = _new_folder(rg, "work-upload")
     data = os.urandom(5 * MIB + 3)
     md5 = hashlib.md5(data).hexdigest()
-    upload = rg.ok("file/upload", post=True, name="up.bin", hash=md5, size=len(data),
-                   folder_id=work)["upload"]
+    upload = rg.ok("file/upload", post=True, name="up.bin", hash=md5, size=len(data), folder_id=work)[
+        "upload"
+    ]
     assert upload["state"] == 0 and upload["file"] is None and upload["state_label"] == "Uploading"
     assert len(upload["upload_id"]) == 32 and upload["upload_id"].isalnum()
-    assert upload["url"] == (f"{emu.base_url}/rapidgator/upload/?r=upload/api"
-                             f"&uuid={upload['upload_id']}&sid={rg.token}")
+    assert upload["url"] == (
+        f"{emu.base_url}/rapidgator/upload/?r=upload/api&uuid={upload['upload_id']}&sid={rg.token}"
+    )
 
     reply = _post_file(emu.http, upload["url"], "up.bin", data)
     assert reply.status_code == 200
@@ -404,51 +440,72 @@ def test_upload_chunked_body_and_interrupted_post(rg: RG, emu: EmulatorHandle) -
     # a client that dies mid-body leaves the session retryable
     parts = urlsplit(upload["url"])
     boundary = "b0undary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.bin\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="c.bin"\r\n'
+        f"Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     with socket.create_connection((parts.hostname, parts.port)) as sock:
-        sock.sendall(f"POST {parts.path}?{parts.query} HTTP/1.1\r\nHost: x\r\n"
-                     f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
-                     f"Content-Length: {len(head) + len(data) + 100}\r\n\r\n".encode() + head + data[:MIB])
+        sock.sendall(
+            f"POST {parts.path}?{parts.query} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(head) + len(data) + 100}\r\n\r\n".encode()
+            + head
+            + data[:MIB]
+        )
     time.sleep(0.2)
     assert rg.ok("file/upload_info", upload_id=upload["upload_id"])["upload"]["state"] == 0
 
     def body() -> Iterator[bytes]:  # chunked transfer encoding, odd piece sizes
         yield b"preamble to ignore\r\n"
-        yield f"--{boundary}\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nvalue".encode()
+        yield f'--{boundary}\r\nContent-Disposition: form-data; name="other"\r\n\r\nvalue'.encode()
         payload = f"\r\n--{boundary}\r\n".encode() + head.split(b"\r\n", 1)[1] + data
         for i in range(0, len(payload), 77_777):
-            yield payload[i:i + 77_777]
+            yield payload[i : i + 77_777]
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    reply = emu.http.post(upload["url"], content=body(),
-                          headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    reply = emu.http.post(
+        upload["url"], content=body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
     assert reply.status_code == 200, reply.text
     done = _wait_upload(rg, upload["upload_id"])
     assert done["state"] == 2 and done["file"]["hash"] == md5
 
 
 def _multipart(boundary: bytes, payload: bytes) -> bytes:
-    return (b"junk\r\n--" + boundary + b"\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--"
-            + boundary + b"\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n"
-            + payload + b"\r\n--" + boundary
-            + b"\r\nContent-Disposition: form-data; name=\"file\"; filename=\"second\"\r\n\r\nnot me\r\n--"
-            + boundary + b"--\r\n")
+    return (
+        b"junk\r\n--"
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--'
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
+        + payload
+        + b"\r\n--"
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="file"; filename="second"\r\n\r\nnot me\r\n--'
+        + boundary
+        + b"--\r\n"
+    )
 
 
 def test_multipart_parser_any_chunking() -> None:
     boundary = b"----bnd42"
     rng = random.Random(5)
     near = b"\r\n--" + boundary[:-1]
-    payloads = [b"", b"\r\n", near, b"\r\n--" + boundary[:-1] + b"X" + os.urandom(5000) + near,
-                os.urandom(300_000) + near + b"\r\n", (b"\r\n-" * 5000) + os.urandom(100)]
+    payloads = [
+        b"",
+        b"\r\n",
+        near,
+        b"\r\n--" + boundary[:-1] + b"X" + os.urandom(5000) + near,
+        os.urandom(300_000) + near + b"\r\n",
+        (b"\r\n-" * 5000) + os.urandom(100),
+    ]
 
     async def parse(body: bytes, sizes: list[int]) -> tuple[bool, bytes]:
         spool = Spool()
         reader = MultipartFileReader(boundary, spool)
         pos = 0
         for size in sizes:
-            await reader.feed(body[pos:pos + size])
+            await reader.feed(body[pos : pos + size])
             pos += size
         await reader.feed(body[pos:])
         total = await spool.finish()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -39,20 +40,39 @@ LIBRARY: dict[str, Any] = {
             {"filename": "two.txt", "content": {"text": "hello"}},
         ],
         "torrents": [
-            {"id": "TMOVIE", "filename": "Movie (2020)",
-             "files": [{"path": "/Movie.2020.mkv", "content": syn(3 * MIB + 17, 11)}]},
-            {"id": "TSHOW", "filename": "Shöw S01",
-             "files": [{"path": "/Season 1/E01.mkv", "content": syn(2 * MIB, 12)},
-                       {"path": "/Season 1/E02.mkv", "content": syn(2 * MIB + 1, 13), "selected": 0},
-                       {"path": "/Season 1/E03.mkv", "content": syn(2 * MIB + 2, 14)}]},
-            {"id": "TBAD", "filename": "Bad files",
-             "files": [{"path": "/gone.mkv", "content": syn(1000, 15), "unavailable": True},
-                       {"path": "/dmca.mkv", "content": syn(1000, 16), "infringing": True},
-                       {"path": "/broken.mkv", "content": syn(1000, 17), "broken": True}]},
-            {"id": "TDL", "filename": "Still downloading", "status": "downloading",
-             "files": [{"path": "/x.bin", "content": syn(1000, 18)}]},
-            *[{"filename": f"Filler {i}", "files": [{"path": f"/f{i}.bin", "content": syn(100, 100 + i)}]}
-              for i in range(6)],
+            {
+                "id": "TMOVIE",
+                "filename": "Movie (2020)",
+                "files": [{"path": "/Movie.2020.mkv", "content": syn(3 * MIB + 17, 11)}],
+            },
+            {
+                "id": "TSHOW",
+                "filename": "Shöw S01",
+                "files": [
+                    {"path": "/Season 1/E01.mkv", "content": syn(2 * MIB, 12)},
+                    {"path": "/Season 1/E02.mkv", "content": syn(2 * MIB + 1, 13), "selected": 0},
+                    {"path": "/Season 1/E03.mkv", "content": syn(2 * MIB + 2, 14)},
+                ],
+            },
+            {
+                "id": "TBAD",
+                "filename": "Bad files",
+                "files": [
+                    {"path": "/gone.mkv", "content": syn(1000, 15), "unavailable": True},
+                    {"path": "/dmca.mkv", "content": syn(1000, 16), "infringing": True},
+                    {"path": "/broken.mkv", "content": syn(1000, 17), "broken": True},
+                ],
+            },
+            {
+                "id": "TDL",
+                "filename": "Still downloading",
+                "status": "downloading",
+                "files": [{"path": "/x.bin", "content": syn(1000, 18)}],
+            },
+            *[
+                {"filename": f"Filler {i}", "files": [{"path": f"/f{i}.bin", "content": syn(100, 100 + i)}]}
+                for i in range(6)
+            ],
         ],
     },
     "hoster_links": [
@@ -84,6 +104,7 @@ def error_of(response: httpx.Response) -> tuple[int, str, int]:
 
 # ----------------------------------------------------------------------------- lists
 
+
 def test_pagination_total_count_and_204(rd: httpx.Client) -> None:
     first = rd.get("/torrents", params={"limit": 4})
     assert first.status_code == 200
@@ -111,7 +132,9 @@ def test_torrent_list_fields(rd: httpx.Client) -> None:
     items = {t["id"]: t for t in rd.get("/torrents").json()}
     show = items["TSHOW"]
     assert show["bytes"] == 2 * MIB + 2 * MIB + 2  # selected files only
-    assert len(show["links"]) == 2 and all(l.startswith("https://real-debrid.com/d/") for l in show["links"])
+    assert len(show["links"]) == 2 and all(
+        link.startswith("https://real-debrid.com/d/") for link in show["links"]
+    )
     assert len(show["hash"]) == 40 and show["status"] == "downloaded" and "ended" in show
     assert "files" not in show and "speed" not in show and "seeders" not in show
     dl = items["TDL"]
@@ -153,12 +176,20 @@ def test_etag_and_304(emu: EmulatorHandle, rd: httpx.Client) -> None:
 
 # ----------------------------------------------------------------------------- auth
 
+
 def test_bad_and_locked_tokens(emu: EmulatorHandle) -> None:
     api = emu.url("realdebrid")
     assert error_of(httpx.get(f"{api}/user")) == (401, "bad_token", 8)
-    assert error_of(httpx.get(f"{api}/user", headers={"Authorization": "Bearer nope"})) == (401, "bad_token", 8)
-    assert error_of(httpx.get(f"{api}/user", headers={"Authorization": "Bearer tok-locked"})) == \
-        (403, "account_locked", 14)
+    assert error_of(httpx.get(f"{api}/user", headers={"Authorization": "Bearer nope"})) == (
+        401,
+        "bad_token",
+        8,
+    )
+    assert error_of(httpx.get(f"{api}/user", headers={"Authorization": "Bearer tok-locked"})) == (
+        403,
+        "account_locked",
+        14,
+    )
     user = httpx.get(f"{api}/user", params={"auth_token": TOKEN})
     assert user.status_code == 200 and user.json()["type"] == "premium"
     assert httpx.get(f"{api}/time").status_code == 200  # no auth needed
@@ -199,6 +230,7 @@ def test_injected_faults(emu: EmulatorHandle, rd: httpx.Client) -> None:
 
 
 # ----------------------------------------------------------------------------- unrestrict + data
+
 
 def test_unrestrict_serves_bytes_with_ranges(emu: EmulatorHandle, rd: httpx.Client) -> None:
     info = rd.get("/torrents/info/TSHOW").json()
@@ -246,8 +278,9 @@ def test_unrestrict_hoster_links_and_errors(emu: EmulatorHandle, rd: httpx.Clien
     assert error_of(rd.post("/unrestrict/link", data={"link": links[0]})) == (503, "unavailable_file", 24)
     assert error_of(rd.post("/unrestrict/link", data={"link": links[1]})) == (451, "infringing_file", 35)
     assert error_of(rd.post("/unrestrict/link", data={"link": links[2]})) == (503, "hoster_unavailable", 19)
-    assert error_of(rd.post("/unrestrict/link", data={"link": "https://real-debrid.com/d/AAAAAAAAAAAAA"})) == \
-        (503, "unavailable_file", 24)
+    assert error_of(
+        rd.post("/unrestrict/link", data={"link": "https://real-debrid.com/d/AAAAAAAAAAAAA"})
+    ) == (503, "unavailable_file", 24)
     assert error_of(rd.post("/unrestrict/link", data={"link": "https://example.com/x"}))[2] == 16
     assert error_of(rd.post("/unrestrict/link", data={}))[2] == 1
     check = httpx.post(f"{emu.url('realdebrid')}/unrestrict/check", data={"link": HOSTER_URL})
@@ -267,6 +300,7 @@ def test_delete_download(emu: EmulatorHandle, rd: httpx.Client) -> None:
 
 # ----------------------------------------------------------------------------- adding torrents
 
+
 def poll_until(rd: httpx.Client, tid: str, status: str, polls: int = 10) -> dict[str, Any]:
     for _ in range(polls):
         info = rd.get(f"/torrents/info/{tid}").json()
@@ -283,8 +317,11 @@ def test_add_magnet_select_download(emu: EmulatorHandle, rd: httpx.Client) -> No
     assert added.json()["uri"].endswith(f"/realdebrid/rest/1.0/torrents/info/{tid}")
     first = rd.get(f"/torrents/info/{tid}").json()
     assert first["status"] == "magnet_conversion" and first["files"] == [] and "seeders" in first
-    assert error_of(rd.post(f"/torrents/selectFiles/{tid}", data={"files": "all"})) == \
-        (503, "service_unavailable", 25)
+    assert error_of(rd.post(f"/torrents/selectFiles/{tid}", data={"files": "all"})) == (
+        503,
+        "service_unavailable",
+        25,
+    )
     waiting = poll_until(rd, tid, "waiting_files_selection")
     assert waiting["hash"] == "c" * 40 and waiting["filename"] == "My Show S01"
     assert len(waiting["files"]) == 2 and all(f["selected"] == 0 for f in waiting["files"])
@@ -294,8 +331,11 @@ def test_add_magnet_select_download(emu: EmulatorHandle, rd: httpx.Client) -> No
     assert error_of(rd.post(f"/torrents/selectFiles/{tid}", data={}))[::2] == (400, 1)
     assert error_of(rd.post(f"/torrents/selectFiles/{tid}", data={"files": "9"}))[::2] == (404, 2)
     assert rd.post(f"/torrents/selectFiles/{tid}", data={"files": "1"}).status_code == 204
-    assert error_of(rd.post(f"/torrents/selectFiles/{tid}", data={"files": "1"})) == \
-        (202, "action_already_done", 31)
+    assert error_of(rd.post(f"/torrents/selectFiles/{tid}", data={"files": "1"})) == (
+        202,
+        "action_already_done",
+        31,
+    )
     assert rd.get(f"/torrents/info/{tid}").json()["status"] == "downloading"
     done = poll_until(rd, tid, "downloaded")
     mkv = done["files"][0]
@@ -310,8 +350,9 @@ def test_add_magnet_select_download(emu: EmulatorHandle, rd: httpx.Client) -> No
 
 
 def test_add_magnet_refusals(rd: httpx.Client) -> None:
-    assert error_of(rd.post("/torrents/addMagnet", data={"magnet": f"magnet:?xt=urn:btih:{INFRINGING_HASH}"})) == \
-        (451, "infringing_file", 35)
+    assert error_of(
+        rd.post("/torrents/addMagnet", data={"magnet": f"magnet:?xt=urn:btih:{INFRINGING_HASH}"})
+    ) == (451, "infringing_file", 35)
     assert error_of(rd.post("/torrents/addMagnet", data={"magnet": "magnet:?dn=x"}))[::2] == (400, 2)
     assert error_of(rd.post("/torrents/addMagnet", data={}))[::2] == (400, 1)
 
@@ -329,8 +370,12 @@ def bencode(value: Any) -> bytes:
 
 
 def test_add_torrent_file(emu: EmulatorHandle, rd: httpx.Client) -> None:
-    info = {"name": "Pack", "piece length": 262144, "pieces": b"\0" * 20,
-            "files": [{"length": 5000, "path": ["a", "one.mkv"]}, {"length": 70, "path": ["two.nfo"]}]}
+    info = {
+        "name": "Pack",
+        "piece length": 262144,
+        "pieces": b"\0" * 20,
+        "files": [{"length": 5000, "path": ["a", "one.mkv"]}, {"length": 70, "path": ["two.nfo"]}],
+    }
     data = bencode({"announce": "udp://x", "info": info})
     assert bdecode_torrent(data)[1] == bencode(info)
     added = rd.put("/torrents/addTorrent", content=data)
@@ -349,8 +394,11 @@ def test_add_torrent_file(emu: EmulatorHandle, rd: httpx.Client) -> None:
 
 
 def test_control_add_remove_advance(emu: EmulatorHandle, rd: httpx.Client) -> None:
-    new = emu.action("realdebrid", "add_torrent", {
-        "filename": "Late arrival", "files": [{"path": "/late.mkv", "content": syn(1234, 77)}]})
+    new = emu.action(
+        "realdebrid",
+        "add_torrent",
+        {"filename": "Late arrival", "files": [{"path": "/late.mkv", "content": syn(1234, 77)}]},
+    )
     listed = rd.get("/torrents", params={"limit": 1}).json()[0]
     assert listed["id"] == new["id"] and listed["status"] == "downloaded"
     emu.action("realdebrid", "remove_torrent", {"id": new["id"]})
@@ -365,14 +413,19 @@ def test_control_add_remove_advance(emu: EmulatorHandle, rd: httpx.Client) -> No
 
 # ----------------------------------------------------------------------------- OAuth
 
+
 def test_device_flow_refresh_and_expiry(emu: EmulatorHandle) -> None:
     oauth = emu.base_url + "/realdebrid/oauth/v2"
     api = emu.url("realdebrid")
-    code = httpx.get(f"{oauth}/device/code",
-                     params={"client_id": "X245A4XAIBGVM", "new_credentials": "yes"}).json()
+    code = httpx.get(
+        f"{oauth}/device/code", params={"client_id": "X245A4XAIBGVM", "new_credentials": "yes"}
+    ).json()
     assert {"device_code", "user_code", "interval", "expires_in", "verification_url"} <= code.keys()
     params = {"client_id": "X245A4XAIBGVM", "code": code["device_code"]}
-    assert [httpx.get(f"{oauth}/device/credentials", params=params).status_code for _ in range(2)] == [403, 403]
+    assert [httpx.get(f"{oauth}/device/credentials", params=params).status_code for _ in range(2)] == [
+        403,
+        403,
+    ]
     creds = httpx.get(f"{oauth}/device/credentials", params=params)
     assert creds.status_code == 200
     client_id, secret = creds.json()["client_id"], creds.json()["client_secret"]
@@ -402,6 +455,7 @@ def test_device_flow_refresh_and_expiry(emu: EmulatorHandle) -> None:
 
 
 # ----------------------------------------------------------------------------- in-process
+
 
 def test_sample_section_and_generated_library() -> None:
     state = EmulatorState(library={"realdebrid": sample_section()})

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.linkservices import RG_ONE, PM_LOGIN, PM_PIN
+from tests.linkservices import PM_LOGIN, PM_PIN, RG_ONE
 from tests.mounting import mounted, run_cli, sha256_through, wait_until, write_config
 
 RG_BIG = "https://rapidgator.net/file/33333333333333333333333333333333/big.bin.html"
 RS_BIG = "https://rapidshare.com/files/100002/big.bin"
 ONE = SyntheticContent(300_000, 21)
-BIG = SyntheticContent(9 * (1 << 20) + 5, 22)     # more than two read blocks
+BIG = SyntheticContent(9 * (1 << 20) + 5, 22)  # more than two read blocks
 PORTAL_KEY = "obb_test_key_bg"
 
 LIBRARY: dict[str, Any] = {
@@ -27,10 +27,19 @@ LIBRARY: dict[str, Any] = {
         {"url": RG_BIG, "name": "big.bin", "content": {"size": BIG.size, "seed": BIG.seed}},
     ],
     "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0, "poll_after_seconds": 1},
-    "premiumize": {"customer_id": PM_LOGIN, "pin": PM_PIN, "type": "premium",
-                   "expires_in_seconds": 86400, "fairuse_left": 0.5},
-    "rapidshare": {"login": "rsuser", "password": "rspass", "free_countdown": 1,
-                   "files": {"100002": {"url": RG_BIG}}},
+    "premiumize": {
+        "customer_id": PM_LOGIN,
+        "pin": PM_PIN,
+        "type": "premium",
+        "expires_in_seconds": 86400,
+        "fairuse_left": 0.5,
+    },
+    "rapidshare": {
+        "login": "rsuser",
+        "password": "rspass",
+        "free_countdown": 1,
+        "files": {"100002": {"url": RG_BIG}},
+    },
 }
 MOUNT_OPTIONS = "[mount]\nlisting_ttl = 0.2\nentry_timeout = 0.1\nattr_timeout = 0.1\n"
 
@@ -40,8 +49,10 @@ pytestmark = pytest.mark.usefixtures("fresh_link_services")
 
 
 def portal_config(emu) -> str:
-    return (f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\nmax_wait = 3\n'
-            + MOUNT_OPTIONS)
+    return (
+        f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\nmax_wait = 3\n'
+        + MOUNT_OPTIONS
+    )
 
 
 def status_of(directory) -> str:
@@ -53,23 +64,29 @@ def test_waiting_link_is_retried_without_a_listing(emu, tmp_path):
     waits; the mount retries it at that time by itself and the file appears."""
     text = portal_config(emu)
     write_config(tmp_path, text)
-    emu.action("portal", "inject_error", {"status": 105, "endpoint": "unrestrict", "count": 100,
-                                          "retry_in_seconds": 4})
+    emu.action(
+        "portal",
+        "inject_error",
+        {"status": 105, "endpoint": "unrestrict", "count": 100, "retry_in_seconds": 4},
+    )
     added = run_cli(tmp_path, "add", "portal", RG_ONE)
     assert added.returncode == 0, added.stderr
     assert "waiting" in added.stdout and "status 105" in added.stdout
-    emu.action("portal", "reset", {})          # the maintenance is over
+    emu.action("portal", "reset", {})  # the maintenance is over
     emu.reset_stats()
     with mounted(tmp_path, text) as mount:
         # Nothing touches the mount while we wait: the retry is the daemon's own.
-        wait_until(lambda: emu.calls("portal", "POST /unrestrict") >= 1, timeout=20,
-                   what="the background retry of the waiting link")
+        wait_until(
+            lambda: emu.calls("portal", "POST /unrestrict") >= 1,
+            timeout=20,
+            what="the background retry of the waiting link",
+        )
         path = mount.path / "portal" / "one.bin"
         wait_until(lambda: os.path.exists(path), timeout=10, what="one.bin in portal/")
         assert os.stat(path).st_size == ONE.size
         assert sha256_through(path) == sha256_of(ONE)
         assert "0 waiting" in status_of(mount.path / "portal")
-    assert emu.calls("portal", "POST /unrestrict") == 1     # one retry, not a loop
+    assert emu.calls("portal", "POST /unrestrict") == 1  # one retry, not a loop
 
 
 def test_portal_account_and_hosts_are_rechecked(emu, tmp_path):
@@ -81,45 +98,63 @@ def test_portal_account_and_hosts_are_rechecked(emu, tmp_path):
         directory = mount.path / "portal"
         assert "hosts not working" not in status_of(directory)
         emu.action("portal", "set_account", {"trafficleft": 5_000_000_123_456})
-        wait_until(lambda: "traffic left 5000000123456 " in status_of(directory), timeout=10,
-                   what="the new traffic in .status")
+        wait_until(
+            lambda: "traffic left 5000000123456 " in status_of(directory),
+            timeout=10,
+            what="the new traffic in .status",
+        )
         emu.action("portal", "set_host_working", {"host": "RapidGator", "working": False})
-        wait_until(lambda: "hosts not working: RapidGator" in status_of(directory), timeout=10,
-                   what="RapidGator not working in .status")
+        wait_until(
+            lambda: "hosts not working: RapidGator" in status_of(directory),
+            timeout=10,
+            what="RapidGator not working in .status",
+        )
         with open(directory / "new.links", "w") as f:
             f.write(RG_ONE + "\n")
-        wait_until(lambda: "currently not working" in status_of(directory), timeout=10,
-                   what="the refused link in .status")
+        wait_until(
+            lambda: "currently not working" in status_of(directory),
+            timeout=10,
+            what="the refused link in .status",
+        )
         status = status_of(directory)
         assert f"waiting  {RG_ONE}: host RapidGator is currently not working at the portal" in status
-        assert emu.calls("portal", "POST /unrestrict") == 0      # refused before asking
+        assert emu.calls("portal", "POST /unrestrict") == 0  # refused before asking
         emu.action("portal", "set_host_working", {"host": "RapidGator", "working": True})
-        wait_until(lambda: os.path.exists(directory / "one.bin"), timeout=15,
-                   what="one.bin once RapidGator works again")
+        wait_until(
+            lambda: os.path.exists(directory / "one.bin"),
+            timeout=15,
+            what="one.bin once RapidGator works again",
+        )
         assert sha256_through(directory / "one.bin") == sha256_of(ONE)
         assert "hosts not working" not in status_of(directory)
     assert emu.calls("portal", "GET /account") >= 3
 
 
 def test_premiumize_fair_use_is_refreshed(emu, tmp_path):
-    text = (f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\n'
-            f'api_url = "{emu.urls["premiumize"]}"\naccount_check_interval = 1\n' + MOUNT_OPTIONS)
+    text = (
+        f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\n'
+        f'api_url = "{emu.urls["premiumize"]}"\naccount_check_interval = 1\n' + MOUNT_OPTIONS
+    )
     with mounted(tmp_path, text) as mount:
         directory = mount.path / "premiumize"
         assert "fairuse_left: 0.5000" in status_of(directory)
         emu.action("premiumize", "set_fairuse_left", {"value": 0.25})
-        wait_until(lambda: "fairuse_left: 0.2500" in status_of(directory), timeout=10,
-                   what="the new fair use in .status")
+        wait_until(
+            lambda: "fairuse_left: 0.2500" in status_of(directory),
+            timeout=10,
+            what="the new fair use in .status",
+        )
         emu.action("premiumize", "set_account_type", {"type": "free"})
-        wait_until(lambda: "account: free" in status_of(directory), timeout=10,
-                   what="the free account in .status")
+        wait_until(
+            lambda: "account: free" in status_of(directory), timeout=10, what="the free account in .status"
+        )
 
 
 def test_rapidshare_expired_dlauth_mid_read_gets_a_fresh_ticket(emu, tmp_path):
     """A free download: the dlauth ticket expires between two reads of one file
     (the file server answers `ERROR: Download auth invalid.`); the read engine
     resolves again, the source asks `download` for a new ticket, the bytes match."""
-    text = (f'[rapidshare]\napi_url = "{emu.urls["rapidshare"]}"\nmax_wait = 5\n' + MOUNT_OPTIONS)
+    text = f'[rapidshare]\napi_url = "{emu.urls["rapidshare"]}"\nmax_wait = 5\n' + MOUNT_OPTIONS
     write_config(tmp_path, text)
     assert run_cli(tmp_path, "add", "rapidshare", RS_BIG).returncode == 0
     with mounted(tmp_path, text) as mount:
@@ -136,6 +171,6 @@ def test_rapidshare_expired_dlauth_mid_read_gets_a_fresh_ticket(emu, tmp_path):
             assert os.pread(fd, 100_000, tail) == BIG.read(tail, 100_000)
         finally:
             os.close(fd)
-        assert emu.calls("rapidshare", "download") == tickets + 1   # exactly one fresh ticket
+        assert emu.calls("rapidshare", "download") == tickets + 1  # exactly one fresh ticket
         assert sha256_through(path) == sha256_of(BIG)
-        assert "with a fresh link" in mount.log_text()          # the engine's one refresh
+        assert "with a fresh link" in mount.log_text()  # the engine's one refresh

@@ -17,9 +17,21 @@ from typing import Any
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.linkservices import (RG_ONE, RG_TWO, RG_GONE, NITRO, RS_OWN, PORTAL_KEY, PM_LOGIN,
-                                PM_PIN, RS_LOGIN, RS_PASS)
-from tests.mounting import mounted, run_cli as cli, sha256_through, wait_until as wait_for
+from tests.linkservices import (
+    NITRO,
+    PM_LOGIN,
+    PM_PIN,
+    PORTAL_KEY,
+    RG_GONE,
+    RG_ONE,
+    RG_TWO,
+    RS_LOGIN,
+    RS_OWN,
+    RS_PASS,
+)
+from tests.mounting import mounted, sha256_through
+from tests.mounting import run_cli as cli
+from tests.mounting import wait_until as wait_for
 
 RG_SLOW = "https://rapidgator.net/file/22222222222222222222222222222222/slow.bin.html"
 RS_ONE = "https://rapidshare.com/files/100001/one.bin"
@@ -39,12 +51,21 @@ LIBRARY: dict[str, Any] = {
         {"url": NITRO, "name": "x.bin", "content": {"size": 10, "seed": 2}},
     ],
     "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0, "poll_after_seconds": 1},
-    "premiumize": {"customer_id": PM_LOGIN, "pin": PM_PIN, "type": "premium",
-                   "expires_in_seconds": 86400, "fairuse_left": 0.5, "fairuse_bytes": 1 << 40},
-    "rapidshare": {"login": RS_LOGIN, "password": RS_PASS, "free_countdown": 1,
-                   "account": {"type": "premium", "validuntil_in_seconds": 86400,
-                               "premkbleft": 10_000_000},
-                   "files": {"100001": {"url": RG_ONE}, "100003": {"url": RG_GONE}}},
+    "premiumize": {
+        "customer_id": PM_LOGIN,
+        "pin": PM_PIN,
+        "type": "premium",
+        "expires_in_seconds": 86400,
+        "fairuse_left": 0.5,
+        "fairuse_bytes": 1 << 40,
+    },
+    "rapidshare": {
+        "login": RS_LOGIN,
+        "password": RS_PASS,
+        "free_countdown": 1,
+        "account": {"type": "premium", "validuntil_in_seconds": 86400, "premkbleft": 10_000_000},
+        "files": {"100001": {"url": RG_ONE}, "100003": {"url": RG_GONE}},
+    },
 }
 
 CONTENT = {"one.bin": ONE, "two.bin": TWO, "slow.bin": SLOW, "own.bin": OWN}
@@ -58,12 +79,11 @@ def config_text(emu, service: str, extra: str = "") -> str:
     sections = {
         "portal": f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\nmax_wait = 3\n',
         "premiumize": f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\n'
-                      f'api_url = "{emu.urls["premiumize"]}"\n',
+        f'api_url = "{emu.urls["premiumize"]}"\n',
         "rapidshare": f'[rapidshare]\nlogin = "{RS_LOGIN}"\npassword = "{RS_PASS}"\n'
-                      f'api_url = "{emu.urls["rapidshare"]}"\nmax_wait = 3\n',
+        f'api_url = "{emu.urls["rapidshare"]}"\nmax_wait = 3\n',
     }
-    return (sections[service] + extra +
-            "[mount]\nlisting_ttl = 0.2\nentry_timeout = 0.1\nattr_timeout = 0.1\n")
+    return sections[service] + extra + "[mount]\nlisting_ttl = 0.2\nentry_timeout = 0.1\nattr_timeout = 0.1\n"
 
 
 def files(directory: Path) -> list[str]:
@@ -80,13 +100,15 @@ def write_links(directory: Path, name: str, urls: list[str]) -> None:
         f.write("# my links\n\n" + "\n".join(urls) + "\n")
 
 
-@pytest.mark.parametrize("service, by_cli, by_file, gone", [
-    ("portal", RG_ONE, RG_TWO, RG_GONE),
-    ("premiumize", RG_ONE, RG_TWO, RG_GONE),
-    ("rapidshare", RS_ONE, RS_OWN, RS_GONE),
-])
-def test_links_added_by_cli_and_file_read_back_identical(emu, tmp_path, service, by_cli, by_file,
-                                                         gone):
+@pytest.mark.parametrize(
+    "service, by_cli, by_file, gone",
+    [
+        ("portal", RG_ONE, RG_TWO, RG_GONE),
+        ("premiumize", RG_ONE, RG_TWO, RG_GONE),
+        ("rapidshare", RS_ONE, RS_OWN, RS_GONE),
+    ],
+)
+def test_links_added_by_cli_and_file_read_back_identical(emu, tmp_path, service, by_cli, by_file, gone):
     names = {RG_ONE: "one.bin", RG_TWO: "two.bin", RS_ONE: "one.bin", RS_OWN: "own.bin"}
     text = config_text(emu, service)
     (tmp_path / "config.toml").write_text(text)
@@ -109,7 +131,7 @@ def test_links_added_by_cli_and_file_read_back_identical(emu, tmp_path, service,
         # rm forgets the link (not the hoster's file)
         os.unlink(directory / names[by_file])
         assert files(directory) == [names[by_cli]]
-    with mounted(tmp_path, text) as again:           # persisted in the state database
+    with mounted(tmp_path, text) as again:  # persisted in the state database
         assert files(again.path / service) == [names[by_cli]]
 
 
@@ -153,8 +175,9 @@ def test_portal_link_not_ready_becomes_readable(emu, tmp_path):
                 return sha256_through(directory / "slow.bin") == sha256_of(SLOW)
             except OSError:
                 return False
+
         wait_for(readable, timeout=20, what="slow.bin readable")
-    assert emu.calls("portal", "POST /unrestrict") == 2        # linkIds reused, no re-unrestrict
+    assert emu.calls("portal", "POST /unrestrict") == 2  # linkIds reused, no re-unrestrict
 
 
 @pytest.mark.parametrize("download_md5", ["hex", "not found"])
@@ -171,9 +194,10 @@ def test_rapidshare_md5_xattr_and_verify(emu, tmp_path, download_md5):
         assert os.getxattr(path, "user.md5").decode() == expected
         result = cli(tmp_path, "verify", str(path))
         assert result.returncode == 0 and result.stdout.startswith("OK"), result
-        if shutil.which("getfattr"):   # attr package; not everywhere
-            getfattr = subprocess.run(["getfattr", "-n", "user.md5", str(path)], capture_output=True,
-                                      text=True, timeout=10)
+        if shutil.which("getfattr"):  # attr package; not everywhere
+            getfattr = subprocess.run(
+                ["getfattr", "-n", "user.md5", str(path)], capture_output=True, text=True, timeout=10
+            )
             assert expected in getfattr.stdout
 
 

@@ -22,12 +22,11 @@ from typing import Any
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.linkservices import (NITRO, PM_LOGIN, PM_PIN, PORTAL_KEY, RG_ONE, RG_TWO, RS_LOGIN, RS_OWN,
-                                RS_PASS)
+from tests.linkservices import NITRO, PM_LOGIN, PM_PIN, PORTAL_KEY, RG_ONE, RG_TWO, RS_LOGIN, RS_OWN, RS_PASS
 from tests.mounting import mounted, run_cli, sha256_through, wait_until, write_config
 
 ONE = SyntheticContent(300_000, 31)
-BIG = SyntheticContent(9 * (1 << 20) + 5, 32)    # more than two read blocks
+BIG = SyntheticContent(9 * (1 << 20) + 5, 32)  # more than two read blocks
 OWN = SyntheticContent(150_000, 33)
 TWO = SyntheticContent(200_000, 34)
 RG_BIG = "https://rapidgator.net/file/44444444444444444444444444444444/big.bin.html"
@@ -42,11 +41,19 @@ LIBRARY: dict[str, Any] = {
         {"url": RS_OWN, "name": "own.bin", "content": {"size": OWN.size, "seed": OWN.seed}},
     ],
     "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0, "poll_after_seconds": 1},
-    "premiumize": {"customer_id": PM_LOGIN, "pin": PM_PIN, "type": "premium",
-                   "expires_in_seconds": 86400, "fairuse_left": 0.5},
-    "rapidshare": {"login": RS_LOGIN, "password": RS_PASS, "free_countdown": 0,
-                   "account": {"type": "premium", "validuntil_in_seconds": 86400,
-                               "premkbleft": 10_000_000}},
+    "premiumize": {
+        "customer_id": PM_LOGIN,
+        "pin": PM_PIN,
+        "type": "premium",
+        "expires_in_seconds": 86400,
+        "fairuse_left": 0.5,
+    },
+    "rapidshare": {
+        "login": RS_LOGIN,
+        "password": RS_PASS,
+        "free_countdown": 0,
+        "account": {"type": "premium", "validuntil_in_seconds": 86400, "premkbleft": 10_000_000},
+    },
 }
 
 
@@ -56,18 +63,21 @@ pytestmark = pytest.mark.usefixtures("fresh_link_services")
 
 def rs_config(emu, login: bool = True) -> str:
     creds = f'login = "{RS_LOGIN}"\npassword = "{RS_PASS}"\n' if login else ""
-    return (f'[rapidshare]\n{creds}api_url = "{emu.urls["rapidshare"]}"\nmax_wait = 3\n'
-            + MOUNT_OPTIONS)
+    return f'[rapidshare]\n{creds}api_url = "{emu.urls["rapidshare"]}"\nmax_wait = 3\n' + MOUNT_OPTIONS
 
 
 def pm_config(emu) -> str:
-    return (f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\n'
-            f'api_url = "{emu.urls["premiumize"]}"\n' + MOUNT_OPTIONS)
+    return (
+        f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\n'
+        f'api_url = "{emu.urls["premiumize"]}"\n' + MOUNT_OPTIONS
+    )
 
 
 def portal_config(emu) -> str:
-    return (f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\nmax_wait = 3\n'
-            + MOUNT_OPTIONS)
+    return (
+        f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\nmax_wait = 3\n'
+        + MOUNT_OPTIONS
+    )
 
 
 def write_links(directory: Path, *urls: str) -> None:
@@ -93,7 +103,7 @@ def add(tmp_path: Path, text: str, service: str, url: str) -> str:
 def read_errno(path: Path, offset: int = 0) -> int:
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.pread(fd, 65536, offset)     # not file.read: buffered reads hide EAGAIN
+        os.pread(fd, 65536, offset)  # not file.read: buffered reads hide EAGAIN
     except OSError as exc:
         return exc.errno
     finally:
@@ -110,6 +120,7 @@ def reads_back(path: Path, content: SyntheticContent) -> bool:
 
 # ---- RapidShare ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("naming, refused", [("plain", "_v1"), ("v1", "")])
 def test_rapidshare_routine_names_fall_back_once_and_are_remembered(emu, tmp_path, naming, refused):
     """The server knows one naming; every link still works, and the refused name is
@@ -124,20 +135,27 @@ def test_rapidshare_routine_names_fall_back_once_and_are_remembered(emu, tmp_pat
         assert sha256_through(path) == sha256_of(OWN)
     taken = "_v1" if naming == "v1" else ""
     calls = emu.stats()["calls"]
-    refused_calls = {k: n for k, n in calls.items() if k.startswith("rapidshare ")
-                     and k != "rapidshare fileserver" and k.endswith("_v1") == (refused == "_v1")}
+    refused_calls = {
+        k: n
+        for k, n in calls.items()
+        if k.startswith("rapidshare ")
+        and k != "rapidshare fileserver"
+        and k.endswith("_v1") == (refused == "_v1")
+    }
     # The mount's first call (getaccountdetails) may need the other name; nothing after it.
     assert sum(refused_calls.values()) <= 1, refused_calls
     assert calls.get(f"rapidshare download{taken}", 0) >= 1
     assert calls.get(f"rapidshare download{refused}", 0) == 0
 
 
-@pytest.mark.parametrize("login, action, cause, cured, words", [
-    (False, "set_rapidpro_required", {"value": True}, {"value": False}, "You need RapidPro"),
-    (True, "set_account", {"premkbleft": 1}, {"premkbleft": 10_000_000}, "No traffic left"),
-])
-def test_rapidshare_rapidpro_and_no_traffic_are_waits(emu, tmp_path, login, action, cause, cured,
-                                                      words):
+@pytest.mark.parametrize(
+    "login, action, cause, cured, words",
+    [
+        (False, "set_rapidpro_required", {"value": True}, {"value": False}, "You need RapidPro"),
+        (True, "set_account", {"premkbleft": 1}, {"premkbleft": 10_000_000}, "No traffic left"),
+    ],
+)
+def test_rapidshare_rapidpro_and_no_traffic_are_waits(emu, tmp_path, login, action, cause, cured, words):
     """The read fails for now (EAGAIN), the file stays listed with the reason in
     `.status`, and reads work again once the service does."""
     text = rs_config(emu, login)
@@ -159,6 +177,7 @@ def test_rapidshare_rapidpro_and_no_traffic_are_waits(emu, tmp_path, login, acti
 
 # ---- Premiumize -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("status", [403, 428])
 def test_premiumize_403_and_428_are_waits(emu, tmp_path, status):
     """A link refused with 403 (IP or account temporarily refused) or 428 (hoster
@@ -172,7 +191,7 @@ def test_premiumize_403_and_428_are_waits(emu, tmp_path, status):
         status_text = status_of(directory)
         assert f"waiting  {RG_ONE}: Premiumize status {status}" in status_text
         assert "retry at" in status_text and listed(directory) == []
-        with open(directory / "again.links", "w") as f:      # the user asks again now
+        with open(directory / "again.links", "w") as f:  # the user asks again now
             f.write(RG_ONE + "\n")
         wait_until(lambda: listed(directory) == ["one.bin"], what="one.bin after asking again")
         assert sha256_through(directory / "one.bin") == sha256_of(ONE)
@@ -196,26 +215,26 @@ def test_premiumize_link_answering_403_later_is_reissued(emu, tmp_path):
         first = emu.calls("premiumize", "directdownloadlink")
         emu.faults({"data": {"expired_status": 403}})
         emu.expire_links()
-        emu.action("premiumize", "inject_error", {"status": 403, "method": "directdownloadlink",
-                                                  "count": 1000})
+        emu.action(
+            "premiumize", "inject_error", {"status": 403, "method": "directdownloadlink", "count": 1000}
+        )
         tail = BIG.size - 100_000
         assert read_errno(path, tail) in (errno.EIO, errno.EAGAIN)
         assert listed(directory) == ["big.bin"] and "0 failed" in status_of(directory)
         assert "Premiumize status 403" in status_of(directory)
-        emu.action("premiumize", "reset", {})          # the API answers again
+        emu.action("premiumize", "reset", {})  # the API answers again
         wait_until(lambda: reads_back(path, BIG), what="big.bin readable again")
-        assert emu.calls("premiumize", "directdownloadlink") > first + 1   # re-issued
+        assert emu.calls("premiumize", "directdownloadlink") > first + 1  # re-issued
 
 
-@pytest.mark.parametrize("reply_fields, location_head", [
-    ("location", "ok"), ("location", "refused"), ("full", "ok")])
-def test_premiumize_name_and_size_without_filename_and_filesize(emu, tmp_path, reply_fields,
-                                                                location_head):
+@pytest.mark.parametrize(
+    "reply_fields, location_head", [("location", "ok"), ("location", "refused"), ("full", "ok")]
+)
+def test_premiumize_name_and_size_without_filename_and_filesize(emu, tmp_path, reply_fields, location_head):
     """The document's reply has only `location`: the size comes from the download
     server (HEAD, or a one-byte ranged GET where HEAD is refused), the name from the
     link; every reply gives the same file."""
-    emu.action("premiumize", "set_flags", {"reply_fields": reply_fields,
-                                           "location_head": location_head})
+    emu.action("premiumize", "set_flags", {"reply_fields": reply_fields, "location_head": location_head})
     text = pm_config(emu)
     assert f"ok       one.bin ({ONE.size} bytes)" in add(tmp_path, text, "premiumize", RG_ONE)
     with mounted(tmp_path, text) as mount:
@@ -226,6 +245,7 @@ def test_premiumize_name_and_size_without_filename_and_filesize(emu, tmp_path, r
 
 
 # ---- portal -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("size_format", ["string", "number", "unknown_until_ready"])
 def test_portal_filesize_shapes_never_list_a_wrong_size(emu, tmp_path, size_format):
@@ -244,6 +264,7 @@ def test_portal_filesize_shapes_never_list_a_wrong_size(emu, tmp_path, size_form
                 seen.append(os.stat(directory / "one.bin").st_size)
                 return True
             return "size yet" in status_of(directory)
+
         wait_until(settled, what="one.bin listed or waiting for its size")
         assert ("one.bin" in listed(directory)) == (size_format != "unknown_until_ready")
         emu.action("portal", "set_ready_after_polls", {"url": RG_ONE, "value": 0})
@@ -253,6 +274,7 @@ def test_portal_filesize_shapes_never_list_a_wrong_size(emu, tmp_path, size_form
                 return False
             seen.append(os.stat(directory / "one.bin").st_size)
             return reads_back(directory / "one.bin", ONE)
+
         wait_until(readable, timeout=20, what="one.bin readable")
         assert set(seen) == {ONE.size}
 
@@ -279,7 +301,9 @@ def test_portal_without_grouped_hosts(emu, tmp_path):
         write_links(directory, RG_TWO, NITRO)
         wait_until(lambda: listed(directory) == ["two.bin"], what="two.bin in portal/")
         assert sha256_through(directory / "two.bin") == sha256_of(TWO)
-        wait_until(lambda: f"failed   {NITRO}: host nitroflare.com is not supported" in status_of(directory),
-                   what="the unsupported host in .status")
+        wait_until(
+            lambda: f"failed   {NITRO}: host nitroflare.com is not supported" in status_of(directory),
+            what="the unsupported host in .status",
+        )
     assert emu.calls("portal", "GET /hosts") >= 1
     assert emu.calls("portal", "POST /unrestrict") == 1

@@ -14,10 +14,20 @@ from tests.mounting import mounted
 
 TOKEN = "rd-good-token"
 
-LIBRARY = {"realdebrid": {"token": TOKEN, "torrents": [
-    {"filename": f"Show {d}", "files": [
-        {"path": f"/episode {i}.mkv", "content": {"size": 1000 + i, "seed": i}} for i in range(5)]}
-    for d in range(3)]}}
+LIBRARY = {
+    "realdebrid": {
+        "token": TOKEN,
+        "torrents": [
+            {
+                "filename": f"Show {d}",
+                "files": [
+                    {"path": f"/episode {i}.mkv", "content": {"size": 1000 + i, "seed": i}} for i in range(5)
+                ],
+            }
+            for d in range(3)
+        ],
+    }
+}
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +38,9 @@ def mount(tmp_path_factory):
             yield mount
 
 
-@pytest.mark.parametrize("name", ["security.selinux", "system.posix_acl_access",
-                                  "system.posix_acl_default", "trusted.anything"])
+@pytest.mark.parametrize(
+    "name", ["security.selinux", "system.posix_acl_access", "system.posix_acl_default", "trusted.anything"]
+)
 def test_namespaces_the_mount_does_not_serve_are_not_supported(mount, name):
     # ls -l asks for these of every file; "not supported" makes it stop asking
     # for the rest of the mount, "no such attribute" would not.
@@ -50,8 +61,12 @@ def test_a_user_attribute_that_does_not_exist_is_missing(mount):
 
 def test_ls_lR_shows_every_file_with_its_size_twice_the_same(mount):
     torrents = mount.path / "realdebrid/torrents"
-    outputs = [subprocess.run(["ls", "-lR", str(torrents)], capture_output=True, text=True,
-                              check=True, timeout=60).stdout for _ in range(2)]
+    outputs = [
+        subprocess.run(
+            ["ls", "-lR", str(torrents)], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+        for _ in range(2)
+    ]
     assert outputs[0] == outputs[1]
     lines = [line.split() for line in outputs[0].splitlines() if line.endswith(".mkv")]
     assert len(lines) == 15

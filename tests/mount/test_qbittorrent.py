@@ -18,8 +18,8 @@ import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted, wait_until
 from tests.mount.test_realdebrid_write import bencode
+from tests.mounting import mounted, wait_until
 from vfs.config import ConfigError, effective, load_config
 
 TOKEN = "rd-good-token"
@@ -35,30 +35,49 @@ FINISHED = ("pausedUP", "stoppedUP", "uploading", "stalledUP", "queuedUP", "forc
 def library() -> dict:
     return {
         "realdebrid": {
-            "token": TOKEN, "status_polls": {"magnet_conversion": 1, "queued": 0, "downloading": 3},
+            "token": TOKEN,
+            "status_polls": {"magnet_conversion": 1, "queued": 0, "downloading": 3},
             "known_magnets": [
-                {"hash": SHOW_HASH, "filename": SHOW, "files": [
-                    {"path": f"/{SHOW}/{SHOW}.mkv", "content": {"size": 300_000, "seed": 7}},
-                    {"path": f"/{SHOW}/Subs/{SHOW}.en.srt", "content": {"size": 2_000, "seed": 8}}]},
-                {"hash": BAD_HASH, "filename": "Blocked", "infringing": True}],
-            "torrents": [{"id": "OLD", "filename": "Unrelated", "files": [
-                {"path": "/u.mkv", "content": {"size": 100, "seed": 1}}]}]},
-        "plex": {"token": "plex-token", "sections": [
-            {"key": "2", "title": "TV", "type": "show", "locations": [f"{SERVER_ARR}/sonarr"]}]},
+                {
+                    "hash": SHOW_HASH,
+                    "filename": SHOW,
+                    "files": [
+                        {"path": f"/{SHOW}/{SHOW}.mkv", "content": {"size": 300_000, "seed": 7}},
+                        {"path": f"/{SHOW}/Subs/{SHOW}.en.srt", "content": {"size": 2_000, "seed": 8}},
+                    ],
+                },
+                {"hash": BAD_HASH, "filename": "Blocked", "infringing": True},
+            ],
+            "torrents": [
+                {
+                    "id": "OLD",
+                    "filename": "Unrelated",
+                    "files": [{"path": "/u.mkv", "content": {"size": 100, "seed": 1}}],
+                }
+            ],
+        },
+        "plex": {
+            "token": "plex-token",
+            "sections": [{"key": "2", "title": "TV", "type": "show", "locations": [f"{SERVER_ARR}/sonarr"]}],
+        },
         "jellyfin": {"token": "jf-key"},
     }
 
 
 def config(emu, tmp_path: Path) -> str:
     arr = tmp_path / "arr"
-    return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
-            "refresh_interval = 0.5\nallow_delete = true\n"
-            f'[qbittorrent]\nlisten = "127.0.0.1:0"\nusername = "{USER}"\npassword = "{PASSWORD}"\n'
-            f'categories = {{ tv-sonarr = "{arr}/sonarr", radarr = "{arr}/radarr" }}\n'
-            f'download_dir = "{arr}/other"\n'
-            + "".join(f'[[notify]]\nkind = "{kind}"\nurl = "{emu.base_url}/{kind}"\ntoken = "{token}"\n'
-                      f'path_map = {{ "{arr}" = "{SERVER_ARR}" }}\nbatch_seconds = 0.5\nmin_interval = 0\n'
-                      for kind, token in (("plex", "plex-token"), ("jellyfin", "jf-key"))))
+    return (
+        f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
+        "refresh_interval = 0.5\nallow_delete = true\n"
+        f'[qbittorrent]\nlisten = "127.0.0.1:0"\nusername = "{USER}"\npassword = "{PASSWORD}"\n'
+        f'categories = {{ tv-sonarr = "{arr}/sonarr", radarr = "{arr}/radarr" }}\n'
+        f'download_dir = "{arr}/other"\n'
+        + "".join(
+            f'[[notify]]\nkind = "{kind}"\nurl = "{emu.base_url}/{kind}"\ntoken = "{token}"\n'
+            f'path_map = {{ "{arr}" = "{SERVER_ARR}" }}\nbatch_seconds = 0.5\nmin_interval = 0\n'
+            for kind, token in (("plex", "plex-token"), ("jellyfin", "jf-key"))
+        )
+    )
 
 
 class Sonarr:
@@ -80,8 +99,9 @@ class Sonarr:
 
     def add_magnet(self, magnet: str, category: str) -> str:
         # Sonarr posts multipart/form-data
-        response = self.http.post("/api/v2/torrents/add",
-                                  files={"urls": (None, magnet), "category": (None, category)})
+        response = self.http.post(
+            "/api/v2/torrents/add", files={"urls": (None, magnet), "category": (None, category)}
+        )
         assert response.status_code == 200
         return response.text
 
@@ -96,8 +116,11 @@ class Sonarr:
 
 
 def api_url(mount) -> str:
-    found = wait_until(lambda: re.search(r"qBittorrent API listening on (http://\S+)", mount.log_text()),
-                       15, "the API to listen")
+    found = wait_until(
+        lambda: re.search(r"qBittorrent API listening on (http://\S+)", mount.log_text()),
+        15,
+        "the API to listen",
+    )
     return found.group(1)
 
 
@@ -112,7 +135,7 @@ def jellyfin_updates(emu) -> list[list[dict]]:
 def test_sonarr_adds_imports_and_deletes_through_the_mount(tmp_path):
     with run_emulator(library()) as emu, mounted(tmp_path, config(emu, tmp_path)) as mount:
         sonarr = Sonarr(api_url(mount))
-        assert sonarr.get("app/webapiVersion").status_code == 403      # no session yet
+        assert sonarr.get("app/webapiVersion").status_code == 403  # no session yet
         assert sonarr.login("wrong") == "Fails."
         assert sonarr.login() == "Ok." and sonarr.http.cookies.get("SID")
         assert sonarr.get("app/webapiVersion").text == "2.9.3"
@@ -154,8 +177,11 @@ def test_sonarr_adds_imports_and_deletes_through_the_mount(tmp_path):
         # exactly one partial scan of that directory, as the servers see it
         here = f"{SERVER_ARR}/sonarr/{SHOW}"
         wait_until(lambda: here in refreshes(emu), 15, "the plex scan")
-        wait_until(lambda: any({"Path": here, "UpdateType": "Created"} in u for u in jellyfin_updates(emu)),
-                   15, "the jellyfin update")
+        wait_until(
+            lambda: any({"Path": here, "UpdateType": "Created"} in u for u in jellyfin_updates(emu)),
+            15,
+            "the jellyfin update",
+        )
 
         # Sonarr imports by moving the symlink into the library: no byte copied
         library_dir = tmp_path / "tv/Some Show/Season 01"
@@ -170,10 +196,15 @@ def test_sonarr_adds_imports_and_deletes_through_the_mount(tmp_path):
         assert (tmp_path / "arr/sonarr").is_dir()
         # allow_delete = true: gone from Real-Debrid and from the mount
         assert SHOW_HASH not in [t["hash"] for t in emu.view("realdebrid")["torrents"]]
-        wait_until(lambda: f"{SHOW}.mkv" not in os.listdir(mount.path / "realdebrid/torrents"), 15, "the mount")
+        wait_until(
+            lambda: f"{SHOW}.mkv" not in os.listdir(mount.path / "realdebrid/torrents"), 15, "the mount"
+        )
         wait_until(lambda: f"{SERVER_ARR}/sonarr" in refreshes(emu), 15, "the plex scan of the parent")
-        wait_until(lambda: any({"Path": here, "UpdateType": "Deleted"} in u for u in jellyfin_updates(emu)),
-                   15, "the jellyfin deletion")
+        wait_until(
+            lambda: any({"Path": here, "UpdateType": "Deleted"} in u for u in jellyfin_updates(emu)),
+            15,
+            "the jellyfin deletion",
+        )
         assert refreshes(emu).count(here) == 1
         assert sum(u.count({"Path": here, "UpdateType": "Created"}) for u in jellyfin_updates(emu)) == 1
         assert "sonarr" not in (mount.path / ".debridfs/qbittorrent").read_text()
@@ -190,8 +221,13 @@ def test_refusals_become_error_states_with_a_reason(tmp_path):
         assert "infringing" in sonarr.get("torrents/properties", hash=BAD_HASH).json()["comment"]
 
         assert sonarr.add_magnet(f"magnet:?xt=urn:btih:{DEAD_HASH}&dn=Dead.Thing", "radarr") == "Ok."
-        rd_id = wait_until(lambda: next((t["id"] for t in emu.view("realdebrid")["torrents"]
-                                         if t["hash"] == DEAD_HASH), None), 15, "the magnet on RD")
+        rd_id = wait_until(
+            lambda: next(
+                (t["id"] for t in emu.view("realdebrid")["torrents"] if t["hash"] == DEAD_HASH), None
+            ),
+            15,
+            "the magnet on RD",
+        )
         emu.action("realdebrid", "advance", {"id": rd_id, "to": "magnet_error"})
         wait_until(lambda: sonarr.one("radarr", DEAD_HASH)["state"] == "error", 30, "the error state")
         assert "magnet_error" in sonarr.get("torrents/properties", hash=DEAD_HASH).json()["comment"]
@@ -201,9 +237,11 @@ def test_refusals_become_error_states_with_a_reason(tmp_path):
         # too many active downloads: retried as Real-Debrid asks, then an error the app sees
         mount.expect_log(r"qBittorrent API: Busy could not be added: .*too_many_active_downloads")
         busy = "b5" * 20
-        emu.faults({"api": {"realdebrid": {"status_burst": 509, "status_burst_count": 10_000, "retry_after": 1}}})
+        emu.faults(
+            {"api": {"realdebrid": {"status_burst": 509, "status_burst_count": 10_000, "retry_after": 1}}}
+        )
         assert sonarr.add_magnet(f"magnet:?xt=urn:btih:{busy}&dn=Busy", "radarr") == "Ok."
-        assert sonarr.one("radarr", busy)["state"] == "metaDL"      # the request did not wait
+        assert sonarr.one("radarr", busy)["state"] == "metaDL"  # the request did not wait
         wait_until(lambda: sonarr.one("radarr", busy)["state"] == "error", 60, "the busy error")
         emu.reset_faults()
         assert "too_many_active_downloads" in sonarr.get("torrents/properties", hash=busy).json()["comment"]
@@ -216,33 +254,59 @@ def test_refusals_become_error_states_with_a_reason(tmp_path):
 
 
 def test_torrent_files_and_categories(tmp_path):
-    info = {"name": "Film.2020.1080p", "piece length": 16384, "pieces": b"\0" * 20,
-            "files": [{"length": 5000, "path": ["Film.2020.1080p.mkv"]}]}
+    info = {
+        "name": "Film.2020.1080p",
+        "piece length": 16384,
+        "pieces": b"\0" * 20,
+        "files": [{"length": 5000, "path": ["Film.2020.1080p.mkv"]}],
+    }
     data = bencode({"announce": "http://tracker.invalid/", "info": info})
     info_hash = hashlib.sha1(bencode(info)).hexdigest()
     with run_emulator(library()) as emu:
         with mounted(tmp_path, config(emu, tmp_path)) as mount:
             sonarr = Sonarr(api_url(mount))
             assert sonarr.login() == "Ok."
-            assert sonarr.post("torrents/createCategory", {"category": "anime", "savePath": ""}).status_code == 200
+            assert (
+                sonarr.post("torrents/createCategory", {"category": "anime", "savePath": ""}).status_code
+                == 200
+            )
             assert sonarr.post("torrents/createCategory", {"category": "anime"}).status_code == 409
             assert sonarr.post("torrents/createCategory", {"category": "../x"}).status_code == 409
-            assert sonarr.get("torrents/categories").json()["anime"]["savePath"] == str(tmp_path / "arr/other/anime")
-            response = sonarr.http.post("/api/v2/torrents/add", files={
-                "torrents": ("film.torrent", data, "application/x-bittorrent"), "category": (None, "anime")})
+            assert sonarr.get("torrents/categories").json()["anime"]["savePath"] == str(
+                tmp_path / "arr/other/anime"
+            )
+            response = sonarr.http.post(
+                "/api/v2/torrents/add",
+                files={
+                    "torrents": ("film.torrent", data, "application/x-bittorrent"),
+                    "category": (None, "anime"),
+                },
+            )
             assert response.text == "Ok."
             bad = sonarr.http.post("/api/v2/torrents/add", files={"torrents": ("x.torrent", b"junk", "x")})
             assert bad.status_code == 415
-            item = wait_until(lambda: next((t for t in sonarr.torrents("anime") if t["state"] == "pausedUP"), None),
-                              60, "the .torrent to finish")
+            item = wait_until(
+                lambda: next((t for t in sonarr.torrents("anime") if t["state"] == "pausedUP"), None),
+                60,
+                "the .torrent to finish",
+            )
             assert item["hash"] == info_hash
             link = Path(item["content_path"]) / "Film.2020.1080p.mkv"
             assert link.is_symlink() and link.stat().st_size == 5000
             # a new category moves the links
-            assert sonarr.post("torrents/setCategory", {"hashes": info_hash, "category": "nope"}).status_code == 409
-            assert sonarr.post("torrents/setCategory", {"hashes": info_hash, "category": "radarr"}).status_code == 200
-            moved = wait_until(lambda: next((t for t in sonarr.torrents("radarr") if t["state"] == "pausedUP"), None),
-                               30, "the links in the new category")
+            assert (
+                sonarr.post("torrents/setCategory", {"hashes": info_hash, "category": "nope"}).status_code
+                == 409
+            )
+            assert (
+                sonarr.post("torrents/setCategory", {"hashes": info_hash, "category": "radarr"}).status_code
+                == 200
+            )
+            moved = wait_until(
+                lambda: next((t for t in sonarr.torrents("radarr") if t["state"] == "pausedUP"), None),
+                30,
+                "the links in the new category",
+            )
             assert Path(moved["content_path"]) == tmp_path / "arr/radarr/Film.2020.1080p"
             assert not link.exists()
             for path in ("torrents/pause", "torrents/resume", "torrents/setShareLimits"):
@@ -269,7 +333,9 @@ def test_config_checks(tmp_path):
     path.write_text(rd + '[qbittorrent]\nlisten = "somewhere"\nusername = "u"\npassword = "secret-pw"\n')
     with pytest.raises(ConfigError, match="listen"):
         load_config(path, env={})
-    path.write_text(rd + '[qbittorrent]\nusername = "u"\npassword = "secret-pw"\ncategories = { tv = "rel/dir" }\n')
+    path.write_text(
+        rd + '[qbittorrent]\nusername = "u"\npassword = "secret-pw"\ncategories = { tv = "rel/dir" }\n'
+    )
     with pytest.raises(ConfigError, match="absolute"):
         load_config(path, env={})
     path.write_text(rd + '[qbittorrent]\nlisten = "[::1]:9000"\nusername = "u"\npassword = "secret-pw"\n')
@@ -277,7 +343,10 @@ def test_config_checks(tmp_path):
     qb = config.qbittorrent
     assert (qb.host, qb.port) == ("::1", 9000) and "secret-pw" not in repr(qb)
     assert effective(config)["qbittorrent"]["password"] == "********"
-    assert load_config(path, env={"DEBRIDFS_QBITTORRENT_PASSWORD": "from-env"}).qbittorrent.password == "from-env"
+    assert (
+        load_config(path, env={"DEBRIDFS_QBITTORRENT_PASSWORD": "from-env"}).qbittorrent.password
+        == "from-env"
+    )
 
 
 def test_a_busy_port_is_logged_and_the_mount_goes_on(tmp_path):
@@ -307,8 +376,12 @@ def test_info_hashes():
     for bad in ("magnet:?dn=nohash", "magnet:?xt=urn:btih:1234", "http://example.invalid/x"):
         with pytest.raises(BadTorrent):
             magnet_hash(bad)
-    info = {"name": "Multi", "piece length": 16384, "pieces": b"\0" * 20,
-            "files": [{"length": 1, "path": ["name"]}, {"length": 2, "path": ["d", "e"]}]}
+    info = {
+        "name": "Multi",
+        "piece length": 16384,
+        "pieces": b"\0" * 20,
+        "files": [{"length": 1, "path": ["name"]}, {"length": 2, "path": ["d", "e"]}],
+    }
     data = bencode({"announce": "http://tracker.invalid/", "comment": "x", "info": info})
     assert torrent_hash(data) == (hashlib.sha1(bencode(info)).hexdigest(), "Multi")
     for bad in (b"", b"junk", data[:-5], bencode({"announce": "x"})):

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,23 +25,49 @@ MiB = 1 << 20
 LOGIN, PASSWORD = "tester@example.org", "pw-secret"
 KNOWN = SyntheticContent(3 * MiB, 991)
 
-LIBRARY = {"rapidgator": {
-    "login": LOGIN, "password": PASSWORD, "processing_delay": 0.2,
-    "known_md5": [{"hash": md5_of(KNOWN), "size": KNOWN.size, "content": {"size": KNOWN.size, "seed": 991}}],
-    "root": {"name": "root",
-             "folders": [
-                 {"name": "Movies",
-                  "folders": [{"name": "Classics", "files": [
-                      {"name": "old.mkv", "content": {"size": 3 * MiB + 7, "seed": 11}}]}],
-                  "files": [{"name": "film.mkv", "content": {"size": 6 * MiB + 5, "seed": 12},
-                             "created": 1600000000}]},
-                 {"name": "Paged", "files": [
-                     {"name": f"f{i}.bin", "content": {"size": 100 + i, "seed": 100 + i}} for i in range(7)]},
-                 {"name": "Work"}, {"name": "Uploads"}, {"name": "Crash"}, {"name": "Errors"},
-             ],
-             "files": [{"name": "notes.txt", "content": {"text": "hello rapidgator\n"}}]},
-    "per_page_max": 3,      # folder/content pages of 3 files: listings need every page
-}}
+LIBRARY = {
+    "rapidgator": {
+        "login": LOGIN,
+        "password": PASSWORD,
+        "processing_delay": 0.2,
+        "known_md5": [
+            {"hash": md5_of(KNOWN), "size": KNOWN.size, "content": {"size": KNOWN.size, "seed": 991}}
+        ],
+        "root": {
+            "name": "root",
+            "folders": [
+                {
+                    "name": "Movies",
+                    "folders": [
+                        {
+                            "name": "Classics",
+                            "files": [{"name": "old.mkv", "content": {"size": 3 * MiB + 7, "seed": 11}}],
+                        }
+                    ],
+                    "files": [
+                        {
+                            "name": "film.mkv",
+                            "content": {"size": 6 * MiB + 5, "seed": 12},
+                            "created": 1600000000,
+                        }
+                    ],
+                },
+                {
+                    "name": "Paged",
+                    "files": [
+                        {"name": f"f{i}.bin", "content": {"size": 100 + i, "seed": 100 + i}} for i in range(7)
+                    ],
+                },
+                {"name": "Work"},
+                {"name": "Uploads"},
+                {"name": "Crash"},
+                {"name": "Errors"},
+            ],
+            "files": [{"name": "notes.txt", "content": {"text": "hello rapidgator\n"}}],
+        },
+        "per_page_max": 3,  # folder/content pages of 3 files: listings need every page
+    }
+}
 
 
 def config_for(emu: Any, credentials: bool = True) -> str:
@@ -57,7 +82,10 @@ def emu():
     # The upload host keeps received bytes in temp files: on tmpfs, disk
     # writeback does not make the throughput comparison with curl a lottery.
     saved = os.environ.get("TMPDIR")
-    if os.path.isdir("/dev/shm") and os.statvfs("/dev/shm").f_bavail * os.statvfs("/dev/shm").f_frsize > 2 << 30:
+    if (
+        os.path.isdir("/dev/shm")
+        and os.statvfs("/dev/shm").f_bavail * os.statvfs("/dev/shm").f_frsize > 2 << 30
+    ):
         os.environ["TMPDIR"] = "/dev/shm"
     try:
         with run_emulator(LIBRARY) as handle:
@@ -74,7 +102,7 @@ def mount_config(emu) -> str:
     return config_for(emu)
 
 
-wait_for = functools.partial(wait_until, timeout=30.0)     # uploads take longer: a longer default
+wait_for = functools.partial(wait_until, timeout=30.0)  # uploads take longer: a longer default
 
 
 def remote(emu, path: str) -> dict | None:
@@ -107,11 +135,12 @@ def no_uploads_pending(m) -> bool:
 
 # ---------------------------------------------------------------- browse and read
 
+
 def test_browse_and_read(emu, mount):
     root = mount.path / "rapidgator"
     assert sorted(os.listdir(mount.path)) == [".debridfs", "rapidgator"]
     assert {"Movies", "Paged", "Work", "notes.txt"} <= set(os.listdir(root))
-    assert sorted(os.listdir(root / "Paged")) == [f"f{i}.bin" for i in range(7)]   # every page
+    assert sorted(os.listdir(root / "Paged")) == [f"f{i}.bin" for i in range(7)]  # every page
     assert sorted(os.listdir(root / "Movies")) == ["Classics", "film.mkv"]
     film = root / "Movies" / "film.mkv"
     st = os.stat(film)
@@ -132,7 +161,7 @@ def test_read_honours_delay_and_refreshes_expired_links(emu, mount):
             head = f.read(1000)
         assert time.monotonic() - started >= 1.0
         emu.expire_links()
-        with open(old, "rb") as f:         # a new open after the link expired
+        with open(old, "rb") as f:  # a new open after the link expired
             f.seek(2 * MiB)
             assert len(f.read(1000)) == 1000
     finally:
@@ -154,6 +183,7 @@ def test_exceeded_traffic_is_edquot(emu, mount):
 
 # ---------------------------------------------------------------- namespace
 
+
 def test_mkdir_mv_rm_rmdir(emu, mount, tmp_path):
     work = mount.path / "rapidgator" / "Work"
     os.mkdir(work / "A")
@@ -167,15 +197,15 @@ def test_mkdir_mv_rm_rmdir(emu, mount, tmp_path):
     wait_for(lambda: no_uploads_pending(mount), what="uploads")
     assert remote(emu, "/Work/A/one.txt")["size"] == 14
 
-    os.rename(work / "A" / "one.txt", work / "A" / "uno.txt")           # rename in place
-    os.rename(work / "A" / "uno.txt", work / "B" / "uno.txt")           # move across folders
-    os.rename(work / "A" / "two.txt", work / "B" / "dos.txt")           # both at once
+    os.rename(work / "A" / "one.txt", work / "A" / "uno.txt")  # rename in place
+    os.rename(work / "A" / "uno.txt", work / "B" / "uno.txt")  # move across folders
+    os.rename(work / "A" / "two.txt", work / "B" / "dos.txt")  # both at once
     assert sorted(os.listdir(work / "A")) == []
     assert sorted(os.listdir(work / "B")) == ["dos.txt", "uno.txt"]
     paths = emu.view("rapidgator")["paths"]
     assert "/Work/B/uno.txt" in paths and "/Work/B/dos.txt" in paths and "/Work/A/one.txt" not in paths
 
-    os.rename(work / "B" / "dos.txt", work / "B" / "uno.txt")           # replaces, as POSIX says
+    os.rename(work / "B" / "dos.txt", work / "B" / "uno.txt")  # replaces, as POSIX says
     assert os.listdir(work / "B") == ["uno.txt"]
     assert (work / "B" / "uno.txt").read_bytes() == b"second, other bytes\n"
     assert [p for p in emu.view("rapidgator")["paths"] if p.startswith("/Work/")] == ["/Work/B/uno.txt"]
@@ -185,7 +215,7 @@ def test_mkdir_mv_rm_rmdir(emu, mount, tmp_path):
     assert err.value.errno == errno.ENOTEMPTY
     os.unlink(work / "B" / "uno.txt")
     assert "/Work/B/uno.txt" not in emu.view("rapidgator")["paths"]
-    os.rename(work / "A", work / "B" / "A2")                            # folder move + rename
+    os.rename(work / "A", work / "B" / "A2")  # folder move + rename
     assert remote_tree(emu, "/Work") == {"B": {"A2": {}}}
     os.rmdir(work / "B" / "A2")
     os.rmdir(work / "B")
@@ -219,11 +249,11 @@ def test_rename_keeps_inodes_and_open_handles(emu, mount, tmp_path):
 
     with open(root / "R1" / "r.bin", "rb") as handle:
         head = handle.read(MiB)
-        os.rename(root / "R1" / "r.bin", root / "R1" / "s.bin")             # within a folder
+        os.rename(root / "R1" / "r.bin", root / "R1" / "s.bin")  # within a folder
         assert os.stat(root / "R1" / "s.bin").st_ino == ino
         subprocess.run(["mv", str(root / "R1" / "s.bin"), str(root / "R2" / "t.bin")], check=True)
-        assert os.stat(root / "R2" / "t.bin").st_ino == ino                  # across folders
-        assert head + handle.read() == data                                  # the open handle still reads
+        assert os.stat(root / "R2" / "t.bin").st_ino == ino  # across folders
+        assert head + handle.read() == data  # the open handle still reads
     assert remote(emu, "/Work/R2/t.bin")["size"] == len(data)
     assert sorted(os.listdir(root / "R1")) == ["other.txt"]
 
@@ -233,9 +263,9 @@ def test_rename_keeps_inodes_and_open_handles(emu, mount, tmp_path):
     assert err.value.errno == errno.EEXIST
     assert (root / "R2" / "t.bin").read_bytes() == data
     with pytest.raises(OSError) as err:
-        renameat2(root / "R1" / "other.txt", root / "R2" / "t.bin", 2)     # RENAME_EXCHANGE
+        renameat2(root / "R1" / "other.txt", root / "R2" / "t.bin", 2)  # RENAME_EXCHANGE
     assert err.value.errno == errno.EINVAL
-    renameat2(root / "R1" / "other.txt", root / "R2" / "new.txt", 1)      # no target: fine
+    renameat2(root / "R1" / "other.txt", root / "R2" / "new.txt", 1)  # no target: fine
     other_ino = os.stat(root / "R2" / "new.txt").st_ino
     os.rename(root / "R2" / "new.txt", root / "R2" / "t.bin")
     assert os.stat(root / "R2" / "t.bin").st_ino == other_ino
@@ -274,6 +304,7 @@ def remote_tree(emu, path: str) -> dict:
 
 # ---------------------------------------------------------------- uploads
 
+
 def sent_rate(log_text: str, name: str) -> float:
     rates = re.findall(rf"sent {re.escape(name)}: \d+ bytes in [\d.]+s \(([\d.]+) MB/s\)", log_text)
     assert rates, f"no 'sent {name}' line in the log"
@@ -302,16 +333,19 @@ def test_big_upload_then_instant_upload(emu, mount, tmp_path):
     upload_seconds = time.monotonic() - started - cp_seconds
     # Speed is scripts/bench_upload.py's job (a benchmark, not a timed test): on a
     # shared machine one sample swings by 2x either way.
-    print(f"\ncp into the mount: {size / cp_seconds / 1e6:.0f} MB/s; upload POST: "
-          f"{sent_rate(mount.log_text(), 'big.bin'):.0f} MB/s; cp end to confirmed: {upload_seconds:.1f}s")
-    assert md5_path(target) == md5          # now read back from the service
+    print(
+        f"\ncp into the mount: {size / cp_seconds / 1e6:.0f} MB/s; upload POST: "
+        f"{sent_rate(mount.log_text(), 'big.bin'):.0f} MB/s; cp end to confirmed: {upload_seconds:.1f}s"
+    )
+    assert md5_path(target) == md5  # now read back from the service
 
     # The same bytes again: instant upload, no body sent.
     posts = emu.calls("rapidgator", "upload POST")
-    subprocess.run(["cp", str(src), str(mount.path / "rapidgator" / "Uploads" / "again.bin")],
-                   check=True, timeout=120)
+    subprocess.run(
+        ["cp", str(src), str(mount.path / "rapidgator" / "Uploads" / "again.bin")], check=True, timeout=120
+    )
     info = remote(emu, "/Uploads/again.bin")
-    assert info is not None and info["md5"] == md5   # there when cp returned
+    assert info is not None and info["md5"] == md5  # there when cp returned
     assert emu.calls("rapidgator", "upload POST") == posts
     assert no_uploads_pending(mount)
     for name in ("big.bin", "again.bin"):
@@ -331,7 +365,9 @@ def test_known_content_is_instant_and_overwrite_replaces(emu, mount, tmp_path):
     (folder / "known.bin").write_bytes(b"new content\n")
     wait_for(lambda: no_uploads_pending(mount), what="the upload")
     uploads = next(f for f in emu.view("rapidgator")["tree"]["folders"] if f["name"] == "Uploads")
-    assert [(f["name"], f["size"]) for f in uploads["files"] if f["name"] == "known.bin"] == [("known.bin", 12)]
+    assert [(f["name"], f["size"]) for f in uploads["files"] if f["name"] == "known.bin"] == [
+        ("known.bin", 12)
+    ]
     assert (folder / "known.bin").read_bytes() == b"new content\n"
     os.unlink(folder / "known.bin")
 
@@ -352,14 +388,18 @@ def test_rm_while_processing_does_not_come_back(emu, mount):
     folder = mount.path / "rapidgator" / "Uploads"
     try:
         (folder / "gone.bin").write_bytes(os.urandom(64 * 1024))
-        wait_for(lambda: "processing" in (mount.path / ".debridfs" / "uploads").read_text(),
-                 what="the upload to be Processing")
+        wait_for(
+            lambda: "processing" in (mount.path / ".debridfs" / "uploads").read_text(),
+            what="the upload to be Processing",
+        )
         os.unlink(folder / "gone.bin")
         assert "gone.bin" not in os.listdir(folder)
         assert no_uploads_pending(mount)
         # The service finishes the session anyway; the mount deletes what it became.
-        wait_for(lambda: "was deleted while the service processed its upload" in mount.log_text(),
-                 what="the reaper's log line")
+        wait_for(
+            lambda: "was deleted while the service processed its upload" in mount.log_text(),
+            what="the reaper's log line",
+        )
     finally:
         emu.action("rapidgator", "set_processing_delay", {"seconds": 0.2})
     view = emu.view("rapidgator")
@@ -407,8 +447,9 @@ def test_names_the_service_refuses_are_einval(emu, mount, tmp_path):
         assert err.value.errno == errno.EINVAL
         src = tmp_path / "local.txt"
         src.write_bytes(b"some bytes\n")
-        result = subprocess.run(["cp", str(src), str(folder / "bad|file.txt")], capture_output=True,
-                                text=True, timeout=30)
+        result = subprocess.run(
+            ["cp", str(src), str(folder / "bad|file.txt")], capture_output=True, text=True, timeout=30
+        )
         assert result.returncode != 0 and "Input/output error" in result.stderr
         with pytest.raises(OSError) as err:
             os.rename(folder / "ok.txt", folder / "Sub" / "bad|moved.txt")
@@ -434,10 +475,15 @@ def test_sigkill_mid_upload_resumes_after_remount(emu, tmp_path):
     process, mountpoint, log_file, _config, line = start_mount(tmp_path, config_for(emu))
     try:
         assert "mounted at" in line, log_file.read_text()
-        subprocess.run(["cp", str(src), str(mountpoint / "rapidgator" / "Crash" / "crash.bin")],
-                       check=True, timeout=60)
-        wait_for(lambda: re.search(r"sending\s+\S+%\s+[1-9]\d*/", (mountpoint / ".debridfs" / "uploads").read_text()),
-                 what="the upload to be under way")
+        subprocess.run(
+            ["cp", str(src), str(mountpoint / "rapidgator" / "Crash" / "crash.bin")], check=True, timeout=60
+        )
+        wait_for(
+            lambda: re.search(
+                r"sending\s+\S+%\s+[1-9]\d*/", (mountpoint / ".debridfs" / "uploads").read_text()
+            ),
+            what="the upload to be under way",
+        )
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     finally:
@@ -447,8 +493,12 @@ def test_sigkill_mid_upload_resumes_after_remount(emu, tmp_path):
     assert remote(emu, "/Crash/crash.bin") is None
     journal = list((tmp_path / "state" / "debridfs" / "uploads" / "rapidgator").glob("*.json"))
     assert len(journal) == 1 and oct(journal[0].stat().st_mode & 0o777) == "0o600"
-    result = subprocess.run(DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "status"],
-                            capture_output=True, text=True, env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")})
+    result = subprocess.run(
+        DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "status"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+    )
     assert "crash.bin" in result.stdout
 
     with mounted(tmp_path, config_for(emu), name="mnt2") as m:
@@ -465,10 +515,16 @@ def test_sigkill_mid_upload_resumes_after_remount(emu, tmp_path):
 
 # ---------------------------------------------------------------- login and tokens
 
+
 def run_login(tmp_path: Path, answers: str) -> subprocess.CompletedProcess:
-    return subprocess.run(DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "login", "rapidgator"],
-                          input=answers, capture_output=True, text=True, timeout=30,
-                          cwd=Path(__file__).resolve().parents[2])
+    return subprocess.run(
+        DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "login", "rapidgator"],
+        input=answers,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).resolve().parents[2],
+    )
 
 
 def test_login_stores_token_only_and_mount_uses_it(emu, tmp_path):
@@ -514,5 +570,5 @@ def test_expired_token_renewed_from_stored_credentials(emu, tmp_path):
     with mounted(tmp_path, config_for(emu, credentials=False)) as m:
         emu.action("rapidgator", "expire_tokens")
         assert "f6.bin" in os.listdir(m.path / "rapidgator" / "Paged")
-    assert stored.read_text() != before     # the renewed token was stored
+    assert stored.read_text() != before  # the renewed token was stored
     assert oct(stored.stat().st_mode & 0o777) == "0o600"

@@ -5,7 +5,6 @@ never answers. Every read returns the right bytes or EIO within the bound."""
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import subprocess
 import sys
@@ -21,17 +20,37 @@ MiB = 1 << 20
 TOKEN = "rd-engine-token"
 READ_TIMEOUT = 4
 
-FILES = {name: SyntheticContent(size, seed) for name, size, seed in [
-    ("expiring.bin", 64 * MiB + 5, 301), ("dropped.bin", 20 * MiB, 302), ("burst.bin", 12 * MiB, 303),
-    ("norange.bin", 16 * MiB, 304), ("stall.bin", 8 * MiB, 305), ("shared.bin", 32 * MiB, 306),
-    ("tail.bin", 512 * MiB, 307), ("seq.bin", 96 * MiB + 3, 308)]}
+FILES = {
+    name: SyntheticContent(size, seed)
+    for name, size, seed in [
+        ("expiring.bin", 64 * MiB + 5, 301),
+        ("dropped.bin", 20 * MiB, 302),
+        ("burst.bin", 12 * MiB, 303),
+        ("norange.bin", 16 * MiB, 304),
+        ("stall.bin", 8 * MiB, 305),
+        ("shared.bin", 32 * MiB, 306),
+        ("tail.bin", 512 * MiB, 307),
+        ("seq.bin", 96 * MiB + 3, 308),
+    ]
+}
 
-LIBRARY = {"realdebrid": {
-    "token": TOKEN, "rate_limit_per_minute": 0,
-    "torrents": [{"id": "ENGINE", "filename": "engine", "status": "downloaded",
-                  "files": [{"path": f"/{name}", "content": {"size": c.size, "seed": c.seed},
-                             "selected": 1} for name, c in FILES.items()]}],
-}}
+LIBRARY = {
+    "realdebrid": {
+        "token": TOKEN,
+        "rate_limit_per_minute": 0,
+        "torrents": [
+            {
+                "id": "ENGINE",
+                "filename": "engine",
+                "status": "downloaded",
+                "files": [
+                    {"path": f"/{name}", "content": {"size": c.size, "seed": c.seed}, "selected": 1}
+                    for name, c in FILES.items()
+                ],
+            }
+        ],
+    }
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +62,10 @@ def emulator():
 @pytest.fixture
 def mount(emulator, tmp_path):
     emulator.reset_faults()
-    config = (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emulator.urls["realdebrid"]}"\n'
-              f"[read]\ntimeout = {READ_TIMEOUT}\n")
+    config = (
+        f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emulator.urls["realdebrid"]}"\n'
+        f"[read]\ntimeout = {READ_TIMEOUT}\n"
+    )
     with mounted(tmp_path, config) as m:
         yield m
     emulator.reset_faults()
@@ -82,7 +103,7 @@ def test_dropped_connections_resume_where_they_stopped(mount, emulator):
 def test_a_burst_of_503s_is_ridden_out(mount, emulator):
     path = path_of(mount, "burst.bin")
     with open(path, "rb") as f:
-        assert f.read(65536) == FILES["burst.bin"].read(0, 65536)   # the link is known now
+        assert f.read(65536) == FILES["burst.bin"].read(0, 65536)  # the link is known now
     emulator.faults({"data": {"status_burst": 503, "status_burst_count": 4}})
     assert sha256_through(path) == sha256_of(FILES["burst.bin"])
 
@@ -108,7 +129,7 @@ def test_a_read_never_hangs(mount, emulator):
     mount.expect_log(r"read failed: .*(not served|not received)")
     path = path_of(mount, "stall.bin")
     with open(path, "rb") as f:
-        f.read(1)                                       # resolve the link before stalling
+        f.read(1)  # resolve the link before stalling
     emulator.faults({"data": {"latency_ms": 60_000}})
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -125,10 +146,14 @@ def test_a_read_never_hangs(mount, emulator):
 def test_concurrent_readers_share_one_fetch(mount, emulator):
     emulator.reset_stats()
     path = path_of(mount, "shared.bin")
-    script = ("import hashlib,sys; h=hashlib.sha256(); f=open(sys.argv[1],'rb')\n"
-              "while (b:=f.read(1<<20)): h.update(b)\nprint(h.hexdigest())")
-    readers = [subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True)
-               for _ in range(3)]
+    script = (
+        "import hashlib,sys; h=hashlib.sha256(); f=open(sys.argv[1],'rb')\n"
+        "while (b:=f.read(1<<20)): h.update(b)\nprint(h.hexdigest())"
+    )
+    readers = [
+        subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
     for reader in readers:
         out, _ = reader.communicate(timeout=60)
         assert out.strip() == sha256_of(FILES["shared.bin"])

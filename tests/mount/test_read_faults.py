@@ -22,20 +22,41 @@ from tests.mounting import mounted, run_cli, sha256_through, wait_until
 MiB = 1 << 20
 KiB = 1 << 10
 TOKEN = "rd-faults-token"
-STALL = 1.0          # [read] stall_timeout in these tests
-READ_TIMEOUT = 20    # [read] timeout: no test here may come near it
+STALL = 1.0  # [read] stall_timeout in these tests
+READ_TIMEOUT = 20  # [read] timeout: no test here may come near it
 
-NAMES = ["head_silence.bin", "body_silence.bin", "midway.bin", "two_stalls.bin", "html.bin",
-         "html_page.html", "wrong_range.bin", "unreachable.bin", "stats.bin", "short_ranges.bin"]
+NAMES = [
+    "head_silence.bin",
+    "body_silence.bin",
+    "midway.bin",
+    "two_stalls.bin",
+    "html.bin",
+    "html_page.html",
+    "wrong_range.bin",
+    "unreachable.bin",
+    "stats.bin",
+    "short_ranges.bin",
+]
 FILES = {name: SyntheticContent(6 * MiB + 7 * i + 1, 400 + i) for i, name in enumerate(NAMES)}
 FILES["html_page.html"] = SyntheticContent(64 * KiB, 499)
 
-LIBRARY = {"realdebrid": {
-    "token": TOKEN, "rate_limit_per_minute": 0,
-    "torrents": [{"id": "FAULTS", "filename": "faults", "status": "downloaded",
-                  "files": [{"path": f"/{name}", "content": {"size": c.size, "seed": c.seed},
-                             "selected": 1} for name, c in FILES.items()]}],
-}}
+LIBRARY = {
+    "realdebrid": {
+        "token": TOKEN,
+        "rate_limit_per_minute": 0,
+        "torrents": [
+            {
+                "id": "FAULTS",
+                "filename": "faults",
+                "status": "downloaded",
+                "files": [
+                    {"path": f"/{name}", "content": {"size": c.size, "seed": c.seed}, "selected": 1}
+                    for name, c in FILES.items()
+                ],
+            }
+        ],
+    }
+}
 UNRESTRICT = "realdebrid POST /unrestrict/link"
 
 
@@ -45,8 +66,10 @@ def mount_config(emu) -> str:
 
 
 def config_for(emu, timeout: float = READ_TIMEOUT) -> str:
-    return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
-            f"[read]\ntimeout = {timeout}\nstall_timeout = {STALL}\n")
+    return (
+        f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
+        f"[read]\ntimeout = {timeout}\nstall_timeout = {STALL}\n"
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +116,7 @@ def stats_row(mount, provider: str = "realdebrid") -> dict[str, int]:
     for line in lines[1:]:
         fields = line.split()
         if fields[0] == provider:
-            return dict(zip(header[1:], map(int, fields[1:])))
+            return dict(zip(header[1:], map(int, fields[1:]), strict=False))
     raise AssertionError(f"no {provider} row in .debridfs/stats:\n{text}")
 
 
@@ -118,9 +141,13 @@ def test_headers_then_silence(mount, emu):
 
 def test_a_body_that_stops_midway_resumes_from_its_last_byte(mount, emu):
     emu.reset_stats()
-    row = read_whole_file(mount, emu, "midway.bin",
-                          {"stall_count": 2, "stall_after_bytes": 200_000, "stall_seconds": 120},
-                          2 * STALL + 4)
+    row = read_whole_file(
+        mount,
+        emu,
+        "midway.bin",
+        {"stall_count": 2, "stall_after_bytes": 200_000, "stall_seconds": 120},
+        2 * STALL + 4,
+    )
     # Resumed, not fetched again: the bytes sent before each stall are not asked twice.
     assert emu.stats()["data_bytes"] <= FILES["midway.bin"].size * 1.05
     assert row["stalls"] >= 2
@@ -129,7 +156,7 @@ def test_a_body_that_stops_midway_resumes_from_its_last_byte(mount, emu):
 def test_a_second_stall_resolves_the_link_again(mount, emu):
     content = FILES["two_stalls.bin"]
     path = path_of(mount, "two_stalls.bin")
-    assert timed_pread(path, 4 * KiB, 0)[0] == content.read(0, 4 * KiB)   # the link is known now
+    assert timed_pread(path, 4 * KiB, 0)[0] == content.read(0, 4 * KiB)  # the link is known now
     before = emu.calls("realdebrid", "POST /unrestrict/link")
     emu.faults({"data": {"stall_count": 2, "stall_after_bytes": -1, "stall_seconds": 120}})
     data, elapsed = timed_pread(path, 64 * KiB, 5 * MiB)
@@ -156,7 +183,7 @@ def test_an_html_page_that_never_ends_fails_with_eio_within_the_timeout(emu, tmp
             timed_pread(path_of(m, "html.bin"), 64 * KiB, 0)
         assert info.value.errno == errno.EIO
         assert time.monotonic() - started < timeout + 2
-        assert stats_row(m)["resolutions"] >= 1     # re-resolved while it kept failing
+        assert stats_row(m)["resolutions"] >= 1  # re-resolved while it kept failing
 
 
 def test_an_html_file_is_served_as_it_is(mount, emu):
@@ -178,8 +205,7 @@ def test_a_content_range_for_another_range_is_refused(mount, emu):
 def test_a_host_that_sends_shorter_ranges_than_asked(mount, emu):
     """A 206 may carry less than the range asked (some CDNs cap responses):
     the rest is asked for, without counting it as a failure."""
-    row = read_whole_file(mount, emu, "short_ranges.bin", {"max_range_bytes": 300_000},
-                          READ_TIMEOUT / 2)
+    row = read_whole_file(mount, emu, "short_ranges.bin", {"max_range_bytes": 300_000}, READ_TIMEOUT / 2)
     assert row["retries"] == 0 and row["transfers"] >= FILES["short_ranges.bin"].size // 300_000
 
 
@@ -205,12 +231,14 @@ def test_stats_count_per_provider_since_the_mount(mount, emu):
     assert row["retries"] == 2 and row["stalls"] == 0 and row["transfers"] >= 3
     assert row["failed_reads"] == 0
     text = (mount.path / ".debridfs" / "stats").read_text()
-    assert re.search(r"^provider\s+transfers\s+stalls\s+retries\s+resolutions\s+failed_reads$",
-                     text, re.M)
+    assert re.search(r"^provider\s+transfers\s+stalls\s+retries\s+resolutions\s+failed_reads$", text, re.M)
     # `debridfs status` shows the same counts under the service (its status file is
     # rewritten every few seconds).
-    expected = (f"reads        {row['transfers']} transfers, 0 stalls, 2 retries, "
-                f"{row['resolutions']} links resolved again, 0 failed reads")
-    wait_until(lambda: expected in run_cli(mount.path.parent, "status", str(mount.path)).stdout,
-               what="the read counts in `debridfs status`")
-
+    expected = (
+        f"reads        {row['transfers']} transfers, 0 stalls, 2 retries, "
+        f"{row['resolutions']} links resolved again, 0 failed reads"
+    )
+    wait_until(
+        lambda: expected in run_cli(mount.path.parent, "status", str(mount.path)).stdout,
+        what="the read counts in `debridfs status`",
+    )

@@ -21,15 +21,27 @@ INFO = "GET /torrents/info/{id}"
 def test_rmdir_of_a_torrent_whose_details_are_not_loaded(tmp_path):
     # 40 torrents ahead of the target and a client limit of 30 calls a minute:
     # the background sync reaches the target's details after a minute or more.
-    others = [{"id": f"T{n:02d}", "filename": f"Other {n:02d}", "status": "downloaded",
-               "files": [{"path": "/o.mkv", "content": {"size": KiB, "seed": n}, "selected": 1}]}
-              for n in range(40)]
-    target = {"id": "TARGET", "filename": "Target", "status": "downloaded",
-              "files": [{"path": "/movie.mkv", "content": {"size": 4 * KiB, "seed": 77}, "selected": 1}]}
+    others = [
+        {
+            "id": f"T{n:02d}",
+            "filename": f"Other {n:02d}",
+            "status": "downloaded",
+            "files": [{"path": "/o.mkv", "content": {"size": KiB, "seed": n}, "selected": 1}],
+        }
+        for n in range(40)
+    ]
+    target = {
+        "id": "TARGET",
+        "filename": "Target",
+        "status": "downloaded",
+        "files": [{"path": "/movie.mkv", "content": {"size": 4 * KiB, "seed": 77}, "selected": 1}],
+    }
     library = {"realdebrid": {"token": TOKEN, "torrents": others + [target]}}
     with run_emulator(library) as emu:
-        config = (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
-                  "allow_delete = true\nrate_limit_per_minute = 30\n")
+        config = (
+            f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
+            "allow_delete = true\nrate_limit_per_minute = 30\n"
+        )
         with mounted(tmp_path, config) as mount:
             target_dir = mount.path / "realdebrid/torrents/Target"
             assert emu.calls("realdebrid", INFO) < 40
@@ -41,10 +53,20 @@ def test_rmdir_of_a_torrent_whose_details_are_not_loaded(tmp_path):
 
 
 def test_downloads_with_filesize_zero_show_their_real_size(tmp_path):
-    library = {"realdebrid": {"token": TOKEN, "downloads": [
-        {"id": "DLZERO", "filename": "unknown.mkv", "filesize": 0,
-         "content": {"size": 123 * KiB + 7, "seed": 5}},
-        {"id": "DLKNOWN", "filename": "known.mkv", "content": {"size": 2 * KiB, "seed": 6}}]}}
+    library = {
+        "realdebrid": {
+            "token": TOKEN,
+            "downloads": [
+                {
+                    "id": "DLZERO",
+                    "filename": "unknown.mkv",
+                    "filesize": 0,
+                    "content": {"size": 123 * KiB + 7, "seed": 5},
+                },
+                {"id": "DLKNOWN", "filename": "known.mkv", "content": {"size": 2 * KiB, "seed": 6}},
+            ],
+        }
+    }
     with run_emulator(library) as emu:
         config = f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
         with mounted(tmp_path, config) as mount:

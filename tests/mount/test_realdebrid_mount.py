@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulators.content import SyntheticContent, content_from_spec, sha256_of
+from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
 from tests.mounting import is_mounted, mounted, start_mount, unmount
 
@@ -30,30 +30,50 @@ LIBRARY = {
             {"id": "DL3", "filename": "Movie (2020).mkv", "content": {"size": 1000, "seed": 3}},
         ],
         "torrents": [
-            {"id": "T1", "filename": "Show S01", "status": "downloaded",
-             "files": [
-                 {"path": "/Season 1/Show.S01E01.mkv", "content": {"size": 5 * MiB, "seed": 11}, "selected": 1},
-                 {"path": "/Season 1/Show.S01E02.mkv", "content": {"size": 6 * MiB + 1, "seed": 12}, "selected": 1},
-                 {"path": "/Sample/sample.mkv", "content": {"size": 1 * MiB, "seed": 13}, "selected": 0},
-                 {"path": "/readme.nfo", "content": {"size": 300, "seed": 14}, "selected": 1},
-             ]},
-            {"id": "T2", "filename": "../evil/name", "status": "downloaded",
-             "files": [{"path": "/film.mp4", "content": {"size": 2 * MiB, "seed": 21}, "selected": 1}]},
-            {"id": "T3", "filename": "Still Downloading", "status": "downloading",
-             "files": [{"path": "/part.mkv", "content": {"size": MiB, "seed": 31}, "selected": 1}]},
+            {
+                "id": "T1",
+                "filename": "Show S01",
+                "status": "downloaded",
+                "files": [
+                    {
+                        "path": "/Season 1/Show.S01E01.mkv",
+                        "content": {"size": 5 * MiB, "seed": 11},
+                        "selected": 1,
+                    },
+                    {
+                        "path": "/Season 1/Show.S01E02.mkv",
+                        "content": {"size": 6 * MiB + 1, "seed": 12},
+                        "selected": 1,
+                    },
+                    {"path": "/Sample/sample.mkv", "content": {"size": 1 * MiB, "seed": 13}, "selected": 0},
+                    {"path": "/readme.nfo", "content": {"size": 300, "seed": 14}, "selected": 1},
+                ],
+            },
+            {
+                "id": "T2",
+                "filename": "../evil/name",
+                "status": "downloaded",
+                "files": [{"path": "/film.mp4", "content": {"size": 2 * MiB, "seed": 21}, "selected": 1}],
+            },
+            {
+                "id": "T3",
+                "filename": "Still Downloading",
+                "status": "downloading",
+                "files": [{"path": "/part.mkv", "content": {"size": MiB, "seed": 31}, "selected": 1}],
+            },
         ],
     }
 }
 
 EXPECTED_FILES = {
     "realdebrid/downloads/big.bin": {"size": 256 * MiB, "seed": 1},
-    "realdebrid/downloads/Movie (2020).mkv": None,      # one of the two duplicates
+    "realdebrid/downloads/Movie (2020).mkv": None,  # one of the two duplicates
     "realdebrid/downloads/Movie (2020) (2).mkv": None,
     "realdebrid/torrents/Show S01/Season 1/Show.S01E01.mkv": {"size": 5 * MiB, "seed": 11},
     "realdebrid/torrents/Show S01/Season 1/Show.S01E02.mkv": {"size": 6 * MiB + 1, "seed": 12},
     "realdebrid/torrents/Show S01/readme.nfo": {"size": 300, "seed": 14},
     "realdebrid/torrents/..\u2215evil\u2215name/film.mp4": {"size": 2 * MiB, "seed": 21},
-    "realdebrid/torrents/.status": None,       # generated: what is not shown and why
+    "realdebrid/torrents/.status": None,  # generated: what is not shown and why
     "realdebrid/downloads/.status": None,
 }
 
@@ -101,8 +121,10 @@ def test_sizes_and_modes(mount):
         if spec is not None:
             assert st.st_size == spec["size"], relative
         assert st.st_mode & 0o222 == 0, "files are read-only"
-    sizes = sorted(os.stat(mount.path / "realdebrid/downloads" / n).st_size
-                   for n in ("Movie (2020).mkv", "Movie (2020) (2).mkv"))
+    sizes = sorted(
+        os.stat(mount.path / "realdebrid/downloads" / n).st_size
+        for n in ("Movie (2020).mkv", "Movie (2020) (2).mkv")
+    )
     assert sizes == [1000, 3 * MiB + 17]
 
 
@@ -116,8 +138,9 @@ def test_small_files_read_back_identical(mount):
 
 def test_cp_of_256_mib_is_identical(mount, tmp_path):
     target = tmp_path / "copy.bin"
-    subprocess.run(["cp", str(mount.path / "realdebrid/downloads/big.bin"), str(target)], check=True,
-                   timeout=240)
+    subprocess.run(
+        ["cp", str(mount.path / "realdebrid/downloads/big.bin"), str(target)], check=True, timeout=240
+    )
     digest = hashlib.sha256()
     with open(target, "rb") as f:
         while chunk := f.read(8 * MiB):
@@ -142,10 +165,14 @@ def test_random_preads(mount):
 
 def test_two_processes_read_the_same_file_at_once(mount):
     path = mount.path / "realdebrid/torrents/Show S01/Season 1/Show.S01E02.mkv"
-    script = ("import hashlib,sys; h=hashlib.sha256(); f=open(sys.argv[1],'rb')\n"
-              "while (b:=f.read(65536)): h.update(b)\nprint(h.hexdigest())")
-    readers = [subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    script = (
+        "import hashlib,sys; h=hashlib.sha256(); f=open(sys.argv[1],'rb')\n"
+        "while (b:=f.read(65536)): h.update(b)\nprint(h.hexdigest())"
+    )
+    readers = [
+        subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     expected = sha256_of(SyntheticContent(6 * MiB + 1, 12))
     for reader in readers:
         out, _ = reader.communicate(timeout=60)
@@ -160,10 +187,12 @@ def test_writes_are_refused(mount):
     with pytest.raises(OSError) as info:
         os.open(target, os.O_WRONLY)
     assert info.value.errno in (errno.EROFS, errno.EACCES)
-    for action in (lambda: os.mkdir(mount.path / "realdebrid/torrents/new"),
-                   lambda: open(mount.path / "realdebrid/downloads/new.txt", "w"),
-                   lambda: os.unlink(target),
-                   lambda: os.rename(target, mount.path / "realdebrid/downloads/renamed.bin")):
+    for action in (
+        lambda: os.mkdir(mount.path / "realdebrid/torrents/new"),
+        lambda: open(mount.path / "realdebrid/downloads/new.txt", "w"),
+        lambda: os.unlink(target),
+        lambda: os.rename(target, mount.path / "realdebrid/downloads/renamed.bin"),
+    ):
         with pytest.raises(OSError) as info:
             action()
         assert info.value.errno in (errno.EROFS, errno.EACCES)
@@ -227,8 +256,13 @@ def test_daemon_mode_returns_once_mounted(emulator, tmp_path):
     config.write_text(config_for(emulator.urls))
     config.chmod(0o600)
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
-    result = subprocess.run([sys.executable, "-m", "vfs.cli", "mount", str(mountpoint), "--config",
-                             str(config), "--daemon"], capture_output=True, text=True, timeout=60, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "vfs.cli", "mount", str(mountpoint), "--config", str(config), "--daemon"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     try:
         assert result.returncode == 0, result.stderr
         assert is_mounted(mountpoint)
@@ -244,8 +278,12 @@ def test_a_mount_left_by_a_killed_daemon_is_explained(emulator, tmp_path):
         assert "mounted at" in line
         process.kill()
         process.wait(timeout=30)
-        again = subprocess.run([sys.executable, "-m", "vfs.cli", "mount", str(mountpoint), "--config",
-                                str(config)], capture_output=True, text=True, timeout=30)
+        again = subprocess.run(
+            [sys.executable, "-m", "vfs.cli", "mount", str(mountpoint), "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert again.returncode != 0
         assert "fusermount3 -uz" in again.stderr
     finally:

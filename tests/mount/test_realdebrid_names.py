@@ -18,9 +18,11 @@ from tests.mounting import mounted, sha256_through, wait_until
 TOKEN = "rd-good-token"
 KiB = 1 << 10
 
-HOOK = ("import json, os, sys\n"
-        "with open(sys.argv[1], 'a') as f:\n"
-        "    f.write(json.dumps({'argv': sys.argv[2:], 'env': dict(os.environ)}) + '\\n')\n")
+HOOK = (
+    "import json, os, sys\n"
+    "with open(sys.argv[1], 'a') as f:\n"
+    "    f.write(json.dumps({'argv': sys.argv[2:], 'env': dict(os.environ)}) + '\\n')\n"
+)
 
 NFC = unicodedata.normalize("NFC", "Café")
 NFD = unicodedata.normalize("NFD", "Café")
@@ -36,26 +38,50 @@ def sha(seed: int, size: int = 3 * KiB) -> str:
 
 
 def one_file_torrent(tid: str, name: str, seed: int, added: str) -> dict:
-    return {"id": tid, "filename": name, "status": "downloaded", "added": added,
-            "files": [file("/f.mkv", seed)]}
+    return {
+        "id": tid,
+        "filename": name,
+        "status": "downloaded",
+        "added": added,
+        "files": [file("/f.mkv", seed)],
+    }
 
 
-LIBRARY = {"realdebrid": {"token": TOKEN, "torrents": [
-    {"id": "TDUP", "filename": "Dups", "status": "downloaded", "files": [
-        file("/a.mkv", 1), file("/a.mkv", 2),                  # the same path twice
-        file(f"/{NFC}.mkv", 3), file(f"/{NFD}.mkv", 4),        # equal once normalized
-        file(f"/{NFD}/x.mkv", 5), file(f"/{NFC}/x.mkv", 6),    # directories too
-        file(f"/{LONG}.mkv", 7), file(f"/{LONG}.mkv", 8)]},    # truncated and equal
-    one_file_torrent("TSAME1", "Same", 11, "2026-01-02T00:00:00.000Z"),   # older: keeps "Same"
-    one_file_torrent("TSAME0", "Same", 12, "2026-01-03T00:00:00.000Z"),
-    one_file_torrent("TSLASH", "A/B", 13, "2026-01-02T00:00:00.000Z"),
-    one_file_torrent("TDIVSL", "A\u2215B", 14, "2026-01-03T00:00:00.000Z"),
-    one_file_torrent("TLONG1", LONG + "1", 15, "2026-01-02T00:00:00.000Z"),
-    one_file_torrent("TLONG2", LONG + "2", 16, "2026-01-03T00:00:00.000Z"),
-    {"id": "TPACK", "filename": "Packed Movie", "status": "downloaded",
-     "archive": {"name": "Packed.Movie.rar", "content": {"size": 20 * KiB + 5, "seed": 99}},
-     "files": [file("/Packed.Movie.mkv", 21, 16 * KiB), file("/Packed.Movie.nfo", 22)]},
-]}}
+LIBRARY = {
+    "realdebrid": {
+        "token": TOKEN,
+        "torrents": [
+            {
+                "id": "TDUP",
+                "filename": "Dups",
+                "status": "downloaded",
+                "files": [
+                    file("/a.mkv", 1),
+                    file("/a.mkv", 2),  # the same path twice
+                    file(f"/{NFC}.mkv", 3),
+                    file(f"/{NFD}.mkv", 4),  # equal once normalized
+                    file(f"/{NFD}/x.mkv", 5),
+                    file(f"/{NFC}/x.mkv", 6),  # directories too
+                    file(f"/{LONG}.mkv", 7),
+                    file(f"/{LONG}.mkv", 8),
+                ],
+            },  # truncated and equal
+            one_file_torrent("TSAME1", "Same", 11, "2026-01-02T00:00:00.000Z"),  # older: keeps "Same"
+            one_file_torrent("TSAME0", "Same", 12, "2026-01-03T00:00:00.000Z"),
+            one_file_torrent("TSLASH", "A/B", 13, "2026-01-02T00:00:00.000Z"),
+            one_file_torrent("TDIVSL", "A\u2215B", 14, "2026-01-03T00:00:00.000Z"),
+            one_file_torrent("TLONG1", LONG + "1", 15, "2026-01-02T00:00:00.000Z"),
+            one_file_torrent("TLONG2", LONG + "2", 16, "2026-01-03T00:00:00.000Z"),
+            {
+                "id": "TPACK",
+                "filename": "Packed Movie",
+                "status": "downloaded",
+                "archive": {"name": "Packed.Movie.rar", "content": {"size": 20 * KiB + 5, "seed": 99}},
+                "files": [file("/Packed.Movie.mkv", 21, 16 * KiB), file("/Packed.Movie.nfo", 22)],
+            },
+        ],
+    }
+}
 
 
 def test_every_file_has_a_unique_stable_name(tmp_path):
@@ -64,24 +90,32 @@ def test_every_file_has_a_unique_stable_name(tmp_path):
     hook_log = tmp_path / "hook.log"
     with run_emulator(LIBRARY) as emu:
         # the token comes from the environment, where on_change must not see it
-        config = (f'[realdebrid]\napi_url = "{emu.urls["realdebrid"]}"\nrefresh_interval = 0.3\n'
-                  f"on_change = {json.dumps([sys.executable, str(hook), str(hook_log)])}\n")
-        with mounted(tmp_path, config, env={"DEBRIDFS_REALDEBRID_TOKEN": TOKEN,
-                                            "LANG": "C.UTF-8", "SOME_SECRET": "s3cr3t"}) as mount:
+        config = (
+            f'[realdebrid]\napi_url = "{emu.urls["realdebrid"]}"\nrefresh_interval = 0.3\n'
+            f"on_change = {json.dumps([sys.executable, str(hook), str(hook_log)])}\n"
+        )
+        with mounted(
+            tmp_path,
+            config,
+            env={"DEBRIDFS_REALDEBRID_TOKEN": TOKEN, "LANG": "C.UTF-8", "SOME_SECRET": "s3cr3t"},
+        ) as mount:
             torrents = mount.path / "realdebrid/torrents"
             dups = torrents / "Dups"
             cafe = unicodedata.normalize("NFC", NFC)
             long_a = sorted(n for n in os.listdir(dups) if n.startswith("LLL"))
             assert len(long_a) == 2 and all(len(n.encode()) <= 255 for n in long_a)
             assert sorted(os.listdir(dups)) == sorted(
-                ["a.mkv", "a (2).mkv", f"{cafe}.mkv", f"{cafe} (2).mkv", cafe, f"{cafe} (2)"] + long_a)
+                ["a.mkv", "a (2).mkv", f"{cafe}.mkv", f"{cafe} (2).mkv", cafe, f"{cafe} (2)"] + long_a
+            )
             # the lower file id keeps the plain name; bytes follow the name
             assert sha256_through(dups / "a.mkv") == sha(1)
             assert sha256_through(dups / "a (2).mkv") == sha(2)
             assert sha256_through(dups / f"{cafe}.mkv") == sha(3)
             assert sha256_through(dups / f"{cafe} (2).mkv") == sha(4)
-            assert {sha256_through(dups / cafe / "x.mkv"), sha256_through(dups / f"{cafe} (2)" / "x.mkv")} \
-                == {sha(5), sha(6)}
+            assert {
+                sha256_through(dups / cafe / "x.mkv"),
+                sha256_through(dups / f"{cafe} (2)" / "x.mkv"),
+            } == {sha(5), sha(6)}
             assert sorted(sha256_through(dups / n) for n in long_a) == sorted([sha(7), sha(8)])
 
             top = set(os.listdir(torrents))
@@ -97,15 +131,19 @@ def test_every_file_has_a_unique_stable_name(tmp_path):
             # archived: one link for two selected files -> the archive, under its own name
             assert os.listdir(torrents / "Packed Movie") == ["Packed.Movie.rar"]
             assert os.stat(torrents / "Packed Movie/Packed.Movie.rar").st_size == 20 * KiB + 5
-            assert sha256_through(torrents / "Packed Movie/Packed.Movie.rar") == \
-                sha256_of(SyntheticContent(20 * KiB + 5, 99))
+            assert sha256_through(torrents / "Packed Movie/Packed.Movie.rar") == sha256_of(
+                SyntheticContent(20 * KiB + 5, 99)
+            )
 
             status = (torrents / ".status").read_text()
             assert "Same (2) (TSAME0)" in status and "A\u2215B (2) (TDIVSL)" in status
 
             # a third "Same", newest: existing names do not move
-            emu.action("realdebrid", "add_torrent", one_file_torrent("TSAME2", "Same", 17,
-                                                                     "2026-02-01T00:00:00.000Z"))
+            emu.action(
+                "realdebrid",
+                "add_torrent",
+                one_file_torrent("TSAME2", "Same", 17, "2026-02-01T00:00:00.000Z"),
+            )
             wait_until(lambda: (torrents / "Same (3)").exists(), 20, "the new torrent")
             assert sha256_through(torrents / "Same/f.mkv") == sha(11)
             assert sha256_through(torrents / "Same (2)/f.mkv") == sha(12)
@@ -118,19 +156,32 @@ def test_every_file_has_a_unique_stable_name(tmp_path):
             assert env["DEBRIDFS_REMOVED"] == "" and env["DEBRIDFS_MOUNTPOINT"] == str(mount.path)
             assert env["LANG"] == "C.UTF-8" and env["PATH"]
             assert not any(TOKEN in v or "s3cr3t" in v for v in env.values()), "a secret reached on_change"
-            assert set(env) <= {"PATH", "HOME", "LANG", "DEBRIDFS_SOURCE", "DEBRIDFS_MOUNTPOINT",
-                                "DEBRIDFS_ADDED", "DEBRIDFS_REMOVED", "DEBRIDFS_CHANGED",
-                                "DEBRIDFS_TRUNCATED", "PWD", "LC_CTYPE", "_"}
+            assert set(env) <= {
+                "PATH",
+                "HOME",
+                "LANG",
+                "DEBRIDFS_SOURCE",
+                "DEBRIDFS_MOUNTPOINT",
+                "DEBRIDFS_ADDED",
+                "DEBRIDFS_REMOVED",
+                "DEBRIDFS_CHANGED",
+                "DEBRIDFS_TRUNCATED",
+                "PWD",
+                "LC_CTYPE",
+                "_",
+            }
 
             # Removing the oldest renumbers the others (names are not remembered):
             # the hook is told of every name that moved, in the mount's names.
             emu.action("realdebrid", "remove_torrent", {"id": "TSAME1"})
             wait_until(lambda: len(hook_log.read_text().splitlines()) >= 2, 20, "the second hook call")
             call = json.loads(hook_log.read_text().splitlines()[1])
-            assert sorted(call["env"]["DEBRIDFS_REMOVED"].split("\n")) == \
-                [str(torrents / n) for n in ("Same", "Same (2)", "Same (3)")]
-            assert sorted(call["env"]["DEBRIDFS_ADDED"].split("\n")) == \
-                [str(torrents / n) for n in ("Same", "Same (2)")]
+            assert sorted(call["env"]["DEBRIDFS_REMOVED"].split("\n")) == [
+                str(torrents / n) for n in ("Same", "Same (2)", "Same (3)")
+            ]
+            assert sorted(call["env"]["DEBRIDFS_ADDED"].split("\n")) == [
+                str(torrents / n) for n in ("Same", "Same (2)")
+            ]
             assert sha256_through(torrents / "Same/f.mkv") == sha(12)
             wait_until(lambda: not (torrents / "Same (3)").exists(), 10, "the kernel to forget Same (3)")
 
@@ -140,13 +191,31 @@ def test_stored_rar_members_are_files_of_their_own(tmp_path):
 
     movie = SyntheticContent(300 * KiB + 11, 31)
     nfo = SyntheticContent(2 * KiB, 32)
-    members = [{"path": "/Movie/movie.mkv", "content": {"size": movie.size, "seed": 31}, "selected": 1},
-               {"path": "/movie.nfo", "content": {"size": nfo.size, "seed": 32}, "selected": 1}]
-    library = {"realdebrid": {"token": TOKEN, "torrents": [
-        {"id": "TSTORED", "filename": "Stored", "status": "downloaded", "files": members,
-         "archive": {"name": "stored.rar", "format": "rar"}},
-        {"id": "TPACKED", "filename": "Packed", "status": "downloaded", "files": members,
-         "archive": {"name": "packed.rar", "format": "rar-compressed"}}]}}
+    members = [
+        {"path": "/Movie/movie.mkv", "content": {"size": movie.size, "seed": 31}, "selected": 1},
+        {"path": "/movie.nfo", "content": {"size": nfo.size, "seed": 32}, "selected": 1},
+    ]
+    library = {
+        "realdebrid": {
+            "token": TOKEN,
+            "torrents": [
+                {
+                    "id": "TSTORED",
+                    "filename": "Stored",
+                    "status": "downloaded",
+                    "files": members,
+                    "archive": {"name": "stored.rar", "format": "rar"},
+                },
+                {
+                    "id": "TPACKED",
+                    "filename": "Packed",
+                    "status": "downloaded",
+                    "files": members,
+                    "archive": {"name": "packed.rar", "format": "rar-compressed"},
+                },
+            ],
+        }
+    }
     stored = rar_archive([("/Movie/movie.mkv", movie), ("/movie.nfo", nfo)])
     with run_emulator(library) as emu:
         config = f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
@@ -157,7 +226,7 @@ def test_stored_rar_members_are_files_of_their_own(tmp_path):
             assert os.stat(torrents / "Stored/Movie/movie.mkv").st_size == movie.size
             assert sha256_through(torrents / "Stored/Movie/movie.mkv") == sha256_of(movie)
             assert sha256_through(torrents / "Stored/movie.nfo") == sha256_of(nfo)
-            with open(torrents / "Stored/Movie/movie.mkv", "rb") as f:      # a seek into the middle
+            with open(torrents / "Stored/Movie/movie.mkv", "rb") as f:  # a seek into the middle
                 assert os.pread(f.fileno(), 1000, 200 * KiB) == movie.read(200 * KiB, 1000)
             assert sha256_through(torrents / "Stored/stored.rar") == sha256_of(stored)
             # compressed members are not byte ranges of the archive: the archive only

@@ -23,17 +23,36 @@ SELECT = "POST /torrents/selectFiles/{id}"
 DELETE = "DELETE /torrents/delete/{id}"
 UNRESTRICT = "POST /unrestrict/link"
 
-LIBRARY = {"realdebrid": {"token": TOKEN, "torrents": [
-    {"id": "TBROKEN", "filename": "Broken Show", "hash": HASH, "status": "downloaded", "files": [
-        {"path": "/e01.mkv", "content": {"size": 40 * KiB, "seed": 1}, "selected": 1, "broken": True},
-        {"path": "/e02.mkv", "content": {"size": 30 * KiB, "seed": 2}, "selected": 1},
-        {"path": "/extras.nfo", "content": {"size": KiB, "seed": 3}, "selected": 0}]},
-]}}
+LIBRARY = {
+    "realdebrid": {
+        "token": TOKEN,
+        "torrents": [
+            {
+                "id": "TBROKEN",
+                "filename": "Broken Show",
+                "hash": HASH,
+                "status": "downloaded",
+                "files": [
+                    {
+                        "path": "/e01.mkv",
+                        "content": {"size": 40 * KiB, "seed": 1},
+                        "selected": 1,
+                        "broken": True,
+                    },
+                    {"path": "/e02.mkv", "content": {"size": 30 * KiB, "seed": 2}, "selected": 1},
+                    {"path": "/extras.nfo", "content": {"size": KiB, "seed": 3}, "selected": 0},
+                ],
+            },
+        ],
+    }
+}
 
 
 def config(emu, extra: str = "") -> str:
-    return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
-            f"refresh_interval = 0.3\n{extra}")
+    return (
+        f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\n'
+        f"refresh_interval = 0.3\n{extra}"
+    )
 
 
 def read_fails(path) -> int:
@@ -55,10 +74,16 @@ def test_a_broken_torrent_is_repaired_once(tmp_path):
             assert read_fails(show / "e01.mkv") == errno.EIO
             wait_until(lambda: "TBROKEN" not in torrent_ids(emu), 60, "the old torrent to be deleted")
             (new_id,) = torrent_ids(emu)
-            wait_until(lambda: os.path.exists(show / "e01.mkv") and not (
-                mount.path / "realdebrid/torrents/Broken Show (2)").exists(), 20, "the new torrent shown")
+            wait_until(
+                lambda: (
+                    os.path.exists(show / "e01.mkv")
+                    and not (mount.path / "realdebrid/torrents/Broken Show (2)").exists()
+                ),
+                20,
+                "the new torrent shown",
+            )
             assert sha256_through(show / "e01.mkv") == sha256_of(SyntheticContent(40 * KiB, 1))
-            assert sorted(os.listdir(show)) == ["e01.mkv", "e02.mkv"]         # the same selection
+            assert sorted(os.listdir(show)) == ["e01.mkv", "e02.mkv"]  # the same selection
             assert emu.calls("realdebrid", ADD) == 1
             assert emu.calls("realdebrid", SELECT) == 1
             assert emu.calls("realdebrid", DELETE) == 1
@@ -87,8 +112,7 @@ def test_a_torrent_that_stays_broken_is_reported_after_the_attempts(tmp_path):
             for _ in range(3):
                 assert read_fails(show / "e01.mkv") == errno.EIO
             list_calls = emu.calls("realdebrid", "GET /torrents")
-            wait_until(lambda: emu.calls("realdebrid", "GET /torrents") >= list_calls + 10, 30,
-                       "more syncs")
+            wait_until(lambda: emu.calls("realdebrid", "GET /torrents") >= list_calls + 10, 30, "more syncs")
             assert {what: emu.calls("realdebrid", what) for what in calls} == calls
             assert sha256_through(show / "e02.mkv") == sha256_of(SyntheticContent(30 * KiB, 2))
 

@@ -8,13 +8,11 @@ import hashlib
 import os
 import subprocess
 import time
-from pathlib import Path
-
-import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
-from tests.mounting import BLOCKED_BY_BIG_LISTINGS, mounted, wait_until as wait_for
+from tests.mounting import BLOCKED_BY_BIG_LISTINGS, mounted
+from tests.mounting import wait_until as wait_for
 
 TOKEN = "rd-good-token"
 INFO = "GET /torrents/info/{id}"
@@ -22,15 +20,21 @@ LIST = "GET /torrents"
 
 
 def library(torrents: int, per_minute: int) -> dict:
-    return {"realdebrid": {"token": TOKEN, "rate_limit_per_minute": per_minute,
-                           "generate": {"torrents": torrents, "files_per_torrent": 10,
-                                        "file_size": 4096}}}
+    return {
+        "realdebrid": {
+            "token": TOKEN,
+            "rate_limit_per_minute": per_minute,
+            "generate": {"torrents": torrents, "files_per_torrent": 10, "file_size": 4096},
+        }
+    }
 
 
 def config(urls: dict[str, str], per_minute: int, refresh: float = 1.0) -> str:
-    return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{urls["realdebrid"]}"\n'
-            f"rate_limit_per_minute = {per_minute}\nrefresh_interval = {refresh}\n"
-            "downloads_refresh_interval = 3600\n")
+    return (
+        f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{urls["realdebrid"]}"\n'
+        f"rate_limit_per_minute = {per_minute}\nrefresh_interval = {refresh}\n"
+        "downloads_refresh_interval = 3600\n"
+    )
 
 
 def api_calls(emu) -> int:
@@ -49,15 +53,27 @@ def test_library_of_5000_torrents(tmp_path, capsys):
             torrents = mount.path / "realdebrid/torrents"
             wait_for(lambda: len(os.listdir(torrents)) == 5001, 30, "5000 torrents listed")
             first_sync = time.monotonic() - started
-            wait_for(lambda: "details of" in mount.log_text() and "sync failed" not in mount.log_text()
-                     and emu.calls("realdebrid", INFO) == 5000, 10, "info calls settle")
+            wait_for(
+                lambda: (
+                    "details of" in mount.log_text()
+                    and "sync failed" not in mount.log_text()
+                    and emu.calls("realdebrid", INFO) == 5000
+                ),
+                10,
+                "info calls settle",
+            )
             assert "backing off" not in mount.log_text(), "a 429 reached the client"
             sync_calls = api_calls(emu)
 
             emu.reset_stats()
             t0 = time.monotonic()
-            out = subprocess.run(["ls", "-lR", str(mount.path / "realdebrid")], capture_output=True,
-                                 text=True, check=True, timeout=300).stdout
+            out = subprocess.run(
+                ["ls", "-lR", str(mount.path / "realdebrid")],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=300,
+            ).stdout
             ls_seconds = time.monotonic() - t0
             assert out.count("file ") >= 50000
             # only the background refresh ticks (GET /torrents, 304) ran meanwhile
@@ -78,7 +94,9 @@ def test_library_of_5000_torrents(tmp_path, capsys):
             mount.expect_log(BLOCKED_BY_BIG_LISTINGS)
             calls_before_browsable = api_calls(emu)
             names = os.listdir(mount.path / "realdebrid/torrents")
-            inner = os.listdir(mount.path / "realdebrid/torrents/Generated Torrent 04999/Generated Torrent 04999")
+            inner = os.listdir(
+                mount.path / "realdebrid/torrents/Generated Torrent 04999/Generated Torrent 04999"
+            )
             remount_seconds = time.monotonic() - t0
             assert len(names) == 5001 and len(inner) == 10
             assert calls_before_browsable <= 2, emu.stats()["calls"]
@@ -89,10 +107,12 @@ def test_library_of_5000_torrents(tmp_path, capsys):
             wait_for(lambda: emu.calls("realdebrid", LIST) >= 1, 10, "the first refresh")
             assert emu.calls("realdebrid", INFO) == 0
     with capsys.disabled():
-        print(f"\n[scale] first sync {first_sync:.1f}s ({sync_calls} calls, no 429); "
-              f"ls -lR {ls_seconds:.1f}s with 0 API calls; {refreshes} idle refreshes = "
-              f"{refreshes} calls; remount browsable in {remount_seconds:.2f}s after "
-              f"{calls_before_browsable} calls")
+        print(
+            f"\n[scale] first sync {first_sync:.1f}s ({sync_calls} calls, no 429); "
+            f"ls -lR {ls_seconds:.1f}s with 0 API calls; {refreshes} idle refreshes = "
+            f"{refreshes} calls; remount browsable in {remount_seconds:.2f}s after "
+            f"{calls_before_browsable} calls"
+        )
 
 
 def test_read_overtakes_background_sync_at_250_per_minute(tmp_path):
@@ -101,10 +121,16 @@ def test_read_overtakes_background_sync_at_250_per_minute(tmp_path):
     with run_emulator(library(300, 250)) as emu:
         with mounted(tmp_path, config(emu.urls, 250, refresh=60)) as mount:
             wait_for(lambda: emu.calls("realdebrid", INFO) >= 200, 30, "the sync to use its share")
-            wait_for(lambda: "API calls paused" in mount.log_text() or
-                     api_calls(emu) >= 225, 30, "the sync to reach its limit")
+            wait_for(
+                lambda: "API calls paused" in mount.log_text() or api_calls(emu) >= 225,
+                30,
+                "the sync to reach its limit",
+            )
             before = api_calls(emu)
-            path = mount.path / "realdebrid/torrents/Generated Torrent 00000/Generated Torrent 00000/file 001.bin"
+            path = (
+                mount.path
+                / "realdebrid/torrents/Generated Torrent 00000/Generated Torrent 00000/file 001.bin"
+            )
             t0 = time.monotonic()
             data = path.read_bytes()
             assert time.monotonic() - t0 < 5

@@ -9,36 +9,61 @@ import errno
 import hashlib
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from tests.emulators.content import SyntheticContent
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted, run_cli, wait_until as wait_for
+from tests.mounting import mounted, run_cli
+from tests.mounting import wait_until as wait_for
 
 TOKEN = "rd-good-token"
-LIBRARY = {"realdebrid": {
-    "token": TOKEN,
-    "downloads": [{"id": "DL1", "filename": "old.bin", "content": {"size": 1000, "seed": 1}}],
-    "torrents": [
-        {"id": "KEEP", "filename": "Keep Me", "files": [
-            {"path": "/a.mkv", "content": {"size": 2000, "seed": 2}},
-            {"path": "/sub/b.mkv", "content": {"size": 3000, "seed": 3}}]},
-        {"id": "GONE", "filename": "Delete Me", "files": [
-            {"path": "/x/c.mkv", "content": {"size": 4000, "seed": 4}},
-            {"path": "/d.nfo", "content": {"size": 10, "seed": 5}}]},
-        {"id": "DEAD", "filename": "Half Dead", "files": [
-            {"path": "/ok.mkv", "content": {"size": 5000, "seed": 6}},
-            {"path": "/bad.mkv", "content": {"size": 6000, "seed": 7}, "unavailable": True}]},
-        {"id": "SLOW", "filename": "Still Going", "status": "downloading", "progress": 42,
-         "files": [{"path": "/e.mkv", "content": {"size": 10, "seed": 8}}]},
-    ]}}
+LIBRARY = {
+    "realdebrid": {
+        "token": TOKEN,
+        "downloads": [{"id": "DL1", "filename": "old.bin", "content": {"size": 1000, "seed": 1}}],
+        "torrents": [
+            {
+                "id": "KEEP",
+                "filename": "Keep Me",
+                "files": [
+                    {"path": "/a.mkv", "content": {"size": 2000, "seed": 2}},
+                    {"path": "/sub/b.mkv", "content": {"size": 3000, "seed": 3}},
+                ],
+            },
+            {
+                "id": "GONE",
+                "filename": "Delete Me",
+                "files": [
+                    {"path": "/x/c.mkv", "content": {"size": 4000, "seed": 4}},
+                    {"path": "/d.nfo", "content": {"size": 10, "seed": 5}},
+                ],
+            },
+            {
+                "id": "DEAD",
+                "filename": "Half Dead",
+                "files": [
+                    {"path": "/ok.mkv", "content": {"size": 5000, "seed": 6}},
+                    {"path": "/bad.mkv", "content": {"size": 6000, "seed": 7}, "unavailable": True},
+                ],
+            },
+            {
+                "id": "SLOW",
+                "filename": "Still Going",
+                "status": "downloading",
+                "progress": 42,
+                "files": [{"path": "/e.mkv", "content": {"size": 10, "seed": 8}}],
+            },
+        ],
+    }
+}
 
 
 def config(urls: dict[str, str], allow_delete: bool = False) -> str:
-    return (f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{urls["realdebrid"]}"\n'
-            f"refresh_interval = 0.5\nallow_delete = {'true' if allow_delete else 'false'}\n")
+    return (
+        f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{urls["realdebrid"]}"\n'
+        f"refresh_interval = 0.5\nallow_delete = {'true' if allow_delete else 'false'}\n"
+    )
 
 
 def bencode(value) -> bytes:
@@ -62,8 +87,12 @@ def emu():
 def test_cp_of_a_magnet_and_a_torrent_adds_them(emu, tmp_path):
     magnet = tmp_path / "film.magnet"
     magnet.write_text("magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=Some.Film\n")
-    info = {"name": "Bench", "piece length": 16384, "pieces": b"\0" * 20,
-            "files": [{"length": 5000, "path": ["one.bin"]}, {"length": 7000, "path": ["d", "two.bin"]}]}
+    info = {
+        "name": "Bench",
+        "piece length": 16384,
+        "pieces": b"\0" * 20,
+        "files": [{"length": 5000, "path": ["one.bin"]}, {"length": 7000, "path": ["d", "two.bin"]}],
+    }
     torrent = tmp_path / "bench.torrent"
     torrent.write_bytes(bencode({"announce": "http://tracker.invalid/", "info": info}))
     info_hash = hashlib.sha1(bencode(info)).hexdigest()
@@ -86,8 +115,12 @@ def test_shell_redirect_of_a_magnet_adds_it(emu, tmp_path):
     with mounted(tmp_path, config(emu.urls)) as mount:
         torrents = mount.path / "realdebrid/torrents"
         target = torrents / "y.magnet"
-        result = subprocess.run(["bash", "-c", f"printf 'magnet:?xt=urn:btih:{'cd' * 20}&dn=Redirected' > '{target}'"],
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            ["bash", "-c", f"printf 'magnet:?xt=urn:btih:{'cd' * 20}&dn=Redirected' > '{target}'"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert result.returncode == 0, result.stderr
         wait_for(lambda: "Redirected" in os.listdir(torrents), 30, "the torrent")
         assert "y.magnet" not in os.listdir(torrents)
@@ -139,8 +172,13 @@ def test_delete_when_allowed(emu, tmp_path):
 
 
 def test_links_file_adds_downloads_and_reports_failures(emu, tmp_path):
-    link = next(f["link"] for t in emu.view("realdebrid")["torrents"] if t["id"] == "KEEP"
-                for f in t["files"] if f["path"] == "/a.mkv")
+    link = next(
+        f["link"]
+        for t in emu.view("realdebrid")["torrents"]
+        if t["id"] == "KEEP"
+        for f in t["files"]
+        if f["path"] == "/a.mkv"
+    )
     with mounted(tmp_path, config(emu.urls)) as mount:
         downloads = mount.path / "realdebrid/downloads"
         (downloads / "batch.links").write_text(f"{link}\nhttps://nowhere.invalid/file/1\n")
@@ -151,11 +189,16 @@ def test_links_file_adds_downloads_and_reports_failures(emu, tmp_path):
 
 
 def test_debridfs_add_realdebrid_puts_links_in_downloads(emu, tmp_path):
-    link = next(f["link"] for t in emu.view("realdebrid")["torrents"] if t["id"] == "KEEP"
-                for f in t["files"] if f["path"] == "/sub/b.mkv")
+    link = next(
+        f["link"]
+        for t in emu.view("realdebrid")["torrents"]
+        if t["id"] == "KEEP"
+        for f in t["files"]
+        if f["path"] == "/sub/b.mkv"
+    )
     with mounted(tmp_path, config(emu.urls) + "downloads_refresh_interval = 0.5\n") as mount:
         added = run_cli(tmp_path, "add", "realdebrid", link, "https://nowhere.invalid/file/2")
-        assert added.returncode == 1, added.stderr          # one of the two failed
+        assert added.returncode == 1, added.stderr  # one of the two failed
         assert "ok       b.mkv (3000 bytes)" in added.stdout
         assert "failed   https://nowhere.invalid/file/2" in added.stdout
         assert emu.stats()["calls"].get("realdebrid POST /unrestrict/check", 0) >= 2

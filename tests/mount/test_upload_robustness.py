@@ -17,14 +17,18 @@ from pathlib import Path
 import pytest
 
 from tests.emulators.harness import run_emulator
-from tests.mounting import mounted, start_mount, unmount, wait_until
 from tests.mount.test_writes import LOGIN, PASSWORD, config_for
+from tests.mounting import mounted, start_mount, unmount, wait_until
 
 MiB = 1 << 20
-LIBRARY = {"rapidgator": {
-    "login": LOGIN, "password": PASSWORD, "processing_delay": 0.1,
-    "root": {"name": "root", "folders": [{"name": "C"}, {"name": "E"}, {"name": "L"}]},
-}}
+LIBRARY = {
+    "rapidgator": {
+        "login": LOGIN,
+        "password": PASSWORD,
+        "processing_delay": 0.1,
+        "root": {"name": "root", "folders": [{"name": "C"}, {"name": "E"}, {"name": "L"}]},
+    }
+}
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +83,11 @@ def test_sigkill_between_close_and_done_loses_nothing(emu, tmp_path, moment):
         assert "mounted at" in line, log_file.read_text()
         subprocess.run(["cp", str(src), str(mountpoint / "rapidgator" / "C" / name)], check=True, timeout=60)
         if moment == "mid-body":
-            wait_until(lambda: re.search(r"sending\s+\S+%\s+[1-9]\d*/", status_text(mountpoint)), 30,
-                       "bytes on their way")
+            wait_until(
+                lambda: re.search(r"sending\s+\S+%\s+[1-9]\d*/", status_text(mountpoint)),
+                30,
+                "bytes on their way",
+            )
         elif moment == "processing":
             wait_until(lambda: "processing" in status_text(mountpoint), 30, "Processing")
         kill_mount(process, mountpoint)
@@ -93,7 +100,7 @@ def test_sigkill_between_close_and_done_loses_nothing(emu, tmp_path, moment):
         assert remote(emu, f"/C/{name}") is None
     remount_completes(emu, tmp_path, f"/C/{name}", md5)
     sessions = [s for s in emu.view("rapidgator")["uploads"] if s["name"] == name]
-    assert [s["state"] for s in sessions].count(2) == 1       # one file, not two
+    assert [s["state"] for s in sessions].count(2) == 1  # one file, not two
 
 
 def test_fsync_then_sigkill_uploads_what_was_synced(emu, tmp_path):
@@ -104,9 +111,9 @@ def test_fsync_then_sigkill_uploads_what_was_synced(emu, tmp_path):
         fd = os.open(mountpoint / "rapidgator" / "C" / "synced.bin", os.O_WRONLY | os.O_CREAT, 0o644)
         os.write(fd, data)
         os.fsync(fd)
-        kill_mount(process, mountpoint)   # the writer never closed it
+        kill_mount(process, mountpoint)  # the writer never closed it
         with pytest.raises(OSError):
-            os.close(fd)                  # the mount is gone
+            os.close(fd)  # the mount is gone
     finally:
         if process.poll() is None:
             kill_mount(process, mountpoint)
@@ -125,8 +132,11 @@ def test_resume_with_and_without_url_in_upload_info(emu, tmp_path, with_url):
     try:
         assert "mounted at" in line, log_file.read_text()
         subprocess.run(["cp", str(src), str(mountpoint / "rapidgator" / "C" / name)], check=True, timeout=60)
-        wait_until(lambda: re.search(r"sending\s+\S+%\s+[1-9]\d*/", status_text(mountpoint)), 30,
-                   "bytes on their way")
+        wait_until(
+            lambda: re.search(r"sending\s+\S+%\s+[1-9]\d*/", status_text(mountpoint)),
+            30,
+            "bytes on their way",
+        )
         kill_mount(process, mountpoint)
     finally:
         emu.action("rapidgator", "set_upload_rate", {"bytes_per_second": 0})
@@ -147,8 +157,10 @@ def test_unknown_error_wording(emu, tmp_path):
     try:
         with mounted(tmp_path, config_for(emu)) as m:
             m.expect_log(r"cannot upload .*Your storage is full")
-            m.expect_log(r"cannot upload bad\|name\.txt: Rapidgator file/upload: "
-                         r"Error: Filename contains forbidden characters")
+            m.expect_log(
+                r"cannot upload bad\|name\.txt: Rapidgator file/upload: "
+                r"Error: Filename contains forbidden characters"
+            )
             m.expect_log(r"(flush|release) failed: Rapidgator file/upload")
             folder = m.path / "rapidgator" / "E"
             # Storage: explained by the account's documented storage.left, whatever the words.
@@ -167,7 +179,7 @@ def test_unknown_error_wording(emu, tmp_path):
                 os.close(fd)
             assert err.value.errno == errno.EIO
             with pytest.raises(OSError) as err:
-                os.mkdir(folder / "bad|dir")       # a call whose only choice is the name
+                os.mkdir(folder / "bad|dir")  # a call whose only choice is the name
             assert err.value.errno == errno.EINVAL
             assert sorted(os.listdir(folder)) == []
             assert status_text(m.path) == "no uploads pending\n"
@@ -198,7 +210,7 @@ def test_throttled_login_is_not_repeated_per_operation(emu, tmp_path):
 def test_orphaned_spools_go_at_mount_and_journaled_ones_stay(emu, tmp_path):
     spools = tmp_path / "state" / "debridfs" / "spool"
     spools.mkdir(parents=True)
-    orphan = spools / ("0" * 32 + ".spool")     # a crash before any close(2) succeeded
+    orphan = spools / ("0" * 32 + ".spool")  # a crash before any close(2) succeeded
     orphan.write_bytes(b"never committed")
     # A journaled spool whose session is gone: uploaded again, not deleted.
     data = b"journaled bytes\n"
@@ -207,9 +219,17 @@ def test_orphaned_spools_go_at_mount_and_journaled_ones_stay(emu, tmp_path):
     journal = tmp_path / "state" / "debridfs" / "uploads" / "rapidgator"
     journal.mkdir(parents=True)
     folder_id = next(f["folder_id"] for f in emu.view("rapidgator")["tree"]["folders"] if f["name"] == "L")
-    record = {"id": "2" * 32, "folder": folder_id, "name": "kept.txt", "spool": str(kept),
-              "size": len(data), "md5": hashlib.md5(data).hexdigest(), "key": f"spool/{kept.name}",
-              "session": {"upload_id": "unknownSession0000000000000000000"}, "state": "sending"}
+    record = {
+        "id": "2" * 32,
+        "folder": folder_id,
+        "name": "kept.txt",
+        "spool": str(kept),
+        "size": len(data),
+        "md5": hashlib.md5(data).hexdigest(),
+        "key": f"spool/{kept.name}",
+        "session": {"upload_id": "unknownSession0000000000000000000"},
+        "state": "sending",
+    }
     (journal / f"{record['id']}.json").write_text(json.dumps(record))
     with mounted(tmp_path, config_for(emu)) as m:
         assert not orphan.exists()
@@ -225,8 +245,9 @@ def test_a_resumed_session_without_any_url_gets_a_new_session(emu, tmp_path):
     process, mountpoint, log_file, _config, line = start_mount(tmp_path, config_for(emu))
     try:
         assert "mounted at" in line, log_file.read_text()
-        subprocess.run(["cp", str(src), str(mountpoint / "rapidgator" / "C" / "nourl.bin")], check=True,
-                       timeout=60)
+        subprocess.run(
+            ["cp", str(src), str(mountpoint / "rapidgator" / "C" / "nourl.bin")], check=True, timeout=60
+        )
         kill_mount(process, mountpoint)
     finally:
         emu.action("rapidgator", "set_upload_rate", {"bytes_per_second": 0})

@@ -17,16 +17,22 @@ from tests.emulators.harness import run_emulator
 from tests.mounting import mounted, wait_until
 
 LOGIN, PASSWORD = "tester@example.org", "pw-secret"
-LIBRARY = {"rapidgator": {
-    "login": LOGIN, "password": PASSWORD, "processing_delay": 0.1,
-    "root": {"name": "root", "folders": [{"name": "W"}],
-             "files": [{"name": "digits.txt", "content": {"text": "0123456789"}}]},
-}}
+LIBRARY = {
+    "rapidgator": {
+        "login": LOGIN,
+        "password": PASSWORD,
+        "processing_delay": 0.1,
+        "root": {
+            "name": "root",
+            "folders": [{"name": "W"}],
+            "files": [{"name": "digits.txt", "content": {"text": "0123456789"}}],
+        },
+    }
+}
 
 
 def config_for(emu) -> str:
-    return (f'[rapidgator]\napi_url = "{emu.urls["rapidgator"]}"\n'
-            f'login = "{LOGIN}"\npassword = "{PASSWORD}"\n')
+    return f'[rapidgator]\napi_url = "{emu.urls["rapidgator"]}"\nlogin = "{LOGIN}"\npassword = "{PASSWORD}"\n'
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +58,7 @@ def service_has(emu, m, path: str, content: bytes, timeout: float = 30) -> None:
     def check() -> bool:
         info = emu.view("rapidgator")["paths"].get(path)
         return info is not None and info["md5"] == md5 and info["size"] == len(content)
+
     wait_until(check, timeout, f"{path} on the service")
     wait_until(lambda: settled(m), timeout, "no uploads pending")
     same = [p for p in emu.view("rapidgator")["paths"] if p == path]
@@ -72,7 +79,7 @@ def test_shell_redirects_create_and_append(emu, mount):
     result = sh(f"echo hi > '{mount.path}/rapidgator/x.txt'")
     assert result.returncode == 0, result.stderr
     service_has(emu, mount, "/x.txt", b"hi\n")
-    assert [s["size"] for s in uploads_of(emu, "x.txt")] == [3]     # one commit, never 0 bytes
+    assert [s["size"] for s in uploads_of(emu, "x.txt")] == [3]  # one commit, never 0 bytes
     assert sh(f"echo first > '{w}/log.txt' && echo second >> '{w}/log.txt'").returncode == 0
     service_has(emu, mount, "/W/log.txt", b"first\nsecond\n")
     assert sh(f"printf tee-d | tee '{w}/tee.txt' > /dev/null").returncode == 0
@@ -89,7 +96,7 @@ def test_dd_notrunc_and_truncate_change_an_existing_file(emu, mount):
     service_has(emu, mount, "/digits.txt", b"012XY56789")
     assert sh(f"truncate -s 4 '{digits}'").returncode == 0
     service_has(emu, mount, "/digits.txt", b"012X")
-    os.truncate(digits, 6)                       # by path: no descriptor open
+    os.truncate(digits, 6)  # by path: no descriptor open
     service_has(emu, mount, "/digits.txt", b"012X\0\0")
     digits.write_bytes(b"0123456789")
     service_has(emu, mount, "/digits.txt", b"0123456789")
@@ -119,12 +126,12 @@ def test_several_descriptors_and_fsync(emu, mount):
     two = os.open(target, os.O_RDWR)
     os.pwrite(one, b"A" * 10, 0)
     os.pwrite(two, b"B" * 5, 10)
-    os.fsync(one)                  # returns once the spool and its journal record are on disk
+    os.fsync(one)  # returns once the spool and its journal record are on disk
     journal = mount.path.parent / "state" / "debridfs" / "uploads" / "rapidgator"
     records = [p.read_text() for p in journal.glob("*.json")]
     assert any('"multi.bin"' in r and '"writing"' in r for r in records)
     os.fdatasync(two)
-    os.close(one)                  # the other descriptor is still open: nothing committed yet
+    os.close(one)  # the other descriptor is still open: nothing committed yet
     assert uploads_of(emu, "multi.bin") == []
     assert os.pread(two, 100, 0) == b"A" * 10 + b"B" * 5
     os.close(two)
@@ -139,8 +146,8 @@ def test_unlink_while_open_uploads_nothing(emu, mount):
     os.write(fd, b"x" * 1000)
     os.unlink(w / "doomed.bin")
     assert "doomed.bin" not in os.listdir(w)
-    os.write(fd, b"y" * 1000)         # still writable, like any unlinked file
-    os.close(fd)                      # no EIO
+    os.write(fd, b"y" * 1000)  # still writable, like any unlinked file
+    os.close(fd)  # no EIO
     assert "doomed.bin" not in os.listdir(w)
     assert uploads_of(emu, "doomed.bin") == []
     assert emu.calls("rapidgator", "upload POST") == posts
@@ -154,8 +161,9 @@ def small_state(tmp_path):
     """The state dir (spools and journal) on a tmpfs of 2 MiB and few inodes."""
     state = tmp_path / "state"
     state.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,nr_inodes=64,mode=0700", "tmpfs", str(state)],
-                   check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,nr_inodes=64,mode=0700", "tmpfs", str(state)], check=True
+    )
     try:
         yield state
     finally:
@@ -174,7 +182,7 @@ def test_write_beyond_the_state_disk_is_enospc_and_keeps_the_original(emu, tmp_p
                 os.write(fd, b"z" * (1 << 20))
         assert err.value.errno == errno.ENOSPC
         with pytest.raises(OSError) as err:
-            os.close(fd)                 # the failed write is reported again: nothing committed
+            os.close(fd)  # the failed write is reported again: nothing committed
         assert err.value.errno == errno.ENOSPC
         assert (w / "keep.txt").read_bytes() == b"the good original\n"
         assert len(uploads_of(emu, "keep.txt")) == 1
@@ -193,8 +201,15 @@ def test_full_state_disk_fails_close_not_the_mount(emu, tmp_path, small_state):
         wait_until(lambda: settled(m), 30, "the first upload")
         # Once a listing shows the remote file, its spool and record go (freeing inodes).
         debridfs = small_state / "debridfs"
-        wait_until(lambda: "warm.txt" in os.listdir(w) and not list(debridfs.glob("*/*.spool"))
-                   and not list(debridfs.glob("uploads/*/*.json")), 30, "the spool to be released")
+        wait_until(
+            lambda: (
+                "warm.txt" in os.listdir(w)
+                and not list(debridfs.glob("*/*.spool"))
+                and not list(debridfs.glob("uploads/*/*.json"))
+            ),
+            30,
+            "the spool to be released",
+        )
         # Use up every inode but one: the spool gets it, its journal record cannot.
         fillers = []
         try:
@@ -214,7 +229,7 @@ def test_full_state_disk_fails_close_not_the_mount(emu, tmp_path, small_state):
         for path in fillers:
             path.unlink()
         assert "nojournal.txt" not in os.listdir(w)
-        (w / "later.txt").write_bytes(b"room again\n")   # the mount is alive and well
+        (w / "later.txt").write_bytes(b"room again\n")  # the mount is alive and well
         service_has(emu, m, "/W/later.txt", b"room again\n")
         assert m.process.poll() is None
 

@@ -15,7 +15,7 @@ THRESHOLD = 0.05
 
 
 def blocks_the_loop() -> None:
-    time.sleep(4 * THRESHOLD)       # what a synchronous fsync or sqlite query does
+    time.sleep(4 * THRESHOLD)  # what a synchronous fsync or sqlite query does
 
 
 async def careless() -> None:
@@ -44,7 +44,7 @@ async def test_a_blocking_step_is_reported_with_its_task_and_place(log_guard):
     (record,) = [r for r in log_guard.records if r.name == "vfs.blocking"]
     assert record.levelno == logging.WARNING
     assert "careless" in record.getMessage()
-    assert "blocks_the_loop" in record.getMessage()       # where: from the watchdog's look
+    assert "blocks_the_loop" in record.getMessage()  # where: from the watchdog's look
 
 
 async def test_tasks_that_yield_are_not_reported():

@@ -16,7 +16,7 @@ def test_a_buffer_with_a_live_view_is_never_handed_out_again():
     view = first.view(0, 5)
     del first
     second = pool.take(BLOCK, BLOCK)
-    assert bytes(view) == b"hello"          # still the first span's bytes
+    assert bytes(view) == b"hello"  # still the first span's bytes
     assert second.start == BLOCK
     second[:5] = b"world"
     assert bytes(view) == b"hello"
@@ -29,7 +29,7 @@ def test_a_buffer_nobody_refers_to_is_reused_and_spares_are_bounded():
     del buffers
     again = pool.take(BLOCK, 0)
     assert id(again) in ids and again.start == 0
-    assert len(pool._buffers) == 2      # the one in use and one spare; the rest were freed
+    assert len(pool._buffers) == 2  # the one in use and one spare; the rest were freed
 
 
 def test_small_spans_are_not_pooled():
@@ -55,6 +55,6 @@ def test_pieces_of_different_buffers_are_joined_in_order():
     b[:] = b"b" * BLOCK
     pieces = _Pieces()
     pieces.add(a.view(BLOCK - 3, BLOCK), BLOCK - 3)
-    pieces.add(b"xy", BLOCK)                 # a chunk from the disk cache
+    pieces.add(b"xy", BLOCK)  # a chunk from the disk cache
     pieces.add(b.view(BLOCK + 2, BLOCK + 4), BLOCK + 2)
     assert bytes(pieces.result()) == b"aaaxybb"

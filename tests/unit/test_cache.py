@@ -10,7 +10,7 @@ def test_least_recently_used_chunks_leave_first_within_the_byte_budget():
     cache.put("a", b"a" * 100)
     cache.put("b", b"b" * 100)
     cache.put("c", b"c" * 100)
-    assert cache.get("a") == b"a" * 100         # a is now the most recently used
+    assert cache.get("a") == b"a" * 100  # a is now the most recently used
     cache.put("d", b"d" * 100)
     assert "b" not in cache
     assert all(key in cache for key in "acd")

@@ -12,26 +12,29 @@ from vfs import tree
 from vfs.errnos import ERRNO, errno_of
 
 
-@pytest.mark.parametrize("exc, expected", [
-    (errors.NotFound("x"), errno.ENOENT),
-    (errors.AuthError("x"), errno.EACCES),
-    (errors.AccountLocked("x"), errno.EACCES),       # no row of its own: its parent's
-    (errors.PermissionDenied("x"), errno.EACCES),
-    (errors.RateLimited("x"), errno.EAGAIN),
-    (errors.NotReady("x"), errno.EAGAIN),
-    (errors.QuotaExceeded("x"), errno.EDQUOT),
-    (errors.NoSpace("x"), errno.ENOSPC),
-    (errors.InvalidName("x"), errno.EINVAL),
-    (errors.TooBig("x"), errno.EFBIG),
-    (errors.NotEmpty("x"), errno.ENOTEMPTY),
-    (errors.ReadOnly("x"), errno.EROFS),
-    (errors.TemporaryError("x"), errno.EIO),
-    (errors.LinkExpired("x"), errno.EIO),
-    (errors.FileUnavailable("x"), errno.EIO),
-    (tree.NoSuchInode("x"), errno.ENOENT),
-    (tree.NotADirectory("x"), errno.ENOTDIR),
-    (ValueError("a bug"), errno.EIO),
-])
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (errors.NotFound("x"), errno.ENOENT),
+        (errors.AuthError("x"), errno.EACCES),
+        (errors.AccountLocked("x"), errno.EACCES),  # no row of its own: its parent's
+        (errors.PermissionDenied("x"), errno.EACCES),
+        (errors.RateLimited("x"), errno.EAGAIN),
+        (errors.NotReady("x"), errno.EAGAIN),
+        (errors.QuotaExceeded("x"), errno.EDQUOT),
+        (errors.NoSpace("x"), errno.ENOSPC),
+        (errors.InvalidName("x"), errno.EINVAL),
+        (errors.TooBig("x"), errno.EFBIG),
+        (errors.NotEmpty("x"), errno.ENOTEMPTY),
+        (errors.ReadOnly("x"), errno.EROFS),
+        (errors.TemporaryError("x"), errno.EIO),
+        (errors.LinkExpired("x"), errno.EIO),
+        (errors.FileUnavailable("x"), errno.EIO),
+        (tree.NoSuchInode("x"), errno.ENOENT),
+        (tree.NotADirectory("x"), errno.ENOTDIR),
+        (ValueError("a bug"), errno.EIO),
+    ],
+)
 def test_each_error_has_its_errno(exc, expected):
     assert errno_of(exc) == expected
 

@@ -7,14 +7,37 @@ import json
 
 from vfs.uploads import FAILED, QUEUED, SENDING, Journal, UploadRecord
 
-FIELDS = {"id", "folder", "name", "spool", "size", "md5", "key", "created", "replaces", "session",
-          "state", "attempts", "error", "result", "version"}
+FIELDS = {
+    "id",
+    "folder",
+    "name",
+    "spool",
+    "size",
+    "md5",
+    "key",
+    "created",
+    "replaces",
+    "session",
+    "state",
+    "attempts",
+    "error",
+    "result",
+    "version",
+}
 
 
 def make(tmp_path, record_id: str, created: float, **fields) -> UploadRecord:
-    return UploadRecord(id=record_id, folder="f1", name=f"{record_id}.bin",
-                        spool=str(tmp_path / f"{record_id}.spool"), size=3, md5="0" * 32,
-                        key=f"spool/{record_id}.spool", created=created, **fields)
+    return UploadRecord(
+        id=record_id,
+        folder="f1",
+        name=f"{record_id}.bin",
+        spool=str(tmp_path / f"{record_id}.spool"),
+        size=3,
+        md5="0" * 32,
+        key=f"spool/{record_id}.spool",
+        created=created,
+        **fields,
+    )
 
 
 async def test_records_are_replayed_in_commit_order(tmp_path):
@@ -29,11 +52,16 @@ async def test_a_saved_record_replaces_the_previous_version(tmp_path):
     record = make(tmp_path, "d" * 32, 1.0)
     await journal.save(record)
     record.state, record.attempts, record.error = FAILED, 3, "quota"
-    record.folder, record.name = "f2", "moved.bin"            # mv while uploading
+    record.folder, record.name = "f2", "moved.bin"  # mv while uploading
     await journal.save(record)
     (loaded,) = journal.load()
-    assert (loaded.state, loaded.attempts, loaded.error, loaded.folder, loaded.name) == \
-        (FAILED, 3, "quota", "f2", "moved.bin")
+    assert (loaded.state, loaded.attempts, loaded.error, loaded.folder, loaded.name) == (
+        FAILED,
+        3,
+        "quota",
+        "f2",
+        "moved.bin",
+    )
 
 
 async def test_the_file_holds_the_documented_fields_and_no_progress(tmp_path):

@@ -22,17 +22,22 @@ def test_unsafe_names_are_made_safe():
 def test_long_names_fit_keep_their_extension_and_stay_distinct():
     first = safe_name("x" * 300 + "1.mkv")
     second = safe_name("x" * 300 + "2.mkv")
-    wide = safe_name("\u00e9" * 200 + ".srt")             # two bytes per character
+    wide = safe_name("\u00e9" * 200 + ".srt")  # two bytes per character
     for name in (first, second, wide):
         assert len(name.encode()) <= NAME_MAX
     assert first.endswith(".mkv") and wide.endswith(".srt")
     assert first != second
-    wide.encode().decode()                                 # never cut inside a character
+    wide.encode().decode()  # never cut inside a character
 
 
 def test_clashes_get_numbered_by_stable_key_whatever_the_listing_order():
-    items = [("k3", "Movie.mkv"), ("k1", "Movie.mkv"), ("k2", "movie/x"), ("k4", "Movie (2).mkv"),
-             ("k5", "Movie.mkv")]
+    items = [
+        ("k3", "Movie.mkv"),
+        ("k1", "Movie.mkv"),
+        ("k2", "movie/x"),
+        ("k4", "Movie (2).mkv"),
+        ("k5", "Movie.mkv"),
+    ]
     expected = unique_names(items)
     for _ in range(10):
         random.shuffle(items)

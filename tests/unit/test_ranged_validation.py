@@ -6,39 +6,45 @@ from __future__ import annotations
 
 import pytest
 
-from clients.errors import (BadResponse, ErrorPage, LinkExpired, RateLimited, RemoteError,
-                            TemporaryError)
+from clients.errors import BadResponse, ErrorPage, LinkExpired, RateLimited, RemoteError, TemporaryError
 from clients.ranged import RangeClient
 
 SIZE = 10_000
 WHERE = "http://host:80/file"
 
 
-def check(status: int, headers: dict[str, str], start: int = 1000, end: int = 3000,
-          html: bool = False) -> int:
+def check(
+    status: int, headers: dict[str, str], start: int = 1000, end: int = 3000, html: bool = False
+) -> int:
     return RangeClient._check_response(status, headers, WHERE, start, end, SIZE, html)
 
 
 def partial(first: int, last: int, total: int | str = SIZE, **extra: str) -> dict[str, str]:
-    return {"content-range": f"bytes {first}-{last}/{total}",
-            "content-length": str(last + 1 - first), **extra}
+    return {
+        "content-range": f"bytes {first}-{last}/{total}",
+        "content-length": str(last + 1 - first),
+        **extra,
+    }
 
 
 def test_the_range_asked_or_a_shorter_one_is_accepted():
     assert check(206, partial(1000, 2999)) == 2000
-    assert check(206, partial(1000, 1499)) == 500             # RFC 9110: a server may send less
-    assert check(206, partial(1000, 2999, "*")) == 2000       # total unknown to the server
-    assert check(206, {"content-range": "bytes 1000-2999/10000"}) == 2000   # chunked, no length
-    assert check(200, {"content-length": str(SIZE)}, start=0, end=SIZE) == SIZE   # whole file asked
+    assert check(206, partial(1000, 1499)) == 500  # RFC 9110: a server may send less
+    assert check(206, partial(1000, 2999, "*")) == 2000  # total unknown to the server
+    assert check(206, {"content-range": "bytes 1000-2999/10000"}) == 2000  # chunked, no length
+    assert check(200, {"content-length": str(SIZE)}, start=0, end=SIZE) == SIZE  # whole file asked
 
 
-@pytest.mark.parametrize("headers", [
-    partial(0, 1999),                                 # another start
-    partial(1000, 3999),                              # more than asked
-    {"content-range": "bytes 1000-2999/10000", "content-length": "1999"},   # length disagrees
-    {"content-range": "bytes */10000", "content-length": "2000"},            # unreadable
-    {"content-length": "2000"},                                              # no Content-Range
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        partial(0, 1999),  # another start
+        partial(1000, 3999),  # more than asked
+        {"content-range": "bytes 1000-2999/10000", "content-length": "1999"},  # length disagrees
+        {"content-range": "bytes */10000", "content-length": "2000"},  # unreadable
+        {"content-length": "2000"},  # no Content-Range
+    ],
+)
 def test_a_response_for_other_bytes_is_refused(headers):
     with pytest.raises(BadResponse):
         check(206, headers)
@@ -59,7 +65,7 @@ def test_replies_that_expired_links_give():
             check(status, {"content-length": "9"})
     with pytest.raises(LinkExpired, match="ignored the range"):
         check(200, {"content-length": str(SIZE)})
-    with pytest.raises(LinkExpired, match="not the file"):     # RapidShare's `ERROR: ...` with 200
+    with pytest.raises(LinkExpired, match="not the file"):  # RapidShare's `ERROR: ...` with 200
         check(200, {"content-length": "70"}, start=0, end=SIZE)
     with pytest.raises(LinkExpired, match="size changed"):
         check(206, partial(1000, 2999, SIZE + 1))
@@ -71,7 +77,7 @@ def test_rate_limits_and_server_errors_carry_retry_after():
     assert limited.value.retry_after == 7
     with pytest.raises(TemporaryError) as busy:
         check(502, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})
-    assert busy.value.retry_after == 0          # a date in the past: no wait
+    assert busy.value.retry_after == 0  # a date in the past: no wait
     with pytest.raises(RemoteError) as other:
         check(400, {})
     assert type(other.value) is RemoteError

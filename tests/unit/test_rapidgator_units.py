@@ -6,8 +6,6 @@ from __future__ import annotations
 import errno
 import os
 
-import trio
-
 from clients.errors import RateLimited, Refused, TemporaryError
 from clients.rapidgator import TwoFactorRequired, map_error
 from vfs.errnos import errno_of
@@ -15,18 +13,25 @@ from vfs.uploads import DONE, Journal, UploadRecord, format_status
 
 
 def record(tmp_path, **kw) -> UploadRecord:
-    base = dict(id="a" * 32, folder="5034678", name="x.bin", spool=str(tmp_path / "x.spool"),
-                size=10, md5="0" * 32, key="spool/x.spool")
+    base = dict(
+        id="a" * 32,
+        folder="5034678",
+        name="x.bin",
+        spool=str(tmp_path / "x.spool"),
+        size=10,
+        md5="0" * 32,
+        key="spool/x.spool",
+    )
     return UploadRecord(**{**base, **kw})
 
 
 async def test_journal_round_trip_is_private_and_atomic(tmp_path):
     journal = Journal(tmp_path / "uploads" / "rapidgator")
     rec = record(tmp_path, session={"upload_id": "U1"})
-    rec.sent = 5                                   # memory only: not journaled
+    rec.sent = 5  # memory only: not journaled
     await journal.save(rec)
     files = os.listdir(journal.directory)
-    assert files == [f"{rec.id}.json"]             # no temporary file left behind
+    assert files == [f"{rec.id}.json"]  # no temporary file left behind
     assert os.stat(journal.directory / files[0]).st_mode & 0o777 == 0o600
     assert os.stat(journal.directory).st_mode & 0o777 == 0o700
     rec.state, rec.result = DONE, {"file_id": "f" * 32}
@@ -65,6 +70,17 @@ def test_service_errors_map_by_documented_status_not_wording():
 
 def test_status_text():
     assert format_status([]) == "no uploads pending\n"
-    text = format_status([{"source": "rapidgator", "name": "a.bin", "state": "sending", "size": 200,
-                           "sent": 50, "attempts": 1, "error": None}])
+    text = format_status(
+        [
+            {
+                "source": "rapidgator",
+                "name": "a.bin",
+                "state": "sending",
+                "size": 200,
+                "sent": 50,
+                "attempts": 1,
+                "error": None,
+            }
+        ]
+    )
     assert "rapidgator\tsending\t 25.0%\t50/200\ta.bin" in text

@@ -39,17 +39,17 @@ async def test_foreground_calls_go_before_queued_background_ones(autojump_clock)
     started = await call_times(limiter, [BACKGROUND, BACKGROUND, BACKGROUND, BACKGROUND, FOREGROUND])
     order = [index for index, _ in started]
     assert order[:2] == [0, 1]
-    assert order[2] == 4            # the waiting foreground call is first in the next window
+    assert order[2] == 4  # the waiting foreground call is first in the next window
     assert order[3:] == [2, 3]
 
 
 async def test_background_work_leaves_the_reserve_to_foreground_calls(autojump_clock):
-    limiter = RateLimiter(10, window=60)             # reserve: a tenth, 1 call
+    limiter = RateLimiter(10, window=60)  # reserve: a tenth, 1 call
     t0 = trio.current_time()
     started = dict(await call_times(limiter, [BACKGROUND] * 10 + [FOREGROUND]))
-    assert sum(1 for when in started.values() if when == t0) == 10   # 9 background + 1 foreground
-    assert started[10] == t0                                         # the foreground call: at once
-    assert started[9] >= t0 + 60                                     # the 10th background: next window
+    assert sum(1 for when in started.values() if when == t0) == 10  # 9 background + 1 foreground
+    assert started[10] == t0  # the foreground call: at once
+    assert started[9] >= t0 + 60  # the 10th background: next window
 
 
 async def test_a_pause_holds_every_call_back(autojump_clock):
@@ -57,7 +57,7 @@ async def test_a_pause_holds_every_call_back(autojump_clock):
     t0 = trio.current_time()
     await limiter.acquire(FOREGROUND)
     limiter.pause(30)
-    limiter.pause(5)                     # a shorter pause never shortens a longer one
+    limiter.pause(5)  # a shorter pause never shortens a longer one
     await limiter.acquire(FOREGROUND)
     assert trio.current_time() - t0 >= 30
 
@@ -69,7 +69,7 @@ async def test_a_cancelled_waiter_leaves_the_queue(autojump_clock):
         await limiter.acquire(FOREGROUND)
         raise AssertionError("acquired within the window")
     t0 = trio.current_time()
-    await limiter.acquire(BACKGROUND)      # nobody stale ahead of it: it waits only for the window
+    await limiter.acquire(BACKGROUND)  # nobody stale ahead of it: it waits only for the window
     assert trio.current_time() - t0 <= 51
 
 

@@ -21,12 +21,12 @@ BLOCK = 4 * MiB
 READ_AHEAD_MAX = 16 * MiB
 
 
-PERIOD = bytes(range(251))     # a prime period: a misplaced chunk shows
+PERIOD = bytes(range(251))  # a prime period: a misplaced chunk shows
 
 
 def expected(offset: int, length: int) -> bytes:
     start = offset % len(PERIOD)
-    return (PERIOD * (length // len(PERIOD) + 2))[start:start + length]
+    return (PERIOD * (length // len(PERIOD) + 2))[start : start + length]
 
 
 class Origin:
@@ -35,8 +35,15 @@ class Origin:
     def __init__(self) -> None:
         self.requests: list[tuple[int, int]] = []
 
-    async def fetch_into(self, url: str, start: int, buffer: memoryview, size: int | None,
-                         on_data: Callable[[int], None], **options: Any) -> None:
+    async def fetch_into(
+        self,
+        url: str,
+        start: int,
+        buffer: memoryview,
+        size: int | None,
+        on_data: Callable[[int], None],
+        **options: Any,
+    ) -> None:
         self.requests.append((start, len(buffer)))
         buffer[:] = expected(start, len(buffer))
         await trio.lowlevel.checkpoint()
@@ -70,14 +77,14 @@ def open_file(engine: ReadEngine) -> RemoteFile:
 
 async def read(remote: RemoteFile, offset: int, size: int) -> bytes:
     data = bytes(await remote.read(offset, size))
-    await trio.testing.wait_all_tasks_blocked()     # let read-ahead spans run
+    await trio.testing.wait_all_tasks_blocked()  # let read-ahead spans run
     return data
 
 
 async def test_a_probe_of_the_tail_fetches_only_what_it_touches(engine_and_origin):
     engine, origin = engine_and_origin
     remote = open_file(engine)
-    assert await read(remote, SIZE - 1000, 4096) == expected(SIZE - 1000, 1000)   # clamped at EOF
+    assert await read(remote, SIZE - 1000, 4096) == expected(SIZE - 1000, 1000)  # clamped at EOF
     assert origin.requests == [(SIZE - SIZE % CHUNK, SIZE % CHUNK)]
     assert await read(remote, 10 * MiB + 5, 100) == expected(10 * MiB + 5, 100)
     assert origin.requests[1:] == [(10 * MiB, CHUNK)]
@@ -95,7 +102,7 @@ async def test_a_second_read_costs_no_request(engine_and_origin):
 async def test_requests_stay_within_one_block(engine_and_origin):
     engine, origin = engine_and_origin
     remote = open_file(engine)
-    data = await read(remote, BLOCK - CHUNK, 3 * BLOCK)   # crosses three block boundaries
+    data = await read(remote, BLOCK - CHUNK, 3 * BLOCK)  # crosses three block boundaries
     assert data == expected(BLOCK - CHUNK, 3 * BLOCK)
     for start, length in origin.requests:
         assert 0 < length <= BLOCK
@@ -126,5 +133,5 @@ async def test_a_seek_starts_over_without_read_ahead(engine_and_origin):
     for position in range(0, 8 * MiB, CHUNK):
         await read(remote, position, CHUNK)
     before = len(origin.requests)
-    await read(remote, 80 * MiB, CHUNK)                   # a player's seek
+    await read(remote, 80 * MiB, CHUNK)  # a player's seek
     assert origin.requests[before:] == [(80 * MiB, CHUNK)]

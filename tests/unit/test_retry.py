@@ -9,8 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from clients.errors import (AuthError, FileUnavailable, NotReady, RateLimited, Stalled,
-                            TemporaryError)
+from clients.errors import AuthError, FileUnavailable, NotReady, RateLimited, Stalled, TemporaryError
 from clients.retry import Backoff, Retrying, is_temporary, parse_retry_after
 
 
@@ -30,12 +29,11 @@ def test_backoff_doubles_with_jitter_up_to_its_maximum():
     for attempt, ceiling in enumerate([0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]):
         delays = {backoff.delay(attempt) for _ in range(50)}
         assert all(ceiling * 0.5 <= d <= ceiling for d in delays)
-        assert len(delays) > 1          # jittered: clients that failed together spread out
+        assert len(delays) > 1  # jittered: clients that failed together spread out
 
 
 def test_temporary_and_permanent_failures():
-    assert all(is_temporary(e) for e in (TemporaryError("x"), Stalled("x"), RateLimited("x"),
-                                         NotReady("x")))
+    assert all(is_temporary(e) for e in (TemporaryError("x"), Stalled("x"), RateLimited("x"), NotReady("x")))
     assert not any(is_temporary(e) for e in (AuthError("x"), FileUnavailable("x"), ValueError()))
 
 
@@ -43,12 +41,12 @@ def test_waits_honour_retry_after_and_stop_at_the_deadline():
     async def main() -> None:
         retrying = Retrying(deadline=trio.current_time() + 10, backoff=Backoff(initial=1, jitter=0))
         started = trio.current_time()
-        await retrying.wait(TemporaryError("x"))                     # 1 s
-        await retrying.wait(TemporaryError("x", retry_after=4))      # the server asks for 4 s
+        await retrying.wait(TemporaryError("x"))  # 1 s
+        await retrying.wait(TemporaryError("x", retry_after=4))  # the server asks for 4 s
         assert trio.current_time() - started == pytest.approx(5)
         error = TemporaryError("busy", retry_after=30)
         with pytest.raises(TemporaryError) as info:
-            await retrying.wait(error)       # would end past the deadline: fail now, not later
+            await retrying.wait(error)  # would end past the deadline: fail now, not later
         assert info.value is error
         assert trio.current_time() - started == pytest.approx(5)
         retrying.reset()
@@ -64,7 +62,7 @@ def test_attempts_and_the_longest_wait_bound_a_loop():
         with pytest.raises(TemporaryError):
             retrying.delay_for(TemporaryError("a third retry"))
         patient = Retrying(longest_wait=10)
-        with pytest.raises(RateLimited):     # the caller records a long wait instead of sleeping
+        with pytest.raises(RateLimited):  # the caller records a long wait instead of sleeping
             patient.delay_for(RateLimited("x", retry_after=60))
         assert patient.delay_for(RateLimited("x", retry_after=9)) == 9
 

@@ -10,8 +10,7 @@ import trio.testing
 from vfs.slots import BACKGROUND, DEMAND, URGENT, PrioritySlots
 
 
-async def hold(slots: PrioritySlots, priority: int, order: list[str], name: str,
-               release: trio.Event) -> None:
+async def hold(slots: PrioritySlots, priority: int, order: list[str], name: str, release: trio.Event) -> None:
     async with slots.slot(priority):
         order.append(name)
         await release.wait()
@@ -76,7 +75,7 @@ async def test_raising_the_total_grants_waiters():
         assert order == ["a"]
         slots.set_total(3)
         await trio.testing.wait_all_tasks_blocked()
-        assert order[0] == "a" and set(order) == {"a", "b", "c"}   # b and c run in either order
+        assert order[0] == "a" and set(order) == {"a", "b", "c"}  # b and c run in either order
         done.set()
 
 
@@ -88,8 +87,14 @@ async def test_a_stream_catching_up_takes_the_demand_reserve_and_leaves_the_seek
     order: list[str] = []
     done = trio.Event()
     async with trio.open_nursery() as nursery:
-        for name, priority in (("bg1", BACKGROUND), ("bg2", BACKGROUND), ("bg3", BACKGROUND),
-                               ("demand1", DEMAND), ("demand2", DEMAND), ("urgent", URGENT)):
+        for name, priority in (
+            ("bg1", BACKGROUND),
+            ("bg2", BACKGROUND),
+            ("bg3", BACKGROUND),
+            ("demand1", DEMAND),
+            ("demand2", DEMAND),
+            ("urgent", URGENT),
+        ):
             nursery.start_soon(hold, slots, priority, order, name, done)
             await trio.testing.wait_all_tasks_blocked()
         assert order == ["bg1", "bg2", "demand1", "urgent"] and slots.in_use == 4
@@ -105,8 +110,12 @@ async def test_waiters_are_served_by_priority_then_in_order():
     async with trio.open_nursery() as nursery:
         nursery.start_soon(hold, slots, URGENT, order, "first", release["first"])
         await trio.testing.wait_all_tasks_blocked()
-        for name, priority in (("bg1", BACKGROUND), ("bg2", BACKGROUND), ("demand", DEMAND),
-                               ("urgent", URGENT)):
+        for name, priority in (
+            ("bg1", BACKGROUND),
+            ("bg2", BACKGROUND),
+            ("demand", DEMAND),
+            ("urgent", URGENT),
+        ):
             nursery.start_soon(hold, slots, priority, order, name, release[name])
             await trio.testing.wait_all_tasks_blocked()
         for name in ("first", "urgent", "demand", "bg1", "bg2"):

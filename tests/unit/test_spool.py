@@ -25,7 +25,7 @@ async def write_all(spool: SpoolFile, pieces: list[tuple[int, bytes]]) -> None:
 async def test_sequential_writes_hash_in_the_background(tmp_path):
     data = random.Random(1).randbytes(3 * HASH_BATCH + 12345)
     spool = SpoolFile.create(tmp_path)
-    await write_all(spool, [(o, data[o:o + 131072]) for o in range(0, len(data), 131072)])
+    await write_all(spool, [(o, data[o : o + 131072]) for o in range(0, len(data), 131072)])
     assert spool.size == len(data)
     assert await spool.digest() == hashlib.md5(data).hexdigest()
     spool.discard()
@@ -35,7 +35,7 @@ async def test_sequential_writes_hash_in_the_background(tmp_path):
 async def test_out_of_order_writes_and_truncation_still_give_the_right_md5(tmp_path):
     data = bytearray(random.Random(2).randbytes(HASH_BATCH + 5000))
     spool = SpoolFile.create(tmp_path)
-    pieces = [(o, bytes(data[o:o + 65536])) for o in range(0, len(data), 65536)]
+    pieces = [(o, bytes(data[o : o + 65536])) for o in range(0, len(data), 65536)]
     pieces[3], pieces[4] = pieces[4], pieces[3]
     await write_all(spool, pieces)
     assert await spool.digest() == hashlib.md5(data).hexdigest()

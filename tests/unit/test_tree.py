@@ -96,8 +96,12 @@ async def test_a_failed_first_listing_fails_and_a_failed_relisting_keeps_what_wa
 
 async def test_clashing_and_unsafe_names_are_made_unique(source):
     tree = Tree([source])
-    source.listings[None] = [Entry("x/y", "1", False), Entry("same", "2", False),
-                             Entry("same", "3", False), Entry("..", "4", True, ref="d")]
+    source.listings[None] = [
+        Entry("x/y", "1", False),
+        Entry("same", "2", False),
+        Entry("same", "3", False),
+        Entry("..", "4", True, ref="d"),
+    ]
     names = sorted(await tree.children(top(tree)))
     assert names == ["_..", "same", "same (2)", "x\u2215y"]
 
@@ -109,13 +113,13 @@ async def test_a_vanished_node_the_kernel_knows_stays_until_forgotten(source):
     source.listings[None] = files("kept", "known", "unknown")
     children = await tree.children(top(tree))
     known, unknown = children["known"], children["unknown"]
-    tree.remember(known)                          # the kernel looked it up once
+    tree.remember(known)  # the kernel looked it up once
     source.listings[None] = files("kept")
     assert sorted(await tree.children(top(tree))) == ["kept"]
-    assert tree.get(known.inode) is known         # the kernel may still ask about it
+    assert tree.get(known.inode) is known  # the kernel may still ask about it
     with pytest.raises(NoSuchInode):
         tree.get(unknown.inode)
-    assert forgotten == [(top(tree).inode, "known")]   # only names the kernel holds
+    assert forgotten == [(top(tree).inode, "known")]  # only names the kernel holds
     tree.forget(known.inode, 1)
     with pytest.raises(NoSuchInode):
         tree.get(known.inode)
@@ -125,14 +129,20 @@ async def test_renamed_or_changed_files_the_kernel_knows_are_invalidated(source)
     tree = Tree([source], listing_ttl=0)
     forgotten: list[str] = []
     tree.forget_entry = lambda parent, name: forgotten.append(name)
-    source.listings[None] = [Entry("a", "ka", False, size=1), Entry("b", "kb", False, size=1),
-                             Entry("c", "kc", False, size=1)]
+    source.listings[None] = [
+        Entry("a", "ka", False, size=1),
+        Entry("b", "kb", False, size=1),
+        Entry("c", "kc", False, size=1),
+    ]
     for node in (await tree.children(top(tree))).values():
         tree.remember(node)
-    source.listings[None] = [Entry("a2", "ka", False, size=1), Entry("b", "kb", False, size=2),
-                             Entry("c", "kc", False, size=1)]
+    source.listings[None] = [
+        Entry("a2", "ka", False, size=1),
+        Entry("b", "kb", False, size=2),
+        Entry("c", "kc", False, size=1),
+    ]
     await tree.children(top(tree))
-    assert sorted(forgotten) == ["a", "b"]        # renamed, resized; c is unchanged
+    assert sorted(forgotten) == ["a", "b"]  # renamed, resized; c is unchanged
 
 
 async def test_a_node_that_changes_kind_gets_a_new_node(source):
@@ -157,9 +167,9 @@ async def test_stale_directories_are_relisted_at_once_for_in_memory_sources():
         await nursery.start(tree.run)
         source.listings["d"] = files("one", "two")
         source.changed("d")
-        assert d.loaded_at == -math.inf           # a failed relisting would keep what was shown
+        assert d.loaded_at == -math.inf  # a failed relisting would keep what was shown
         await trio.testing.wait_all_tasks_blocked()
-        assert sorted(d.children) == ["one", "two"]     # relisted without anyone asking
+        assert sorted(d.children) == ["one", "two"]  # relisted without anyone asking
         nursery.cancel_scope.cancel()
 
 
@@ -175,15 +185,18 @@ async def test_stale_directories_of_other_sources_are_relisted_when_next_looked_
 
 async def test_move_keeps_the_inode_and_replaces_the_target(source):
     tree = Tree([source])
-    source.listings[None] = [Entry("d", "kd", True, ref="d"), Entry("f", "kf", False),
-                             Entry("g", "kg", False)]
+    source.listings[None] = [
+        Entry("d", "kd", True, ref="d"),
+        Entry("f", "kf", False),
+        Entry("g", "kg", False),
+    ]
     children = await tree.children(top(tree))
     d, f, g = children["d"], children["f"], children["g"]
     source.listings["d"] = []
     await tree.children(d)
-    tree.move(f, d, "g")                          # into d
+    tree.move(f, d, "g")  # into d
     assert d.children["g"] is f and "f" not in top(tree).children and f.parent == d.inode
-    tree.move(f, top(tree), "g")                  # back, replacing g
+    tree.move(f, top(tree), "g")  # back, replacing g
     assert top(tree).children["g"] is f
     with pytest.raises(NoSuchInode):
         tree.get(g.inode)

@@ -24,7 +24,7 @@ def test_progress_then_result(tmp_path, capsys):
     assert verify_file(path, progress, every=0) == 0
     text = progress.getvalue()
     assert "\rverifying film.bin: 40% 8 MiB of 20 MiB" in text and "left" in text
-    assert text.endswith("\r\033[K")            # the progress line is cleared before the result
+    assert text.endswith("\r\033[K")  # the progress line is cleared before the result
     assert capsys.readouterr().out == f"OK  {path}\n"
     path.write_bytes(data[:-1] + b"x")
     assert verify_file(path, io.StringIO(), every=0) == 1

@@ -22,7 +22,7 @@ def build_sources(config: Config, http: httpx.AsyncClient) -> list[Source]:
 
         sources.append(RealDebridSource(config, http))
         if config.library is not None and config.library.enabled:
-            from .library import LibrarySource   # MOUNT/library: a view of the torrents
+            from .library import LibrarySource  # MOUNT/library: a view of the torrents
 
             sources.append(LibrarySource(sources[-1]))
     if config.rapidgator is not None:
@@ -34,7 +34,7 @@ def build_sources(config: Config, http: httpx.AsyncClient) -> list[Source]:
         if getattr(config, service, None) is not None:
             sources.append(link_source_class(service)(config, http))
     if sources:
-        from .internal import InternalSource   # MOUNT/.debridfs/ (uploads, stats)
+        from .internal import InternalSource  # MOUNT/.debridfs/ (uploads, stats)
 
         sources.append(InternalSource(list(sources)))
     return sources

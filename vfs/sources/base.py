@@ -10,9 +10,10 @@ upload operations; the defaults refuse with EROFS.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -28,28 +29,28 @@ class Entry:
     """One directory entry as a source reports it (name still untrusted)."""
 
     name: str
-    key: str                       # stable identity within the source: gives the inode number
+    key: str  # stable identity within the source: gives the inode number
     is_dir: bool
     size: int = 0
     mtime: float = 0.0
-    ref: Any = None                # handed back to list_dir / resolve / write operations
+    ref: Any = None  # handed back to list_dir / resolve / write operations
     xattrs: dict[str, bytes] = field(default_factory=dict)
     # Generated content (status files), made at open; a coroutine function when
     # making it needs I/O (which must not block the trio thread).
     virtual: Callable[[], bytes | Awaitable[bytes]] | None = None
-    local: Path | None = None      # served from this local file (e.g. a spool being uploaded)
+    local: Path | None = None  # served from this local file (e.g. a spool being uploaded)
     writable: bool = False
-    rank: Any = ()                 # orders name clashes (vfs/names.py): lower keeps the plain name
+    rank: Any = ()  # orders name clashes (vfs/names.py): lower keeps the plain name
 
 
 @dataclass
 class DirectLink:
     url: str
     size: int
-    max_connections: int | None = None   # the provider's per-file connection limit
-    offset: int = 0                      # the file starts this far into what `url` serves
-    total: int | None = None             # the size of what `url` serves, when not `size`
-                                         # (a member stored inside an archive)
+    max_connections: int | None = None  # the provider's per-file connection limit
+    offset: int = 0  # the file starts this far into what `url` serves
+    total: int | None = None  # the size of what `url` serves, when not `size`
+    # (a member stored inside an archive)
 
 
 class Source:
@@ -58,9 +59,9 @@ class Source:
     # Listings come from memory (no API call): the tree may relist a changed
     # directory at once, so the kernel forgets vanished names without waiting.
     listings_in_memory: bool = False
-    mountpoint: Path | None = None     # set by the mount (for hooks that need real paths)
-    uploads: "UploadManager | None" = None   # written files become uploads (vfs/uploads.py)
-    engine: Any = None                 # the read engine, set by the mount (sources that read content)
+    mountpoint: Path | None = None  # set by the mount (for hooks that need real paths)
+    uploads: UploadManager | None = None  # written files become uploads (vfs/uploads.py)
+    engine: Any = None  # the read engine, set by the mount (sources that read content)
 
     async def check(self) -> None:
         """Validates credentials; raises AuthError with a clear message."""
@@ -114,7 +115,7 @@ class Source:
     async def create_file(self, parent_ref: Any, name: str) -> None:
         raise ReadOnly(f"{self.name} is read-only")
 
-    async def commit_file(self, parent_ref: Any, name: str, spool: "SpoolFile") -> Entry | None:
+    async def commit_file(self, parent_ref: Any, name: str, spool: SpoolFile) -> Entry | None:
         """Returns the entry to show for the new file, or None to show nothing."""
         raise ReadOnly(f"{self.name} is read-only")
 
@@ -122,6 +123,6 @@ class Source:
         """(folder id, remote file ids the new file replaces) for an upload."""
         raise ReadOnly(f"{self.name} is read-only")
 
-    def upload_entry(self, record: "UploadRecord") -> Entry:
+    def upload_entry(self, record: UploadRecord) -> Entry:
         """What to show for a committed upload (pending, or the remote file)."""
         raise ReadOnly(f"{self.name} is read-only")

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from clients.errors import NotFound
+
 from ..readstats import ReadStats
 from ..uploads import format_status
 from .base import Entry, Source
@@ -26,7 +27,7 @@ class InternalSource(Source):
 
     def __init__(self, sources: list[Source]) -> None:
         self.sources = sources
-        self.read_stats = ReadStats()     # the mount hands over the read engine's
+        self.read_stats = ReadStats()  # the mount hands over the read engine's
         # more generated files (name -> render), e.g. `notify`, `qbittorrent` (vfs/media.py)
         self.extra_files: dict[str, Any] = {}
 
@@ -43,8 +44,10 @@ class InternalSource(Source):
         # The size is the text's length now; the file is served with direct_io
         # and generated at open, so a longer text still reads in full.
         files = {"uploads": self.uploads_text, "stats": self.stats_text, **self.extra_files}
-        return [Entry(name, name, False, size=len(render()), mtime=time.time(), virtual=render)
-                for name, render in files.items()]
+        return [
+            Entry(name, name, False, size=len(render()), mtime=time.time(), virtual=render)
+            for name, render in files.items()
+        ]
 
     def stats_text(self) -> bytes:
         return self.read_stats.text()

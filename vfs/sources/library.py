@@ -34,7 +34,7 @@ from .base import DirectLink, Entry, Source
 
 log = logging.getLogger(__name__)
 
-REBUILD_EVERY = 30.0     # seconds: also catches details loaded on demand (no change event)
+REBUILD_EVERY = 30.0  # seconds: also catches details loaded on demand (no change event)
 
 
 class LibrarySource(Source):
@@ -44,7 +44,7 @@ class LibrarySource(Source):
     def __init__(self, rd: Any) -> None:
         self.rd = rd
         self.index: dict[Any, list[Entry]] = {}
-        self.folders: dict[Any, str] = {}       # folder ref -> its name (for notifications)
+        self.folders: dict[Any, str] = {}  # folder ref -> its name (for notifications)
         self.change_listeners: list[Callable[[list[tuple[str, str]]], None]] = []
         self._dirty = trio.Event()
         self._built = False
@@ -54,7 +54,7 @@ class LibrarySource(Source):
         self._tree_changed = callback
         inner = self.rd._on_change
 
-        def both(ref: Any) -> None:             # the Real-Debrid source changed
+        def both(ref: Any) -> None:  # the Real-Debrid source changed
             if inner is not None:
                 inner(ref)
             self._dirty.set()
@@ -69,7 +69,7 @@ class LibrarySource(Source):
                 await self._dirty.wait()
             self._dirty = trio.Event()
             await self.rebuild()
-            await trio.sleep(0.2)      # changes come in bursts during a sync
+            await trio.sleep(0.2)  # changes come in bursts during a sync
 
     # ------------------------------------------------------------------ the view
 
@@ -116,8 +116,10 @@ class LibrarySource(Source):
             seasons: dict[int, list[Entry]] = defaultdict(list)
             for where, tid, item in items:
                 seasons[where.season or 0].append(self._file_entry(tid, item))
-            index[ref] = [Entry(f"Season {n:02d}", f"d/{key}/s{n}", True, mtime=mtime, ref=("season", key, n))
-                          for n in sorted(seasons)]
+            index[ref] = [
+                Entry(f"Season {n:02d}", f"d/{key}/s{n}", True, mtime=mtime, ref=("season", key, n))
+                for n in sorted(seasons)
+            ]
             for n, entries in seasons.items():
                 index[("season", key, n)] = entries
         old, self.index = self.index, index
@@ -129,8 +131,12 @@ class LibrarySource(Source):
         if self._built:
             self._report(changed, old_folders)
         self._built = True
-        log.debug("library: %d titles from %d torrents in %.3fs", len(folders), len(self.rd.order),
-                  time.monotonic() - started)
+        log.debug(
+            "library: %d titles from %d torrents in %.3fs",
+            len(folders),
+            len(self.rd.order),
+            time.monotonic() - started,
+        )
 
     def _mtime(self, tid: str) -> float:
         torrent = self.rd.torrents.get(tid)
@@ -138,8 +144,14 @@ class LibrarySource(Source):
 
     def _file_entry(self, tid: str, item: Any) -> Entry:
         """`item` is the Real-Debrid source's Shown: its ref resolves through that source."""
-        return Entry(item.path.rsplit("/", 1)[-1], f"f/{tid}/{item.key}", False, size=item.size,
-                     mtime=self._mtime(tid), ref=item.ref)
+        return Entry(
+            item.path.rsplit("/", 1)[-1],
+            f"f/{tid}/{item.key}",
+            False,
+            size=item.size,
+            mtime=self._mtime(tid),
+            ref=item.ref,
+        )
 
     def _report(self, changed: list[Any], old_folders: dict[Any, str]) -> None:
         if self.mountpoint is None or not self.change_listeners:
@@ -166,8 +178,10 @@ class LibrarySource(Source):
     async def list_dir(self, ref: Any) -> list[Entry]:
         if ref is None:
             now = time.time()
-            return [Entry("movies", "movies", True, mtime=now, ref=("movies",)),
-                    Entry("shows", "shows", True, mtime=now, ref=("shows",))]
+            return [
+                Entry("movies", "movies", True, mtime=now, ref=("movies",)),
+                Entry("shows", "shows", True, mtime=now, ref=("shows",)),
+            ]
         entries = self.index.get(ref)
         if entries is None:
             raise NotFound(f"library: {ref!r} is gone")

@@ -31,14 +31,16 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from clients.codes import WAIT_KINDS
 from clients.errors import AuthError, InvalidName, NotFound, RemoteError
+
 from .base import DirectLink, Entry, Source
 
 if TYPE_CHECKING:
@@ -50,12 +52,12 @@ STATUS_NAME = ".status"
 LINKS_SUFFIX = ".links"
 PROBE_CONCURRENCY = 4
 PROBE_TIMEOUT = 60.0
-DEFAULT_RETRY = 300.0          # when a transient failure names no delay (then doubled per attempt)
-MIN_RETRY = 1.0                # the first retry's floor; doubled per attempt (backoff)
-MAX_RETRY = 3600.0             # the backoff's cap (a longer retry_in_seconds is still respected)
-GIVE_UP_AFTER = 86400.0        # a link waiting this long fails with its last reason
-IDLE_RECHECK = 300.0           # the retry task's longest sleep (links added by another process)
-MAX_LINKS_FILE = 1 << 20       # a .links file is a list of URLs, not a payload
+DEFAULT_RETRY = 300.0  # when a transient failure names no delay (then doubled per attempt)
+MIN_RETRY = 1.0  # the first retry's floor; doubled per attempt (backoff)
+MAX_RETRY = 3600.0  # the backoff's cap (a longer retry_in_seconds is still respected)
+GIVE_UP_AFTER = 86400.0  # a link waiting this long fails with its last reason
+IDLE_RECHECK = 300.0  # the retry task's longest sleep (links added by another process)
+MAX_LINKS_FILE = 1 << 20  # a .links file is a list of URLs, not a payload
 
 NEW, OK, FAILED, WAITING = "new", "ok", "failed", "waiting"
 
@@ -132,19 +134,35 @@ class LinkStore:
                     continue
                 added.append(url)
                 # Adding a known link again retries it from scratch (the way to revive a failed one).
-                db.execute("INSERT INTO links (service, url, added_at, state) VALUES (?, ?, ?, ?) "
-                           "ON CONFLICT(service, url) DO UPDATE SET state = CASE WHEN "
-                           "links.state = 'ok' THEN 'ok' ELSE 'new' END, reason = NULL, "
-                           "retry_at = NULL", (service, url, now, NEW))
+                db.execute(
+                    "INSERT INTO links (service, url, added_at, state) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(service, url) DO UPDATE SET state = CASE WHEN "
+                    "links.state = 'ok' THEN 'ok' ELSE 'new' END, reason = NULL, "
+                    "retry_at = NULL",
+                    (service, url, now, NEW),
+                )
         return added
 
     def rows(self, service: str) -> list[LinkRow]:
         with self._connect() as db:
-            found = db.execute("SELECT * FROM links WHERE service = ? ORDER BY added_at, url",
-                               (service,)).fetchall()
-        return [LinkRow(service=r["service"], url=r["url"], added_at=r["added_at"], state=r["state"],
-                        name=r["name"], size=r["size"], reason=r["reason"], note=r["note"],
-                        retry_at=r["retry_at"], data=json.loads(r["data"] or "{}")) for r in found]
+            found = db.execute(
+                "SELECT * FROM links WHERE service = ? ORDER BY added_at, url", (service,)
+            ).fetchall()
+        return [
+            LinkRow(
+                service=r["service"],
+                url=r["url"],
+                added_at=r["added_at"],
+                state=r["state"],
+                name=r["name"],
+                size=r["size"],
+                reason=r["reason"],
+                note=r["note"],
+                retry_at=r["retry_at"],
+                data=json.loads(r["data"] or "{}"),
+            )
+            for r in found
+        ]
 
     def get(self, service: str, url: str) -> LinkRow | None:
         return next((row for row in self.rows(service) if row.url == url), None)
@@ -154,8 +172,9 @@ class LinkStore:
             values["data"] = json.dumps(values["data"])
         columns = ", ".join(f"{name} = ?" for name in values)
         with self._connect() as db:
-            db.execute(f"UPDATE links SET {columns} WHERE service = ? AND url = ?",
-                       (*values.values(), service, url))
+            db.execute(
+                f"UPDATE links SET {columns} WHERE service = ? AND url = ?", (*values.values(), service, url)
+            )
 
     def remove(self, service: str, url: str) -> None:
         with self._connect() as db:
@@ -192,16 +211,16 @@ def when(timestamp: float) -> str:
 class LinkSource(Source):
     """The shared behaviour of link services; subclasses add the provider."""
 
-    writable = True          # the service directory takes *.links files and rm
+    writable = True  # the service directory takes *.links files and rm
 
     def __init__(self, state_dir: Path) -> None:
         self.store = store_for(state_dir)
         self._links: dict[str, DirectLink] = {}
         self._probe_limit = trio.CapacityLimiter(PROBE_CONCURRENCY)
-        self._probing: set[str] = set()      # URLs being probed (listing and retry task share work)
-        self._wake = trio.Event()            # set when links were added: the retry task looks again
+        self._probing: set[str] = set()  # URLs being probed (listing and retry task share work)
+        self._wake = trio.Event()  # set when links were added: the retry task looks again
         self._on_change = lambda ref: None
-        self._known_rows: list[LinkRow] = []   # the store's rows as last read (status_info)
+        self._known_rows: list[LinkRow] = []  # the store's rows as last read (status_info)
 
     # ---- what a service provides --------------------------------------
     async def probe(self, url: str) -> LinkInfo:
@@ -223,7 +242,8 @@ class LinkSource(Source):
         counts = {state: sum(1 for r in rows if r.state == state) for state in (OK, WAITING, FAILED)}
         info: dict[str, Any] = {
             "account": "; ".join(line.removeprefix("account: ") for line in self.account_lines()) or "?",
-            "sync": f"links: {counts[OK]} ok, {counts[WAITING]} waiting, {counts[FAILED]} failed"}
+            "sync": f"links: {counts[OK]} ok, {counts[WAITING]} waiting, {counts[FAILED]} failed",
+        }
         failed = [r for r in rows if r.state in (WAITING, FAILED) and r.reason]
         if failed:
             info["last_error"] = f"{failed[-1].url}: {failed[-1].reason}"
@@ -248,9 +268,13 @@ class LinkSource(Source):
             except AuthError as exc:
                 # The account is the problem: the links stay new; try again later, more slowly.
                 account_backoff = min(max(2 * account_backoff, 60.0), MAX_RETRY)
-                log.info("%s: links wait for the account: %s (next try in %.0fs)", self.name,
-                         describe(exc), account_backoff)
-            except Exception as exc:   # the task must outlive one bad round (sqlite busy...)
+                log.info(
+                    "%s: links wait for the account: %s (next try in %.0fs)",
+                    self.name,
+                    describe(exc),
+                    account_backoff,
+                )
+            except Exception as exc:  # the task must outlive one bad round (sqlite busy...)
                 account_backoff = min(max(2 * account_backoff, 60.0), MAX_RETRY)
                 log.info("%s: link retry round failed: %s", self.name, describe(exc))
             else:
@@ -288,18 +312,21 @@ class LinkSource(Source):
 
     async def _probe_due(self) -> None:
         now = time.time()
-        due = [row for row in await self._rows()
-               if row.url not in self._probing
-               and (row.state == NEW or (row.state == WAITING and (row.retry_at or 0) <= now))]
+        due = [
+            row
+            for row in await self._rows()
+            if row.url not in self._probing
+            and (row.state == NEW or (row.state == WAITING and (row.retry_at or 0) <= now))
+        ]
         refused: list[AuthError] = []
         if due:
             async with trio.open_nursery() as nursery:
                 for row in due:
                     self._probing.add(row.url)
                     nursery.start_soon(self._probe_one, row, refused)
-            self._on_change(None)   # states changed: the next listing shows them
+            self._on_change(None)  # states changed: the next listing shows them
         if refused:
-            raise refused[0]   # the account is the problem, not the links: say so once
+            raise refused[0]  # the account is the problem, not the links: say so once
 
     async def _probe_one(self, row: LinkRow, refused: list[AuthError]) -> None:
         try:
@@ -316,7 +343,7 @@ class LinkSource(Source):
         except trio.TooSlowError:
             await self._wait_or_fail(row, attempts, "the service did not answer in time", None)
         except AuthError as exc:
-            refused.append(exc)    # the link stays new: it is tried again once the account works
+            refused.append(exc)  # the link stays new: it is tried again once the account works
         except RemoteError as exc:
             log.info("%s: link %s refused: %s", self.name, row.url, describe(exc))
             if is_transient(exc):
@@ -325,24 +352,40 @@ class LinkSource(Source):
                 await self._update(row.url, state=FAILED, reason=describe(exc), retry_at=None)
         else:
             data = {k: v for k, v in row.data.items() if k not in ("attempts", "waiting_since")}
-            await self._update(row.url, state=OK, name=info.name, size=info.size, reason=None,
-                               note=None, retry_at=None, data={**data, **info.data})
+            await self._update(
+                row.url,
+                state=OK,
+                name=info.name,
+                size=info.size,
+                reason=None,
+                note=None,
+                retry_at=None,
+                data={**data, **info.data},
+            )
 
-    async def _wait_or_fail(self, row: LinkRow, attempts: int, reason: str,
-                            retry_after: float | None) -> None:
+    async def _wait_or_fail(
+        self, row: LinkRow, attempts: int, reason: str, retry_after: float | None
+    ) -> None:
         """Records a transient refusal: waiting until the service's time (at least the
         backoff floor), or failed once the link has waited `GIVE_UP_AFTER`."""
         now = time.time()
         since = float(row.data.get("waiting_since", now)) if row.state == WAITING else now
         if now - since >= GIVE_UP_AFTER:
-            await self._update(row.url, state=FAILED, retry_at=None,
-                               reason=f"{reason} (gave up after {attempts} attempts)")
+            await self._update(
+                row.url, state=FAILED, retry_at=None, reason=f"{reason} (gave up after {attempts} attempts)"
+            )
             return
         floor = min(MIN_RETRY * 2 ** (attempts - 1), MAX_RETRY)
-        delay = max(retry_after, floor) if retry_after else min(DEFAULT_RETRY * 2 ** (attempts - 1),
-                                                                MAX_RETRY)
-        await self._update(row.url, state=WAITING, reason=reason, retry_at=now + delay,
-                           data={**row.data, "attempts": attempts, "waiting_since": since})
+        delay = (
+            max(retry_after, floor) if retry_after else min(DEFAULT_RETRY * 2 ** (attempts - 1), MAX_RETRY)
+        )
+        await self._update(
+            row.url,
+            state=WAITING,
+            reason=reason,
+            retry_at=now + delay,
+            data={**row.data, "attempts": attempts, "waiting_since": since},
+        )
 
     # ---- listing ------------------------------------------------------
     async def list_dir(self, ref: Any) -> list[Entry]:
@@ -355,13 +398,23 @@ class LinkSource(Source):
         rows = await self._rows()
         entries = [self.entry_for(row) for row in rows if row.state == OK]
         status = self.status_text(rows).encode()
-        entries.append(Entry(STATUS_NAME, STATUS_NAME, False, size=len(status), mtime=time.time(),
-                             virtual=self._status_now))
+        entries.append(
+            Entry(
+                STATUS_NAME, STATUS_NAME, False, size=len(status), mtime=time.time(), virtual=self._status_now
+            )
+        )
         return entries
 
     def entry_for(self, row: LinkRow) -> Entry:
-        return Entry(row.name or row.url.rstrip("/").rsplit("/", 1)[-1], row.key, False,
-                     size=row.size or 0, mtime=row.added_at, ref=row.url, xattrs=self.xattrs_for(row))
+        return Entry(
+            row.name or row.url.rstrip("/").rsplit("/", 1)[-1],
+            row.key,
+            False,
+            size=row.size or 0,
+            mtime=row.added_at,
+            ref=row.url,
+            xattrs=self.xattrs_for(row),
+        )
 
     def xattrs_for(self, row: LinkRow) -> dict[str, bytes]:
         return {}
@@ -373,8 +426,9 @@ class LinkSource(Source):
     def status_text(self, rows: list[LinkRow]) -> str:
         lines = [f"# {self.name}"] + self.account_lines()
         counts = {state: sum(1 for r in rows if r.state == state) for state in (OK, NEW, WAITING, FAILED)}
-        lines.append(f"links: {counts[OK]} ok, {counts[WAITING]} waiting, {counts[FAILED]} failed, "
-                     f"{counts[NEW]} new")
+        lines.append(
+            f"links: {counts[OK]} ok, {counts[WAITING]} waiting, {counts[FAILED]} failed, {counts[NEW]} new"
+        )
         for row in rows:
             if row.state == OK and row.note:
                 lines.append(f"ok       {row.url}  ({row.name}): {row.note}")
@@ -419,10 +473,11 @@ class LinkSource(Source):
     # ---- writing: *.links files and rm --------------------------------
     async def create_file(self, parent_ref: Any, name: str) -> None:
         if parent_ref is not None or not name.endswith(LINKS_SUFFIX) or name == LINKS_SUFFIX:
-            raise InvalidName(f"{self.name}: only a list of links (a file named *{LINKS_SUFFIX}) "
-                              "can be written here")
+            raise InvalidName(
+                f"{self.name}: only a list of links (a file named *{LINKS_SUFFIX}) can be written here"
+            )
 
-    async def commit_file(self, parent_ref: Any, name: str, spool: "SpoolFile") -> Entry | None:
+    async def commit_file(self, parent_ref: Any, name: str, spool: SpoolFile) -> Entry | None:
         try:
             if spool.size > MAX_LINKS_FILE:
                 raise InvalidName(f"{name}: too big for a list of links")

@@ -27,6 +27,7 @@ import trio
 
 from clients.errors import FileUnavailable, NotFound, NotReady, RemoteError, TemporaryError
 from clients.portal import PortalClient, PortalHost, PortalLink
+
 from ..config import Config, ConfigError
 from ..units import bytes_text, human_duration
 from .base import DirectLink
@@ -35,7 +36,7 @@ from .links import LinkInfo, LinkRow, LinkSource, wait_bounded
 log = logging.getLogger(__name__)
 
 DEFAULT_CHECK_INTERVAL = 1800.0
-MIN_CHECK_INTERVAL = 1.0       # whatever the portal suggests: never a tight loop
+MIN_CHECK_INTERVAL = 1.0  # whatever the portal suggests: never a tight loop
 
 
 class PortalSource(LinkSource):
@@ -44,21 +45,24 @@ class PortalSource(LinkSource):
     def __init__(self, config: Config, http: httpx.AsyncClient) -> None:
         portal = config.portal
         if portal is None or not portal.api_key:
-            raise ConfigError("no portal API key: set [portal] api_key (obb_...) in the config file "
-                              "or DEBRIDFS_PORTAL_API_KEY in the environment")
+            raise ConfigError(
+                "no portal API key: set [portal] api_key (obb_...) in the config file "
+                "or DEBRIDFS_PORTAL_API_KEY in the environment"
+            )
         if not portal.api_url:
             raise ConfigError("[portal] api_url is required (https://<your-portal-host>/api/external/v1)")
         super().__init__(config.state_dir)
         self.max_wait = portal.max_wait
-        self.client = PortalClient(http, portal.api_url, portal.api_key,
-                                   max_retry_wait=min(5.0, portal.max_wait))
+        self.client = PortalClient(
+            http, portal.api_url, portal.api_key, max_retry_wait=min(5.0, portal.max_wait)
+        )
         self.account: dict[str, Any] = {}
         self.hosts: dict[str, PortalHost] = {}
         self.check_interval = DEFAULT_CHECK_INTERVAL
         self._checked = False
         # url -> (trio time, message): a read that just gave up fails fast until then
         self._not_ready: dict[str, tuple[float, str]] = {}
-        self._unsized: dict[str, str] = {}   # url -> linkId of a link whose size is not known yet
+        self._unsized: dict[str, str] = {}  # url -> linkId of a link whose size is not known yet
 
     async def check(self) -> None:
         self.account = await self.client.account()
@@ -83,16 +87,18 @@ class PortalSource(LinkSource):
             except Exception as exc:  # keep showing the last known state
                 log.info("portal: account/host check failed: %s", exc)
             else:
-                self._changed()   # .status shows the new account and host state
+                self._changed()  # .status shows the new account and host state
 
     def account_lines(self) -> list[str]:
         if not self.account:
             return []
         acc = self.account
         timeleft = acc.get("timeleft")
-        lines = [f"account: {acc.get('accountType', '?')}, traffic left {bytes_text(acc.get('trafficleft'))} "
-                 f"of {bytes_text(acc.get('trafficmax'))}, time left "
-                 f"{'unlimited' if timeleft is None else human_duration(float(timeleft))}"]
+        lines = [
+            f"account: {acc.get('accountType', '?')}, traffic left {bytes_text(acc.get('trafficleft'))} "
+            f"of {bytes_text(acc.get('trafficmax'))}, time left "
+            f"{'unlimited' if timeleft is None else human_duration(float(timeleft))}"
+        ]
         down = sorted({h.platform for h in self.hosts.values() if not h.working})
         if down:
             lines.append("hosts not working: " + ", ".join(down))
@@ -110,8 +116,10 @@ class PortalSource(LinkSource):
         if host is None:
             raise FileUnavailable(f"host {domain or '?'} is not supported by the portal")
         if not host.working:
-            raise TemporaryError(f"host {host.platform} is currently not working at the portal",
-                                 retry_after=self.check_interval)
+            raise TemporaryError(
+                f"host {host.platform} is currently not working at the portal",
+                retry_after=self.check_interval,
+            )
         return host
 
     async def probe(self, url: str) -> LinkInfo:
@@ -121,8 +129,9 @@ class PortalSource(LinkSource):
         link = await self._sized(url)
         assert link.filesize is not None
         name = link.filename or url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".html")
-        return LinkInfo(name, link.filesize,
-                        {"link_id": link.link_id, "maxchunks": link.maxchunks or host.max_chunks})
+        return LinkInfo(
+            name, link.filesize, {"link_id": link.link_id, "maxchunks": link.maxchunks or host.max_chunks}
+        )
 
     async def _sized(self, url: str) -> PortalLink:
         """The link if its size is known; else NotReady (asked again after `poll_after`
@@ -141,8 +150,10 @@ class PortalSource(LinkSource):
                 raise FileUnavailable("the portal failed to fetch the file (remote_status error)")
             if link.link_id:
                 self._unsized[url] = link.link_id
-            raise NotReady(f"the portal does not know the file's size yet (remote_status "
-                           f"{link.remote_status or '?'})", retry_after=link.poll_after)
+            raise NotReady(
+                f"the portal does not know the file's size yet (remote_status {link.remote_status or '?'})",
+                retry_after=link.poll_after,
+            )
         return link
 
     async def direct_link(self, row: LinkRow, refresh: bool) -> DirectLink:
@@ -156,13 +167,16 @@ class PortalSource(LinkSource):
         while not link.ready:
             if link.remote_status == "error":
                 # The doc: stop polling, the transfer failed on the portal's side.
-                raise FileUnavailable("the portal failed to fetch the file (remote_status error); "
-                                      "add the link again to retry")
+                raise FileUnavailable(
+                    "the portal failed to fetch the file (remote_status error); add the link again to retry"
+                )
             if not link.link_id:
                 raise TemporaryError("the portal answered with neither a link nor a linkId")
             if not await wait_bounded(link.poll_after, deadline):
-                message = (f"not ready yet at the portal (remote_status {link.remote_status or '?'}, "
-                           f"checked {time.strftime('%H:%M:%S')})")
+                message = (
+                    f"not ready yet at the portal (remote_status {link.remote_status or '?'}, "
+                    f"checked {time.strftime('%H:%M:%S')})"
+                )
                 self._not_ready[url] = (trio.current_time() + min(link.poll_after, 5.0), message)
                 raise NotReady(message)
             link = await self.client.link(link.link_id)

@@ -19,11 +19,13 @@ import trio
 
 from clients.errors import AuthError, FileUnavailable
 from clients.premiumize import AccountStatus, HosterList, PremiumizeClient
+
 from ..config import Config, ConfigError
 from .base import DirectLink
 from .links import LinkInfo, LinkRow, LinkSource
 
 log = logging.getLogger(__name__)
+
 
 class PremiumizeSource(LinkSource):
     name = "premiumize"
@@ -31,8 +33,10 @@ class PremiumizeSource(LinkSource):
     def __init__(self, config: Config, http: httpx.AsyncClient) -> None:
         pm = config.premiumize
         if pm is None or not pm.login or not pm.password:
-            raise ConfigError("Premiumize needs [premiumize] login (customer id) and password (PIN) "
-                              "in the config file (or DEBRIDFS_PREMIUMIZE_PASSWORD)")
+            raise ConfigError(
+                "Premiumize needs [premiumize] login (customer id) and password (PIN) "
+                "in the config file (or DEBRIDFS_PREMIUMIZE_PASSWORD)"
+            )
         super().__init__(config.state_dir)
         self.client = PremiumizeClient(http, pm.api_url, pm.login, pm.password)
         self.account: AccountStatus | None = None
@@ -43,21 +47,28 @@ class PremiumizeSource(LinkSource):
         account = await self.client.account_status()
         self.account = account
         if not account.can_download:
-            raise AuthError("Premiumize account is free: only premium, trial and prepaid accounts "
-                            "can download")
+            raise AuthError(
+                "Premiumize account is free: only premium, trial and prepaid accounts can download"
+            )
         if account.expires is not None and account.expires <= time.time():
-            raise AuthError("Premiumize account expired on "
-                            + time.strftime("%Y-%m-%d", time.localtime(account.expires)))
+            raise AuthError(
+                "Premiumize account expired on " + time.strftime("%Y-%m-%d", time.localtime(account.expires))
+            )
         self.hosters = await self.client.hoster_list()
         log.info("Premiumize: %s account, fair use left %.0f%%", account.type, account.fairuse_left * 100)
 
     def account_lines(self) -> list[str]:
         if self.account is None:
             return []
-        expires = ("never" if self.account.expires is None
-                   else time.strftime("%Y-%m-%d", time.localtime(self.account.expires)))
-        return [f"account: {self.account.type}, expires {expires}",
-                f"fairuse_left: {self.account.fairuse_left:.4f}"]
+        expires = (
+            "never"
+            if self.account.expires is None
+            else time.strftime("%Y-%m-%d", time.localtime(self.account.expires))
+        )
+        return [
+            f"account: {self.account.type}, expires {expires}",
+            f"fairuse_left: {self.account.fairuse_left:.4f}",
+        ]
 
     async def _ready(self) -> HosterList:
         if self.hosters is None:
@@ -75,7 +86,7 @@ class PremiumizeSource(LinkSource):
 
     def _remember(self, url: str, location: str, size: int, hosters: HosterList) -> DirectLink:
         link = DirectLink(location, size, hosters.max_connections(url))
-        self._links[url] = link   # the location is a credential: memory only, never the store
+        self._links[url] = link  # the location is a credential: memory only, never the store
         return link
 
     async def direct_link(self, row: LinkRow, refresh: bool) -> DirectLink:
@@ -89,7 +100,7 @@ class PremiumizeSource(LinkSource):
             await trio.sleep(self.check_interval)
             try:
                 await self.check()
-            except Exception as exc:   # keep showing the last known state
+            except Exception as exc:  # keep showing the last known state
                 log.info("Premiumize: account check failed: %s", exc)
             else:
                 self._changed()

@@ -19,27 +19,28 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, Awaitable, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import trio
 
-from clients.errors import (AuthError, InvalidName, NoSpace, NotEmpty, NotFound, Refused,
-                            RemoteError, TooBig)
+from clients.errors import AuthError, InvalidName, NoSpace, NotEmpty, NotFound, Refused, RemoteError, TooBig
 from clients.rapidgator import RapidgatorClient, RGFile, RGFolder, TwoFactorRequired, UploadSession
-from ..config import (RAPIDGATOR_API_URL, RAPIDGATOR_CREDENTIALS, Config, ConfigError,
-                      default_config_path)
+
+from ..config import RAPIDGATOR_API_URL, RAPIDGATOR_CREDENTIALS, Config, ConfigError, default_config_path
 from ..uploads import DONE, Session, UploadManager, UploadRecord
 from .base import DirectLink, Entry, Source
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_CONNECTIONS = 5            # JDownloader's limit for Rapidgator premium links (NOTES §5)
+MAX_CONNECTIONS = 5  # JDownloader's limit for Rapidgator premium links (NOTES §5)
 
 
 # ---------------------------------------------------------------- stored credentials
+
 
 def load_credentials(path: Path | None) -> dict[str, str]:
     if path is None or not path.exists():
@@ -66,10 +67,11 @@ def store_credentials(path: Path, data: dict[str, str]) -> None:
 
 # ---------------------------------------------------------------- the source
 
+
 class RapidgatorSource(Source):
     name = "rapidgator"
     writable = True
-    uploads: UploadManager          # always: every written file is uploaded
+    uploads: UploadManager  # always: every written file is uploaded
 
     def __init__(self, config: Config, http: httpx.AsyncClient) -> None:
         rg = config.rapidgator
@@ -80,14 +82,16 @@ class RapidgatorSource(Source):
         token = rg.token or stored.get("token")
         login, password = rg.login or stored.get("login"), rg.password or stored.get("password")
         if not token and not (login and password):
-            raise ConfigError("no Rapidgator credentials: run `debridfs login rapidgator`, or set "
-                              "token (or login and password) in [rapidgator]")
-        self.client = RapidgatorClient(http, rg.api_url, token, login=login, password=password,
-                                       on_token=self._store_token)
-        self.uploads = UploadManager(config.state_dir / "uploads" / self.name,
-                                     RapidgatorUploads(self.client))
+            raise ConfigError(
+                "no Rapidgator credentials: run `debridfs login rapidgator`, or set "
+                "token (or login and password) in [rapidgator]"
+            )
+        self.client = RapidgatorClient(
+            http, rg.api_url, token, login=login, password=password, on_token=self._store_token
+        )
+        self.uploads = UploadManager(config.state_dir / "uploads" / self.name, RapidgatorUploads(self.client))
         self.root_id: str | None = None
-        self._files: dict[str, dict[str, RGFile]] = {}      # folder id -> file id -> file
+        self._files: dict[str, dict[str, RGFile]] = {}  # folder id -> file id -> file
         self._folders: dict[str, dict[str, RGFolder]] = {}  # folder id -> sub-folders
         self._by_id: dict[str, RGFile] = {}
         self._links: dict[str, DirectLink] = {}
@@ -109,10 +113,16 @@ class RapidgatorSource(Source):
 
     async def check(self) -> None:
         user = await self.client.user_info()
-        self.root_id = str(user["folder_id"]) if user.get("folder_id") else \
-            (await self.client.folder_info(None)).folder_id
-        log.info("Rapidgator: logged in as %s (%s)", user.get("email", "?"),
-                 "premium" if user.get("is_premium") else "free")
+        self.root_id = (
+            str(user["folder_id"])
+            if user.get("folder_id")
+            else (await self.client.folder_info(None)).folder_id
+        )
+        log.info(
+            "Rapidgator: logged in as %s (%s)",
+            user.get("email", "?"),
+            "premium" if user.get("is_premium") else "free",
+        )
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -136,7 +146,7 @@ class RapidgatorSource(Source):
         self._files[folder_id] = {f.file_id: f for f in content.files}
         self._by_id.update(self._files[folder_id])
         pending = self.uploads.pending(folder_id)
-        hidden = {r.name for r in pending}   # a pending upload replaces the older file of its name
+        hidden = {r.name for r in pending}  # a pending upload replaces the older file of its name
         entries = [self._folder_entry(f) for f in content.folders]
         entries += [self._file_entry(f) for f in content.files if f.name not in hidden]
         entries += [self._pending_entry(r) for r in pending]
@@ -146,18 +156,39 @@ class RapidgatorSource(Source):
         return entries
 
     def _folder_entry(self, folder: RGFolder) -> Entry:
-        return Entry(folder.name, f"dir/{folder.folder_id}", True, mtime=folder.created,
-                     ref=folder.folder_id, writable=True)
+        return Entry(
+            folder.name,
+            f"dir/{folder.folder_id}",
+            True,
+            mtime=folder.created,
+            ref=folder.folder_id,
+            writable=True,
+        )
 
     def _file_entry(self, file: RGFile) -> Entry:
-        return Entry(file.name, self.uploads.alias(file.file_id) or f"file/{file.file_id}", False,
-                     size=file.size, mtime=file.created, ref=("file", file.file_id),
-                     xattrs={"user.md5": file.md5.encode()} if file.md5 else {}, writable=True)
+        return Entry(
+            file.name,
+            self.uploads.alias(file.file_id) or f"file/{file.file_id}",
+            False,
+            size=file.size,
+            mtime=file.created,
+            ref=("file", file.file_id),
+            xattrs={"user.md5": file.md5.encode()} if file.md5 else {},
+            writable=True,
+        )
 
     def _pending_entry(self, record: UploadRecord) -> Entry:
-        return Entry(record.name, record.key, False, size=record.size, mtime=record.created,
-                     ref=("upload", record.id), xattrs={"user.md5": record.md5.encode()},
-                     local=Path(record.spool), writable=True)
+        return Entry(
+            record.name,
+            record.key,
+            False,
+            size=record.size,
+            mtime=record.created,
+            ref=("upload", record.id),
+            xattrs={"user.md5": record.md5.encode()},
+            local=Path(record.spool),
+            writable=True,
+        )
 
     async def resolve(self, ref: Any, *, refresh: bool = False) -> DirectLink:
         if not isinstance(ref, tuple) or ref[0] != "file":
@@ -183,8 +214,14 @@ class RapidgatorSource(Source):
     async def mkdir(self, parent_ref: Any, name: str) -> Entry:
         folder = await _naming(self.client.folder_create(name, self._folder(parent_ref)))
         self._folders.setdefault(self._folder(parent_ref), {})[folder.folder_id] = folder
-        return Entry(name, f"dir/{folder.folder_id}", True, mtime=folder.created or time.time(),
-                     ref=folder.folder_id, writable=True)
+        return Entry(
+            name,
+            f"dir/{folder.folder_id}",
+            True,
+            mtime=folder.created or time.time(),
+            ref=folder.folder_id,
+            writable=True,
+        )
 
     async def _is_empty(self, folder_id: str) -> bool:
         content = await self.client.folder_content(folder_id)
@@ -247,14 +284,19 @@ class RapidgatorSource(Source):
             await self.uploads.cancel(record_id)
         return entry
 
-    async def _rename_folder(self, folder_id: str, old_folder: str, new_folder: str,
-                             new_name: str) -> Entry:
-        target = next((f for f in self._folders.get(new_folder, {}).values()
-                       if f.name == new_name and f.folder_id != folder_id), None)
+    async def _rename_folder(self, folder_id: str, old_folder: str, new_folder: str, new_name: str) -> Entry:
+        target = next(
+            (
+                f
+                for f in self._folders.get(new_folder, {}).values()
+                if f.name == new_name and f.folder_id != folder_id
+            ),
+            None,
+        )
         if target is not None and not await self._is_empty(target.folder_id):
             raise NotEmpty(f"{new_name} is a folder that is not empty")
         if any(f.name == new_name for f in self._files.get(new_folder, {}).values()):
-            raise InvalidName("a file has that name")   # the kernel stops most of these first
+            raise InvalidName("a file has that name")  # the kernel stops most of these first
         old = self._folders.get(old_folder, {}).get(folder_id)
         # Renamed first: a name the service refuses then changes nothing.
         folder = await _naming(self.client.folder_rename(folder_id, new_name))
@@ -265,8 +307,9 @@ class RapidgatorSource(Source):
                 if old is not None and old.name != new_name:
                     await self.client.folder_rename(folder_id, old.name)
                 raise
-            folder = RGFolder(folder.folder_id, folder.name, new_folder, folder.created,
-                              folder.nb_files, folder.nb_folders)
+            folder = RGFolder(
+                folder.folder_id, folder.name, new_folder, folder.created, folder.nb_files, folder.nb_folders
+            )
         if target is not None:
             await self.client.folder_delete(target.folder_id)
             self._folders.get(new_folder, {}).pop(target.folder_id, None)
@@ -276,10 +319,14 @@ class RapidgatorSource(Source):
 
     def _same_name(self, folder_id: str, name: str, own_ref: Any) -> tuple[list[str], list[str]]:
         """Files and pending uploads named `name` in the folder, other than `own_ref`."""
-        files = [f.file_id for f in self._files.get(folder_id, {}).values()
-                 if f.name == name and ("file", f.file_id) != own_ref]
-        uploads = [r.id for r in self.uploads.pending(folder_id)
-                   if r.name == name and ("upload", r.id) != own_ref]
+        files = [
+            f.file_id
+            for f in self._files.get(folder_id, {}).values()
+            if f.name == name and ("file", f.file_id) != own_ref
+        ]
+        uploads = [
+            r.id for r in self.uploads.pending(folder_id) if r.name == name and ("upload", r.id) != own_ref
+        ]
         return files, uploads
 
     def _forget_file(self, file_id: str) -> None:
@@ -328,8 +375,12 @@ class RapidgatorUploads:
 
     @staticmethod
     def _session(session: UploadSession) -> Session:
-        return Session(session.upload_id, session.state, session.url,
-                       _file_json(session.file) if session.file is not None else None)
+        return Session(
+            session.upload_id,
+            session.state,
+            session.url,
+            _file_json(session.file) if session.file is not None else None,
+        )
 
     async def start(self, name: str, md5: str, size: int, folder: Any) -> Session:
         try:
@@ -363,12 +414,14 @@ class RapidgatorUploads:
         current = RGFile.from_json(file)
         if current.folder_id != folder:
             await self.client.file_move(current.file_id, folder)
-            current = RGFile(current.file_id, current.name, folder, current.size, current.md5,
-                             current.created)
+            current = RGFile(
+                current.file_id, current.name, folder, current.size, current.md5, current.created
+            )
         if current.name != name:
             renamed = await self.client.file_rename(current.file_id, name)
-            current = RGFile(current.file_id, renamed.name, current.folder_id, current.size,
-                             current.md5, current.created)
+            current = RGFile(
+                current.file_id, renamed.name, current.folder_id, current.size, current.md5, current.created
+            )
         return _file_json(current)
 
     async def delete(self, file_id: str) -> None:
@@ -392,11 +445,18 @@ def _number(value: Any) -> int | None:
 
 
 def _file_json(file: RGFile) -> dict[str, Any]:
-    return {"file_id": file.file_id, "name": file.name, "folder_id": file.folder_id,
-            "size": file.size, "hash": file.md5, "created": int(file.created)}
+    return {
+        "file_id": file.file_id,
+        "name": file.name,
+        "folder_id": file.folder_id,
+        "size": file.size,
+        "hash": file.md5,
+        "created": int(file.created),
+    }
 
 
 # ---------------------------------------------------------------- debridfs login rapidgator
+
 
 def _ask(prompt: str, secret: bool = False) -> str:
     """From the terminal when there is one; otherwise one line of stdin (tests, scripts)."""
@@ -414,8 +474,11 @@ def login_command(args: Any, config: Config) -> int:
 
     rg = config.rapidgator
     api_url = rg.api_url if rg is not None else RAPIDGATOR_API_URL
-    path = (rg.credentials_file if rg is not None and rg.credentials_file is not None
-            else (config.path or default_config_path()).parent / RAPIDGATOR_CREDENTIALS)
+    path = (
+        rg.credentials_file
+        if rg is not None and rg.credentials_file is not None
+        else (config.path or default_config_path()).parent / RAPIDGATOR_CREDENTIALS
+    )
     login = _ask("Rapidgator login (e-mail): ").strip()
     password = _ask("Password: ", secret=True)
 
@@ -436,13 +499,18 @@ def login_command(args: Any, config: Config) -> int:
         print(f"debridfs: cannot log in to Rapidgator: {exc}", file=sys.stderr)
         return 1
     data = {"token": token}
-    keep = _ask("Store the login and password so that an expired session is renewed "
-                "automatically? [y/N] ").strip().lower()
+    keep = (
+        _ask("Store the login and password so that an expired session is renewed automatically? [y/N] ")
+        .strip()
+        .lower()
+    )
     if keep in ("y", "yes"):
         data.update(login=login, password=password)
     store_credentials(path, data)
-    print(f"debridfs: logged in to Rapidgator; token stored in {path}"
-          + (" with the login and password" if "password" in data else ""))
+    print(
+        f"debridfs: logged in to Rapidgator; token stored in {path}"
+        + (" with the login and password" if "password" in data else "")
+    )
     return 0
 
 

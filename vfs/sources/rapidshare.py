@@ -19,6 +19,7 @@ import trio
 
 from clients.errors import NotReady
 from clients.rapidshare import Account, DownloadTicket, RapidShareClient, parse_file_url
+
 from ..config import Config
 from ..units import human_size
 from .base import DirectLink
@@ -26,7 +27,7 @@ from .links import LinkInfo, LinkRow, LinkSource, wait_bounded
 
 log = logging.getLogger(__name__)
 
-TICKET_TTL = 540.0     # a little under the service's dlauth lifetime (600 s)
+TICKET_TTL = 540.0  # a little under the service's dlauth lifetime (600 s)
 
 
 class RapidShareSource(LinkSource):
@@ -39,7 +40,7 @@ class RapidShareSource(LinkSource):
         self.client = RapidShareClient(http, rs.api_url, rs.login, rs.password)
         self.max_wait = rs.max_wait
         self.account: Account | None = None
-        self._tickets: dict[str, tuple[DownloadTicket, float]] = {}   # url -> (ticket, usable at, trio)
+        self._tickets: dict[str, tuple[DownloadTicket, float]] = {}  # url -> (ticket, usable at, trio)
 
     async def check(self) -> None:
         self.account = await self.client.account()
@@ -54,8 +55,10 @@ class RapidShareSource(LinkSource):
         valid = int(details.get("validuntil", "0") or 0)
         left = details.get("premkbleft", "")
         traffic = f"{left} kB ({human_size(int(left) * 1000)})" if left.isdigit() else "? kB"
-        return [f"account: premium, valid until {time.strftime('%Y-%m-%d', time.localtime(valid))}, "
-                f"{traffic} traffic left"]
+        return [
+            f"account: premium, valid until {time.strftime('%Y-%m-%d', time.localtime(valid))}, "
+            f"{traffic} traffic left"
+        ]
 
     async def probe(self, url: str) -> LinkInfo:
         fileid, filename = parse_file_url(url)
@@ -89,8 +92,7 @@ class RapidShareSource(LinkSource):
             ready = time.strftime("%H:%M:%S", time.localtime(time.time() + wait))
             raise NotReady(f"free download countdown: usable at {ready} ({wait:.0f}s)")
         if ticket.dlauth in ("", "0"):
-            self._tickets.pop(row.url, None)   # premium: nothing to keep
+            self._tickets.pop(row.url, None)  # premium: nothing to keep
         url = self.client.file_url(ticket, fileid, filename, self.account.cookie)
         # Free downloads are one connection; premium ones may split.
         return DirectLink(url, row.size or 0, None if self.account.premium else 1)
-

@@ -23,11 +23,12 @@ import trio
 from clients.errors import InvalidName, NotEmpty, NotFound, PermissionDenied, ReadOnly, RemoteError
 from clients.ratelimit import FOREGROUND
 from clients.realdebrid import TorrentInfo
+
 from .base import DirectLink, Entry
 from .links import LinkRow
 from .realdebrid_repair import Repairs
-from .realdebrid_store import Store
 from .realdebrid_state import Shown, info_signature, load_credentials
+from .realdebrid_store import Store
 from .realdebrid_view import RealDebridView
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,20 @@ class RealDebridSource(RealDebridView):
         self.downloads_etag = snap.meta.get("downloads_etag")
         self.dead = dict(snap.dead)
         self.sizes = {str(k): int(v) for k, v in snap.meta.get("download_sizes", {}).items()}
-        self.rar_members = {link: [(str(p), int(o), int(n)) for p, o, n in members]
-                            for link, members in snap.meta.get("rar_members", {}).items()}
-        self.repairs = Repairs(self.client, self.rd.repair, self.rd.repair_interval,
-                               self.rd.repair_max_attempts, snap.meta.get("repairs"))
-        self.link_names = {link: (str(name), int(size))
-                           for link, (name, size) in snap.meta.get("link_names", {}).items()}
+        self.rar_members = {
+            link: [(str(p), int(o), int(n)) for p, o, n in members]
+            for link, members in snap.meta.get("rar_members", {}).items()
+        }
+        self.repairs = Repairs(
+            self.client,
+            self.rd.repair,
+            self.rd.repair_interval,
+            self.rd.repair_max_attempts,
+            snap.meta.get("repairs"),
+        )
+        self.link_names = {
+            link: (str(name), int(size)) for link, (name, size) in snap.meta.get("link_names", {}).items()
+        }
         for link, (url, size, chunks, created) in snap.links.items():
             self.links[link] = (DirectLink(url, size, chunks or None), created)
         for tid, details in self.infos.items():
@@ -80,8 +89,12 @@ class RealDebridSource(RealDebridView):
             # /downloads and the full pass over every page come later.
             self._refreshes = 1
             self._downloads_at = time.monotonic()
-            log.info("Real-Debrid: %d torrents and %d downloads loaded from disk in %.2fs",
-                     len(self.torrents), len(self.downloads), time.monotonic() - started)
+            log.info(
+                "Real-Debrid: %d torrents and %d downloads loaded from disk in %.2fs",
+                len(self.torrents),
+                len(self.downloads),
+                time.monotonic() - started,
+            )
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         if not self._listed:
@@ -108,8 +121,9 @@ class RealDebridSource(RealDebridView):
             return
         if parent_ref == ("downloads",) and name.lower().endswith(".links"):
             return
-        raise ReadOnly("only .torrent and .magnet files can be added in torrents/, "
-                       ".links files in downloads/")
+        raise ReadOnly(
+            "only .torrent and .magnet files can be added in torrents/, .links files in downloads/"
+        )
 
     async def commit_file(self, parent_ref: Any, name: str, spool: Any) -> Entry | None:
         try:
@@ -175,35 +189,59 @@ class RealDebridSource(RealDebridView):
         rows = []
         for link, data, result in await self._unrestrict(urls):
             if data is None:
-                rows.append(LinkRow("realdebrid", link, time.time(), "failed",
-                                    reason=result.removeprefix("failed: ")))
+                rows.append(
+                    LinkRow("realdebrid", link, time.time(), "failed", reason=result.removeprefix("failed: "))
+                )
             else:
-                rows.append(LinkRow("realdebrid", link, time.time(), "ok", name=data.get("filename"),
-                                    size=int(data.get("filesize") or 0)))
+                rows.append(
+                    LinkRow(
+                        "realdebrid",
+                        link,
+                        time.time(),
+                        "ok",
+                        name=data.get("filename"),
+                        size=int(data.get("filesize") or 0),
+                    )
+                )
         return rows
 
     async def _add_links(self, text: str) -> None:
-        links = [line.strip() for line in text.splitlines()
-                 if line.strip() and not line.strip().startswith("#")]
+        links = [
+            line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")
+        ]
         added = []
         for link, data, result in await self._unrestrict(links):
             self.link_results.append((time.time(), link, result))
             if data is not None:
-                added.append({**data, "generated": data.get("generated") or time.strftime(
-                    "%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())})
+                added.append(
+                    {
+                        **data,
+                        "generated": data.get("generated")
+                        or time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                    }
+                )
         if added:
             await self._find_sizes(added)
             ids = {item["id"] for item in added}
-            self._set_downloads(added + [d for d in self.download_items if d.get("id") not in ids
-                                         and d.get("link") not in {a.get("link") for a in added}])
+            self._set_downloads(
+                added
+                + [
+                    d
+                    for d in self.download_items
+                    if d.get("id") not in ids and d.get("link") not in {a.get("link") for a in added}
+                ]
+            )
             if self.store is not None:
                 await self.store.save_downloads(self.download_items)
         self._notify(("downloads",))
 
     def _refuse_delete(self, what: str) -> None:
         if not self.rd.allow_delete:
-            log.warning("refusing to delete %s on Real-Debrid: set allow_delete = true in the "
-                        "[realdebrid] section of the config to allow it", what)
+            log.warning(
+                "refusing to delete %s on Real-Debrid: set allow_delete = true in the "
+                "[realdebrid] section of the config to allow it",
+                what,
+            )
             raise PermissionDenied(f"deleting {what} is not allowed (allow_delete = false)")
 
     async def unlink(self, parent_ref: Any, ref: Any) -> None:
@@ -249,8 +287,9 @@ class RealDebridSource(RealDebridView):
             info = self.infos.get(tid)
             if info is None or self._needs_info(tid):
                 info = await self._load_info(tid, FOREGROUND)
-            if self._unnamed_links(info) or any(item.path.lstrip("/").startswith(prefix)
-                                                for item in self._torrent_files(torrent, info)):
+            if self._unnamed_links(info) or any(
+                item.path.lstrip("/").startswith(prefix) for item in self._torrent_files(torrent, info)
+            ):
                 raise NotEmpty(f"{torrent.filename}/{prefix}: not empty")
         if prefix:
             self.hidden.add(f"t/{tid}/{prefix}")

@@ -20,6 +20,7 @@ import trio
 
 from clients.errors import RemoteError
 from clients.realdebrid import RealDebridClient, oauth_url_for
+
 from ..config import REALDEBRID_API_URL, REALDEBRID_CREDENTIALS, Config, default_config_path
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,11 @@ def login(args: argparse.Namespace, config: Config) -> int:
     rd = config.realdebrid
     api_url = rd.api_url if rd else REALDEBRID_API_URL
     oauth = (rd.oauth_url if rd and rd.oauth_url else oauth_url_for(api_url)).rstrip("/")
-    target = rd.credentials_file if rd and rd.credentials_file else \
-        (config.path or default_config_path()).parent / REALDEBRID_CREDENTIALS
+    target = (
+        rd.credentials_file
+        if rd and rd.credentials_file
+        else (config.path or default_config_path()).parent / REALDEBRID_CREDENTIALS
+    )
     try:
         stored = trio.run(device_flow, api_url, oauth)
     except (RemoteError, KeyError, ValueError, TimeoutError) as exc:
@@ -51,15 +55,21 @@ async def device_flow(api_url: str, oauth: str) -> dict[str, str]:
     async with httpx.AsyncClient(timeout=30) as http:
         client = RealDebridClient(http, api_url, "", oauth_url=oauth)
         device = await client.device_code()
-        print(f"To log in, open {device['verification_url']} and enter the code: {device['user_code']}",
-              flush=True)
+        print(
+            f"To log in, open {device['verification_url']} and enter the code: {device['user_code']}",
+            flush=True,
+        )
         interval = max(1.0, float(device.get("interval", 5)))
         deadline = time.monotonic() + min(float(device.get("expires_in", LOGIN_TIMEOUT)), LOGIN_TIMEOUT)
         while (credentials := await client.device_credentials(device["device_code"])) is None:
             if time.monotonic() > deadline:
                 raise TimeoutError("the code was not approved in time")
             await trio.sleep(interval)
-        tokens = await client.oauth_token(credentials["client_id"], credentials["client_secret"],
-                                          device["device_code"])
-        return {"client_id": credentials["client_id"], "client_secret": credentials["client_secret"],
-                "refresh_token": tokens["refresh_token"]}
+        tokens = await client.oauth_token(
+            credentials["client_id"], credentials["client_secret"], device["device_code"]
+        )
+        return {
+            "client_id": credentials["client_id"],
+            "client_secret": credentials["client_secret"],
+            "refresh_token": tokens["refresh_token"],
+        }

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from clients.errors import NeedsRepair, NotFound, RemoteError
 from clients.ratelimit import BACKGROUND
@@ -29,21 +30,27 @@ FAILED_STATUSES = {"magnet_error", "error", "virus", "dead"}
 @dataclass
 class Repair:
     hash: str
-    torrent: str                     # the id of the torrent being repaired
+    torrent: str  # the id of the torrent being repaired
     name: str
-    files: list[int]                 # its selected file ids
-    broken: list[int]                # file ids whose link answered 19
+    files: list[int]  # its selected file ids
+    broken: list[int]  # file ids whose link answered 19
     reason: str
     attempts: int = 0
-    last: float = 0.0                # wall clock of the last attempt
-    new: str | None = None           # the torrent added again, until it is judged
-    state: str = "waiting"           # waiting | adding | broken | repaired
+    last: float = 0.0  # wall clock of the last attempt
+    new: str | None = None  # the torrent added again, until it is judged
+    state: str = "waiting"  # waiting | adding | broken | repaired
     history: list[str] = field(default_factory=list)
 
 
 class Repairs:
-    def __init__(self, client: RealDebridClient, enabled: bool, interval: float, max_attempts: int,
-                 saved: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        client: RealDebridClient,
+        enabled: bool,
+        interval: float,
+        max_attempts: int,
+        saved: dict[str, Any] | None = None,
+    ) -> None:
         self.client = client
         self.enabled = enabled
         self.interval = interval
@@ -71,9 +78,10 @@ class Repairs:
         key = torrent.hash or torrent.id
         repair = self.by_hash.get(key)
         if repair is None or repair.torrent != torrent.id:
-            repair = Repair(key, torrent.id, torrent.filename,
-                            [f.id for f in info.files if f.selected], [], reason="")
-            if key in self.by_hash:      # a repaired torrent broke again: the count goes on
+            repair = Repair(
+                key, torrent.id, torrent.filename, [f.id for f in info.files if f.selected], [], reason=""
+            )
+            if key in self.by_hash:  # a repaired torrent broke again: the count goes on
                 repair.attempts = self.by_hash[key].attempts
                 repair.last = self.by_hash[key].last
             self.by_hash[key] = repair
@@ -84,8 +92,12 @@ class Repairs:
             repair.state = "waiting"
         if not self.enabled:
             repair.state = "broken"
-        log.info("Real-Debrid: %s has a broken link (%s)%s", torrent.filename, repair.reason,
-                 "; it will be added again" if repair.state == "waiting" else "")
+        log.info(
+            "Real-Debrid: %s has a broken link (%s)%s",
+            torrent.filename,
+            repair.reason,
+            "; it will be added again" if repair.state == "waiting" else "",
+        )
         return repair
 
     def wanted(self) -> bool:
@@ -110,14 +122,20 @@ class Repairs:
         repair.attempts += 1
         repair.last = time.time()
         try:
-            repair.new = await self.client.add_magnet(f"magnet:?xt=urn:btih:{repair.hash}",
-                                                      priority=BACKGROUND)
+            repair.new = await self.client.add_magnet(
+                f"magnet:?xt=urn:btih:{repair.hash}", priority=BACKGROUND
+            )
         except RemoteError as exc:
             self._failed(repair, f"adding it again failed: {exc}")
             return True
         repair.state = "adding"
-        log.info("Real-Debrid: repairing %s: added again as %s (attempt %d of %d)",
-                 repair.name, repair.new, repair.attempts, self.max_attempts)
+        log.info(
+            "Real-Debrid: repairing %s: added again as %s (attempt %d of %d)",
+            repair.name,
+            repair.new,
+            repair.attempts,
+            self.max_attempts,
+        )
         return True
 
     async def _check(self, repair: Repair, on_repaired: Callable[[Repair], Awaitable[None]]) -> bool:
@@ -176,8 +194,12 @@ class Repairs:
 
     def _give_up(self, repair: Repair) -> None:
         repair.state = "broken"
-        log.warning("Real-Debrid: %s is broken (%s) and was added again %d times; giving up "
-                    "(see torrents/.status)", repair.name, repair.reason, repair.attempts)
+        log.warning(
+            "Real-Debrid: %s is broken (%s) and was added again %d times; giving up (see torrents/.status)",
+            repair.name,
+            repair.reason,
+            repair.attempts,
+        )
 
     def status_lines(self, shown_name: Callable[[str], str | None]) -> list[str]:
         lines = []
@@ -186,8 +208,13 @@ class Repairs:
                 continue
             name = shown_name(repair.torrent) or repair.name
             what = {"waiting": "to repair", "adding": "repairing", "broken": "broken"}[repair.state]
-            tried = f"added again {repair.attempts} of {self.max_attempts} times" if self.enabled \
+            tried = (
+                f"added again {repair.attempts} of {self.max_attempts} times"
+                if self.enabled
                 else "repair = false"
-            lines.append(f"{what:<12} {name} ({repair.torrent}): {repair.reason}; {tried}"
-                         + (f"; {repair.history[-1]}" if repair.history else ""))
+            )
+            lines.append(
+                f"{what:<12} {name} ({repair.torrent}): {repair.reason}; {tried}"
+                + (f"; {repair.history[-1]}" if repair.history else "")
+            )
         return lines

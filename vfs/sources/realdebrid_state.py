@@ -22,6 +22,7 @@ import trio
 
 from clients.ratelimit import RateLimiter
 from clients.realdebrid import Credentials, Download, OAuthCredentials, RealDebridClient, Torrent, TorrentInfo
+
 from ..config import Config, ConfigError
 from ..names import unique_names
 from ..progress import Progress
@@ -36,30 +37,36 @@ log = logging.getLogger(__name__)
 Ref = tuple[Any, ...]
 
 PLAYABLE_STATUS = "downloaded"
-ACTIVE_STATUSES = {"magnet_conversion", "waiting_files_selection", "queued", "downloading",
-                   "compressing", "uploading"}
+ACTIVE_STATUSES = {
+    "magnet_conversion",
+    "waiting_files_selection",
+    "queued",
+    "downloading",
+    "compressing",
+    "uploading",
+}
 PAGE_LIMIT = 2500
-MAX_PAGES = 400               # 1,000,000 torrents: a list that never ends is not believed
-UNAVAILABLE_WAIT = 600.0      # code 24 without a wait of its own (the table has one)
-CONFIRM_GONE_MAX = 20         # /torrents/info calls per sync to confirm unlisted torrents are gone
+MAX_PAGES = 400  # 1,000,000 torrents: a list that never ends is not believed
+UNAVAILABLE_WAIT = 600.0  # code 24 without a wait of its own (the table has one)
+CONFIRM_GONE_MAX = 20  # /torrents/info calls per sync to confirm unlisted torrents are gone
 INFO_CONCURRENCY = 8
-FULL_PASS_EVERY = 10          # refreshes between full passes over every list page
-PENDING_POLL = 2.0            # seconds between polls of torrents we added
-ON_CHANGE_TIMEOUT = 300.0    # an on_change command running longer is killed
-HOOK_ENV_KEEP = ("PATH", "HOME", "LANG")   # all an on_change command gets of our environment
-HOOK_ENV_MAX = 64 * 1024                   # bytes per DEBRIDFS_* list variable
+FULL_PASS_EVERY = 10  # refreshes between full passes over every list page
+PENDING_POLL = 2.0  # seconds between polls of torrents we added
+ON_CHANGE_TIMEOUT = 300.0  # an on_change command running longer is killed
+HOOK_ENV_KEEP = ("PATH", "HOME", "LANG")  # all an on_change command gets of our environment
+HOOK_ENV_MAX = 64 * 1024  # bytes per DEBRIDFS_* list variable
 
 
 @dataclass(frozen=True)
 class Shown:
     """A file shown inside a torrent directory."""
 
-    key: str            # "f<file id>", or "l<link index>" for a link shown as itself
-    path: str           # inside the torrent, starting with "/"
+    key: str  # "f<file id>", or "l<link index>" for a link shown as itself
+    path: str  # inside the torrent, starting with "/"
     size: int
-    ref: Ref            # ("tfile", torrent id, position), ("tlink", torrent id, link index)
-                        # or ("tmember", torrent id, link index, member index)
-    dead_key: int       # the file id in `dead`, or -1 - link index
+    ref: Ref  # ("tfile", torrent id, position), ("tlink", torrent id, link index)
+    # or ("tmember", torrent id, link index, member index)
+    dead_key: int  # the file id in `dead`, or -1 - link index
 
 
 def info_signature(item: dict[str, Any]) -> tuple[object, ...]:
@@ -80,15 +87,19 @@ class RealDebridState(Source):
         else:
             stored = load_credentials(rd.credentials_file)
             if stored is None:
-                raise ConfigError("no Real-Debrid token: set [realdebrid] token in the config file "
-                                  "or DEBRIDFS_REALDEBRID_TOKEN in the environment, "
-                                  "or run `debridfs login realdebrid`")
-            credentials = OAuthCredentials(stored["client_id"], stored["client_secret"],
-                                           stored["refresh_token"])
+                raise ConfigError(
+                    "no Real-Debrid token: set [realdebrid] token in the config file "
+                    "or DEBRIDFS_REALDEBRID_TOKEN in the environment, "
+                    "or run `debridfs login realdebrid`"
+                )
+            credentials = OAuthCredentials(
+                stored["client_id"], stored["client_secret"], stored["refresh_token"]
+            )
         self.rd = rd
         self.state_dir = config.state_dir
-        self.client = RealDebridClient(http, rd.api_url, credentials,
-                                       RateLimiter(rd.rate_limit_per_minute), rd.oauth_url)
+        self.client = RealDebridClient(
+            http, rd.api_url, credentials, RateLimiter(rd.rate_limit_per_minute), rd.oauth_url
+        )
         self.groups = {name: re.compile(pattern) for name, pattern in rd.groups.items()}
         self.extensions = set(rd.extensions) if rd.extensions is not None else None
         self.store: Store | None = None
@@ -101,28 +112,28 @@ class RealDebridState(Source):
         self.info_sigs: dict[str, tuple[object, ...]] = {}
         self.downloads: list[Download] = []
         self.download_items: list[dict[str, Any]] = []
-        self.pages: list[tuple[str | None, list[str]]] = []   # torrents list: (etag, ids) per page
-        self.total: int | None = None           # X-Total-Count of the last whole read
-        self._listed = False                    # a torrent list was read (now or in a past mount)
+        self.pages: list[tuple[str | None, list[str]]] = []  # torrents list: (etag, ids) per page
+        self.total: int | None = None  # X-Total-Count of the last whole read
+        self._listed = False  # a torrent list was read (now or in a past mount)
         self.downloads_etag: str | None = None
         self.dead: dict[tuple[str, int], str] = {}
         self.links: dict[str, tuple[DirectLink, float]] = {}
-        self.link_names: dict[str, tuple[str, int]] = {}   # archived torrents' links: name, size
-        self.sizes: dict[str, int] = {}             # download id -> size found for filesize 0
-        self.rar_members: dict[str, list[tuple[str, int, int]]] = {}   # link -> (path, offset, size)
-        self.unavailable: dict[tuple[str, int], tuple[float, str]] = {}   # code 24: until, reason
+        self.link_names: dict[str, tuple[str, int]] = {}  # archived torrents' links: name, size
+        self.sizes: dict[str, int] = {}  # download id -> size found for filesize 0
+        self.rar_members: dict[str, list[tuple[str, int, int]]] = {}  # link -> (path, offset, size)
+        self.unavailable: dict[tuple[str, int], tuple[float, str]] = {}  # code 24: until, reason
         self.repairs = Repairs(self.client, rd.repair, rd.repair_interval, rd.repair_max_attempts)
-        self.hidden: set[str] = set()               # keys removed by rm while the torrent stays
-        self._has_files_memo: dict[str, tuple[TorrentInfo, bool]] = {}   # see _has_files
-        self.pending: dict[str, float] = {}         # torrents we added: id -> when
-        self.selections: dict[str, Any] = {}        # torrents we added: id -> file filter
-        self.unannounced: set[str] = set()          # torrents we added, shown before a list sync
-        self.link_results: list[tuple[float, str, str]] = []   # .links outcomes: (when, link, result)
-        self._on_change: Callable[[Any], None] = lambda ref: None   # until the tree registers
+        self.hidden: set[str] = set()  # keys removed by rm while the torrent stays
+        self._has_files_memo: dict[str, tuple[TorrentInfo, bool]] = {}  # see _has_files
+        self.pending: dict[str, float] = {}  # torrents we added: id -> when
+        self.selections: dict[str, Any] = {}  # torrents we added: id -> file filter
+        self.unannounced: set[str] = set()  # torrents we added, shown before a list sync
+        self.link_results: list[tuple[float, str, str]] = []  # .links outcomes: (when, link, result)
+        self._on_change: Callable[[Any], None] = lambda ref: None  # until the tree registers
         # called with [(added|removed|changed, absolute path)] after a change the mount shows
         self.change_listeners: list[Any] = []
         self._hooks: trio.Nursery | None = None
-        self._hook_slot = trio.Lock()               # one on_change command at a time
+        self._hook_slot = trio.Lock()  # one on_change command at a time
         self._wake = trio.Event()
         self._info_locks: dict[str, trio.Lock] = {}
         self._refreshes = 0
@@ -189,19 +200,25 @@ class RealDebridState(Source):
         shown as what it is, under the name `/unrestrict/link` gives it: never
         a member's name over the archive's bytes."""
         if info.links_match_files:
-            candidates = [Shown(f"f{file.id}", file.path, file.bytes, ("tfile", torrent.id, position), file.id)
-                          for position, (file, _link) in enumerate(info.selected_files_with_links())]
+            candidates = [
+                Shown(f"f{file.id}", file.path, file.bytes, ("tfile", torrent.id, position), file.id)
+                for position, (file, _link) in enumerate(info.selected_files_with_links())
+            ]
         else:
             candidates = []
             for index, link in enumerate(info.torrent.links):
                 named = self.link_names.get(link)
                 if named is not None:
-                    candidates.append(Shown(f"l{index}", "/" + named[0], named[1],
-                                            ("tlink", torrent.id, index), -1 - index))
+                    candidates.append(
+                        Shown(f"l{index}", "/" + named[0], named[1], ("tlink", torrent.id, index), -1 - index)
+                    )
                     # stored members of a RAR: files of their own, byte ranges of the archive
-                    candidates += [Shown(f"l{index}m{n}", "/" + path, size, ("tmember", torrent.id, index, n),
-                                         -1 - index)
-                                   for n, (path, _offset, size) in enumerate(self.rar_members.get(link, ()))]
+                    candidates += [
+                        Shown(
+                            f"l{index}m{n}", "/" + path, size, ("tmember", torrent.id, index, n), -1 - index
+                        )
+                        for n, (path, _offset, size) in enumerate(self.rar_members.get(link, ()))
+                    ]
         shown = []
         for item in candidates:
             if (torrent.id, item.dead_key) in self.dead:
@@ -235,17 +252,24 @@ class RealDebridState(Source):
     def _unnamed_links(self, info: TorrentInfo) -> list[str]:
         if info.links_match_files:
             return []
-        return [link for index, link in enumerate(info.torrent.links)
-                if link not in self.link_names and (info.torrent.id, -1 - index) not in self.dead]
+        return [
+            link
+            for index, link in enumerate(info.torrent.links)
+            if link not in self.link_names and (info.torrent.id, -1 - index) not in self.dead
+        ]
 
     def _unexamined_archives(self, info: TorrentInfo) -> list[int]:
         """Indexes of an archived torrent's links that are RARs not yet examined."""
         if info.links_match_files or self.engine is None:
             return []
-        return [index for index, link in enumerate(info.torrent.links)
-                if link in self.link_names and link not in self.rar_members
-                and self.link_names[link][0].lower().endswith(".rar")
-                and (info.torrent.id, -1 - index) not in self.dead]
+        return [
+            index
+            for index, link in enumerate(info.torrent.links)
+            if link in self.link_names
+            and link not in self.rar_members
+            and self.link_names[link][0].lower().endswith(".rar")
+            and (info.torrent.id, -1 - index) not in self.dead
+        ]
 
     def _torrent_dirs(self, view: str) -> list[Entry]:
         """The torrent directories of `torrents/` (view "") or of a group."""
@@ -258,11 +282,18 @@ class RealDebridState(Source):
             if pattern is not None and not pattern.search(torrent.filename):
                 continue
             if not self._has_files(torrent, self.infos.get(tid)):
-                continue     # every file dead or filtered out
-            entries.append(Entry(torrent.filename, f"{view}t/{tid}", True,
-                                 mtime=torrent.ended or torrent.added or 0,
-                                 ref=("torrent", tid, "", view), writable=not view,
-                                 rank=(torrent.added or 0, tid)))
+                continue  # every file dead or filtered out
+            entries.append(
+                Entry(
+                    torrent.filename,
+                    f"{view}t/{tid}",
+                    True,
+                    mtime=torrent.ended or torrent.added or 0,
+                    ref=("torrent", tid, "", view),
+                    writable=not view,
+                    rank=(torrent.added or 0, tid),
+                )
+            )
         return entries
 
     def _shown_names(self) -> dict[str, dict[str, str]]:

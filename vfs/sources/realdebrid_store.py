@@ -82,27 +82,37 @@ class Store:
         snap = Snapshot()
         for tid, item, info in db.execute("SELECT id, item, info FROM torrents"):
             snap.torrents[tid] = (json.loads(item), json.loads(info) if info else None)
-        snap.downloads = [json.loads(item) for (item,) in
-                          db.execute("SELECT item FROM downloads ORDER BY pos")]
+        snap.downloads = [
+            json.loads(item) for (item,) in db.execute("SELECT item FROM downloads ORDER BY pos")
+        ]
         snap.meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
         snap.dead = {(t, f): r for t, f, r in db.execute("SELECT torrent, file, reason FROM dead")}
-        snap.links = {link: (url, size, chunks, created) for link, url, size, chunks, created
-                      in db.execute("SELECT link, url, size, chunks, created FROM links")}
+        snap.links = {
+            link: (url, size, chunks, created)
+            for link, url, size, chunks, created in db.execute(
+                "SELECT link, url, size, chunks, created FROM links"
+            )
+        }
         return snap
 
     # --- writing
 
-    async def save_torrents(self, upserts: list[TorrentRow], deletes: list[str],
-                            meta: dict[str, Any] | None = None) -> None:
+    async def save_torrents(
+        self, upserts: list[TorrentRow], deletes: list[str], meta: dict[str, Any] | None = None
+    ) -> None:
         await self._run(self._save_torrents, upserts, deletes, meta or {})
 
     def _save_torrents(self, upserts: list[TorrentRow], deletes: list[str], meta: dict[str, Any]) -> None:
         db = self._open()
         with db:
             db.execute("BEGIN")
-            db.executemany("INSERT OR REPLACE INTO torrents (id, item, info) VALUES (?, ?, ?)",
-                           [(tid, json.dumps(item), json.dumps(info) if info is not None else None)
-                            for tid, item, info in upserts])
+            db.executemany(
+                "INSERT OR REPLACE INTO torrents (id, item, info) VALUES (?, ?, ?)",
+                [
+                    (tid, json.dumps(item), json.dumps(info) if info is not None else None)
+                    for tid, item, info in upserts
+                ],
+            )
             db.executemany("DELETE FROM torrents WHERE id = ?", [(tid,) for tid in deletes])
             db.executemany("DELETE FROM dead WHERE torrent = ?", [(tid,) for tid in deletes])
             self._put_meta(db, meta)
@@ -115,22 +125,32 @@ class Store:
         with db:
             db.execute("BEGIN")
             db.execute("DELETE FROM downloads")
-            db.executemany("INSERT INTO downloads (pos, item) VALUES (?, ?)",
-                           [(n, json.dumps(item)) for n, item in enumerate(items)])
+            db.executemany(
+                "INSERT INTO downloads (pos, item) VALUES (?, ?)",
+                [(n, json.dumps(item)) for n, item in enumerate(items)],
+            )
             self._put_meta(db, meta)
 
     @staticmethod
     def _put_meta(db: sqlite3.Connection, meta: dict[str, Any]) -> None:
-        db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                       [(k, json.dumps(v)) for k, v in meta.items()])
+        db.executemany(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            [(k, json.dumps(v)) for k, v in meta.items()],
+        )
 
     async def mark_dead(self, torrent_id: str, file_id: int, reason: str) -> None:
-        await self._run(self._exec, "INSERT OR REPLACE INTO dead (torrent, file, reason) VALUES (?, ?, ?)",
-                        (torrent_id, file_id, reason))
+        await self._run(
+            self._exec,
+            "INSERT OR REPLACE INTO dead (torrent, file, reason) VALUES (?, ?, ?)",
+            (torrent_id, file_id, reason),
+        )
 
     async def save_link(self, link: str, url: str, size: int, chunks: int, created: float) -> None:
-        await self._run(self._exec, "INSERT OR REPLACE INTO links (link, url, size, chunks, created) "
-                        "VALUES (?, ?, ?, ?, ?)", (link, url, size, chunks, created))
+        await self._run(
+            self._exec,
+            "INSERT OR REPLACE INTO links (link, url, size, chunks, created) VALUES (?, ?, ?, ?, ?)",
+            (link, url, size, chunks, created),
+        )
 
     async def drop_link(self, link: str) -> None:
         await self._run(self._exec, "DELETE FROM links WHERE link = ?", (link,))

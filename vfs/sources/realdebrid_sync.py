@@ -22,13 +22,26 @@ import trio
 from clients.errors import FileUnavailable, NotFound, RemoteError
 from clients.ratelimit import BACKGROUND, FOREGROUND
 from clients.realdebrid import Page, TorrentInfo, proven_complete
+
 from ..archives import stored_members
 from ..progress import Progress
 from .base import DirectLink
 from .realdebrid_repair import Repair
-from .realdebrid_state import (ACTIVE_STATUSES, CONFIRM_GONE_MAX, FULL_PASS_EVERY, HOOK_ENV_KEEP,
-                               HOOK_ENV_MAX, INFO_CONCURRENCY, MAX_PAGES, ON_CHANGE_TIMEOUT, PAGE_LIMIT,
-                               PENDING_POLL, UNAVAILABLE_WAIT, RealDebridState, info_signature)
+from .realdebrid_state import (
+    ACTIVE_STATUSES,
+    CONFIRM_GONE_MAX,
+    FULL_PASS_EVERY,
+    HOOK_ENV_KEEP,
+    HOOK_ENV_MAX,
+    INFO_CONCURRENCY,
+    MAX_PAGES,
+    ON_CHANGE_TIMEOUT,
+    PAGE_LIMIT,
+    PENDING_POLL,
+    UNAVAILABLE_WAIT,
+    RealDebridState,
+    info_signature,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +95,10 @@ class RealDebridSync(RealDebridState):
         read: list[Page] = [first]
         fresh: dict[str, dict[str, Any]] = {}
         page = first
-        whole = True           # read to the end, without error or gap
+        whole = True  # read to the end, without error or gap
         while True:
             index = len(pages)
-            if page.items is None:          # unchanged since our copy of this page
+            if page.items is None:  # unchanged since our copy of this page
                 if index >= len(old_pages):
                     whole = False
                     break
@@ -94,7 +107,7 @@ class RealDebridSync(RealDebridState):
                     fresh.setdefault(tid, self.items[tid])
             else:
                 ids = [str(item["id"]) for item in page.items]
-                for tid, item in zip(ids, page.items):
+                for tid, item in zip(ids, page.items, strict=True):
                     fresh.setdefault(tid, item)
             if not ids:
                 break
@@ -109,8 +122,11 @@ class RealDebridSync(RealDebridState):
             try:
                 page = await self.client.page("/torrents", offset, PAGE_LIMIT, etag)
             except RemoteError as exc:
-                log.info("Real-Debrid: torrent list page at %d failed (%s); keeping torrents "
-                         "that were not seen", offset, exc)
+                log.info(
+                    "Real-Debrid: torrent list page at %d failed (%s); keeping torrents that were not seen",
+                    offset,
+                    exc,
+                )
                 whole = False
                 break
             read.append(page)
@@ -131,19 +147,32 @@ class RealDebridSync(RealDebridState):
             except NotFound:
                 gone.append(tid)
                 continue
-            log.info("Real-Debrid: the torrent list left out %d torrents that may still exist; "
-                     "keeping them", len(missing) - len(gone))
+            log.info(
+                "Real-Debrid: the torrent list left out %d torrents that may still exist; keeping them",
+                len(missing) - len(gone),
+            )
             break
         return gone
 
-    async def _apply_torrents(self, fresh: dict[str, dict[str, Any]],
-                              pages: list[tuple[str | None, list[str]]], total: int | None,
-                              complete: bool, whole: bool, gone: list[str]) -> list[tuple[str, str]]:
+    async def _apply_torrents(
+        self,
+        fresh: dict[str, dict[str, Any]],
+        pages: list[tuple[str | None, list[str]]],
+        total: int | None,
+        complete: bool,
+        whole: bool,
+        gone: list[str],
+    ) -> list[tuple[str, str]]:
         changed_ids = [tid for tid, item in fresh.items() if self.items.get(tid) != item]
         removed = [tid for tid in self.torrents if tid not in fresh] if complete else list(gone)
         if not complete:
-            log.info("Real-Debrid: torrent list not proven complete (%d read, total %s); "
-                     "%d torrents not seen were confirmed gone", len(fresh), total, len(removed))
+            log.info(
+                "Real-Debrid: torrent list not proven complete (%d read, total %s); "
+                "%d torrents not seen were confirmed gone",
+                len(fresh),
+                total,
+                len(removed),
+            )
         # the names shown before, for the hook (only worth computing when something changed)
         before = self._shown_names() if changed_ids or removed else None
         for tid in changed_ids:
@@ -153,15 +182,21 @@ class RealDebridSync(RealDebridState):
         if complete:
             self.order = list(fresh)
         else:
-            self.order = list(fresh) + [tid for tid in self.order if tid not in fresh and tid in self.torrents]
+            self.order = list(fresh) + [
+                tid for tid in self.order if tid not in fresh and tid in self.torrents
+            ]
         if whole:
             # The next cheap check compares against what was read, proven or not.
             self.pages, self.total = pages, total
         if self.store is not None:
             await self.store.save_torrents(
-                [(tid, fresh[tid], None if tid not in self.infos else self._info_json(tid))
-                 for tid in changed_ids], removed,
-                {"torrent_pages": self.pages, "torrent_total": self.total})
+                [
+                    (tid, fresh[tid], None if tid not in self.infos else self._info_json(tid))
+                    for tid in changed_ids
+                ],
+                removed,
+                {"torrent_pages": self.pages, "torrent_total": self.total},
+            )
         if changed_ids or removed:
             log.info("Real-Debrid: %d torrents changed, %d removed", len(changed_ids), len(removed))
             self._notify(*self._top_refs())
@@ -223,12 +258,13 @@ class RealDebridSync(RealDebridState):
         async def flush() -> None:
             done, batch[:] = list(batch), []
             if done and self.store is not None:
-                await self.store.save_torrents([(tid, self.items[tid], self._raw_infos[tid])
-                                                for tid in done if tid in self.items], [])
+                await self.store.save_torrents(
+                    [(tid, self.items[tid], self._raw_infos[tid]) for tid in done if tid in self.items], []
+                )
 
         for start in range(0, len(wanted), 500):
             async with trio.open_nursery() as nursery:
-                for tid in wanted[start:start + 500]:
+                for tid in wanted[start : start + 500]:
                     nursery.start_soon(one, tid)
             await flush()
         log.info("%s", progress.finished())
@@ -255,7 +291,7 @@ class RealDebridSync(RealDebridState):
                 merged = {**self.items[tid], **{k: raw[k] for k in raw if k != "files"}}
                 self._put_item(merged)
             if tid in self.torrents:
-                self._has_files(self.torrents[tid], info)    # one torrent at a time, not all at listing
+                self._has_files(self.torrents[tid], info)  # one torrent at a time, not all at listing
             if save and self.store is not None:
                 await self.store.save_torrents([(tid, self.items.get(tid, raw), raw)], [])
             return info
@@ -281,8 +317,9 @@ class RealDebridSync(RealDebridState):
                 continue
             self.link_names[link] = (fresh.filename or f"link {index + 1}", fresh.filesize)
             self._files_changed(tid)
-            await self._keep_link(link, DirectLink(fresh.download, fresh.filesize, fresh.chunks or None),
-                                  fresh.chunks)
+            await self._keep_link(
+                link, DirectLink(fresh.download, fresh.filesize, fresh.chunks or None), fresh.chunks
+            )
         if self.store is not None:
             await self.store.save_torrents([], [], {"link_names": self.link_names})
 
@@ -293,14 +330,22 @@ class RealDebridSync(RealDebridState):
         for index in self._unexamined_archives(info):
             link = info.torrent.links[index]
             try:
-                members = await stored_members(self.engine, (self.name, f"t/{tid}/l{index}"), self,
-                                               ("tlink", tid, index), self.link_names[link][1])
+                members = await stored_members(
+                    self.engine,
+                    (self.name, f"t/{tid}/l{index}"),
+                    self,
+                    ("tlink", tid, index),
+                    self.link_names[link][1],
+                )
             except RemoteError as exc:
                 log.info("Real-Debrid: could not read the archive %s: %s", self.link_names[link][0], exc)
                 continue
             except rarfile.Error as exc:
-                log.info("Real-Debrid: %s is not a RAR archive we can read (%s); shown as it is",
-                         self.link_names[link][0], exc)
+                log.info(
+                    "Real-Debrid: %s is not a RAR archive we can read (%s); shown as it is",
+                    self.link_names[link][0],
+                    exc,
+                )
                 members = []
             self.rar_members[link] = [(m.path, m.offset, m.size) for m in members]
             self._files_changed(tid)
@@ -312,8 +357,9 @@ class RealDebridSync(RealDebridState):
         """Reads `/downloads`; an entry not seen stays unless the listing is
         proven complete (as for torrents)."""
         first = await self.client.page("/downloads", 0, PAGE_LIMIT, self.downloads_etag)
-        if first.items is None and (first.total == len(self.downloads) or
-                                    (first.total is None and len(self.downloads) < PAGE_LIMIT)):
+        if first.items is None and (
+            first.total == len(self.downloads) or (first.total is None and len(self.downloads) < PAGE_LIMIT)
+        ):
             return False
         if first.items is None:
             first = await self.client.page("/downloads", 0, PAGE_LIMIT)
@@ -336,13 +382,15 @@ class RealDebridSync(RealDebridState):
         probed = await self._find_sizes(items)
         by_id = {str(item.get("id")): item for item in items}
         if items == self.download_items or (
-                len(by_id) == len(items) and by_id == {str(d.get("id")): d for d in self.download_items}):
-            return False     # the same entries (an unproven listing may only reorder them)
+            len(by_id) == len(items) and by_id == {str(d.get("id")): d for d in self.download_items}
+        ):
+            return False  # the same entries (an unproven listing may only reorder them)
         self._set_downloads(items)
         self.downloads_etag = first.etag
         if self.store is not None:
-            await self.store.save_downloads(items, {"downloads_etag": first.etag,
-                                                    **({"download_sizes": self.sizes} if probed else {})})
+            await self.store.save_downloads(
+                items, {"downloads_etag": first.etag, **({"download_sizes": self.sizes} if probed else {})}
+            )
         self._notify(("downloads",))
         return True
 
@@ -389,12 +437,14 @@ class RealDebridSync(RealDebridState):
             status = raw.get("status")
             if status == "waiting_files_selection":
                 keep = self.selections.get(tid)
-                ids = [str(f.get("id")) for f in raw.get("files") or []
-                       if keep is not None and keep(str(f.get("path", "")))]
+                ids = [
+                    str(f.get("id"))
+                    for f in raw.get("files") or []
+                    if keep is not None and keep(str(f.get("path", "")))
+                ]
                 await self.client.select_files(tid, ",".join(ids) or "all")
                 self.selections.pop(tid, None)
-                log.info("Real-Debrid: selected %s files of %s", len(ids) or "all",
-                         raw.get("filename", tid))
+                log.info("Real-Debrid: selected %s files of %s", len(ids) or "all", raw.get("filename", tid))
             elif status not in ACTIVE_STATUSES:
                 # downloaded, or an end state (error, dead, virus...): the sync takes over
                 self.pending.pop(tid, None)
@@ -431,8 +481,12 @@ class RealDebridSync(RealDebridState):
 
     async def _mark_dead(self, tid: str, dead_key: int, path: str, exc: RemoteError) -> None:
         reason = {24: "unavailable_file", 35: "infringing_file"}.get(exc.code or 0, "unavailable")
-        log.warning("Real-Debrid: %s of %s is %s; hiding it (see torrents/.status)",
-                    path, self.torrents[tid].filename if tid in self.torrents else tid, reason)
+        log.warning(
+            "Real-Debrid: %s of %s is %s; hiding it (see torrents/.status)",
+            path,
+            self.torrents[tid].filename if tid in self.torrents else tid,
+            reason,
+        )
         self.dead[tid, dead_key] = reason
         self._files_changed(tid)
         if self.store is not None:
@@ -449,7 +503,7 @@ class RealDebridSync(RealDebridState):
         base = self.mountpoint
         changes = [(kind, str(base / path) if base is not None else path) for kind, path in changed]
         if base is not None:
-            for listener in self.change_listeners:   # e.g. media-server notifications
+            for listener in self.change_listeners:  # e.g. media-server notifications
                 listener(changes)
         if self.rd.on_change and self._hooks is not None:
             self._hooks.start_soon(self._hook, changes)
@@ -472,24 +526,27 @@ class RealDebridSync(RealDebridState):
 
     async def _hook(self, changes: list[tuple[str, str]]) -> None:
         program = self.rd.on_change
-        if not program:             # _run_on_change starts us only when it is set
+        if not program:  # _run_on_change starts us only when it is set
             return
         paths = list(dict.fromkeys(path for _kind, path in changes))
         command = [*program, *paths]
         async with self._hook_slot:
             try:
                 with trio.move_on_after(ON_CHANGE_TIMEOUT) as scope:
-                    done = await trio.run_process(command, stdin=subprocess.DEVNULL, check=False,
-                                                  start_new_session=True, env=self._hook_env(changes))
+                    done = await trio.run_process(
+                        command,
+                        stdin=subprocess.DEVNULL,
+                        check=False,
+                        start_new_session=True,
+                        env=self._hook_env(changes),
+                    )
             except OSError as exc:
                 log.warning("on_change command %s failed to start: %s", program[0], exc)
                 return
         if scope.cancelled_caught:
-            log.warning("on_change command %s ran longer than %.0fs; killed",
-                        program[0], ON_CHANGE_TIMEOUT)
+            log.warning("on_change command %s ran longer than %.0fs; killed", program[0], ON_CHANGE_TIMEOUT)
         elif done.returncode != 0:
-            log.warning("on_change command %s exited with status %d",
-                        program[0], done.returncode)
+            log.warning("on_change command %s exited with status %d", program[0], done.returncode)
         else:
             log.info("on_change: ran %s with %d paths", program[0], len(paths))
 

@@ -15,6 +15,7 @@ from typing import Any
 from clients.errors import FileUnavailable, NeedsRepair, NotFound
 from clients.ratelimit import FOREGROUND
 from clients.realdebrid import Torrent, TorrentInfo, parse_date
+
 from .base import DirectLink, Entry
 from .realdebrid_sync import RealDebridSync
 
@@ -27,17 +28,29 @@ class RealDebridView(RealDebridSync):
     async def list_dir(self, ref: Any) -> list[Entry]:
         now = time.time()
         if ref is None:
-            entries = [Entry("downloads", "downloads", True, mtime=now, ref=("downloads",), writable=True),
-                       Entry("torrents", "torrents", True, mtime=now, ref=("torrents",), writable=True)]
-            entries += [Entry(name, f"group/{name}", True, mtime=now, ref=("group", name))
-                        for name in self.groups]
+            entries = [
+                Entry("downloads", "downloads", True, mtime=now, ref=("downloads",), writable=True),
+                Entry("torrents", "torrents", True, mtime=now, ref=("torrents",), writable=True),
+            ]
+            entries += [
+                Entry(name, f"group/{name}", True, mtime=now, ref=("group", name)) for name in self.groups
+            ]
             return entries
         kind = ref[0]
         if kind == "downloads":
-            entries = [Entry(d.filename, f"d/{d.id}", False, size=d.filesize, mtime=d.generated or 0,
-                             ref=("download", d.id), rank=(d.generated or 0, d.id))
-                       for d in self.downloads if self._wanted_file(d.filename)
-                       and (d.filesize or d.id in self.sizes)]    # 0 is "unknown" until probed
+            entries = [
+                Entry(
+                    d.filename,
+                    f"d/{d.id}",
+                    False,
+                    size=d.filesize,
+                    mtime=d.generated or 0,
+                    ref=("download", d.id),
+                    rank=(d.generated or 0, d.id),
+                )
+                for d in self.downloads
+                if self._wanted_file(d.filename) and (d.filesize or d.id in self.sizes)
+            ]  # 0 is "unknown" until probed
             entries.append(self._status_entry("downloads", self.downloads_status))
             return entries
         if kind in ("torrents", "group"):
@@ -64,8 +77,15 @@ class RealDebridView(RealDebridSync):
 
     def _status_entry(self, where: str, render: Any) -> Entry:
         size = len(render())
-        return Entry(".status", f"{where}/.status", False, size=size, mtime=time.time(),
-                     ref=("status", where), virtual=render)
+        return Entry(
+            ".status",
+            f"{where}/.status",
+            False,
+            size=size,
+            mtime=time.time(),
+            ref=("status", where),
+            virtual=render,
+        )
 
     def _torrent_entries(self, torrent: Torrent, info: TorrentInfo, prefix: str, view: str) -> list[Entry]:
         """Entries directly below `prefix` ('' or 'a/b/') inside the torrent.
@@ -77,30 +97,46 @@ class RealDebridView(RealDebridSync):
             path = item.path.lstrip("/")
             if not path.startswith(prefix):
                 continue
-            rest = path[len(prefix):]
+            rest = path[len(prefix) :]
             head, sep, _tail = rest.partition("/")
             if sep:
                 sub = prefix + head + "/"
                 if f"t/{torrent.id}/{sub}" in self.hidden:
                     continue
-                entries.setdefault(sub, Entry(head, f"{view}t/{torrent.id}/{sub}", True, mtime=mtime,
-                                              ref=("torrent", torrent.id, sub, view), writable=not view))
+                entries.setdefault(
+                    sub,
+                    Entry(
+                        head,
+                        f"{view}t/{torrent.id}/{sub}",
+                        True,
+                        mtime=mtime,
+                        ref=("torrent", torrent.id, sub, view),
+                        writable=not view,
+                    ),
+                )
             else:
-                entries[item.key] = Entry(head, f"{view}t/{torrent.id}/{item.key}", False,
-                                          size=item.size, mtime=mtime, ref=item.ref,
-                                          rank=(abs(item.dead_key),))
+                entries[item.key] = Entry(
+                    head,
+                    f"{view}t/{torrent.id}/{item.key}",
+                    False,
+                    size=item.size,
+                    mtime=mtime,
+                    ref=item.ref,
+                    rank=(abs(item.dead_key),),
+                )
         return list(entries.values())
 
     def status_info(self) -> dict[str, Any]:
         user = self.user
-        info: dict[str, Any] = {"account": f"{user.get('username', '?')} ({user.get('type', '?')})",
-                                "expires": parse_date(user.get("expiration"))}
+        info: dict[str, Any] = {
+            "account": f"{user.get('username', '?')} ({user.get('type', '?')})",
+            "expires": parse_date(user.get("expiration")),
+        }
         if self.progress is not None:
             info["sync"] = self.progress.text()
         else:
             last = time.strftime("%H:%M:%S", time.localtime(self.last_sync)) if self.last_sync else "not yet"
-            info["sync"] = (f"{len(self.torrents)} torrents, {len(self.downloads)} downloads; "
-                            f"last sync {last}")
+            info["sync"] = f"{len(self.torrents)} torrents, {len(self.downloads)} downloads; last sync {last}"
         if self.last_error is not None:
             at, message = self.last_error
             info["last_error"] = f"{time.strftime('%H:%M:%S', time.localtime(at))} {message}"
@@ -119,8 +155,11 @@ class RealDebridView(RealDebridSync):
                 continue
             lines.append(f"{t.status:<24} {t.progress:5.1f}%  {shown.get(tid, t.filename)} ({t.id})")
         now = time.monotonic()
-        waits = [f"{reason:<24} {shown.get(tid) or tid}: file {key}, asked again in {until - now:.0f}s"
-                 for (tid, key), (until, reason) in sorted(self.unavailable.items()) if until > now]
+        waits = [
+            f"{reason:<24} {shown.get(tid) or tid}: file {key}, asked again in {until - now:.0f}s"
+            for (tid, key), (until, reason) in sorted(self.unavailable.items())
+            if until > now
+        ]
         if waits:
             lines += ["", "# files Real-Debrid does not serve for now (code 24)", ""] + waits
         repairs = self.repairs.status_lines(shown.get)
@@ -176,12 +215,21 @@ class RealDebridView(RealDebridSync):
             if tid not in self.torrents:
                 raise NotFound(f"torrent {tid} is gone")
             info = await self._load_info(tid, FOREGROUND)
-        shown = next((item for item in self._torrent_files(self.torrents.get(tid) or info.torrent, info,
-                                                           with_hidden=True) if item.ref == ref), None)
+        shown = next(
+            (
+                item
+                for item in self._torrent_files(
+                    self.torrents.get(tid) or info.torrent, info, with_hidden=True
+                )
+                if item.ref == ref
+            ),
+            None,
+        )
         if shown is None:
             raise NotFound(f"{ref!r} is gone")
-        hoster_link = info.torrent.links[ref[2]] if kind == "tlink" else \
-            info.selected_files_with_links()[ref[2]][1]
+        hoster_link = (
+            info.torrent.links[ref[2]] if kind == "tlink" else info.selected_files_with_links()[ref[2]][1]
+        )
         if not refresh:
             cached = self.links.get(hoster_link)
             if cached is not None:
@@ -194,13 +242,17 @@ class RealDebridView(RealDebridSync):
                 return link
         waiting = self.unavailable.get((tid, shown.dead_key))
         if waiting is not None and time.monotonic() < waiting[0]:
-            raise FileUnavailable(f"{shown.path}: unavailable on Real-Debrid ({waiting[1]}); asked "
-                                  f"again in {waiting[0] - time.monotonic():.0f}s", code=24)
+            raise FileUnavailable(
+                f"{shown.path}: unavailable on Real-Debrid ({waiting[1]}); asked "
+                f"again in {waiting[0] - time.monotonic():.0f}s",
+                code=24,
+            )
         broken = self.repairs.broken(tid, shown.dead_key)
         if broken is not None:
             # known broken: asking again would only get 19 again (NOTES 2.4)
-            raise NeedsRepair(f"{shown.path}: broken on Real-Debrid ({broken.reason}); "
-                              "see torrents/.status", code=19)
+            raise NeedsRepair(
+                f"{shown.path}: broken on Real-Debrid ({broken.reason}); see torrents/.status", code=19
+            )
         self.links.pop(hoster_link, None)
         try:
             fresh = await self.client.unrestrict_link(hoster_link)
