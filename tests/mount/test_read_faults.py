@@ -10,6 +10,7 @@ within `stall_timeout` plus backoff, never after the read `timeout`.
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import re
 import time
@@ -151,6 +152,27 @@ def test_a_body_that_stops_midway_resumes_from_its_last_byte(mount, emu):
     # Resumed, not fetched again: the bytes sent before each stall are not asked twice.
     assert emu.stats()["data_bytes"] <= FILES["midway.bin"].size * 1.05
     assert row["stalls"] >= 2
+
+
+def test_a_large_read_that_stops_midway_resumes_from_its_last_byte(mount, emu):
+    """A 1 MiB read in one FUSE request (O_DIRECT) is one 1 MiB transfer, which a
+    worker thread receives (clients/ranged.py): its stall is caught there and
+    the transfer resumes at its last byte."""
+    content = FILES["midway.bin"]
+    fd = os.open(path_of(mount, "midway.bin"), os.O_RDONLY | os.O_DIRECT)
+    try:
+        buf = mmap.mmap(-1, MiB)  # page-aligned, as O_DIRECT wants
+        emu.reset_stats()
+        emu.faults({"data": {"stall_count": 1, "stall_after_bytes": 300_000, "stall_seconds": 120}})
+        started = time.monotonic()
+        assert os.preadv(fd, [buf], 2 * MiB) == MiB
+        elapsed = time.monotonic() - started
+    finally:
+        os.close(fd)
+    assert bytes(buf) == content.read(2 * MiB, MiB)
+    assert STALL <= elapsed < STALL + 2
+    assert emu.stats()["data_bytes"] <= MiB + 64 * KiB  # resumed, not asked again
+    assert stats_row(mount)["stalls"] == 1
 
 
 def test_a_second_stall_resolves_the_link_again(mount, emu):
