@@ -1,10 +1,13 @@
 """Span buffers, recycled.
 
 A span (one ranged request, vfs/reader.py) receives its bytes into one
-buffer, and the memory cache keeps views of it. A fresh 4 MiB `bytearray`
-costs a memset and a thousand page faults, about as much CPU as receiving
-the bytes, so block-sized buffers are taken again once nothing refers to them:
-no span, no cached chunk, no read in progress. That is told by the reference
+buffer, and the memory cache keeps views of it. Fresh memory costs a
+thousand page faults per 4 MiB, about as much CPU as receiving the bytes, so
+block-sized buffers are taken again once nothing refers to them: no span, no
+cached chunk, no read in progress. Buffers are anonymous mappings, not
+`bytearray`s: those are zeroed where they are made (the trio thread), while a
+mapping's pages are zeroed by the kernel where they are first written, the
+thread that receives the span (clients/ranged.py). That is told by the reference
 count: every live view (a memoryview made from the buffer, and its slices)
 holds the buffer through its managed buffer, so a count of "only the pool"
 means no view can see the bytes change.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import mmap
 import sys
 
 log = logging.getLogger(__name__)
@@ -27,14 +31,19 @@ log = logging.getLogger(__name__)
 _FREE_REFS = 2
 
 
-class SpanBuffer(bytearray):
+class SpanBuffer(mmap.mmap):
     """A span's bytes; `start` is the file offset of its first byte."""
 
     __slots__ = ("start",)
+    start: int
+
+    def __new__(cls, length: int, start: int = 0) -> SpanBuffer:
+        self = super().__new__(cls, -1, length)
+        self.start = start
+        return self
 
     def __init__(self, length: int, start: int = 0) -> None:
-        super().__init__(length)
-        self.start = start
+        pass  # made in __new__, as mmap wants
 
     def view(self, lo: int, hi: int) -> memoryview:
         """The file's bytes [lo, hi), which must lie in this buffer."""
