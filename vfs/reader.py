@@ -465,6 +465,10 @@ class RemoteFile:
             log.info("fetch of %d bytes at %d of %s failed: %s", span.length, span.start, self.key, error)
 
     async def _link(self, refresh: bool = False, failed: DirectLink | None = None) -> DirectLink:
+        if self.link is not None and not refresh and not self._link_lock.locked():
+            # Every span asks twice: a lock is a checkpoint (a trip through the
+            # trio loop) each time, and the link is known nearly always.
+            return self.link
         async with self._link_lock:
             if self.link is None or (refresh and self.link is failed):
                 if refresh:
