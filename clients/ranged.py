@@ -60,7 +60,11 @@ log = logging.getLogger(__name__)
 
 CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-HEAD_READ = 64 * 1024
+# The response head is read in small pieces: what comes with it of the body
+# goes through h11 and two copies on the trio thread, the rest straight into
+# the buffer (from a worker thread for large bodies).
+HEAD_READ = 4 * 1024
+FRAMED_READ = 64 * 1024  # chunked bodies and bodies drained to keep a connection
 MAX_REDIRECTS = 5
 MAX_IDLE_PER_HOST = 16
 RECV_BUFFER = 4 << 20
@@ -257,7 +261,7 @@ class RangeClient:
             while True:
                 event = protocol.next_event()
                 if event is h11.NEED_DATA:
-                    data = await connection.stream.receive_some(HEAD_READ)
+                    data = await connection.stream.receive_some(FRAMED_READ)
                     if not data:
                         return False
                     protocol.receive_data(bytes(data))  # h11 is typed for bytes; trio may hand a bytearray
@@ -336,7 +340,7 @@ class RangeClient:
             event = protocol.next_event()
             if event is h11.NEED_DATA:
                 with trio.move_on_after(self.stall_timeout) as scope:
-                    data = await connection.stream.receive_some(HEAD_READ)
+                    data = await connection.stream.receive_some(FRAMED_READ)
                 if scope.cancelled_caught:
                     raise Stalled(f"{where}: no data for {self.stall_timeout:g}s after {filled} bytes")
                 if not data:

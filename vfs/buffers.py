@@ -38,7 +38,8 @@ class SpanBuffer(mmap.mmap):
     start: int
 
     def __new__(cls, length: int, start: int = 0) -> SpanBuffer:
-        self = super().__new__(cls, -1, length)
+        # Private: a shared anonymous mapping is shmem, with dearer page faults.
+        self = super().__new__(cls, -1, length, flags=mmap.MAP_PRIVATE)
         self.start = start
         return self
 
