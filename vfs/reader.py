@@ -284,8 +284,16 @@ class RemoteFile:
         end = min(self.size, offset + size)
         if offset >= end:
             return b""
+        self._raise_recent_failure(offset, end)
+        self._plan(offset, end)
+        pieces = _Pieces()
+        pos = self._take_cached(pieces, offset, end)
+        if pos == end:
+            # All in memory (a stream behind its read-ahead, nearly every read):
+            # no timeout scope, no trip through the trio loop.
+            return pieces.result()
         with trio.move_on_after(self.engine.config.timeout) as scope:
-            return await self._read(offset, end)
+            return await self._gather(pieces, pos, end)
         assert scope.cancelled_caught
         error = ReadTimeout(
             f"read of {end - offset} bytes at {offset} not served in {self.engine.config.timeout:.0f}s"
@@ -293,8 +301,9 @@ class RemoteFile:
         self.failures.append((offset, end, time.monotonic(), error))
         raise error
 
-    async def _read(self, offset: int, end: int) -> bytes | memoryview:
-        self._raise_recent_failure(offset, end)
+    def _plan(self, offset: int, end: int) -> None:
+        """Follows the read's stream, starts fetching what it misses and tops
+        up the stream's read-ahead."""
         cursor = self._cursor_for(offset, end)
         self._ensure(offset, end, prefetch=False)
         if cursor.window:
@@ -309,28 +318,36 @@ class RemoteFile:
                 target -= target % step
             if target - start >= step or (target == self.size and start < target):
                 cursor.ahead = max(cursor.ahead, self._ensure(start, target, prefetch=True))
+
+    def _take_cached(self, pieces: _Pieces, offset: int, end: int) -> int:
+        """Adds the memory cache's chunks from `offset` on; returns where the
+        first chunk it does not hold starts (`end` when it holds them all)."""
         cache = self.engine.cache
-        pieces = _Pieces()
         pos = offset
         while pos < end:
             index = pos // CHUNK
+            cached = cache.get((self.key, index))
+            if cached is None:
+                return pos
             chunk_start = index * CHUNK
             hi = min(end, chunk_start + CHUNK)
-            cached = cache.get((self.key, index))
-            disk = self.engine.disk
-            if (
-                cached is None
-                and disk is not None
-                and index not in self.inflight
-                and disk.has(self.disk_key, self.size, index)
-            ):
+            pieces.add(cached[pos - chunk_start : hi - chunk_start], pos)
+            pos = hi
+        return pos
+
+    async def _gather(self, pieces: _Pieces, pos: int, end: int) -> bytes | memoryview:
+        """The rest of a read, from the disk cache and the spans fetching it."""
+        disk = self.engine.disk
+        while (pos := self._take_cached(pieces, pos, end)) < end:
+            index = pos // CHUNK
+            if disk is not None and index not in self.inflight and disk.has(self.disk_key, self.size, index):
                 cached = await disk.read(self.disk_key, self.size, index)
                 if cached is not None:
-                    cache.put((self.key, index), cached)
-            if cached is not None:
-                pieces.add(cached[pos - chunk_start : hi - chunk_start], pos)
-                pos = hi
-                continue
+                    self.engine.cache.put((self.key, index), cached)
+                    hi = min(end, (index + 1) * CHUNK)
+                    pieces.add(cached[pos - index * CHUNK : hi - index * CHUNK], pos)
+                    pos = hi
+                    continue
             span = self.inflight.get(index)
             if span is None:  # evicted or failed since _ensure: fetch it now
                 self._ensure(pos, end, prefetch=False)
