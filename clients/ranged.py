@@ -29,6 +29,7 @@ The caller resumes from the last byte it received.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -436,7 +437,8 @@ class _ThreadReceiver:
         except Exception as exc:
             self.error = exc
         finally:
-            self._token.run_sync_soon(self.finished.set)
+            with contextlib.suppress(trio.RunFinishedError):  # the mount is gone already
+                self._token.run_sync_soon(self.finished.set)
 
     def _receive(self) -> None:
         poller = select.poll()
@@ -461,4 +463,5 @@ class _ThreadReceiver:
             last_data = time.monotonic()
             if self.received - poked >= REPORT_EVERY and self.received < size:
                 poked = self.received
-                self._token.run_sync_soon(self.report)
+                with contextlib.suppress(trio.RunFinishedError):
+                    self._token.run_sync_soon(self.report)
