@@ -34,12 +34,18 @@ from .errors import (
     TooBig,
 )
 from .http import redact_url, retry_after_seconds
-from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter, backoff
+from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter
+from .retry import Backoff, Retrying, is_temporary
 
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 2500
 API_RETRIES = 5
+RETRY_WAIT_MAX = 30.0  # a call waits through shorter waits itself; longer ones reach the caller
+API_BACKOFF = Backoff(initial=1.0, maximum=RETRY_WAIT_MAX)
+# "Too many requests" holds every call of the account off, longer than a 5xx
+# (refused calls count against the limit too).
+RATE_LIMIT_BACKOFF = Backoff(initial=5.0, maximum=RETRY_WAIT_MAX)
 CONTENT_RANGE_RE = re.compile(r"bytes [\d*]+(?:-\d+)?/(\d+|\*)")
 OAUTH_GRANT = "http://oauth.net/grant_type/device/1.0"
 OPENSOURCE_CLIENT_ID = "X245A4XAIBGVM"
@@ -269,7 +275,6 @@ ERROR_TABLE: dict[int, Rule] = {
     ),
     37: Rule("permanent", RemoteError, None, "disabled endpoint; NOTES 2.2 line 422"),
 }
-RETRY_WAIT_MAX = 30.0  # a call waits through shorter waits itself; longer ones reach the caller
 
 
 def error_for(
@@ -392,7 +397,7 @@ class RealDebridClient:
     ) -> httpx.Response:
         """One API call through the limiter, retried on 429/5xx, errors mapped."""
         refreshed = False
-        attempt = 0
+        retrying = Retrying(backoff=API_BACKOFF, attempts=API_RETRIES, longest_wait=RETRY_WAIT_MAX)
         while True:
             all_headers = dict(headers or {})
             token = ""
@@ -424,21 +429,16 @@ class RealDebridClient:
             ):
                 refreshed = True
                 continue
-            if (
-                not isinstance(error, (RateLimited, TemporaryError))
-                or attempt >= API_RETRIES
-                or (error.retry_after or 0) > RETRY_WAIT_MAX
-            ):
+            if not is_temporary(error):
                 raise error
-            wait = getattr(error, "retry_after", None) or backoff(attempt, base=1.0, cap=30.0)
             if isinstance(error, RateLimited):
-                # Refused calls count too: every caller holds off, not just this one.
-                self.limiter.pause(getattr(error, "retry_after", None) or backoff(attempt, 5.0, 60.0))
+                # Every caller holds off, not just this one: the limiter waits for us.
+                self.limiter.pause(retrying.delay_for(error, RATE_LIMIT_BACKOFF))
                 log.info("Real-Debrid %s: %s; backing off", path, error)
             else:
+                wait = retrying.delay_for(error)
                 log.info("Real-Debrid %s: %s; retrying in %.1fs", path, error, wait)
                 await trio.sleep(wait)
-            attempt += 1
 
     @staticmethod
     def _error(path: str, response: httpx.Response) -> RemoteError:
