@@ -27,17 +27,17 @@ from .errors import (
     FileUnavailable,
     LinkExpired,
     NeedsRepair,
-    NotReady,
     PermissionDenied,
     QuotaExceeded,
-    RateLimited,
     RemoteError,
-    TemporaryError,
 )
+from .retry import TEMPORARY
 
 WAIT, USER, PERMANENT, REPAIR = "wait", "user", "permanent", "repair"
 MEANINGS = (WAIT, USER, PERMANENT, REPAIR)
-WAIT_KINDS: tuple[type[RemoteError], ...] = (RateLimited, TemporaryError, NotReady, LinkExpired)
+# The temporary failures of clients/retry.py, and an expired link or ticket:
+# asking again works once the caller fetched a new one.
+WAIT_KINDS: tuple[type[RemoteError], ...] = (*TEMPORARY, LinkExpired)
 USER_KINDS: tuple[type[RemoteError], ...] = (AuthError, PermissionDenied, QuotaExceeded)
 
 

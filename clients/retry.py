@@ -54,10 +54,13 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, seconds)
 
 
+# Failures that may go away by themselves (as opposed to one that needs the
+# user, or a file that is gone): asking the same thing again may work.
+TEMPORARY: tuple[type[RemoteError], ...] = (TemporaryError, RateLimited, NotReady)
+
+
 def is_temporary(exc: BaseException) -> bool:
-    """A failure that may go away by itself (as opposed to one that needs the
-    user, or a file that is gone)."""
-    return isinstance(exc, (TemporaryError, RateLimited, NotReady))
+    return isinstance(exc, TEMPORARY)
 
 
 @dataclass(frozen=True)
