@@ -7,10 +7,10 @@ own task that waits `batch_seconds` after the first change, takes everything
 collected (deduplicated: the last update type of a path wins), maps the paths
 through `path_map` and sends one batch. Calls to one server are spaced by
 `min_interval`; a failed batch is retried on the policy of `clients/retry.py`
-(jittered backoff, honouring Retry-After), merged with what arrived meanwhile, and given up after
-`retries` attempts. Failures are logged and kept for `MOUNT/.debridfs/notify`.
-Nothing here is awaited by a FUSE request or by a sync: a server that is down
-never blocks the mount.
+(jittered backoff, honouring Retry-After), merged with what arrived meanwhile,
+and given up after `retries` attempts. Failures are logged and kept for
+`MOUNT/.debridfs/notify`. Nothing here is awaited by a FUSE request or by a
+sync: a server that is down never blocks the mount.
 """
 
 from __future__ import annotations

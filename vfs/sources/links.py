@@ -16,8 +16,8 @@ mount (`run`), not only when someone lists the directory: a link that waited
 for a fair-use window or a maintenance appears by itself. The service's
 `retry_in_seconds` is respected (never sooner), a floor that doubles per
 attempt up to `MAX_RETRY` (the jittered backoff of `clients/retry.py`) keeps a
-service that says "retry in 1 s" forever from being asked every second, and a link still waiting after
-`GIVE_UP_AFTER` fails with its last reason.
+service that says "retry in 1 s" forever from being asked every second, and a
+link still waiting after `GIVE_UP_AFTER` fails with its last reason.
 
 Subclasses implement `probe`, `direct_link` and `account_lines`; the service's
 knowledge stays in its own source and client.
