@@ -326,6 +326,8 @@ class RangeClient:
             receiver.report()
         if receiver.error is not None:
             raise receiver.error
+        if receiver.received < len(buffer):  # the thread ended early without saying why
+            raise TemporaryError(f"{where}: receiving ended after {receiver.received} of {len(buffer)} bytes")
 
     async def _receive_framed(
         self,

@@ -4,13 +4,15 @@ A span (one ranged request, vfs/reader.py) receives its bytes into one
 buffer, and the memory cache keeps views of it. Fresh memory costs a
 thousand page faults per 4 MiB, about as much CPU as receiving the bytes, so
 block-sized buffers are taken again once nothing refers to them: no span, no
-cached chunk, no read in progress. Buffers are anonymous mappings, not
-`bytearray`s: those are zeroed where they are made (the trio thread), while a
-mapping's pages are zeroed by the kernel where they are first written, the
-thread that receives the span (clients/ranged.py). That is told by the reference
-count: every live view (a memoryview made from the buffer, and its slices)
-holds the buffer through its managed buffer, so a count of "only the pool"
-means no view can see the bytes change.
+cached chunk, no read in progress. That is told by the reference count:
+every live view (a memoryview made from the buffer, and its slices) holds the
+buffer through its managed buffer, so a count of "only the pool" means no
+view can see the bytes change.
+
+Buffers are anonymous mappings, not `bytearray`s: those are zeroed where they
+are made (the trio thread), while a mapping's pages are zeroed by the kernel
+where they are first written, in the thread that receives the span
+(clients/ranged.py).
 
 `SpanBuffer` also remembers where in the file it starts, so a read that
 covers several cached chunks of one span is answered with one view of the
