@@ -6,14 +6,6 @@ the response head, then a Content-Length body is received with
 in pieces as large as the socket gives. Connections are kept alive and pooled
 per host. TLS goes through `trio.SSLStream` (one extra copy).
 
-Large bodies on plain TCP are received in a worker thread (`readv` releases
-the GIL): the kernel's copy out of the socket and the wake-ups per piece run
-on the other core, while the trio thread keeps answering FUSE requests. The
-thread reports progress to the trio thread every `REPORT_EVERY` bytes, so a
-reader waiting for the first bytes of a block does not wait for all of it.
-Small bodies (a seek, a probe) stay on the trio thread: a hand-off to a thread
-would cost them more than it saves.
-
 Every response is validated before a byte reaches the caller's buffer:
 status, `Content-Range` (start, end, total), a `Content-Length` that matches
 it, and no HTML page where the file is not HTML. A server may send less than
@@ -29,14 +21,9 @@ The caller resumes from the last byte it received.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
-import select
 import ssl
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
@@ -62,17 +49,12 @@ log = logging.getLogger(__name__)
 CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # The response head is read in small pieces: what comes with it of the body
-# goes through h11 and two copies on the trio thread, the rest straight into
-# the buffer (from a worker thread for large bodies).
+# goes through h11 and two copies, the rest straight into the buffer.
 HEAD_READ = 4 * 1024
 FRAMED_READ = 64 * 1024  # chunked bodies and bodies drained to keep a connection
 MAX_REDIRECTS = 5
 MAX_IDLE_PER_HOST = 16
 RECV_BUFFER = 4 << 20
-THREAD_RECEIVE_MIN = 1 << 20  # bodies at least this large are received in a worker thread
-RECEIVE_THREADS = 16  # beyond this many at once, bodies are received on the trio thread
-REPORT_EVERY = 512 * 1024  # a receiving thread tells the trio thread about new bytes this often
-POLL_SLICE_MS = 100  # how soon a receiving thread notices that its transfer was cancelled
 
 
 class _Connection:
@@ -110,7 +92,6 @@ class RangeClient:
         self.stall_timeout = stall_timeout
         self._idle: dict[tuple[str, str, int], list[_Connection]] = defaultdict(list)
         self._ssl = ssl.create_default_context()
-        self._receiving = 0  # bodies being received in worker threads
 
     async def aclose(self) -> None:
         for connections in self._idle.values():
@@ -276,20 +257,6 @@ class RangeClient:
         self, connection: _Connection, buffer: memoryview, on_data: Callable[[int], None], where: str
     ) -> None:
         filled = 0
-        if connection.pending:
-            filled = await connection.receive_into(buffer)
-            on_data(filled)
-        if (
-            connection.sock is not None
-            and len(buffer) - filled >= THREAD_RECEIVE_MIN
-            and self._receiving < RECEIVE_THREADS  # else receive here rather than wait
-        ):
-            self._receiving += 1
-            try:
-                await self._receive_in_thread(connection.sock.fileno(), buffer[filled:], on_data, where)
-            finally:
-                self._receiving -= 1
-            return
         # One cancel scope whose deadline moves: a new scope per recv costs more
         # than the recv itself on a fast link.
         with trio.CancelScope() as scope:
@@ -302,32 +269,6 @@ class RangeClient:
                 on_data(n)
         if scope.cancelled_caught:
             raise Stalled(f"{where}: no data for {self.stall_timeout:g}s after {filled} bytes")
-
-    async def _receive_in_thread(
-        self, fd: int, buffer: memoryview, on_data: Callable[[int], None], where: str
-    ) -> None:
-        """Receives all of `buffer` from the socket `fd` in a worker thread;
-        every byte received is reported through `on_data` on the trio thread
-        before this returns or raises."""
-        receiver = _ThreadReceiver(fd, buffer, self.stall_timeout, where, on_data)
-        # start_thread_soon, not to_thread: the thread always runs, so there is
-        # always a `finished` to wait for.
-        trio.lowlevel.start_thread_soon(receiver.run, lambda _result: None)
-        try:
-            await receiver.finished.wait()
-        except trio.Cancelled:
-            # The thread writes into the caller's buffer: let it notice and end
-            # before the buffer or the connection is given to anyone else.
-            receiver.stop.set()
-            with trio.CancelScope(shield=True):
-                await receiver.finished.wait()
-            raise
-        finally:
-            receiver.report()
-        if receiver.error is not None:
-            raise receiver.error
-        if receiver.received < len(buffer):  # the thread ended early without saying why
-            raise TemporaryError(f"{where}: receiving ended after {receiver.received} of {len(buffer)} bytes")
 
     async def _receive_framed(
         self,
@@ -405,65 +346,3 @@ class RangeClient:
         if length is not None and length.strip() != str(expected):
             raise BadResponse(f"{where}: Content-Length {length} for {expected} bytes", status=status)
         return expected
-
-
-class _ThreadReceiver:
-    """One body received by a worker thread into a buffer. The thread only
-    advances `received`; `report` (trio thread) passes the new bytes on, so
-    each byte is reported once, in order, however the pokes interleave."""
-
-    def __init__(
-        self, fd: int, buffer: memoryview, stall_timeout: float, where: str, on_data: Callable[[int], None]
-    ) -> None:
-        self.fd = fd
-        self.buffer = buffer
-        self.stall_timeout = stall_timeout
-        self.where = where
-        self.on_data = on_data
-        self.received = 0  # written by the thread
-        self.reported = 0  # written by the trio thread
-        self.error: Exception | None = None
-        self.stop = threading.Event()
-        self.finished = trio.Event()
-        self._token = trio.lowlevel.current_trio_token()
-
-    def report(self) -> None:
-        n = self.received - self.reported
-        if n > 0:
-            self.reported += n
-            self.on_data(n)
-
-    def run(self) -> None:
-        try:
-            self._receive()
-        except Exception as exc:
-            self.error = exc
-        finally:
-            with contextlib.suppress(trio.RunFinishedError):  # the mount is gone already
-                self._token.run_sync_soon(self.finished.set)
-
-    def _receive(self) -> None:
-        poller = select.poll()
-        poller.register(self.fd, select.POLLIN)
-        buffer, size = self.buffer, len(self.buffer)
-        poked = 0
-        last_data = time.monotonic()
-        while self.received < size:
-            try:
-                n = os.readv(self.fd, [buffer[self.received :]])
-            except BlockingIOError:
-                if self.stop.is_set():
-                    return
-                if not poller.poll(POLL_SLICE_MS) and time.monotonic() - last_data >= self.stall_timeout:
-                    raise Stalled(
-                        f"{self.where}: no data for {self.stall_timeout:g}s after {self.received} bytes"
-                    ) from None
-                continue
-            if n == 0:
-                raise TemporaryError(f"{self.where}: connection closed after {self.received} of {size} bytes")
-            self.received += n
-            last_data = time.monotonic()
-            if self.received - poked >= REPORT_EVERY and self.received < size:
-                poked = self.received
-                with contextlib.suppress(trio.RunFinishedError):
-                    self._token.run_sync_soon(self.report)

@@ -9,10 +9,10 @@ every live view (a memoryview made from the buffer, and its slices) holds the
 buffer through its managed buffer, so a count of "only the pool" means no
 view can see the bytes change.
 
-Buffers are anonymous mappings, not `bytearray`s: those are zeroed where they
-are made (the trio thread), while a mapping's pages are zeroed by the kernel
-where they are first written, in the thread that receives the span
-(clients/ranged.py).
+Buffers are private anonymous mappings, not `bytearray`s: a fresh
+`bytearray` is zeroed twice, by the kernel as its pages fault in and by a
+memset; a mapping's pages are zeroed once, by the kernel, where the socket
+first writes them.
 
 `SpanBuffer` also remembers where in the file it starts, so a read that
 covers several cached chunks of one span is answered with one view of the

@@ -155,9 +155,8 @@ def test_a_body_that_stops_midway_resumes_from_its_last_byte(mount, emu):
 
 
 def test_a_large_read_that_stops_midway_resumes_from_its_last_byte(mount, emu):
-    """A 1 MiB read in one FUSE request (O_DIRECT) is one 1 MiB transfer, which a
-    worker thread receives (clients/ranged.py): its stall is caught there and
-    the transfer resumes at its last byte."""
+    """A 1 MiB read in one FUSE request (O_DIRECT) is one 1 MiB transfer: its
+    stall is caught and the transfer resumes at its last byte."""
     content = FILES["midway.bin"]
     fd = os.open(path_of(mount, "midway.bin"), os.O_RDONLY | os.O_DIRECT)
     try:

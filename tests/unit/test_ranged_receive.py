@@ -1,7 +1,7 @@
 """Receiving a body into the caller's buffer (clients/ranged.py
-`RangeClient._receive_raw`), over a local socket pair: large bodies go
-through a worker thread, small ones stay on the trio thread; both report
-every byte once and in order, stop at a stall, and end when cancelled."""
+`RangeClient._receive_raw`), over a local socket pair: every byte is
+reported once and in order, a stall and a cut are told apart, and a
+cancelled receive writes nothing more into the buffer."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import trio
 
 from clients.errors import Stalled, TemporaryError
-from clients.ranged import REPORT_EVERY, THREAD_RECEIVE_MIN, RangeClient, _Connection
+from clients.ranged import RangeClient, _Connection
 
 MiB = 1 << 20
 
@@ -60,47 +60,13 @@ async def receive(
     return buffer, calls, error
 
 
-@pytest.mark.parametrize("size", [64 * 1024, THREAD_RECEIVE_MIN, 3 * MiB + 5])
+@pytest.mark.parametrize("size", [64 * 1024, MiB, 3 * MiB + 5])
 async def test_every_byte_arrives_and_is_reported_once(size):
     data = pattern(size)
     buffer, calls, error = await receive(size, data, pieces=7, pause=0.01)
     assert error is None
     assert bytes(buffer) == data
     assert sum(calls) == size and all(n > 0 for n in calls)
-
-
-@pytest.mark.parametrize("size", [THREAD_RECEIVE_MIN // 2, THREAD_RECEIVE_MIN])
-async def test_only_large_bodies_go_to_a_thread(size):
-    seen: list[int] = []
-
-    async def watch(client: RangeClient) -> None:
-        while True:
-            seen.append(client._receiving)
-            await trio.sleep(0.01)
-
-    a, stream = pair()
-    client = RangeClient()
-    thread = threading.Thread(target=sender, args=(a, pattern(size), 4, 0.1, False), daemon=True)
-    thread.start()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(watch, client)
-        await client._receive_raw(
-            _Connection(stream, stream.socket), memoryview(bytearray(size)), lambda n: None, "t"
-        )
-        nursery.cancel_scope.cancel()
-    thread.join(10)
-    a.close()
-    await stream.aclose()
-    assert max(seen) == (1 if size >= THREAD_RECEIVE_MIN else 0)
-
-
-async def test_a_large_body_reports_progress_before_it_ends():
-    """A reader waiting for the first block of a span is served before the span ends."""
-    size = 4 * MiB
-    buffer, calls, error = await receive(size, pattern(size), pieces=8, pause=0.05)
-    assert error is None and sum(calls) == size
-    assert len(calls) >= size // REPORT_EVERY // 2
-    assert max(calls) < size
 
 
 async def test_a_large_body_that_stops_is_a_stall_with_its_bytes_reported():
@@ -120,7 +86,7 @@ async def test_a_large_body_cut_short_is_a_temporary_error():
     assert sum(calls) == MiB
 
 
-async def test_a_cancelled_large_body_ends_its_thread_promptly():
+async def test_a_cancelled_receive_ends_promptly():
     size = 2 * MiB
     a, stream = pair()
     client = RangeClient(stall_timeout=60)
@@ -131,10 +97,8 @@ async def test_a_cancelled_large_body_ends_its_thread_promptly():
     started = time.monotonic()
     with trio.move_on_after(0.3):
         await client._receive_raw(connection, memoryview(buffer), calls.append, "test")
-    # Returned only once the thread stopped writing into the buffer.
     assert time.monotonic() - started < 2
     assert sum(calls) == 1000
-    assert client._receiving == 0
     before = bytes(buffer)
     a.sendall(pattern(5000))
     await trio.sleep(0.3)
