@@ -71,6 +71,20 @@ def rd_config(emu) -> str:
     return f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\nrefresh_interval = 0.5\n'
 
 
+def add_fresh_film(emu, torrents) -> None:
+    """A torrent added on the service; returns once the mount lists it."""
+    emu.action(
+        "realdebrid",
+        "add_torrent",
+        {
+            "id": "NEW",
+            "filename": "Fresh Film (2024)",
+            "files": [{"path": "/fresh.mkv", "content": {"size": 2000, "seed": 2}}],
+        },
+    )
+    wait_until(lambda: "Fresh Film (2024)" in os.listdir(torrents), 15, "the new torrent")
+
+
 def calls(emu, server: str) -> list[dict]:
     return emu.view(server)["calls"]
 
@@ -87,16 +101,7 @@ def test_add_and_remove_reach_plex_jellyfin_and_emby(tmp_path):
         with mounted(tmp_path, config) as mount:
             torrents = mount.path / "realdebrid/torrents"
             assert sorted(os.listdir(torrents)) == [".status", "Old Film (1999)"]
-            emu.action(
-                "realdebrid",
-                "add_torrent",
-                {
-                    "id": "NEW",
-                    "filename": "Fresh Film (2024)",
-                    "files": [{"path": "/fresh.mkv", "content": {"size": 2000, "seed": 2}}],
-                },
-            )
-            wait_until(lambda: "Fresh Film (2024)" in os.listdir(torrents), 15, "the new torrent")
+            add_fresh_film(emu, torrents)
             here = f"{SERVER_ROOT}/realdebrid/torrents/Fresh Film (2024)"
             wait_until(
                 lambda: scans(emu) and calls(emu, "jellyfin") and calls(emu, "emby"),
@@ -159,16 +164,7 @@ def test_failures_are_retried_and_a_dead_server_never_blocks(tmp_path):
         with mounted(tmp_path, config) as mount:
             mount.expect_log(r"notify emby: .*ConnectError")
             torrents = mount.path / "realdebrid/torrents"
-            emu.action(
-                "realdebrid",
-                "add_torrent",
-                {
-                    "id": "NEW",
-                    "filename": "Fresh Film (2024)",
-                    "files": [{"path": "/fresh.mkv", "content": {"size": 2000, "seed": 2}}],
-                },
-            )
-            wait_until(lambda: "Fresh Film (2024)" in os.listdir(torrents), 15, "the new torrent")
+            add_fresh_film(emu, torrents)
             # the mount goes on serving while emby is down and jellyfin refuses
             assert (torrents / "Fresh Film (2024)/fresh.mkv").stat().st_size == 2000
             here = f"{SERVER_ROOT}/realdebrid/torrents/Fresh Film (2024)"
