@@ -148,3 +148,24 @@ async def test_an_unlinked_file_keeps_its_inode_until_forgotten(fs: FS, emu):
     assert (await fs.ops.getattr(attr.st_ino, fs.ctx)).st_ino == attr.st_ino
     await fs.ops.forget([(attr.st_ino, 1)])
     assert await errno_of(fs.ops.getattr(attr.st_ino, fs.ctx)) == errno.ENOENT
+
+
+async def test_a_listing_is_trusted_for_listing_ttl(fs: FS, emu):
+    """The default listing_ttl (10 s): listing again costs no API call; once the
+    listing is older than that, it is asked for again (every page)."""
+
+    async def api_calls() -> int:
+        return (await in_thread(emu.stats))["calls_per_service"].get("rapidgator", 0)
+
+    await fs.inode("rapidgator/Paged")
+    before = await api_calls()
+    assert len(await fs.listdir("rapidgator/Paged")) == 7
+    first = await api_calls() - before
+    assert first >= 3  # 7 files in pages of 3
+    for _ in range(3):
+        assert len(await fs.listdir("rapidgator/Paged")) == 7
+        assert await fs.lookup("rapidgator/Paged/f3.bin")
+    assert await api_calls() - before == first
+    fs.tree.listing_ttl = 0  # as if the time had passed
+    assert len(await fs.listdir("rapidgator/Paged")) == 7
+    assert await api_calls() - before >= 2 * first
