@@ -164,10 +164,13 @@ async def running(config: Config) -> AsyncIterator[FS]:
         await check_sources(sources, config, http)
         parts = assemble(config, sources)
         try:
-            async with trio.open_nursery() as nursery:
-                await start_parts(parts, nursery)
-                yield FS(parts, config)
-                nursery.cancel_scope.cancel()
+            # As vfs/mount.py: the work of last releases (commits) outlives the rest.
+            async with trio.open_nursery() as closers:
+                parts.operations.writes.closers = closers
+                async with trio.open_nursery() as nursery:
+                    await start_parts(parts, nursery)
+                    yield FS(parts, config)
+                    nursery.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
                 await parts.ranged.aclose()
