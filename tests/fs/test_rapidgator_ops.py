@@ -14,40 +14,32 @@ from typing import Any
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.fs.harness import FS, errno_of, in_thread, poll
+from tests.rapidgator import rapidgator_config, rapidgator_library
 
-LOGIN, PASSWORD = "tester@example.org", "pw-secret"
 FILM = SyntheticContent(2 * (1 << 20) + 5, 12)
 
-LIBRARY = {
-    "rapidgator": {
-        "login": LOGIN,
-        "password": PASSWORD,
-        "processing_delay": 0.1,
-        "root": {
-            "name": "root",
-            "folders": [
-                {
-                    "name": "Movies",
-                    "files": [{"name": "film.mkv", "content": {"size": FILM.size, "seed": 12}}],
-                },
-                {
-                    "name": "Paged",
-                    "files": [
-                        {"name": f"f{i}.bin", "content": {"size": 100 + i, "seed": 100 + i}} for i in range(7)
-                    ],
-                },
-                {"name": "Uploads"},
-                {"name": "Errors"},
-                {"name": "Forget", "files": [{"name": "old.txt", "content": {"text": "old\n"}}]},
-            ],
-        },
-        "per_page_max": 3,  # listings need every page
-    }
-}
+LIBRARY = rapidgator_library(
+    {
+        "folders": [
+            {"name": "Movies", "files": [{"name": "film.mkv", "content": {"size": FILM.size, "seed": 12}}]},
+            {
+                "name": "Paged",
+                "files": [
+                    {"name": f"f{i}.bin", "content": {"size": 100 + i, "seed": 100 + i}} for i in range(7)
+                ],
+            },
+            {"name": "Uploads"},
+            {"name": "Errors"},
+            {"name": "Forget", "files": [{"name": "old.txt", "content": {"text": "old\n"}}]},
+        ],
+    },
+    processing_delay=0.1,
+    per_page_max=3,  # listings need every page
+)
 
 
 def mount_config(emu) -> str:
-    return f'[rapidgator]\napi_url = "{emu.urls["rapidgator"]}"\nlogin = "{LOGIN}"\npassword = "{PASSWORD}"\n'
+    return rapidgator_config(emu)
 
 
 async def remote(emu, path: str) -> dict[str, Any] | None:
