@@ -303,7 +303,11 @@ def test_cp_of_a_magnet_and_rm_through_the_mount(tmp_path):
             def sent(server: str) -> list[dict]:
                 return [u for c in calls(emu, server) for u in c["body"]["Updates"]]
 
-            wait_until(lambda: len(sent("jellyfin")) >= 2 and len(sent("emby")) >= 2, 15, "both paths")
+            def told_all() -> bool:
+                return len(sent("jellyfin")) >= 2 and len(sent("emby")) >= 2 and bool(scans(emu))
+
+            # Each server is told on its own: wait for all three before looking.
+            wait_until(told_all, 15, "both paths")
             for server in ("jellyfin", "emby"):
                 assert sorted(sent(server), key=str) == sorted(
                     [{"Path": here, "UpdateType": "Created"}, {"Path": shelf, "UpdateType": "Created"}],
@@ -315,7 +319,7 @@ def test_cp_of_a_magnet_and_rm_through_the_mount(tmp_path):
                 emu.action(server, "reset")
             shutil.rmtree(torrents / dn)
             assert dn not in os.listdir(torrents)
-            wait_until(lambda: len(sent("jellyfin")) >= 2 and len(sent("emby")) >= 2, 15, "the removal")
+            wait_until(told_all, 15, "the removal")
             for server in ("jellyfin", "emby"):
                 assert sorted(sent(server), key=str) == sorted(
                     [{"Path": here, "UpdateType": "Deleted"}, {"Path": shelf, "UpdateType": "Deleted"}],
