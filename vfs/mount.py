@@ -144,33 +144,41 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
             parent, os.fsencode(name), ignore_enoent=True
         )
         try:
-            async with trio.open_nursery() as nursery:
-                engine.nursery = nursery
-                # The kernel sets the mount's read-ahead from our INIT reply, which
-                # libfuse sends after init() returns: adjust it in a task after that.
-                operations.on_init = lambda: nursery.start_soon(
-                    trio.to_thread.run_sync, raise_kernel_read_ahead, mountpoint, config.mount.read_ahead_kb
-                )
-                if disk is not None:
-                    await nursery.start(disk.run)
-                for source in sources:
-                    await nursery.start(source.run)
-                await nursery.start(tree.run)
-                await nursery.start(media.run)
-                await nursery.start(
-                    StatusFile(
-                        config.state_dir, mountpoint, sources, engine, disk, config.cache.cache_max_size
-                    ).run
-                )
-                # Started (not only scheduled) before the ready line: a SIGTERM
-                # sent as soon as a caller sees it must unmount, not kill us.
-                await nursery.start(_terminate_on_signals)
-                # A debug mode the tests turn on; from here on a blocked loop stalls requests.
-                blocking.install_from_env()
-                log.info("mounted at %s", mountpoint)
-                on_ready()
-                await pyfuse3.main()
-                nursery.cancel_scope.cancel()
+            # Outermost: after the kernel session ends, the work that last
+            # releases started (commits, discards) still runs to its end.
+            async with trio.open_nursery() as closers:
+                operations.writes.closers = closers
+                async with trio.open_nursery() as nursery:
+                    engine.nursery = nursery
+                    # The kernel sets the mount's read-ahead from our INIT reply, which
+                    # libfuse sends after init() returns: adjust it in a task after that.
+                    operations.on_init = lambda: nursery.start_soon(
+                        trio.to_thread.run_sync,
+                        raise_kernel_read_ahead,
+                        mountpoint,
+                        config.mount.read_ahead_kb,
+                    )
+                    if disk is not None:
+                        await nursery.start(disk.run)
+                    for source in sources:
+                        await nursery.start(source.run)
+                    await nursery.start(tree.run)
+                    await nursery.start(media.run)
+                    await nursery.start(
+                        StatusFile(
+                            config.state_dir, mountpoint, sources, engine, disk, config.cache.cache_max_size
+                        ).run
+                    )
+                    # Started (not only scheduled) before the ready line: a SIGTERM
+                    # sent as soon as a caller sees it must unmount, not kill us.
+                    await nursery.start(_terminate_on_signals)
+                    # A debug mode the tests turn on; from here on a blocked loop stalls requests.
+                    blocking.install_from_env()
+                    log.info("mounted at %s", mountpoint)
+                    on_ready()
+                    await pyfuse3.main()
+                    tree.forget_entry = None  # the kernel caches nothing any more
+                    nursery.cancel_scope.cancel()
         finally:
             tree.forget_entry = None
             pyfuse3.close(unmount=True)

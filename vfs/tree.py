@@ -15,6 +15,9 @@ seconds. When a listing drops or renames a child the kernel may know (its
 lookup count is positive), or changes its attributes, `forget_entry` (a hook
 the mount sets to pyfuse3's queued `invalidate_entry_async`) tells the
 kernel to drop that name, so `stat` of a deleted torrent fails at once.
+A file open for writing (`writers` > 0) is the writer's until its last
+release is handled: a relisting neither drops it (a new file is not on the
+service yet) nor gives it the service's size; its name stays taken.
 Directories a source reports as changed are relisted right away by `run`
 when the source's listings come from memory (`Source.listings_in_memory`),
 so that this happens without waiting for someone to list them.
@@ -64,6 +67,7 @@ class Node:
         "writable",
         "lock",
         "attached",
+        "writers",
     )
 
     def __init__(
@@ -94,6 +98,7 @@ class Node:
         self.writable = False
         self.lock: trio.Lock | None = None
         self.attached = True
+        self.writers = 0  # write handles (vfs/writes.py) that own this node's content
 
     @property
     def mode(self) -> int:
@@ -190,9 +195,12 @@ class Tree:
 
     def apply_listing(self, node: Node, entries: list[Entry]) -> None:
         """Replaces a directory's children, keeping the nodes of unchanged keys."""
-        by_key = {child.key: child for child in kids(node).values()}
-        names = unique_names([(e.key, e.name, e.rank) for e in entries])
-        fresh: dict[str, Node] = {}
+        held = {name: child for name, child in kids(node).items() if child.writers > 0}
+        held_keys = {child.key for child in held.values()}
+        by_key = {child.key: child for child in kids(node).values() if child.writers == 0}
+        entries = [e for e in entries if e.key not in held_keys]
+        names = unique_names([(e.key, e.name, e.rank) for e in entries], taken=set(held))
+        fresh: dict[str, Node] = dict(held)
         for entry in entries:
             name = names[entry.key]
             child = by_key.pop(entry.key, None)

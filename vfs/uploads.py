@@ -261,6 +261,9 @@ class UploadManager:
             try:
                 await trio.sleep_forever()
             finally:
+                # A commit still finishing after this (the mount's closers) is
+                # journaled and resumes at the next mount.
+                self._nursery = None
                 # Unmounting: nothing shows the spools of confirmed uploads any more.
                 with trio.CancelScope(shield=True):
                     for record in [r for r in self._records.values() if r.state == DONE]:

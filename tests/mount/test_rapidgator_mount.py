@@ -312,11 +312,6 @@ def sent_rate(log_text: str, name: str) -> float:
 
 
 def test_big_upload_then_instant_upload(emu, mount, tmp_path):
-    # Known: the last close of a 300 MiB spool that the upload manager already
-    # deleted frees its blocks inside close(2), ~100 ms on ext4, on the trio
-    # thread. Moving that close to a worker thread makes the kernel's (async)
-    # RELEASE outlive a quick unmount; to be fixed with the spool's lifetime.
-    mount.expect_log(r"trio thread blocked for \d+ ms by task pyfuse-\d+( at spool.py:\d+ close|)")
     size = 300 * MiB
     src = tmp_path / "big.bin"
     md5 = make_file(src, size, 7)

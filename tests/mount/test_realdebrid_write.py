@@ -171,6 +171,26 @@ def test_delete_when_allowed(emu, tmp_path):
     assert "DL1" not in {d["id"] for d in view["downloads"]}
 
 
+def test_a_directory_emptied_by_rm_stays_until_rmdir(emu, tmp_path):
+    # listing_ttl = 0: every readdir and lookup relists, as a background refresh
+    # between rm's unlink and its rmdir would. A directory must not vanish
+    # because its last file was removed: rm -r would then fail on its rmdir.
+    text = config(emu.urls, allow_delete=True) + "[mount]\nlisting_ttl = 0\n"
+    with mounted(tmp_path, text) as mount:
+        torrent = mount.path / "realdebrid/torrents/Delete Me"
+        os.unlink(torrent / "x/c.mkv")
+        assert os.listdir(torrent / "x") == []
+        assert sorted(os.listdir(torrent)) == ["d.nfo", "x"]
+        os.rmdir(torrent / "x")
+        assert os.listdir(torrent) == ["d.nfo"]
+        os.unlink(torrent / "d.nfo")
+        assert os.listdir(torrent) == []
+        assert "Delete Me" in os.listdir(torrent.parent)
+        os.rmdir(torrent)
+        assert "Delete Me" not in os.listdir(torrent.parent)
+    assert "GONE" not in {t["id"] for t in emu.view("realdebrid")["torrents"]}
+
+
 def test_links_file_adds_downloads_and_reports_failures(emu, tmp_path):
     link = next(
         f["link"]

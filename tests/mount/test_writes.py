@@ -248,3 +248,23 @@ def test_a_second_mount_on_the_same_state_dir_refuses(emu, tmp_path):
         lines = [x for x in stderr.splitlines() if x.strip()]
         assert len(lines) == 1 and "another debridfs mount" in lines[0] and "state dir" in lines[0]
         Path(_log).unlink(missing_ok=True)
+
+
+def test_files_open_for_writing_survive_a_relisting(emu, tmp_path):
+    # listing_ttl = 0: every readdir asks the service again, which knows
+    # nothing yet of a file still being written.
+    with mounted(tmp_path, config_for(emu) + "[mount]\nlisting_ttl = 0\n") as m:
+        w = m.path / "rapidgator" / "W"
+        new, grown = w / "growing.txt", m.path / "rapidgator" / "digits.txt"
+        with open(new, "wb") as f, open(grown, "ab") as g:
+            f.write(b"hello")
+            f.flush()
+            g.write(b"abc")
+            g.flush()
+            for _ in range(2):
+                assert "growing.txt" in os.listdir(w)
+                assert sorted(os.listdir(m.path / "rapidgator")).count("digits.txt") == 1
+                assert os.stat(new).st_size == 5
+                assert os.stat(grown).st_size == 13
+        service_has(emu, m, "/W/growing.txt", b"hello")
+        service_has(emu, m, "/digits.txt", b"0123456789abc")

@@ -93,7 +93,10 @@ class RealDebridView(RealDebridSync):
         tree gives them distinct names."""
         mtime = torrent.ended or torrent.added or 0
         entries: dict[str, Entry] = {}
-        for item in self._torrent_files(torrent, info):
+        # Files removed by rm still hold their directories open: a directory
+        # goes with its own rmdir (rm -r unlinks, then rmdirs what it saw).
+        for item in self._torrent_files(torrent, info, with_hidden=True):
+            removed = f"t/{torrent.id}/{item.key}" in self.hidden
             path = item.path.lstrip("/")
             if not path.startswith(prefix):
                 continue
@@ -114,7 +117,7 @@ class RealDebridView(RealDebridSync):
                         writable=not view,
                     ),
                 )
-            else:
+            elif not removed:
                 entries[item.key] = Entry(
                     head,
                     f"{view}t/{torrent.id}/{item.key}",
