@@ -61,7 +61,9 @@ def folder_id(emu: EmulatorHandle) -> str:
     return next(f["folder_id"] for f in emu.view("rapidgator")["tree"]["folders"] if f["name"] == "In")
 
 
-async def upload(client: RapidgatorClient, emu: EmulatorHandle, path: Path, name: str, md5: str) -> UploadSession:
+async def upload(
+    client: RapidgatorClient, emu: EmulatorHandle, path: Path, name: str, md5: str
+) -> UploadSession:
     """A whole upload: session, POST (with progress checked), polling until Done."""
     size = path.stat().st_size
     session = await client.upload_start(name, md5, size, folder_id(emu))
