@@ -12,8 +12,9 @@ Every run uses fresh bytes (a different first block), so none is an instant
 upload. The emulator keeps received bytes on /dev/shm when it has room, as the
 tests do. A benchmark, not a test: it asserts nothing but the md5s.
 
-The daemon runs as users run it: without the test suite's blocked-loop
-detector (it times every trio task step; `--debug-blocking-ms N` turns it on).
+The daemon runs as users run it: at log level INFO, without the test suite's
+blocked-loop detector (it times every trio task step; `--debug-blocking-ms N`
+turns it on).
 Besides wall times it prints the daemon's CPU seconds per upload (during the
 cp, and from close until confirmed) and curl's for its POST: on a machine
 busy with other work, wall times swing run to run, CPU seconds much less.
@@ -173,7 +174,7 @@ def main() -> int:
         cpu_cp, cpu_after, cpu_curl = [], [], []
         load_before = os.getloadavg()[0]
         env = {BLOCKING_ENV: str(args.debug_blocking_ms) if args.debug_blocking_ms else ""}
-        with mounted(work, config, env=env) as mount:
+        with mounted(work, config, env=env, args=("--log-level", "INFO")) as mount:
             for run in range(args.runs):
                 md5 = stamp(src, f"cp{run}")
                 closed, total, during, after = run_cp(emu, mount, src, f"cp{run}.bin", md5)
