@@ -87,6 +87,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def logged_post(log_text: str, name: str) -> float:
+    """The POST alone, as the daemon logged it ("sent NAME: N bytes in Ts")."""
+    found = re.findall(rf"sent {re.escape(name)}: \d+ bytes in ([\d.]+)s", log_text)
+    return float(found[-1]) if found else float("nan")
+
+
 def run_cp(emu, mount, src: Path, name: str, md5: str) -> tuple[float, float, float, float]:
     """Seconds until close and until confirmed; daemon CPU seconds during cp and after close."""
     target = mount.path / "rapidgator" / "Bench" / name
@@ -170,7 +176,7 @@ def main() -> int:
             f["folder_id"] for f in emu.view("rapidgator")["tree"]["folders"] if f["name"] == "Bench"
         )
         config = f'[rapidgator]\napi_url = "{api}"\nlogin = "{LOGIN}"\npassword = "{PASSWORD}"\n'
-        cp_close, cp_total, curl_total, curl_post = [], [], [], []
+        cp_close, cp_total, curl_total, curl_post, posts = [], [], [], [], []
         cpu_cp, cpu_after, cpu_curl = [], [], []
         load_before = os.getloadavg()[0]
         env = {BLOCKING_ENV: str(args.debug_blocking_ms) if args.debug_blocking_ms else ""}
@@ -182,13 +188,14 @@ def main() -> int:
                 cp_total.append(total)
                 cpu_cp.append(during)
                 cpu_after.append(after)
+                posts.append(logged_post(mount.log_text(), f"cp{run}.bin"))
                 md5 = stamp(src, f"curl{run}")
                 posted, curl_confirmed, cpu = run_curl(api, token, src, f"curl{run}.bin", md5, folder_id)
                 curl_post.append(posted)
                 curl_total.append(curl_confirmed)
                 cpu_curl.append(cpu)
                 print(
-                    f"run {run + 1}: cp closed {closed:.2f}s, confirmed {total:.2f}s "
+                    f"run {run + 1}: cp closed {closed:.2f}s, POST {posts[-1]:.2f}s, confirmed {total:.2f}s "
                     f"(daemon CPU {during:.2f}s during cp, {after:.2f}s after close); "
                     f"curl POST {posted:.2f}s, confirmed {curl_confirmed:.2f}s (curl CPU {cpu:.2f}s)",
                     flush=True,
@@ -196,8 +203,6 @@ def main() -> int:
             for run in range(args.runs):
                 os.unlink(mount.path / "rapidgator" / "Bench" / f"cp{run}.bin")
             log_text = mount.log_text()
-        # The POST alone, as the daemon logged it ("sent NAME: N bytes in Ts").
-        posts = [float(m) for m in re.findall(r"sent cp\d+\.bin: \d+ bytes in ([\d.]+)s", log_text)]
         if posts:
             print(
                 f"POST alone, median: debridfs {statistics.median(posts):.2f}s "
