@@ -165,3 +165,12 @@ async def test_a_stalled_host_times_out_and_a_cancel_is_prompt(tmp_path):
             nursery.cancel_scope.cancel()
     finally:
         os.close(fd)
+
+
+def test_which_urls_take_sendfile(monkeypatch):
+    assert filepost.plain_http("http://up.example/?r=upload/api&uuid=x")
+    assert not filepost.plain_http("https://up.example/?r=upload/api&uuid=x")  # TLS: httpx
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    assert not filepost.plain_http("http://up.example/")  # the proxy is honoured, by httpx
+    monkeypatch.setenv("NO_PROXY", "up.example")
+    assert filepost.plain_http("http://up.example/")
