@@ -24,8 +24,18 @@ from clients.errors import InvalidName, NotEmpty, NotFound, PermissionDenied, Re
 from clients.ratelimit import FOREGROUND
 from clients.realdebrid import TorrentInfo
 
-from .base import DirectLink, Entry
+from .base import DirectLink, Entry, Ref
 from .links import LinkRow
+from .realdebrid_refs import (
+    ArchiveMember,
+    DownloadFile,
+    DownloadsDir,
+    StatusFile,
+    TorrentDir,
+    TorrentFile,
+    TorrentLink,
+    TorrentsDir,
+)
 from .realdebrid_repair import Repairs
 from .realdebrid_state import Shown, info_signature, load_credentials
 from .realdebrid_store import Store
@@ -116,16 +126,16 @@ class RealDebridSource(RealDebridView):
             if self.store is not None:
                 await self.store.aclose()
 
-    async def create_file(self, parent_ref: Any, name: str) -> None:
-        if parent_ref == ("torrents",) and name.lower().endswith((".torrent", ".magnet")):
+    async def create_file(self, parent_ref: Ref | None, name: str) -> None:
+        if isinstance(parent_ref, TorrentsDir) and name.lower().endswith((".torrent", ".magnet")):
             return
-        if parent_ref == ("downloads",) and name.lower().endswith(".links"):
+        if isinstance(parent_ref, DownloadsDir) and name.lower().endswith(".links"):
             return
         raise ReadOnly(
             "only .torrent and .magnet files can be added in torrents/, .links files in downloads/"
         )
 
-    async def commit_file(self, parent_ref: Any, name: str, spool: Any) -> Entry | None:
+    async def commit_file(self, parent_ref: Ref | None, name: str, spool: Any) -> Entry | None:
         try:
             data = spool.read(0, spool.size)
         finally:
@@ -233,7 +243,7 @@ class RealDebridSource(RealDebridView):
             )
             if self.store is not None:
                 await self.store.save_downloads(self.download_items)
-        self._notify(("downloads",))
+        self._notify(DownloadsDir())
 
     def _refuse_delete(self, what: str) -> None:
         if not self.rd.allow_delete:
@@ -244,41 +254,46 @@ class RealDebridSource(RealDebridView):
             )
             raise PermissionDenied(f"deleting {what} is not allowed (allow_delete = false)")
 
-    async def unlink(self, parent_ref: Any, ref: Any) -> None:
-        kind = ref[0]
-        if kind == "status":
-            raise ReadOnly(".status is generated")
-        if kind == "download":
-            download = next((d for d in self.downloads if d.id == ref[1]), None)
-            self._refuse_delete(f"download {download.filename if download else ref[1]}")
-            try:
-                await self.client.delete_download(ref[1])
-            except NotFound:
-                pass
-            self._set_downloads([d for d in self.download_items if str(d.get("id")) != ref[1]])
-            if self.store is not None:
-                await self.store.save_downloads(self.download_items)
-            return
-        if kind in ("tfile", "tlink", "tmember"):
-            tid = ref[1]
-            name = self.torrents[tid].filename if tid in self.torrents else tid
-            self._refuse_delete(f"torrent {name}")
-            # One file of a torrent cannot be deleted on Real-Debrid: it is hidden
-            # until the torrent directory itself is removed (rm -r does both).
-            info = self.infos.get(tid)
-            torrent = self.torrents.get(tid)
-            if info is not None and torrent is not None:
-                for item in self._torrent_files(torrent, info, with_hidden=True):
-                    if item.ref == ref:
-                        self.hidden.add(f"t/{tid}/{item.key}")
-                        self._files_changed(tid)
-            return
-        raise NotFound(f"not a file: {ref!r}")
+    async def unlink(self, parent_ref: Ref | None, ref: Ref | None) -> None:
+        match ref:
+            case StatusFile():
+                raise ReadOnly(".status is generated")
+            case DownloadFile(download_id):
+                await self._delete_download(download_id)
+            case TorrentFile() | TorrentLink() | ArchiveMember():
+                self._hide_file(ref)
+            case _:
+                raise NotFound(f"not a file: {ref!r}")
 
-    async def rmdir(self, parent_ref: Any, ref: Any) -> None:
-        if ref[0] != "torrent" or ref[3]:
+    async def _delete_download(self, download_id: str) -> None:
+        download = next((d for d in self.downloads if d.id == download_id), None)
+        self._refuse_delete(f"download {download.filename if download else download_id}")
+        try:
+            await self.client.delete_download(download_id)
+        except NotFound:
+            pass
+        self._set_downloads([d for d in self.download_items if str(d.get("id")) != download_id])
+        if self.store is not None:
+            await self.store.save_downloads(self.download_items)
+
+    def _hide_file(self, ref: TorrentFile | TorrentLink | ArchiveMember) -> None:
+        """One file of a torrent cannot be deleted on Real-Debrid: it is hidden
+        until the torrent directory itself is removed (rm -r does both)."""
+        tid = ref.tid
+        name = self.torrents[tid].filename if tid in self.torrents else tid
+        self._refuse_delete(f"torrent {name}")
+        info = self.infos.get(tid)
+        torrent = self.torrents.get(tid)
+        if info is not None and torrent is not None:
+            for item in self._torrent_files(torrent, info, with_hidden=True):
+                if item.ref == ref:
+                    self.hidden.add(f"t/{tid}/{item.key}")
+                    self._files_changed(tid)
+
+    async def rmdir(self, parent_ref: Ref | None, ref: Ref | None) -> None:
+        if not isinstance(ref, TorrentDir) or ref.view:
             raise ReadOnly("only torrent directories in torrents/ can be removed")
-        _, tid, prefix, _view = ref
+        tid, prefix = ref.tid, ref.prefix
         torrent = self.torrents.get(tid)
         self._refuse_delete(f"torrent {torrent.filename if torrent else tid}")
         if torrent is not None:

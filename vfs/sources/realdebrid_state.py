@@ -26,15 +26,20 @@ from clients.realdebrid import Credentials, Download, OAuthCredentials, RealDebr
 from ..config import Config, ConfigError
 from ..names import unique_names
 from ..progress import Progress
-from .base import DirectLink, Entry, Source
+from .base import DirectLink, Entry, Ref, Source
+from .realdebrid_refs import (
+    ArchiveMember,
+    GroupDir,
+    TorrentDir,
+    TorrentFile,
+    TorrentItem,
+    TorrentLink,
+    TorrentsDir,
+)
 from .realdebrid_repair import Repairs
 from .realdebrid_store import Store
 
 log = logging.getLogger(__name__)
-
-# A node of this source's tree, as fs.py hands it back: a kind, then its ids,
-# e.g. ("torrent", torrent id, path, view) or ("tfile", torrent id, position).
-Ref = tuple[Any, ...]
 
 PLAYABLE_STATUS = "downloaded"
 ACTIVE_STATUSES = {
@@ -64,8 +69,7 @@ class Shown:
     key: str  # "f<file id>", or "l<link index>" for a link shown as itself
     path: str  # inside the torrent, starting with "/"
     size: int
-    ref: Ref  # ("tfile", torrent id, position), ("tlink", torrent id, link index)
-    # or ("tmember", torrent id, link index, member index)
+    ref: TorrentItem
     dead_key: int  # the file id in `dead`, or -1 - link index
 
 
@@ -129,7 +133,7 @@ class RealDebridState(Source):
         self.selections: dict[str, Any] = {}  # torrents we added: id -> file filter
         self.unannounced: set[str] = set()  # torrents we added, shown before a list sync
         self.link_results: list[tuple[float, str, str]] = []  # .links outcomes: (when, link, result)
-        self._on_change: Callable[[Any], None] = lambda ref: None  # until the tree registers
+        self._on_change: Callable[[Ref | None], None] = lambda ref: None  # until the tree registers
         # called with [(added|removed|changed, absolute path)] after a change the mount shows
         self.change_listeners: list[Any] = []
         self._hooks: trio.Nursery | None = None
@@ -156,7 +160,7 @@ class RealDebridState(Source):
         self.download_items = items
         self.downloads = [Download.from_json(d) for d in items]
 
-    def _notify(self, *refs: Any) -> None:
+    def _notify(self, *refs: Ref) -> None:
         for ref in refs:
             self._on_change(ref)
 
@@ -164,7 +168,7 @@ class RealDebridState(Source):
         return [""] + list(self.groups)
 
     def _top_refs(self) -> list[Ref]:
-        return [("torrents",)] + [("group", name) for name in self.groups]
+        return [TorrentsDir(), *[GroupDir(name) for name in self.groups]]
 
     def _visible(self, torrent: Torrent) -> bool:
         return torrent.status == PLAYABLE_STATUS and f"t/{torrent.id}" not in self.hidden
@@ -201,7 +205,7 @@ class RealDebridState(Source):
         a member's name over the archive's bytes."""
         if info.links_match_files:
             candidates = [
-                Shown(f"f{file.id}", file.path, file.bytes, ("tfile", torrent.id, position), file.id)
+                Shown(f"f{file.id}", file.path, file.bytes, TorrentFile(torrent.id, position), file.id)
                 for position, (file, _link) in enumerate(info.selected_files_with_links())
             ]
         else:
@@ -210,12 +214,14 @@ class RealDebridState(Source):
                 named = self.link_names.get(link)
                 if named is not None:
                     candidates.append(
-                        Shown(f"l{index}", "/" + named[0], named[1], ("tlink", torrent.id, index), -1 - index)
+                        Shown(
+                            f"l{index}", "/" + named[0], named[1], TorrentLink(torrent.id, index), -1 - index
+                        )
                     )
                     # stored members of a RAR: files of their own, byte ranges of the archive
                     candidates += [
                         Shown(
-                            f"l{index}m{n}", "/" + path, size, ("tmember", torrent.id, index, n), -1 - index
+                            f"l{index}m{n}", "/" + path, size, ArchiveMember(torrent.id, index, n), -1 - index
                         )
                         for n, (path, _offset, size) in enumerate(self.rar_members.get(link, ()))
                     ]
@@ -289,7 +295,7 @@ class RealDebridState(Source):
                     f"{view}t/{tid}",
                     True,
                     mtime=torrent.ended or torrent.added or 0,
-                    ref=("torrent", tid, "", view),
+                    ref=TorrentDir(tid, "", view),
                     writable=not view,
                     rank=(torrent.added or 0, tid),
                 )
@@ -304,7 +310,7 @@ class RealDebridState(Source):
             entries = self._torrent_dirs(view)
             status = [Entry(".status", "torrents/.status", False)] if not view else []
             names = unique_names([(e.key, e.name, e.rank) for e in entries + status])
-            shown[view] = {e.ref[1]: names[e.key] for e in entries}
+            shown[view] = {e.ref.tid: names[e.key] for e in entries if isinstance(e.ref, TorrentDir)}
         return shown
 
 
