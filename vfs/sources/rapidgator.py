@@ -135,15 +135,9 @@ class RapidgatorSource(Source):
 
     async def check(self) -> None:
         user = await self.client.user_info()
-        self.root_id = (
-            str(user["folder_id"])
-            if user.get("folder_id")
-            else (await self.client.folder_info(None)).folder_id
-        )
+        self.root_id = user.folder_id or (await self.client.folder_info(None)).folder_id
         log.info(
-            "Rapidgator: logged in as %s (%s)",
-            user.get("email", "?"),
-            "premium" if user.get("is_premium") else "free",
+            "Rapidgator: logged in as %s (%s)", user.email or "?", "premium" if user.is_premium else "free"
         )
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -425,8 +419,7 @@ class RapidgatorUploads:
             user = await self.client.user_info()
         except RemoteError:
             return exc
-        left = _number((user.get("storage") or {}).get("left"))
-        biggest = _number((user.get("upload") or {}).get("max_file_size"))
+        left, biggest = user.storage_left, user.max_file_size
         if biggest is not None and size > biggest:
             return TooBig(f"{exc} (the account takes files up to {biggest} bytes)", status=exc.status)
         if left is not None and size > left:
@@ -465,13 +458,6 @@ async def _naming(call: Awaitable[T]) -> T:
         return await call
     except Refused as exc:
         raise InvalidName(str(exc), status=exc.status) from None
-
-
-def _number(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _file_json(file: RGFile) -> dict[str, Any]:

@@ -54,8 +54,8 @@ class RealDebridSource(RealDebridView):
     async def check(self) -> None:
         user = await self.client.user()
         self.user = user
-        log.info("Real-Debrid: logged in as %s (%s)", user.get("username", "?"), user.get("type", "?"))
-        self.store = Store(self.state_dir / f"realdebrid-{user.get('id', 'account')}.sqlite3")
+        log.info("Real-Debrid: logged in as %s (%s)", user.username or "?", user.type or "?")
+        self.store = Store(self.state_dir / f"realdebrid-{user.id or 'account'}.sqlite3")
         started = time.monotonic()
         snap = await self.store.load()
         for tid, (item, info) in snap.torrents.items():
@@ -190,7 +190,7 @@ class RealDebridSource(RealDebridView):
                 log.info("Real-Debrid: could not add %s: %s", link, reason)
                 results.append((link, None, reason))
                 continue
-            results.append((link, data, f"added: {check.get('filename', '')}"))
+            results.append((link, data, f"added: {check.filename or ''}"))
         return results
 
     async def add_links(self, urls: list[str]) -> list[LinkRow]:

@@ -21,7 +21,15 @@ import httpx
 import trio
 
 from clients.ratelimit import RateLimiter
-from clients.realdebrid import Credentials, Download, OAuthCredentials, RealDebridClient, Torrent, TorrentInfo
+from clients.realdebrid import (
+    Credentials,
+    Download,
+    OAuthCredentials,
+    RealDebridClient,
+    Torrent,
+    TorrentInfo,
+    User,
+)
 
 from ..config import Config, ConfigError
 from ..names import unique_names
@@ -143,7 +151,7 @@ class RealDebridState(Source):
         self._refreshes = 0
         self._downloads_at = -float("inf")
         # What `debridfs status` shows (RealDebridView.status_info).
-        self.user: dict[str, Any] = {}
+        self.user: User | None = None
         self.progress: Progress | None = None
         self.last_sync: float | None = None
         self.last_error: tuple[float, str] | None = None

@@ -14,7 +14,7 @@ from typing import Any
 
 from clients.errors import FileUnavailable, NeedsRepair, NotFound
 from clients.ratelimit import FOREGROUND
-from clients.realdebrid import Torrent, TorrentInfo, parse_date
+from clients.realdebrid import Torrent, TorrentInfo
 
 from .base import DirectLink, Entry, Ref
 from .realdebrid_refs import (
@@ -145,8 +145,8 @@ class RealDebridView(RealDebridSync):
     def status_info(self) -> dict[str, Any]:
         user = self.user
         info: dict[str, Any] = {
-            "account": f"{user.get('username', '?')} ({user.get('type', '?')})",
-            "expires": parse_date(user.get("expiration")),
+            "account": f"{user.username or '?'} ({user.type or '?'})" if user else "? (?)",
+            "expires": user.expiration if user else None,
         }
         if self.progress is not None:
             info["sync"] = self.progress.text()
