@@ -23,7 +23,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -33,6 +33,11 @@ from ..names import safe_name
 from ..release import Place, place
 from .base import DirectLink, Entry, Ref, Source
 from .realdebrid_state import Shown
+
+if TYPE_CHECKING:
+    from clients.realdebrid import Torrent
+
+    from .realdebrid import RealDebridSource
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +70,7 @@ class LibrarySource(Source):
     name = "library"
     listings_in_memory = True
 
-    def __init__(self, rd: Any) -> None:
+    def __init__(self, rd: RealDebridSource) -> None:
         self.rd = rd
         self.index: dict[Ref, list[Entry]] = {}
         self.folders: dict[TitleDir, str] = {}  # folder ref -> its name (for notifications)
@@ -97,12 +102,12 @@ class LibrarySource(Source):
 
     # ------------------------------------------------------------------ the view
 
-    def _shown(self) -> list[tuple[str, Any, list[Shown]]]:
+    def _shown(self) -> list[tuple[str, Torrent, list[Shown]]]:
         shown = []
         for tid in self.rd.order:
             torrent = self.rd.torrents.get(tid)
             files = self.rd.shown_files(tid) if torrent is not None else None
-            if files:
+            if torrent is not None and files:
                 shown.append((tid, torrent, files))
         return shown
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -63,7 +64,7 @@ class RealDebridSource(RealDebridView):
             if info is not None:
                 self.infos[tid] = TorrentInfo.from_json(info)
                 self._raw_infos[tid] = info
-                self.info_sigs[tid] = info_signature(info)
+                self.info_sigs[tid] = info_signature(self.infos[tid].torrent)
         self.pages = [(etag, list(ids)) for etag, ids in snap.meta.get("torrent_pages", [])]
         self.order = [tid for _etag, ids in self.pages for tid in ids if tid in self.torrents]
         listed = set(self.order)
@@ -153,7 +154,7 @@ class RealDebridSource(RealDebridView):
             await self.add(data, name)
         return None
 
-    async def add(self, what: str | bytes, name: str, keep: Any = None) -> str:
+    async def add(self, what: str | bytes, name: str, keep: Callable[[str], bool] | None = None) -> str:
         """Adds a magnet URI (str) or a .torrent file (bytes); returns the torrent id.
         The one add path: `cp x.magnet`, `cp x.torrent` and the qBittorrent API.
         `keep(path) -> bool` chooses the files to select (none kept: all)."""

@@ -81,9 +81,9 @@ class Shown:
     dead_key: int  # the file id in `dead`, or -1 - link index
 
 
-def info_signature(item: dict[str, Any]) -> tuple[object, ...]:
+def info_signature(torrent: Torrent) -> tuple[object, ...]:
     """What decides whether a torrent's /torrents/info must be fetched again."""
-    return (item.get("status"), item.get("bytes"), item.get("progress"), item.get("ended"))
+    return (torrent.status, torrent.bytes, torrent.progress, torrent.ended)
 
 
 class RealDebridState(Source):
@@ -117,6 +117,9 @@ class RealDebridState(Source):
         self.store: Store | None = None
         # memory: everything listings need
         self.torrents: dict[str, Torrent] = {}
+        # The replies as Real-Debrid gave them (list items, details, downloads): the
+        # store keeps them verbatim and the sync compares them to find changes;
+        # everything else reads the typed copies (torrents, infos, downloads).
         self.items: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.infos: dict[str, TorrentInfo] = {}
@@ -138,7 +141,7 @@ class RealDebridState(Source):
         self.hidden: set[str] = set()  # keys removed by rm while the torrent stays
         self._has_files_memo: dict[str, tuple[TorrentInfo, bool]] = {}  # see _has_files
         self.pending: dict[str, float] = {}  # torrents we added: id -> when
-        self.selections: dict[str, Any] = {}  # torrents we added: id -> file filter
+        self.selections: dict[str, Callable[[str], bool]] = {}  # torrents we added: id -> file filter
         self.unannounced: set[str] = set()  # torrents we added, shown before a list sync
         self.link_results: list[tuple[float, str, str]] = []  # .links outcomes: (when, link, result)
         self._on_change: Callable[[Ref | None], None] = lambda ref: None  # until the tree registers
@@ -195,10 +198,10 @@ class RealDebridState(Source):
         self._files_changed(tid)
 
     def _needs_info(self, tid: str) -> bool:
-        item = self.items.get(tid)
-        if item is None or item.get("status") != PLAYABLE_STATUS:
+        torrent = self.torrents.get(tid)
+        if torrent is None or torrent.status != PLAYABLE_STATUS:
             return False
-        return self.info_sigs.get(tid) != info_signature(item)
+        return self.info_sigs.get(tid) != info_signature(torrent)
 
     def _wanted_file(self, name: str) -> bool:
         if self.extensions is None:

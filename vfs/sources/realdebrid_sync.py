@@ -286,8 +286,8 @@ class RealDebridSync(RealDebridState):
             info = TorrentInfo.from_json(raw)
             self._raw_infos[tid] = raw
             self.infos[tid] = info
-            self.info_sigs[tid] = info_signature(raw)
-            if tid in self.items and info_signature(raw) != info_signature(self.items[tid]):
+            self.info_sigs[tid] = info_signature(info.torrent)
+            if tid in self.torrents and info_signature(info.torrent) != info_signature(self.torrents[tid]):
                 # the info is newer than our list item: believe it
                 merged = {**self.items[tid], **{k: raw[k] for k in raw if k != "files"}}
                 self._put_item(merged)
