@@ -112,23 +112,22 @@ class LibrarySource(Source):
         return shown
 
     async def rebuild(self) -> None:
-        # Parsing thousands of new names takes seconds: a worker thread does it (the
-        # results are cached), so the pass below on the trio thread only looks them up.
-        pairs = [(torrent.filename, item.path) for _tid, torrent, files in self._shown() for item in files]
-        await trio.to_thread.run_sync(_warm, pairs)
-        self._rebuild()
+        # Placing thousands of names takes seconds when they are new (and tens of
+        # ms when cached): a worker thread does it on a snapshot of what is shown.
+        shown = self._shown()
+        pairs = [(torrent.filename, item.path) for _tid, torrent, files in shown for item in files]
+        places = iter(await trio.to_thread.run_sync(_place_all, pairs))
+        self._rebuild([(tid, item, next(places)) for tid, _torrent, files in shown for item in files])
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, placed_files: list[tuple[str, Shown, Place | None]]) -> None:
         started = time.monotonic()
         placed: dict[str, list[tuple[Place, str, Shown]]] = defaultdict(list)
         titles: dict[str, Counter[str]] = defaultdict(Counter)
-        for tid, torrent, files in self._shown():
-            for item in files:
-                where = place(torrent.filename, item.path)
-                if where is None:
-                    continue
-                placed[where.key].append((where, tid, item))
-                titles[where.key][where.folder] += 1
+        for tid, item, where in placed_files:
+            if where is None:
+                continue
+            placed[where.key].append((where, tid, item))
+            titles[where.key][where.folder] += 1
         index: dict[Ref, list[Entry]] = {KindDir("movies"): [], KindDir("shows"): []}
         folders: dict[TitleDir, str] = {}
         for key, items in placed.items():
@@ -224,9 +223,8 @@ class LibrarySource(Source):
         return link
 
 
-def _warm(pairs: list[tuple[str, str]]) -> None:
-    for torrent_name, path in pairs:
-        place(torrent_name, path)
+def _place_all(pairs: list[tuple[str, str]]) -> list[Place | None]:
+    return [place(torrent_name, path) for torrent_name, path in pairs]
 
 
 def _shape(entries: list[Entry] | None) -> Any:
