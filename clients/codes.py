@@ -1,11 +1,20 @@
-"""The shape of a client's error table: what each documented error code means to us.
+"""The one rule type of the clients' error tables: what a documented error code means to us.
 
-Every code a provider documents gets one `Rule` in its client: a *wait* (ask
-again after `wait` seconds; the link stays), a *user* problem (credentials or
-the account: the user must act) or *permanent* (this link will never work).
-`source` names the fact the rule follows, so a reader can check the choice:
-the labels (`NOTES §3`, `NOTES §4`, `portal doc`) are the research notes and
-documents that docs/providers.md restates, provider by provider.
+Every code a provider documents gets one `Rule` in its client's table
+(Real-Debrid's `ERROR_TABLE`, the link services' `STATUSES`/`ERRORS`):
+
+- WAIT: ask again later, after `wait` seconds when the rule (or the reply)
+  says; the thing itself is fine.
+- USER: the credentials, the account or its plan: the user must act.
+- PERMANENT: asking again gives the same answer.
+- REPAIR: only adding the thing again helps (a Real-Debrid torrent whose
+  link answers hoster_unavailable).
+
+`kind` is the error the client raises, and callers act on that class
+(`clients/retry.py`'s `is_temporary`, the link services' `is_transient`), so
+the rule refuses a class that contradicts its meaning. `source` says which
+fact the rule follows; docs/providers.md restates those facts, provider by
+provider.
 """
 
 from __future__ import annotations
@@ -13,34 +22,49 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import AuthError, LinkExpired, NotReady, RateLimited, RemoteError, TemporaryError
+from .errors import (
+    AuthError,
+    FileUnavailable,
+    LinkExpired,
+    NeedsRepair,
+    PermissionDenied,
+    QuotaExceeded,
+    RemoteError,
+)
+from .retry import TEMPORARY
 
-WAIT, USER, PERMANENT = "wait", "user", "permanent"
-WAIT_KINDS: tuple[type[RemoteError], ...] = (RateLimited, TemporaryError, NotReady, LinkExpired)
+WAIT, USER, PERMANENT, REPAIR = "wait", "user", "permanent", "repair"
+MEANINGS = (WAIT, USER, PERMANENT, REPAIR)
+# The temporary failures of clients/retry.py, and an expired link or ticket:
+# asking again works once the caller fetched a new one.
+WAIT_KINDS: tuple[type[RemoteError], ...] = (*TEMPORARY, LinkExpired)
+USER_KINDS: tuple[type[RemoteError], ...] = (AuthError, PermissionDenied, QuotaExceeded)
 
 
 @dataclass(frozen=True)
 class Rule:
-    meaning: str  # WAIT | USER | PERMANENT
+    meaning: str  # WAIT | USER | PERMANENT | REPAIR
     kind: type[RemoteError]  # what the client raises
     text: str  # what the code means, in the error message
-    wait: float | None = None  # WAIT: seconds before asking again (None: the reply says)
+    wait: float | None = None  # seconds before asking again (None: the reply says, or never)
     source: str = ""  # the documented fact this rule follows
 
     def __post_init__(self) -> None:
-        # The meaning and the raised class must agree: callers act on the class.
         if self.meaning == WAIT:
-            ok = issubclass(self.kind, WAIT_KINDS)
+            # A wait is raised as a class callers retry, or as a file that fails
+            # now and says when to ask again (Real-Debrid 24: it stays listed).
+            ok = issubclass(self.kind, WAIT_KINDS) or (
+                issubclass(self.kind, FileUnavailable) and self.wait is not None
+            )
         elif self.meaning == USER:
-            ok = issubclass(self.kind, AuthError)
+            ok = issubclass(self.kind, USER_KINDS)
+        elif self.meaning == REPAIR:
+            ok = issubclass(self.kind, NeedsRepair)
         else:
             ok = self.meaning == PERMANENT and not issubclass(self.kind, (*WAIT_KINDS, AuthError))
         if not ok:
             raise ValueError(f"rule {self.text!r}: {self.kind.__name__} cannot mean {self.meaning!r}")
 
     def error(self, message: str, *, retry_after: float | None = None, **kw: Any) -> RemoteError:
-        """The exception for this rule; a wait carries `retry_after` (the reply's, else ours)."""
-        error = self.kind(message, **kw)
-        if self.meaning == WAIT:
-            error.retry_after = retry_after if retry_after is not None else self.wait
-        return error
+        """The exception for this rule, carrying `retry_after`: the reply's, else the rule's wait."""
+        return self.kind(message, retry_after=retry_after if retry_after is not None else self.wait, **kw)

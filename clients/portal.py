@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 API_RETRIES = 2
 API_BACKOFF = Backoff(initial=1.0, maximum=4.0)
-DOC = "portal doc, error table"
+DOC = 'doc; providers.md, "Portal", Errors'
 # status -> rule: the document's table (status, HTTP, meaning). Waits are used when the
 # reply has no `retry_in_seconds` ("present only when a retry makes sense").
 STATUSES: dict[int, Rule] = {

@@ -30,10 +30,10 @@ from .errors import AuthError, FileUnavailable, RateLimited, RemoteError, Tempor
 
 log = logging.getLogger(__name__)
 
-T3 = "NOTES §3 status table"
-# status -> rule. The document: "cancel on 4xx, retry 5xx after minutes"; NOTES §3 (restated in
-# docs/providers.md, "Premiumize") records what JDownloader and pyLoad do per status, which
-# is where 0, 2, 403 and 428 get their waits.
+T3 = 'providers.md, "Premiumize", Statuses'
+# status -> rule. The document: "cancel on 4xx, retry 5xx after minutes"; what JDownloader
+# and pyLoad do per status (docs/providers.md, "Premiumize", Statuses) is where 0, 2,
+# 403 and 428 get their waits.
 STATUSES: dict[int, Rule] = {
     0: Rule(WAIT, RateLimited, "daily limit reached for this host", 600, f"{T3}: block host 10 min"),
     2: Rule(WAIT, TemporaryError, "odd server error", 300, f"{T3}: retry, host off 5 min"),

@@ -1,4 +1,4 @@
-"""Rapidgator API v2 client (../shared/api/rapidgator-api-v2-file.txt and NOTES.md §1).
+"""Rapidgator API v2 client (docs/providers.md, "Rapidgator").
 
 Every call is a POST with a form body: the `token` is a parameter of every
 method, and a form body keeps it out of URLs that proxies or logs record.
@@ -49,7 +49,7 @@ API_BACKOFF = Backoff(initial=1.0, maximum=30.0)
 PER_PAGE = 500
 UPLOAD_CHUNK = 4 << 20  # fewer worker-thread hops per byte (measured: 1 MiB gave ~79% of curl)
 UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=300.0)
-LOGIN_BACKOFF = 300.0  # after `Please wait`, no login for 5 min (NOTES §1.4, §5)
+LOGIN_BACKOFF = 300.0  # after `Please wait`, no login for 5 min (providers.md, "Rapidgator", Errors)
 
 
 class TwoFactorRequired(AuthError):
@@ -175,7 +175,7 @@ class DownloadLink:
         return f"DownloadLink(<url>, delay={self.delay})"
 
 
-# Texts NOTES.md §1 documents (observed replies and what clients branch on).
+# The texts clients branch on (providers.md, "Rapidgator", Errors).
 THROTTLED = "please wait"  # user/login: too many logins (JDownloader backs off 5 min)
 TWO_FACTOR = "code is required"  # user/login on a 2FA account without `code`
 LOCKED = ("locked", "frozen")  # "ACCOUNT LOCKED FOR VIOLATION...", "User is FROZEN"
@@ -302,7 +302,7 @@ class RapidgatorClient:
                 )
             wait = self._no_login_until - trio.current_time()
             if wait > 0:
-                # Throttled: another login now would only extend the ban (NOTES §5).
+                # Throttled: a login now could only prolong it (providers.md, "Rapidgator", Errors).
                 raise RateLimited(
                     f"Rapidgator asked to wait before logging in again ({wait:.0f}s left)", retry_after=wait
                 )
@@ -407,7 +407,7 @@ class RapidgatorClient:
         if _int(result.get("fail")) or not _int(result.get("success")):
             errors = "; ".join(map(str, result.get("errors") or [])) or "failed"
             if method.endswith("/delete"):
-                # The documented way of saying "no such id" (NOTES §1.3): already gone.
+                # How a batch says "no such id" (providers.md, "Rapidgator", Methods): already gone.
                 raise NotFound(f"Rapidgator {method}: {errors}", status=400)
             raise map_error(method, 400, errors)
 

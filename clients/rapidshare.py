@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 WAIT_RE = re.compile(r"wait (\d+) seconds")
 INVALID_ROUTINE = "invalid routine called"
 NAMINGS = ("", "_v1")  # suffixes, newest first
-N4 = "NOTES §4 error lines"
+CF = 'providers.md, "RapidShare", checkfiles: status'
+N4 = 'providers.md, "RapidShare", Errors'
 # Sentence prefix (lower case) -> rule; first match wins (docs/providers.md, "RapidShare", Errors).
 ERRORS: list[tuple[str, Rule]] = [
     ("login failed. account locked", Rule(USER, AccountLocked, "account locked", None, f"{N4} (b45c2518)")),
@@ -65,7 +66,13 @@ ERRORS: list[tuple[str, Rule]] = [
     ("you need to wait", Rule(WAIT, RateLimited, "IP wait", None, f"{N4}: the seconds are in the sentence")),
     (
         "download auth not yet valid",
-        Rule(WAIT, NotReady, "countdown not over", None, "NOTES §4 free flow: wait `countdown` seconds"),
+        Rule(
+            WAIT,
+            NotReady,
+            "countdown not over",
+            None,
+            'providers.md, "RapidShare", download: wait `countdown` s',
+        ),
     ),
     (
         "download auth invalid",
@@ -74,7 +81,7 @@ ERRORS: list[tuple[str, Rule]] = [
             LinkExpired,
             "ticket expired: ask for a new one",
             0,
-            "NOTES §4 free flow (dlauth tickets expire)",
+            'providers.md, "RapidShare", download: dlauth tickets expire',
         ),
     ),
     ("file not found", Rule(PERMANENT, FileUnavailable, "file not found", None, N4)),
@@ -103,24 +110,24 @@ ERRORS: list[tuple[str, Rule]] = [
             RemoteError,
             "the server knows neither routine name",
             None,
-            "NOTES §4: names with and without _v1",
+            'providers.md, "RapidShare", Routine names',
         ),
     ),
 ]
 # A sentence nobody documented: asked again later (the link layer gives up after a day);
-# NOTES §4 quotes the doc's rule "stop retrying a failed request after 3 tries" per request.
-UNKNOWN = Rule(WAIT, TemporaryError, "unknown error", 300, "NOTES §4: unknown ERROR lines")
-# checkfiles status column -> rule (NOTES §4 checkfiles, quoting the doc); 1, 2, 6 are OK.
+# the document's own rule is "stop retrying a failed request after 3 tries" per request.
+UNKNOWN = Rule(WAIT, TemporaryError, "unknown error", 300, f"{N4}: anything else")
+# checkfiles status column -> rule (providers.md, "RapidShare", checkfiles); 1, 2, 6 are OK.
 CHECK_STATUS: dict[int, Rule] = {
-    0: Rule(PERMANENT, FileUnavailable, "file not found", None, "NOTES §4 checkfiles status 0"),
-    3: Rule(WAIT, TemporaryError, "server down", 300, "NOTES §4 checkfiles status 3"),
-    4: Rule(PERMANENT, FileUnavailable, "file marked as illegal", None, "NOTES §4 checkfiles status 4"),
+    0: Rule(PERMANENT, FileUnavailable, "file not found", None, f"{CF} 0"),
+    3: Rule(WAIT, TemporaryError, "server down", 300, f"{CF} 3"),
+    4: Rule(PERMANENT, FileUnavailable, "file marked as illegal", None, f"{CF} 4"),
     5: Rule(
         PERMANENT,
         PermissionDenied,
         "anonymous file locked (too many downloads)",
         None,
-        "NOTES §4 checkfiles status 5",
+        f"{CF} 5",
     ),
 }
 

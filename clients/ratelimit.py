@@ -15,7 +15,6 @@ import collections
 import heapq
 import itertools
 import logging
-import math
 
 import trio
 
@@ -111,7 +110,3 @@ class RateLimiter:
     def _take(self) -> None:
         self._times.append(trio.current_time())
         self.calls += 1
-
-
-def backoff(attempt: int, base: float = 2.0, cap: float = 60.0) -> float:
-    return min(cap, base * math.pow(2, attempt))

@@ -1,4 +1,4 @@
-"""Real-Debrid REST API 1.0 client (../shared/api/realdebrid-rest-1.0.txt).
+"""Real-Debrid REST API 1.0 client (docs/providers.md, "Real-Debrid").
 
 Typed results, pages with ETag/If-None-Match, and the service's error JSON
 (`{"error": ..., "error_code": N}`) mapped to `clients.errors`. Every call goes
@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import trio
 
+from .codes import PERMANENT, REPAIR, USER, WAIT, Rule
 from .errors import (
     AccountLocked,
     AuthError,
@@ -35,12 +36,18 @@ from .errors import (
 )
 from .fields import optional_int
 from .http import redact_url, retry_after_seconds
-from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter, backoff
+from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter
+from .retry import Backoff, Retrying, is_temporary
 
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 2500
 API_RETRIES = 5
+RETRY_WAIT_MAX = 30.0  # a call waits through shorter waits itself; longer ones reach the caller
+API_BACKOFF = Backoff(initial=1.0, maximum=RETRY_WAIT_MAX)
+# "Too many requests" holds every call of the account off, longer than a 5xx
+# (refused calls count against the limit too).
+RATE_LIMIT_BACKOFF = Backoff(initial=5.0, maximum=RETRY_WAIT_MAX)
 CONTENT_RANGE_RE = re.compile(r"bytes [\d*]+(?:-\d+)?/(\d+|\*)")
 OAUTH_GRANT = "http://oauth.net/grant_type/device/1.0"
 OPENSOURCE_CLIENT_ID = "X245A4XAIBGVM"
@@ -136,9 +143,10 @@ class TorrentInfo:
 
     @property
     def links_match_files(self) -> bool:
-        """Whether `links[i]` is the i-th selected file (NOTES 2.7). When the
-        counts differ, RD packed the selection into an archive (or split it):
-        a link may then be anything, and no link may be paired with a file."""
+        """Whether `links[i]` is the i-th selected file (providers.md,
+        "Real-Debrid", Torrents). When the counts differ, RD packed the
+        selection into an archive (or split it): a link may then be anything,
+        and no link may be paired with a file."""
         return len(self.torrent.links) == sum(1 for f in self.files if f.selected)
 
     def selected_files_with_links(self) -> list[tuple[TorrentFile, str]]:
@@ -280,8 +288,9 @@ def proven_complete(pages: list[Page], count: int) -> bool:
 
     Nothing less may remove an entry (docs/invariants.md): a 304, a 204, `[]`,
     a page without the header or a page that came up short prove nothing
-    (NOTES 2.5: RD has served empty pages to an account with 1,024 torrents).
-    An empty listing proves nothing either.
+    (providers.md, "Real-Debrid", Lists: RD has served an empty page for every
+    page of an account with 1,024 torrents). An empty listing proves nothing
+    either.
     """
     totals = {page.total for page in pages}
     return len(totals) == 1 and None not in totals and count == totals.pop() and count > 0
@@ -306,101 +315,85 @@ def _total(response: httpx.Response) -> int | None:
         return None
 
 
-# What each documented error code means to us (realdebrid-rest-1.0.txt, "error
-# codes"; NOTES = ../shared/api/NOTES.md). "temporary": try again, after `wait`
-# seconds when given; "user": the user must act (token, account, plan);
-# "permanent": asking again gives the same answer; "repair": only adding the
-# torrent again helps. One rule per code; `error_for` applies it.
-@dataclass(frozen=True)
-class Rule:
-    kind: str
-    error: type[RemoteError]
-    wait: float | None = None
-    note: str = ""
-
-
+# What each documented error code means to us: one `Rule` per code (clients/codes.py),
+# applied by `error_for`. Sources use the labels of docs/providers.md (doc, seen,
+# clients, one source, ours), whose "Real-Debrid" Error codes table restates the facts.
 ERROR_TABLE: dict[int, Rule] = {
-    -1: Rule("temporary", TemporaryError, None, "internal error (5xx)"),
-    1: Rule("permanent", RemoteError, None, "missing parameter; NOTES 2.2 line 407"),
-    2: Rule("permanent", InvalidName, None, "bad parameter value; NOTES 2.2 line 408"),
-    3: Rule("permanent", RemoteError, None, "unknown method"),
-    4: Rule("permanent", RemoteError, None, "method not allowed"),
-    5: Rule("temporary", RateLimited, None, "slow down: like 34"),
-    6: Rule("temporary", TemporaryError, 60, "resource unreachable"),
-    7: Rule("permanent", NotFound, None, "resource not found; NOTES 2.7 (unknown id -> 404)"),
-    8: Rule("user", AuthError, None, "bad token: refresh once, then the user; NOTES 2.2 line 409, 2.8"),
-    9: Rule("user", PermissionDenied, None, "permission denied; NOTES 2.2 line 410"),
-    10: Rule("user", AuthError, None, "two-factor authentication needed"),
-    11: Rule("user", AuthError, None, "two-factor authentication pending"),
-    12: Rule("user", AuthError, None, "invalid login"),
-    13: Rule("user", AuthError, None, "invalid password"),
-    14: Rule("user", AccountLocked, None, "account locked; NOTES 2.2 line 411"),
-    15: Rule("user", AuthError, None, "account not activated"),
-    16: Rule("permanent", RemoteError, None, "unsupported hoster"),
-    17: Rule("temporary", TemporaryError, 300, "hoster in maintenance; NOTES 5 line 797 (host off 5 min)"),
-    18: Rule("temporary", TemporaryError, 300, "hoster limit reached; NOTES 5 line 797"),
+    -1: Rule(WAIT, TemporaryError, "internal error (5xx)", None, "doc"),
+    1: Rule(PERMANENT, RemoteError, "missing parameter", None, "doc; seen: parameter_missing, 400"),
+    2: Rule(PERMANENT, InvalidName, "bad parameter value", None, "doc; one source: bad_parameter, 400"),
+    3: Rule(PERMANENT, RemoteError, "unknown method", None, "doc"),
+    4: Rule(PERMANENT, RemoteError, "method not allowed", None, "doc"),
+    5: Rule(WAIT, RateLimited, "slow down", None, "doc; ours: like 34"),
+    6: Rule(WAIT, TemporaryError, "resource unreachable", 60, "doc; ours: 60 s"),
+    7: Rule(PERMANENT, NotFound, "resource not found", None, "doc; seen: an unknown id answers 404"),
+    8: Rule(USER, AuthError, "bad token", None, "doc; clients: refresh an OAuth token once, then the user"),
+    9: Rule(USER, PermissionDenied, "permission denied", None, "doc; one source: permission_denied, 403"),
+    10: Rule(USER, AuthError, "two-factor authentication needed", None, "doc"),
+    11: Rule(USER, AuthError, "two-factor authentication pending", None, "doc"),
+    12: Rule(USER, AuthError, "invalid login", None, "doc"),
+    13: Rule(USER, AuthError, "invalid password", None, "doc"),
+    14: Rule(USER, AccountLocked, "account locked", None, "doc: 403"),
+    15: Rule(USER, AuthError, "account not activated", None, "doc"),
+    16: Rule(PERMANENT, RemoteError, "unsupported hoster", None, "doc"),
+    17: Rule(WAIT, TemporaryError, "hoster in maintenance", 300, "doc; clients: host off 5 min"),
+    18: Rule(WAIT, TemporaryError, "hoster limit reached", 300, "doc; clients: host off 5 min"),
     19: Rule(
-        "repair",
+        REPAIR,
         NeedsRepair,
+        "hoster unavailable: on a torrent link only adding the torrent again helps",
         None,
-        "hoster_unavailable on a torrent link: only re-adding helps; NOTES 2.2 line 412, 2.4",
+        "seen: 503 hoster_unavailable, three logs",
     ),
-    20: Rule("user", PermissionDenied, None, "hoster not available for free users; NOTES 2.2 line 413"),
-    21: Rule("temporary", TemporaryError, 300, "too many active downloads; NOTES 2.2 line 414"),
-    22: Rule("user", PermissionDenied, None, "IP address not allowed; NOTES 5 line 796"),
-    23: Rule("user", QuotaExceeded, 300, "traffic exhausted; NOTES 2.2 line 415, 5 line 798"),
+    20: Rule(USER, PermissionDenied, "hoster not available for free users", None, "doc"),
+    21: Rule(WAIT, TemporaryError, "too many active downloads", 300, "doc; ours: 5 min"),
+    22: Rule(
+        USER, PermissionDenied, "IP address not allowed", None, "doc; clients: JDownloader waits 60 min"
+    ),
+    23: Rule(USER, QuotaExceeded, "traffic exhausted", 300, "doc; clients: asked again after 5 min"),
     24: Rule(
-        "temporary",
+        WAIT,
         FileUnavailable,
+        "file unavailable: offline for now",
         600,
-        "file unavailable: offline for now, asked again after "
-        "10 min (JDownloader); NOTES 2.2 line 416, 5 line 797",
+        "doc; clients: offline, asked again after 10 min",
     ),
-    25: Rule("temporary", TemporaryError, None, "service unavailable; NOTES 2.2 line 417"),
-    26: Rule("permanent", TooBig, None, "upload too big"),
-    27: Rule("temporary", TemporaryError, None, "upload error"),
-    28: Rule("permanent", InvalidName, None, "file not allowed"),
-    29: Rule("permanent", TooBig, None, "torrent too big"),
-    30: Rule("permanent", InvalidName, None, "torrent file invalid"),
+    25: Rule(WAIT, TemporaryError, "service unavailable", None, "doc; seen: 503 from selectFiles"),
+    26: Rule(PERMANENT, TooBig, "upload too big", None, "doc"),
+    27: Rule(WAIT, TemporaryError, "upload error", None, "doc"),
+    28: Rule(PERMANENT, InvalidName, "file not allowed", None, "doc"),
+    29: Rule(PERMANENT, TooBig, "torrent too big", None, "doc"),
+    30: Rule(PERMANENT, InvalidName, "torrent file invalid", None, "doc"),
     31: Rule(
-        "permanent", RemoteError, None, "action already done: callers treat it as success; NOTES 2.2 line 418"
+        PERMANENT, RemoteError, "action already done", None, "doc: 202; selectFiles takes it as success"
     ),
-    32: Rule("permanent", RemoteError, None, "image resolution error"),
-    33: Rule("permanent", RemoteError, None, "torrent already active"),
-    34: Rule(
-        "temporary", RateLimited, None, "too many requests: every call holds off; NOTES 2.1, 2.2 line 419"
-    ),
-    35: Rule(
-        "permanent", FileUnavailable, None, "infringing file: never again; NOTES 2.2 line 420, 5 line 798"
-    ),
-    36: Rule(
-        "temporary",
-        TemporaryError,
-        1800,
-        "fair usage limit: 30 min (JDownloader); NOTES 2.2 line 421, 5 line 798",
-    ),
-    37: Rule("permanent", RemoteError, None, "disabled endpoint; NOTES 2.2 line 422"),
+    32: Rule(PERMANENT, RemoteError, "image resolution error", None, "doc"),
+    33: Rule(PERMANENT, RemoteError, "torrent already active", None, "doc"),
+    34: Rule(WAIT, RateLimited, "too many requests", None, "doc: 429; every call of the account holds off"),
+    35: Rule(PERMANENT, FileUnavailable, "infringing file", None, "seen: 451; clients: never again"),
+    36: Rule(WAIT, TemporaryError, "fair usage limit", 1800, "doc; clients: JDownloader waits 30 min"),
+    37: Rule(PERMANENT, RemoteError, "disabled endpoint", None, "seen: 403 on instantAvailability"),
 }
-RETRY_WAIT_MAX = 30.0  # a call waits through shorter waits itself; longer ones reach the caller
 
 
 def error_for(
     path: str, status: int, name: str, code: int | None, retry_after: float | None = None
 ) -> RemoteError:
     """The typed error for one failed reply: by `error_code` when the table
-    knows it, else by HTTP status (NOTES 2.2: JDownloader treats an unknown
-    code on a 403 as a bad token; we say permission denied)."""
+    knows it, else by HTTP status (providers.md, "Real-Debrid", Error codes:
+    JDownloader treats an unknown code on a 403 as a bad token; we say
+    permission denied)."""
     message = f"Real-Debrid {path}: {name or 'HTTP ' + str(status)}" + (
         f" (code {code})" if code is not None else ""
     )
     kw: dict[str, Any] = {"code": code, "status": status}
     rule = ERROR_TABLE.get(code) if code is not None else None
     if rule is not None:
-        if rule.error is AuthError:
+        if rule.kind is AuthError:
             message = f"Real-Debrid rejected the API token ({name or 'bad_token'}, HTTP {status})"
-        elif rule.error is AccountLocked:
+        elif rule.kind is AccountLocked:
             message = "Real-Debrid account is locked (HTTP 403)"
-        return rule.error(message, retry_after=retry_after if retry_after is not None else rule.wait, **kw)
+        return rule.error(message, retry_after=retry_after, **kw)
     if status == 401:
         return AuthError(f"Real-Debrid rejected the API token (HTTP {status})", **kw)
     if status == 429:
@@ -504,7 +497,7 @@ class RealDebridClient:
     ) -> httpx.Response:
         """One API call through the limiter, retried on 429/5xx, errors mapped."""
         refreshed = False
-        attempt = 0
+        retrying = Retrying(backoff=API_BACKOFF, attempts=API_RETRIES, longest_wait=RETRY_WAIT_MAX)
         while True:
             all_headers = dict(headers or {})
             token = ""
@@ -536,21 +529,16 @@ class RealDebridClient:
             ):
                 refreshed = True
                 continue
-            if (
-                not isinstance(error, (RateLimited, TemporaryError))
-                or attempt >= API_RETRIES
-                or (error.retry_after or 0) > RETRY_WAIT_MAX
-            ):
+            if not is_temporary(error):
                 raise error
-            wait = getattr(error, "retry_after", None) or backoff(attempt, base=1.0, cap=30.0)
             if isinstance(error, RateLimited):
-                # Refused calls count too: every caller holds off, not just this one.
-                self.limiter.pause(getattr(error, "retry_after", None) or backoff(attempt, 5.0, 60.0))
+                # Every caller holds off, not just this one: the limiter waits for us.
+                self.limiter.pause(retrying.delay_for(error, RATE_LIMIT_BACKOFF))
                 log.info("Real-Debrid %s: %s; backing off", path, error)
             else:
+                wait = retrying.delay_for(error)
                 log.info("Real-Debrid %s: %s; retrying in %.1fs", path, error, wait)
                 await trio.sleep(wait)
-            attempt += 1
 
     @staticmethod
     def _error(path: str, response: httpx.Response) -> RemoteError:
@@ -585,7 +573,7 @@ class RealDebridClient:
         )
         return Tokens.from_json(_object(response))
 
-    # --- OAuth device flow for open-source apps (NOTES 2.8)
+    # --- OAuth device flow for open-source apps (providers.md, "Real-Debrid", OAuth device flow)
 
     async def device_code(self) -> DeviceCode:
         response = await self.request(

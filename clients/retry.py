@@ -1,18 +1,21 @@
 """The one retry policy: which failures are worth another try, how long to wait.
 
-Every retry loop asks this module three things:
+Every retry loop in debridfs takes its answers from here:
 
 - `is_temporary(exc)`: worth another try (5xx, dropped or silent connections,
   rate limits, a service still preparing a file) or not (the file is gone,
   credentials are wrong).
 - `parse_retry_after(value)`: a `Retry-After` header, in seconds or as an
   HTTP date; the only place it is parsed.
-- `Retrying`: one loop's backoff. The delay doubles from `initial` up to
-  `maximum`, with jitter (so clients that failed together do not come back
-  together), is never shorter than what the server asked for, and never
-  sleeps past the caller's deadline: when the next try could not start before
-  it, the loop gives up at once with the last error instead of sleeping into
-  a timeout.
+- `Backoff`: one schedule. The delay doubles from `initial` up to `maximum`,
+  with jitter (so clients that failed together do not come back together),
+  and is never shorter than what the server asked for. `Backoff.wait(attempt,
+  retry_after)` serves loops that keep their own count (waiting links,
+  journalled uploads).
+- `Retrying`: the state of one loop around a call: its count, and the bounds.
+  It never sleeps past the caller's deadline: when the next try could not
+  start before it, the loop gives up at once with the last error instead of
+  sleeping into a timeout.
 """
 
 from __future__ import annotations
@@ -51,10 +54,13 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, seconds)
 
 
+# Failures that may go away by themselves (as opposed to one that needs the
+# user, or a file that is gone): asking the same thing again may work.
+TEMPORARY: tuple[type[RemoteError], ...] = (TemporaryError, RateLimited, NotReady)
+
+
 def is_temporary(exc: BaseException) -> bool:
-    """A failure that may go away by itself (as opposed to one that needs the
-    user, or a file that is gone)."""
-    return isinstance(exc, (TemporaryError, RateLimited, NotReady))
+    return isinstance(exc, TEMPORARY)
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,14 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         ceiling = min(self.maximum, self.initial * self.multiplier**attempt)
         return ceiling * (1.0 - self.jitter * random.random())
+
+    def wait(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds before try `attempt + 1` (`attempt` 0: the first retry): the
+        backoff, or what the server asked for if longer. For loops that keep
+        their own count (a background task, a journalled record); a loop
+        around one call uses `Retrying`."""
+        delay = self.delay(attempt)
+        return delay if retry_after is None else max(delay, retry_after)
 
 
 DEFAULT_BACKOFF = Backoff()
@@ -104,19 +118,25 @@ class Retrying:
         """Progress was made: the next failure starts from the shortest delay."""
         self.attempt = 0
 
-    def delay_for(self, exc: RemoteError) -> float:
-        """Seconds to wait before the next try: the backoff, or what the server
-        asked for if longer. Raises `exc` when there is no next try."""
-        delay = self.backoff.delay(self.attempt)
-        if exc.retry_after is not None:
-            delay = max(delay, exc.retry_after)
+    def next_delay(self, exc: RemoteError, backoff: Backoff | None = None) -> float | None:
+        """Seconds to wait before the next try: the backoff (this loop's, or
+        `backoff` for a failure that wants a slower schedule), or what the
+        server asked for if longer. None when there is no next try."""
+        delay = (backoff or self.backoff).wait(self.attempt, exc.retry_after)
         if (
             self.attempt >= self.attempts
             or delay > self.longest_wait
             or trio.current_time() + delay >= self.deadline
         ):
-            raise exc
+            return None
         self.attempt += 1
+        return delay
+
+    def delay_for(self, exc: RemoteError, backoff: Backoff | None = None) -> float:
+        """Like `next_delay`, but raises `exc` when there is no next try."""
+        delay = self.next_delay(exc, backoff)
+        if delay is None:
+            raise exc
         return delay
 
     async def wait(self, exc: RemoteError) -> None:

@@ -36,11 +36,12 @@ MOUNT_TIMEOUT = 30.0
 UNMOUNT_TIMEOUT = 30.0
 BAD_LOG_LINE = re.compile(r" (WARNING|ERROR|CRITICAL) ")
 # The daemon reports (WARNING) every task step that holds the trio thread
-# longer than this (vfs/blocking.py): the log guard fails such a test. Twice
-# the 50 ms a user would notice: time spent waiting for a CPU is not counted,
-# but on a loaded 2-core machine CPU work itself runs slower.
+# longer than this (vfs/blocking.py): the log guard fails such a test. 50 ms
+# is where a user starts to notice; time spent waiting for a CPU is not
+# counted, so a loaded machine does not make it fire (the whole mount layer
+# passed at 50 ms under a load average of 7 on 2 cores).
 BLOCKING_ENV = "DEBRIDFS_DEBUG_BLOCKING_MS"
-BLOCKING_MS = os.environ.get(BLOCKING_ENV, "100")
+BLOCKING_MS = os.environ.get(BLOCKING_ENV, "50")
 # Known, not yet fixed: the Real-Debrid source builds the listing of a library
 # of thousands of torrents in one step. Tests of such libraries declare it.
 BLOCKED_BY_BIG_LISTINGS = r"vfs\.blocking: trio thread blocked for"

@@ -6,17 +6,16 @@ with absolute paths. That only records them: each configured server has its
 own task that waits `batch_seconds` after the first change, takes everything
 collected (deduplicated: the last update type of a path wins), maps the paths
 through `path_map` and sends one batch. Calls to one server are spaced by
-`min_interval`; a failed batch is retried with jittered backoff (honouring
-Retry-After), merged with what arrived meanwhile, and given up after
-`retries` attempts. Failures are logged and kept for `MOUNT/.debridfs/notify`.
-Nothing here is awaited by a FUSE request or by a sync: a server that is down
-never blocks the mount.
+`min_interval`; a failed batch is retried on the policy of `clients/retry.py`
+(jittered backoff, honouring Retry-After), merged with what arrived meanwhile,
+and given up after `retries` attempts. Failures are logged and kept for
+`MOUNT/.debridfs/notify`. Nothing here is awaited by a FUSE request or by a
+sync: a server that is down never blocks the mount.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,15 +24,15 @@ from typing import Any
 import httpx
 import trio
 
-from clients.errors import AuthError, RemoteError, TemporaryError
+from clients.errors import RemoteError
 from clients.mediaservers import SERVERS, MediaServer
+from clients.retry import Backoff, Retrying, is_temporary
 
 from .config import NotifyConfig
 
 log = logging.getLogger(__name__)
 
-BACKOFF_FIRST = 1.0
-BACKOFF_MAX = 60.0
+BACKOFF = Backoff(initial=1.0, maximum=60.0)
 HISTORY = 50  # results kept per server for the status file
 
 
@@ -97,26 +96,24 @@ class Notifier:
                 await self._send(server, batch)
 
     async def _send(self, server: ServerState, batch: dict[str, str]) -> None:
-        delay = BACKOFF_FIRST
-        for attempt in range(1, server.config.retries + 1):
+        retrying = Retrying(backoff=BACKOFF, attempts=server.config.retries - 1)
+        while True:
             updates = [(map_path(path, server.config.path_map), kind) for path, kind in batch.items()]
             server.last_call = time.monotonic()
             try:
                 calls = await server.client.scan(updates)
             except RemoteError as exc:
-                permanent = not isinstance(exc, TemporaryError) or isinstance(exc, AuthError)
-                if permanent or attempt == server.config.retries:
+                wait = retrying.next_delay(exc) if is_temporary(exc) else None
+                if wait is None:
                     server.failed += 1
                     server.remember(f"failed ({exc}); {len(batch)} paths dropped")
                     log.warning(
                         "notify %s: %s; %d changed paths not sent", server.config.kind, exc, len(batch)
                     )
                     return
-                wait = max(exc.retry_after or 0.0, delay * random.uniform(0.8, 1.2))
-                server.remember(f"attempt {attempt} failed ({exc}); retrying in {wait:.0f}s")
+                server.remember(f"attempt {retrying.attempt} failed ({exc}); retrying in {wait:.0f}s")
                 log.info("notify %s: %s; retrying in %.1fs", server.config.kind, exc, wait)
                 await trio.sleep(wait)
-                delay = min(delay * 2, BACKOFF_MAX)
                 # what changed meanwhile joins this batch (newer update types win)
                 batch = {**batch, **server.pending}
                 server.pending = {}

@@ -23,17 +23,20 @@ from typing import Any, Protocol
 import trio
 
 from clients.errors import NotFound, RateLimited, RemoteError, TemporaryError
+from clients.retry import Backoff
 
 log = logging.getLogger(__name__)
 
 JOURNAL_VERSION = 1
-RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)  # attempts = len + 1
+RETRIES = 5  # attempts = RETRIES + 1, with the backoff of clients/retry.py between them
+RETRY_BACKOFF = Backoff(initial=1.0, maximum=16.0)
 POLL_FIRST, POLL_MAX = 0.1, 2.0
 POLL_STEADY = 3.0  # poll every POLL_FIRST this long (most uploads finish), then back off
 PROCESSING_TIMEOUT = 600.0  # an upload Processing longer than this is retried
 RELEASE_GRACE = 60.0  # a confirmed upload's spool outlives the kernel's caches
 ABANDON_GRACE = 30.0  # an abandoned session still Uploading after this never completes
-REAP_DELAYS = (5.0, 30.0, 120.0)  # retries of a reaper that failed (then: next mount)
+REAP_RETRIES = 3  # retries of a reaper that failed (then: next mount)
+REAP_BACKOFF = Backoff(initial=5.0, multiplier=5.0, maximum=120.0)
 
 # Failures worth another attempt: the service or the network may recover. Any
 # other error is the service's answer about this file and ends the upload.
@@ -187,11 +190,11 @@ class UploadManager:
         journal_dir: Path,
         provider: Provider,
         max_parallel: int = 2,
-        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        retries: int = RETRIES,
     ) -> None:
         self.journal = Journal(journal_dir)
         self.provider = provider
-        self.retry_delays = retry_delays
+        self.retries = retries
         loaded = self.journal.load()
         self._records: dict[str, UploadRecord] = {r.id: r for r in loaded if r.state != ABANDONED}
         self._abandoned: dict[str, UploadRecord] = {r.id: r for r in loaded if r.state == ABANDONED}
@@ -419,10 +422,10 @@ class UploadManager:
             try:
                 file = await self._attempt(record)
             except TEMPORARY as exc:
-                if record.attempts > len(self.retry_delays):
+                if record.attempts > self.retries:
                     await self._fail(record, exc)
                     return
-                wait = self.retry_delays[record.attempts - 1]
+                wait = RETRY_BACKOFF.wait(record.attempts - 1, getattr(exc, "retry_after", None))
                 record.error = str(exc)
                 record.state = QUEUED
                 await self.save(record)
@@ -574,12 +577,12 @@ class UploadManager:
     # ------------------------------------------------------------ abandoned sessions
 
     async def _reap(self, record: UploadRecord) -> None:
-        for wait in (*REAP_DELAYS, None):
+        for attempt in range(REAP_RETRIES + 1):
             try:
                 await self._reap_once(record)
                 break
             except (RemoteError, OSError) as exc:
-                if wait is None:
+                if attempt == REAP_RETRIES:
                     log.warning(
                         "could not make sure the deleted %s does not come back from its "
                         "upload session: %s (tried again at the next mount)",
@@ -587,6 +590,7 @@ class UploadManager:
                         exc,
                     )
                     return
+                wait = REAP_BACKOFF.wait(attempt, getattr(exc, "retry_after", None))
                 log.info("checking the abandoned upload of %s: %s; again in %.0fs", record.name, exc, wait)
                 await trio.sleep(wait)
         self._abandoned.pop(record.id, None)

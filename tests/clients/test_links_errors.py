@@ -83,7 +83,7 @@ def test_every_documented_code_has_a_rule_with_its_source():
     """Each client's table covers every code its document (and the research notes)
     lists, and every rule says which fact it follows."""
     from clients import portal, premiumize, rapidshare
-    from clients.codes import PERMANENT, USER, WAIT
+    from clients.codes import PERMANENT, USER, WAIT, WAIT_KINDS
 
     assert set(portal.STATUSES) == {1, 2, 52, 54, 55, 56, 101, 102, 103, 104, 105, 106, 107, 900, 999}
     assert set(premiumize.STATUSES) == {0, 2, 400, 401, 402, 403, 404, 428, 500, 502, 503, 509}
@@ -96,6 +96,8 @@ def test_every_documented_code_has_a_rule_with_its_source():
         *rapidshare.CHECK_STATUS.values(),
     ]
     assert all(rule.source and rule.meaning in (WAIT, USER, PERMANENT) for rule in rules)
+    # the link layer waits on the class (`is_transient`): a wait must be one it retries
+    assert all(issubclass(rule.kind, WAIT_KINDS) for rule in rules if rule.meaning == WAIT)
 
 
 # ---- portal ----------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from clients import codes
 from clients.errors import AuthError, FileUnavailable, NeedsRepair, NotFound, RateLimited, TemporaryError
 from clients.realdebrid import ERROR_TABLE, RETRY_WAIT_MAX, RealDebridClient, error_for
 from tests.emulators.harness import run_emulator
@@ -14,7 +15,7 @@ from tests.emulators.harness import run_emulator
 TOKEN = "rd-good-token"
 USER = "GET /user"
 
-# the HTTP status each code comes with (NOTES 2.2 where it says, else a plausible one)
+# the HTTP status each code comes with (docs/providers.md where it says, else a plausible one)
 STATUS = {
     -1: 500,
     1: 400,
@@ -58,10 +59,10 @@ STATUS = {
 
 def test_the_table_covers_every_documented_code():
     assert set(ERROR_TABLE) == set(range(-1, 38)) - {0}
-    assert {rule.kind for rule in ERROR_TABLE.values()} == {"temporary", "user", "permanent", "repair"}
-    assert all(rule.note for rule in ERROR_TABLE.values())
-    assert ERROR_TABLE[19].error is NeedsRepair and ERROR_TABLE[24].kind == "temporary"
-    assert ERROR_TABLE[35].kind == "permanent" and ERROR_TABLE[35].error is FileUnavailable
+    assert {rule.meaning for rule in ERROR_TABLE.values()} == set(codes.MEANINGS)
+    assert all(rule.source for rule in ERROR_TABLE.values())
+    assert ERROR_TABLE[19].kind is NeedsRepair and ERROR_TABLE[24].meaning == codes.WAIT
+    assert ERROR_TABLE[35].meaning == codes.PERMANENT and ERROR_TABLE[35].kind is FileUnavailable
 
 
 def test_replies_without_a_known_code_fall_back_on_the_status():
@@ -82,7 +83,7 @@ def emu():
 @pytest.mark.parametrize("code", sorted(STATUS))
 async def test_each_code_from_the_emulator(emu, code):
     rule = ERROR_TABLE[code]
-    retried = issubclass(rule.error, (TemporaryError, RateLimited)) and (rule.wait or 0) <= RETRY_WAIT_MAX
+    retried = issubclass(rule.kind, (TemporaryError, RateLimited)) and (rule.wait or 0) <= RETRY_WAIT_MAX
     emu.action(
         "realdebrid",
         "inject_error",
@@ -96,9 +97,9 @@ async def test_each_code_from_the_emulator(emu, code):
             assert (await client.user()).username
             assert emu.calls("realdebrid", USER) == before + 2
             return
-        with pytest.raises(rule.error) as caught:
+        with pytest.raises(rule.kind) as caught:
             await client.user()
-    assert type(caught.value) is rule.error
+    assert type(caught.value) is rule.kind
     assert caught.value.code == code and caught.value.status == STATUS[code]
     assert caught.value.retry_after == rule.wait
     assert emu.calls("realdebrid", USER) == before + 1, "a call that cannot help was repeated"

@@ -1,4 +1,4 @@
-"""Rapidgator API v2 emulator (../shared/api/NOTES.md §1 and §6).
+"""Rapidgator API v2 emulator (docs/providers.md, "Rapidgator").
 
 Mounted at `/rapidgator`: the API is `<base>/rapidgator/api/v2/<group>/<method>`
 and the upload host `<base>/rapidgator/upload/?r=upload/api&uuid=<upload_id>&sid=<token>`.
@@ -35,14 +35,14 @@ Library section `rapidgator` (every key optional):
      "per_page_max": 500,         # folder/content clamps per_page to this
      "rejected_names": [],        # names refused as invalid (see the reject_names action)
      "upload_info_url": false,    # file/upload_info carries the session's `url` while state 0/1
-     "error_wording": "usual"}    # "other": the errors NOTES does not document are worded
+     "error_wording": "usual"}    # "other": the errors nobody documented are worded
                                   # differently (see ERROR_REWORDING); clients must not care
 
 Ids are deterministic per run: folder ids are decimal strings counting up from
 5034678 (root first, depth first), file ids 32 hex, tokens 26 `[a-z0-9]`,
 upload ids 32 `[A-Za-z0-9]`, all derived from counters.
 
-Behaviour chosen where the docs are silent ([?] in NOTES):
+Behaviour chosen where the docs are silent (the open questions of providers.md):
 - `folder/content` pages files only; every page carries all subfolders in
   `folder.folders` (dedupe by folder_id or read them from `folder/info`).
   `pager.total` is the number of pages (>= 1). Folders sort by name (or
@@ -84,10 +84,10 @@ Behaviour chosen where the docs are silent ([?] in NOTES):
   upload request (...)". A client that disconnects mid-body leaves the
   session at state 0, so the POST can be retried.
 - `url` of an upload session: the docs say "string or null" and nothing about
-  `file/upload_info`; NOTES shows it only in the `file/upload` reply (and the
+  `file/upload_info`; clients saw it only in the `file/upload` reply (and the
   POST reply). By default `upload_info` answers `url: null` (a client must keep
   the URL `file/upload` gave); `upload_info_url: true` includes it at state 0/1.
-- Error texts NOTES does not document (storage, size, names, upload-host
+- Error texts nobody documented (storage, size, names, upload-host
   refusals) are this emulator's own wording; `error_wording: "other"` words
   them differently, so that a client that matches sentences shows it.
 - API faults (`state.faults.api["rapidgator"]`) apply to API methods, not to
@@ -481,7 +481,7 @@ class RapidgatorService:
 
     def upload_api(self, session: UploadSession, with_url: bool = True) -> dict[str, Any]:
         url = None
-        if with_url and session.state in (0, 1):  # as in NOTES' POST reply; gone once finished
+        if with_url and session.state in (0, 1):  # as in the POST reply clients saw; gone once finished
             url = (
                 f"{self.state.links.base_url}/{SERVICE}/upload/?r=upload/api"
                 f"&uuid={session.upload_id}&sid={session.token}"

@@ -1,7 +1,7 @@
 """Real-Debrid REST 1.0 emulator (plus the OAuth2 device flow for open-source apps).
 
-Follows ../shared/api/realdebrid-rest-1.0.txt and the Real-Debrid sections of
-../shared/api/NOTES.md. Mounted at `/realdebrid`: the API base is
+Follows the REST 1.0 document as docs/providers.md ("Real-Debrid") restates
+it, with what real clients met. Mounted at `/realdebrid`: the API base is
 `<base>/realdebrid/rest/1.0`, OAuth is `<base>/realdebrid/oauth/v2/...`.
 
 Library section (key "realdebrid")
@@ -39,9 +39,10 @@ Library section (key "realdebrid")
                               "broken": false,        # unrestrict -> 503 hoster_unavailable/19
                               "infringing": false}],  # unrestrict -> 451 infringing_file/35
                    "archive": null}],     # {"name": "x.rar", "content": {spec}?, "format"?}: RD
-                                          # packed the selected files into one archive (NOTES
-                                          # 2.7): one link, which unrestricts to this name and
-                                          # content; "format": "rar" builds a real RAR of the
+                                          # packed the selected files into one archive
+                                          # (providers.md, Torrents): one link, which
+                                          # unrestricts to this name and content;
+                                          # "format": "rar" builds a real RAR of the
                                           # selected files, stored; "rar-compressed" marks them
                                           # compressed (opaque packed bytes)
      "generate": {"torrents": 5000, "files_per_torrent": 10, "file_size": 1048576},
@@ -49,7 +50,7 @@ Library section (key "realdebrid")
                                           # ones mended (false: they stay broken)
      "names": "raw",                      # "raw": names and paths as given (NFD stays NFD);
                                           # "nfc": normalized to NFC
-     "listing": {                         # shape of /torrents and /downloads replies (NOTES 2.5/2.6)
+     "listing": {                         # shape of /torrents and /downloads replies (providers.md, Lists)
         "total_header": true,             # false: no X-Total-Count on any page (nor on 304s)
         "empty": null,                    # "204" or "[]": every page is empty (an RD bug seen)
         "page_error_from": null,          # int: pages at this offset or later fail with
@@ -1171,7 +1172,7 @@ def paged(ctx: Ctx, items: list[Any], render: Callable[[Any], dict[str, Any]]) -
     if shape["page_error_from"] is not None and offset >= int(shape["page_error_from"]):
         status = int(shape["page_error_status"])
         raise ApiError(status, *FAULT_ERRORS.get(status, ("internal_error", -1)))
-    if shape["empty"] == "204":  # the RD bug of NOTES 2.5: every page empty
+    if shape["empty"] == "204":  # the RD bug of providers.md, Lists: every page empty
         return empty(204, headers)
     if shape["empty"] == "[]":
         return json_response([], 200, headers)

@@ -424,7 +424,7 @@ def test_no_storage_space_is_enospc_at_close(emu, mount):
 
 
 def test_names_the_service_refuses_are_einval(emu, mount, tmp_path):
-    # The Rapidgator docs (and NOTES.md) state no name rule beyond the kernel's own
+    # The Rapidgator docs (and docs/providers.md) state no name rule beyond the kernel's own
     # (no "/" or NUL, <= 255 bytes), so the emulator's fault switch makes it refuse
     # these names with its "Invalid file/folder name" errors.
     folder = mount.path / "rapidgator" / "Errors"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from clients.ratelimit import BACKGROUND, FOREGROUND, RateLimiter, backoff
+from clients.ratelimit import BACKGROUND, FOREGROUND, RateLimiter
 
 
 async def call_times(limiter: RateLimiter, priorities: list[int]) -> list[tuple[int, float]]:
@@ -71,9 +71,3 @@ async def test_a_cancelled_waiter_leaves_the_queue(autojump_clock):
     t0 = trio.current_time()
     await limiter.acquire(BACKGROUND)  # nobody stale ahead of it: it waits only for the window
     assert trio.current_time() - t0 <= 51
-
-
-def test_backoff_doubles_up_to_a_cap():
-    assert [backoff(n) for n in range(4)] == [2.0, 4.0, 8.0, 16.0]
-    assert backoff(20) == 60.0
-    assert backoff(3, base=1.0, cap=5.0) == 5.0

@@ -67,3 +67,41 @@ def test_attempts_and_the_longest_wait_bound_a_loop():
         assert patient.delay_for(RateLimited("x", retry_after=9)) == 9
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_a_loop_that_keeps_its_own_count_gets_the_same_schedule():
+    backoff = Backoff(initial=2, maximum=16, jitter=0.5)
+    for attempt, ceiling in enumerate([2, 4, 8, 16, 16]):
+        assert all(ceiling * 0.5 <= backoff.wait(attempt) <= ceiling for _ in range(20))
+    assert backoff.wait(0, retry_after=90) == 90  # the server's time, never sooner
+    assert 8 <= backoff.wait(3, retry_after=1) <= 16  # nor a tight loop when it asks for less
+
+
+def test_next_delay_says_none_where_delay_for_raises():
+    async def main() -> None:
+        retrying = Retrying(backoff=Backoff(initial=1, jitter=0), attempts=1)
+        assert retrying.next_delay(TemporaryError("x")) == 1
+        assert retrying.next_delay(TemporaryError("x")) is None
+        assert retrying.attempt == 1  # a refused retry is not counted
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_a_failure_may_take_a_slower_schedule_under_the_same_bounds():
+    """Real-Debrid's "too many requests" pauses longer than a 5xx retry; both
+    count against one loop's attempts and its longest wait."""
+
+    async def main() -> None:
+        slow = Backoff(initial=5, maximum=30, jitter=0)
+        retrying = Retrying(backoff=Backoff(initial=1, jitter=0), attempts=4, longest_wait=30)
+        assert retrying.delay_for(TemporaryError("x")) == 1
+        assert retrying.delay_for(RateLimited("x"), slow) == 10  # attempt 1 of the slow schedule
+        assert retrying.delay_for(TemporaryError("x")) == 4
+        assert retrying.delay_for(RateLimited("x", retry_after=12), slow) == 30
+        with pytest.raises(RateLimited):
+            retrying.delay_for(RateLimited("a fifth"), slow)
+        patient = Retrying(longest_wait=30)
+        with pytest.raises(TemporaryError):  # a wait of a minute reaches the caller
+            patient.delay_for(TemporaryError("hoster in maintenance", retry_after=60))
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

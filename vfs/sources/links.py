@@ -15,9 +15,9 @@ New and waiting links are probed by a background task for the life of the
 mount (`run`), not only when someone lists the directory: a link that waited
 for a fair-use window or a maintenance appears by itself. The service's
 `retry_in_seconds` is respected (never sooner), a floor that doubles per
-attempt up to `MAX_RETRY` keeps a service that says "retry in 1 s" forever
-from being asked every second, and a link still waiting after
-`GIVE_UP_AFTER` fails with its last reason.
+attempt up to `MAX_RETRY` (the jittered backoff of `clients/retry.py`) keeps a
+service that says "retry in 1 s" forever from being asked every second, and a
+link still waiting after `GIVE_UP_AFTER` fails with its last reason.
 
 Subclasses implement `probe`, `direct_link` and `account_lines`; the service's
 knowledge stays in its own source and client.
@@ -40,6 +40,7 @@ import trio
 
 from clients.codes import WAIT_KINDS
 from clients.errors import AuthError, InvalidName, NotFound, RemoteError
+from clients.retry import Backoff
 
 from .base import DirectLink, Entry, Ref, Source
 
@@ -55,6 +56,11 @@ PROBE_TIMEOUT = 60.0
 DEFAULT_RETRY = 300.0  # when a transient failure names no delay (then doubled per attempt)
 MIN_RETRY = 1.0  # the first retry's floor; doubled per attempt (backoff)
 MAX_RETRY = 3600.0  # the backoff's cap (a longer retry_in_seconds is still respected)
+# The floor under a wait the service named, the wait when it named none, and the
+# pause of the retry task while the account refuses (all jittered: clients/retry.py).
+NAMED_BACKOFF = Backoff(initial=MIN_RETRY, maximum=MAX_RETRY)
+UNNAMED_BACKOFF = Backoff(initial=DEFAULT_RETRY, maximum=MAX_RETRY)
+ACCOUNT_BACKOFF = Backoff(initial=60.0, maximum=MAX_RETRY)
 GIVE_UP_AFTER = 86400.0  # a link waiting this long fails with its last reason
 IDLE_RECHECK = 300.0  # the retry task's longest sleep (links added by another process)
 MAX_LINKS_FILE = 1 << 20  # a .links file is a list of URLs, not a payload
@@ -268,13 +274,15 @@ class LinkSource(Source):
 
     async def _retry_loop(self) -> None:
         """Probes new links and waiting links whose `retry_at` passed; sleeps until the next one."""
-        account_backoff = 0.0
+        failed_rounds = 0
         while True:
+            account_backoff = 0.0
             try:
                 await self._probe_due()
             except AuthError as exc:
                 # The account is the problem: the links stay new; try again later, more slowly.
-                account_backoff = min(max(2 * account_backoff, 60.0), MAX_RETRY)
+                account_backoff = ACCOUNT_BACKOFF.wait(failed_rounds)
+                failed_rounds += 1
                 log.info(
                     "%s: links wait for the account: %s (next try in %.0fs)",
                     self.name,
@@ -282,10 +290,11 @@ class LinkSource(Source):
                     account_backoff,
                 )
             except Exception as exc:  # the task must outlive one bad round (sqlite busy...)
-                account_backoff = min(max(2 * account_backoff, 60.0), MAX_RETRY)
+                account_backoff = ACCOUNT_BACKOFF.wait(failed_rounds)
+                failed_rounds += 1
                 log.info("%s: link retry round failed: %s", self.name, describe(exc))
             else:
-                account_backoff = 0.0
+                failed_rounds = 0
             rows = await self._rows()
             now = time.time()
             due = [row.retry_at or now for row in rows if row.state == WAITING]
@@ -382,10 +391,11 @@ class LinkSource(Source):
                 row.url, state=FAILED, retry_at=None, reason=f"{reason} (gave up after {attempts} attempts)"
             )
             return
-        floor = min(MIN_RETRY * 2 ** (attempts - 1), MAX_RETRY)
-        delay = (
-            max(retry_after, floor) if retry_after else min(DEFAULT_RETRY * 2 ** (attempts - 1), MAX_RETRY)
-        )
+        # No time named (or 0): the slow schedule, not the floor.
+        if retry_after:
+            delay = NAMED_BACKOFF.wait(attempts - 1, retry_after)
+        else:
+            delay = UNNAMED_BACKOFF.wait(attempts - 1)
         await self._update(
             row.url,
             state=WAITING,

@@ -37,7 +37,7 @@ from .base import DirectLink, Entry, Ref, Source
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_CONNECTIONS = 5  # JDownloader's limit for Rapidgator premium links (NOTES §5)
+MAX_CONNECTIONS = 5  # JDownloader's limit for premium links (providers.md, "Rapidgator")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
 """Bounded repair of Real-Debrid torrents whose links answer hoster_unavailable (19).
 
-Only adding the torrent again helps (NOTES 2.4). A repair adds the same hash
-as a magnet, selects the same files, waits until Real-Debrid has downloaded
-it, checks that the file which failed is served now, and only then deletes
-the old torrent. Each torrent (by hash) is repaired at most once per
-`repair_interval` and at most `repair_max_attempts` times; after that, or
-with `repair = false`, it is reported broken in `torrents/.status` and its
-broken files fail at once. Never a loop: attempts are counted on disk, so a
-remount does not start over.
+Only adding the torrent again helps (docs/providers.md, "Real-Debrid", code
+19). A repair adds the same hash as a magnet, selects the same files, waits
+until Real-Debrid has downloaded it, checks that the file which failed is
+served now, and only then deletes the old torrent. Each torrent (by hash) is
+repaired at most once per `repair_interval` and at most
+`repair_max_attempts` times; after that, or with `repair = false`, it is
+reported broken in `torrents/.status` and its broken files fail at once.
+Never a loop: attempts are counted on disk, so a remount does not start
+over.
 """
 
 from __future__ import annotations

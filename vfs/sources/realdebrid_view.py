@@ -274,7 +274,7 @@ class RealDebridView(RealDebridSync):
             )
         broken = self.repairs.broken(tid, shown.dead_key)
         if broken is not None:
-            # known broken: asking again would only get 19 again (NOTES 2.4)
+            # known broken: asking again would only get 19 again (providers.md, "Real-Debrid")
             raise NeedsRepair(
                 f"{shown.path}: broken on Real-Debrid ({broken.reason}); see torrents/.status", code=19
             )
