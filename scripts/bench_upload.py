@@ -11,6 +11,13 @@ and processing; for curl it is file/upload, the POST, and upload_info polling.
 Every run uses fresh bytes (a different first block), so none is an instant
 upload. The emulator keeps received bytes on /dev/shm when it has room, as the
 tests do. A benchmark, not a test: it asserts nothing but the md5s.
+
+The daemon runs as users run it: at log level INFO, without the test suite's
+blocked-loop detector (it times every trio task step; `--debug-blocking-ms N`
+turns it on).
+Besides wall times it prints the daemon's CPU seconds per upload (during the
+cp, and from close until confirmed) and curl's for its POST: on a machine
+busy with other work, wall times swing run to run, CPU seconds much less.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import argparse
 import hashlib
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.emulators.harness import run_emulator  # noqa: E402
-from tests.mounting import mounted  # noqa: E402
+from tests.mounting import BLOCKING_ENV, mounted  # noqa: E402
 
 MiB = 1 << 20
 LOGIN, PASSWORD = "bench@example.org", "pw-Xq7secret"
@@ -73,21 +81,46 @@ def wait_for(condition, timeout: float = 300.0) -> None:
         time.sleep(0.01)
 
 
-def run_cp(emu, mount_path: Path, src: Path, name: str, md5: str) -> tuple[float, float]:
-    target = mount_path / "rapidgator" / "Bench" / name
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all its threads, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def logged_post(log_text: str, name: str) -> float:
+    """The POST alone, as the daemon logged it ("sent NAME: N bytes in Ts")."""
+    found = re.findall(rf"sent {re.escape(name)}: \d+ bytes in ([\d.]+)s", log_text)
+    return float(found[-1]) if found else float("nan")
+
+
+def run_cp(emu, mount, src: Path, name: str, md5: str) -> tuple[float, float, float, float]:
+    """Seconds until close and until confirmed; daemon CPU seconds during cp and after close."""
+    target = mount.path / "rapidgator" / "Bench" / name
+    pid = mount.process.pid
+    cpu_before = cpu_seconds(pid)
     started = time.monotonic()
     subprocess.run(["cp", str(src), str(target)], check=True, timeout=300)
     closed = time.monotonic() - started
+    cpu_closed = cpu_seconds(pid)
 
     def confirmed() -> bool:
         info = emu.view("rapidgator")["paths"].get(f"/Bench/{name}")
         return info is not None and info["md5"] == md5
 
     wait_for(confirmed)
-    return closed, time.monotonic() - started
+    total = time.monotonic() - started
+    return closed, total, cpu_closed - cpu_before, cpu_seconds(pid) - cpu_closed
 
 
-def run_curl(api: str, token: str, src: Path, name: str, md5: str, folder_id: str) -> tuple[float, float]:
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_curl(
+    api: str, token: str, src: Path, name: str, md5: str, folder_id: str
+) -> tuple[float, float, float]:
+    """curl's POST seconds (its own time_total), seconds until confirmed, curl's CPU seconds."""
     size = src.stat().st_size
     with httpx.Client(timeout=30) as http:
         started = time.monotonic()
@@ -95,6 +128,7 @@ def run_curl(api: str, token: str, src: Path, name: str, md5: str, folder_id: st
             f"{api}/file/upload",
             data={"token": token, "name": name, "hash": md5, "size": size, "folder_id": folder_id},
         ).json()["response"]["upload"]
+        cpu_before = child_cpu()
         post = subprocess.run(
             ["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "-F", f"file=@{src}", upload["url"]],
             check=True,
@@ -102,13 +136,14 @@ def run_curl(api: str, token: str, src: Path, name: str, md5: str, folder_id: st
             capture_output=True,
             text=True,
         )
+        cpu = child_cpu() - cpu_before
         while True:
             state = http.post(
                 f"{api}/file/upload_info", data={"token": token, "upload_id": upload["upload_id"]}
             ).json()["response"]["upload"]
             if state["state"] == 2:
                 assert state["file"]["hash"] == md5
-                return float(post.stdout), time.monotonic() - started
+                return float(post.stdout), time.monotonic() - started, cpu
             if state["state"] == 3:
                 raise RuntimeError("curl upload failed")
             time.sleep(0.01)
@@ -118,6 +153,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--debug-blocking-ms", type=int, default=0, help="run the daemon with the blocked-loop detector"
+    )
     args = parser.parse_args()
     size = args.size_mib * MiB
     shm = Path("/dev/shm")
@@ -138,32 +176,40 @@ def main() -> int:
             f["folder_id"] for f in emu.view("rapidgator")["tree"]["folders"] if f["name"] == "Bench"
         )
         config = f'[rapidgator]\napi_url = "{api}"\nlogin = "{LOGIN}"\npassword = "{PASSWORD}"\n'
-        cp_close, cp_total, curl_total, curl_post = [], [], [], []
-        with mounted(work, config) as mount:
+        cp_close, cp_total, curl_total, curl_post, posts = [], [], [], [], []
+        cpu_cp, cpu_after, cpu_curl = [], [], []
+        load_before = os.getloadavg()[0]
+        env = {BLOCKING_ENV: str(args.debug_blocking_ms) if args.debug_blocking_ms else ""}
+        with mounted(work, config, env=env, args=("--log-level", "INFO")) as mount:
             for run in range(args.runs):
                 md5 = stamp(src, f"cp{run}")
-                closed, total = run_cp(emu, mount.path, src, f"cp{run}.bin", md5)
+                closed, total, during, after = run_cp(emu, mount, src, f"cp{run}.bin", md5)
                 cp_close.append(closed)
                 cp_total.append(total)
+                cpu_cp.append(during)
+                cpu_after.append(after)
+                posts.append(logged_post(mount.log_text(), f"cp{run}.bin"))
                 md5 = stamp(src, f"curl{run}")
-                posted, curl_confirmed = run_curl(api, token, src, f"curl{run}.bin", md5, folder_id)
+                posted, curl_confirmed, cpu = run_curl(api, token, src, f"curl{run}.bin", md5, folder_id)
                 curl_post.append(posted)
                 curl_total.append(curl_confirmed)
+                cpu_curl.append(cpu)
                 print(
-                    f"run {run + 1}: cp closed {closed:.2f}s, confirmed {total:.2f}s; "
-                    f"curl confirmed {curl_total[-1]:.2f}s",
+                    f"run {run + 1}: cp closed {closed:.2f}s, POST {posts[-1]:.2f}s, confirmed {total:.2f}s "
+                    f"(daemon CPU {during:.2f}s during cp, {after:.2f}s after close); "
+                    f"curl POST {posted:.2f}s, confirmed {curl_confirmed:.2f}s (curl CPU {cpu:.2f}s)",
                     flush=True,
                 )
             for run in range(args.runs):
                 os.unlink(mount.path / "rapidgator" / "Bench" / f"cp{run}.bin")
             log_text = mount.log_text()
-        # The POST alone, as the daemon logged it ("sent NAME: N bytes in Ts").
-        posts = [float(m) for m in re.findall(r"sent cp\d+\.bin: \d+ bytes in ([\d.]+)s", log_text)]
         if posts:
             print(
                 f"POST alone, median: debridfs {statistics.median(posts):.2f}s "
                 f"({size / statistics.median(posts) / 1e6:.0f} MB/s), curl "
-                f"{statistics.median(curl_post):.2f}s ({size / statistics.median(curl_post) / 1e6:.0f} MB/s)"
+                f"{statistics.median(curl_post):.2f}s "
+                f"({size / statistics.median(curl_post) / 1e6:.0f} MB/s); "
+                f"debridfs/curl {100 * statistics.median(curl_post) / statistics.median(posts):.0f}%"
             )
         if os.environ.get("BENCH_LOG"):
             Path(os.environ["BENCH_LOG"]).write_text(log_text)
@@ -173,6 +219,11 @@ def main() -> int:
         f"cp until confirmed {cp_med:.2f}s ({size / cp_med / 1e6:.0f} MB/s); curl until confirmed "
         f"{curl_med:.2f}s ({size / curl_med / 1e6:.0f} MB/s); debridfs/curl throughput "
         f"{100 * curl_med / cp_med:.0f}%"
+    )
+    print(
+        f"CPU seconds, median: daemon during cp {statistics.median(cpu_cp):.2f}, daemon from close until "
+        f"confirmed {statistics.median(cpu_after):.2f}, curl's POST {statistics.median(cpu_curl):.2f}; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs)"
     )
     return 0
 

@@ -8,29 +8,34 @@
   `pytestmark = pytest.mark.usefixtures("fresh_link_services")`.
 - `mount`: a real mount in `tmp_path` of the module's `mount_config(emu)`, with
   the daemon log guard of tests/mounting.py (`mount.expect_log(...)`).
+- `fs`: the same config's `Operations`, built as the mount builds them and
+  driven without a kernel (tests/fs/harness.py), log-guarded.
 - `load_test_config`: a Config from TOML text, its state in `tmp_path`, without
   the process environment (for tests that drive sources in-process).
 - `log_guard`: the same guard for tests without a mount: the test fails when
   debridfs logs a WARNING or ERROR it did not declare (`log_guard.expect(...)`).
-  Every unit test (tests/unit/) runs with it.
+  Every test of tests/unit/ and tests/fs/ runs with it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyfuse3
 import pytest
 
 from tests.emulators.harness import EmulatorHandle, run_emulator
+from tests.fs.harness import FS, readdir_reply, running
 from tests.linkservices import reset_link_services
 from tests.mounting import Mount, mounted
 from vfs.config import Config, load_config
 
-UNIT_TESTS = Path(__file__).parent / "unit"
+# Layers that run in-process: what debridfs logs goes through `log_guard`.
+IN_PROCESS = (Path(__file__).parent / "unit", Path(__file__).parent / "fs")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +52,18 @@ def fresh_link_services(emu: EmulatorHandle) -> None:
 @pytest.fixture
 def mount(request: pytest.FixtureRequest, emu: EmulatorHandle, tmp_path: Path) -> Iterator[Mount]:
     with mounted(tmp_path, request.module.mount_config(emu)) as handle:
+        yield handle
+
+
+@pytest.fixture
+async def fs(
+    request: pytest.FixtureRequest,
+    emu: EmulatorHandle,
+    load_test_config: Callable[[str], Config],
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[FS]:
+    monkeypatch.setattr(pyfuse3, "readdir_reply", readdir_reply)
+    async with running(load_test_config(request.module.mount_config(emu))) as handle:
         yield handle
 
 
@@ -97,6 +114,6 @@ def log_guard() -> Iterator[LogGuard]:
 
 @pytest.fixture(autouse=True)
 def _unit_tests_are_log_guarded(request: pytest.FixtureRequest) -> Any:
-    if UNIT_TESTS in Path(request.node.path).parents:
+    if any(layer in Path(request.node.path).parents for layer in IN_PROCESS):
         return request.getfixturevalue("log_guard")
     return None

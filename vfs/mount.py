@@ -13,6 +13,7 @@ import os
 import re
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyfuse3
@@ -30,6 +31,7 @@ from .media import MediaServices
 from .preflight import check_sources
 from .reader import CHUNK, ReadEngine
 from .sources import build_sources
+from .sources.base import Source
 from .sources.internal import InternalSource
 from .statusfile import StatusFile
 from .tree import Tree
@@ -108,6 +110,48 @@ async def serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) 
         os.close(lock)
 
 
+@dataclass
+class Parts:
+    """What a mount is made of, short of the kernel: the real mount and the
+    tests that drive `Operations` without a kernel (tests/fs/) build it alike."""
+
+    sources: list[Source]
+    tree: Tree
+    ranged: RangeClient
+    disk: DiskCache | None
+    engine: ReadEngine
+    operations: Operations
+
+
+def assemble(config: Config, sources: list[Source]) -> Parts:
+    """The tree, the read engine and `Operations` over checked sources."""
+    tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
+    ranged = RangeClient(stall_timeout=config.read.stall_timeout)
+    disk = None
+    if config.cache.cache_dir is not None:
+        disk = DiskCache(config.cache.cache_dir, config.cache.cache_max_size, CHUNK)
+    engine = ReadEngine(
+        ranged, MemoryCache(config.cache.memory_size), config.read, config.cache.block_size, disk
+    )
+    for source in sources:
+        source.engine = engine
+        if isinstance(source, InternalSource):
+            source.read_stats = engine.stats
+    operations = Operations(tree, engine, config.mount, config.state_dir / "spool")
+    operations.writes.clean_orphans([s.uploads for s in sources if s.uploads is not None])
+    return Parts(sources, tree, ranged, disk, engine, operations)
+
+
+async def start_parts(parts: Parts, nursery: trio.Nursery) -> None:
+    """Starts the background tasks of the parts (cache, sources, tree) in `nursery`."""
+    parts.engine.nursery = nursery
+    if parts.disk is not None:
+        await nursery.start(parts.disk.run)
+    for source in parts.sources:
+        await nursery.start(source.run)
+    await nursery.start(parts.tree.run)
+
+
 async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None]) -> None:
     async with make_http_client(config.read.max_connections + 16) as http:
         sources = build_sources(config, http)
@@ -118,23 +162,11 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
                 "section; see README.md)"
             )
         await check_sources(sources, config, http)
-        tree = Tree(sources, listing_ttl=config.mount.listing_ttl)
-        ranged = RangeClient(stall_timeout=config.read.stall_timeout)
-        disk = None
-        if config.cache.cache_dir is not None:
-            disk = DiskCache(config.cache.cache_dir, config.cache.cache_max_size, CHUNK)
-        engine = ReadEngine(
-            ranged, MemoryCache(config.cache.memory_size), config.read, config.cache.block_size, disk
-        )
-        for source in sources:
-            if isinstance(source, InternalSource):
-                source.read_stats = engine.stats
-        operations = Operations(tree, engine, config.mount, config.state_dir / "spool")
-        operations.writes.clean_orphans([s.uploads for s in sources if s.uploads is not None])
+        parts = assemble(config, sources)
+        tree, engine, operations = parts.tree, parts.engine, parts.operations
         pyfuse3.init(operations, str(mountpoint), fuse_options(config.mount))
         for source in sources:
             source.mountpoint = mountpoint
-            source.engine = engine
         media = MediaServices(config, http, sources, mountpoint, tree)
         # Names that vanished from a listing: the kernel drops its cached entry.
         # invalidate_entry_async queues the call to a thread pyfuse3 owns, so it
@@ -149,7 +181,6 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
             async with trio.open_nursery() as closers:
                 operations.writes.closers = closers
                 async with trio.open_nursery() as nursery:
-                    engine.nursery = nursery
                     # The kernel sets the mount's read-ahead from our INIT reply, which
                     # libfuse sends after init() returns: adjust it in a task after that.
                     operations.on_init = lambda: nursery.start_soon(
@@ -158,15 +189,16 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
                         mountpoint,
                         config.mount.read_ahead_kb,
                     )
-                    if disk is not None:
-                        await nursery.start(disk.run)
-                    for source in sources:
-                        await nursery.start(source.run)
-                    await nursery.start(tree.run)
+                    await start_parts(parts, nursery)
                     await nursery.start(media.run)
                     await nursery.start(
                         StatusFile(
-                            config.state_dir, mountpoint, sources, engine, disk, config.cache.cache_max_size
+                            config.state_dir,
+                            mountpoint,
+                            sources,
+                            engine,
+                            parts.disk,
+                            config.cache.cache_max_size,
                         ).run
                     )
                     # Started (not only scheduled) before the ready line: a SIGTERM
@@ -183,7 +215,7 @@ async def _serve(config: Config, mountpoint: Path, on_ready: Callable[[], None])
             tree.forget_entry = None
             pyfuse3.close(unmount=True)
             with trio.CancelScope(shield=True):
-                await ranged.aclose()
+                await parts.ranged.aclose()
             log.info("unmounted %s", mountpoint)
 
 

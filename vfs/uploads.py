@@ -524,6 +524,9 @@ class UploadManager:
     async def _confirm(self, record: UploadRecord, file: dict[str, Any], announce: bool) -> None:
         """The service has the file: journal it, then put it where the record says."""
         record.state, record.result, record.error = DONE, file, None
+        # Before any await: from now on listings show the remote file instead of
+        # the spool, and under the spool's key it keeps the inode the kernel knows.
+        self._aliases[str(file["file_id"])] = record.key
         await self.save(record)
         await self._place(record)
         self._aliases[str(record.result["file_id"])] = record.key
@@ -552,6 +555,7 @@ class UploadManager:
             pass
 
     async def _finish(self, record: UploadRecord) -> None:
+        self._aliases[str((record.result or {}).get("file_id"))] = record.key
         await self._place(record)
         self._aliases[str((record.result or {}).get("file_id"))] = record.key
         self._shown.add(record.id)

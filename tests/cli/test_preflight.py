@@ -16,19 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulators.harness import run_emulator
-from tests.mounting import DEBRIDFS, cli_env, is_mounted, mounted, start_mount, unmount, write_config
+from tests.mounting import is_mounted, mounted, run_cli, start_mount, unmount, write_config
 from vfs.preflight import PreflightError, check_machine
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "rd-good-token"
-LIBRARY = {"realdebrid": {"token": TOKEN, "downloads": []}}
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with run_emulator(LIBRARY) as handle:
-        yield handle
+LIBRARY = {"realdebrid": {"token": TOKEN, "downloads": []}}  # run by `emu` (tests/conftest.py)
 
 
 def rd_config(api_url: str, token: str = TOKEN) -> str:
@@ -41,14 +33,7 @@ def mount_cli(
     """`debridfs mount`; the one stderr line, the exit status and the seconds it took."""
     write_config(tmp_path, config_text)
     started = time.monotonic()
-    result = subprocess.run(
-        DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "mount", str(mountpoint)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=cli_env(tmp_path),
-        cwd=ROOT,
-    )
+    result = run_cli(tmp_path, "mount", str(mountpoint), timeout=timeout)
     elapsed = time.monotonic() - started
     assert "Traceback" not in result.stderr
     # A foreground mount logs INFO lines to stderr; the error is one line of its own.
@@ -73,14 +58,8 @@ def test_mount_point_is_a_file(emu, tmp_path):
 def test_already_mounted_and_stale_mount(emu, tmp_path):
     text = rd_config(emu.urls["realdebrid"])
     with mounted(tmp_path, text) as mount:
-        result = subprocess.run(
-            DEBRIDFS + ["--config", str(mount.config_file), "mount", str(mount.path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=cli_env(tmp_path),
-            cwd=ROOT,
-        )
+        assert mount.config_file == tmp_path / "config.toml"
+        result = run_cli(tmp_path, "mount", str(mount.path))
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert result.stderr.strip() == (
             f"debridfs: {mount.path} is already a mount point (unmount it "
@@ -93,14 +72,7 @@ def test_already_mounted_and_stale_mount(emu, tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         assert is_mounted(mountpoint)
-        result = subprocess.run(
-            DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "mount", str(mountpoint)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=cli_env(tmp_path),
-            cwd=ROOT,
-        )
+        result = run_cli(tmp_path, "mount", str(mountpoint))
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert result.stderr.strip() == (
             f"debridfs: {mountpoint} is left over from a mount whose process "

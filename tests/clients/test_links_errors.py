@@ -9,71 +9,65 @@ auth    = an account problem: AuthError (the mount refuses to start).
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from clients.errors import AuthError, NotReady, RateLimited
+from tests.emulators.content import SyntheticContent
 from tests.emulators.rapidshare import ERRORS as RS_ERRORS
-from tests.linkservices import NITRO, PM_LOGIN, PM_PIN, PORTAL_KEY, RG_ONE, RS_LOGIN, RS_OWN, RS_PASS
-from vfs.config import load_config
+from tests.linkservices import (
+    NITRO,
+    RG_ONE,
+    RS_OWN,
+    hoster_link,
+    library,
+    rapidshare_account,
+    service_config,
+)
+from vfs.config import Config
 from vfs.sources.links import LinkRef
 from vfs.sources.portal import PortalSource
 from vfs.sources.premiumize import PremiumizeSource
 from vfs.sources.rapidshare import RapidShareSource
 
-LIBRARY: dict[str, Any] = {
-    "hoster_links": [
-        {"url": RG_ONE, "name": "one.bin", "content": {"size": 300_000, "seed": 11}},
-        {"url": RS_OWN, "name": "own.bin", "content": {"size": 150_000, "seed": 13}},
-        {"url": NITRO, "name": "x.bin", "content": {"size": 10, "seed": 2}},
+LIBRARY = library(
+    [
+        hoster_link(RG_ONE, "one.bin", SyntheticContent(300_000, 11)),
+        hoster_link(RS_OWN, "own.bin", SyntheticContent(150_000, 13)),
+        hoster_link(NITRO, "x.bin", SyntheticContent(10, 2)),
     ],
-    "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0, "poll_after_seconds": 1},
-    "premiumize": {
-        "customer_id": PM_LOGIN,
-        "pin": PM_PIN,
-        "type": "premium",
-        "expires_in_seconds": 86400,
-        "fairuse_left": 0.5,
-    },
-    "rapidshare": {
-        "login": RS_LOGIN,
-        "password": RS_PASS,
-        "free_countdown": 60,
-        "account": {"type": "premium", "validuntil_in_seconds": 86400},
-    },
-}
+    rapidshare=rapidshare_account(free_countdown=60),
+)
 
 
 # `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
 pytestmark = pytest.mark.usefixtures("fresh_link_services")
 
 
-def config(emu, tmp_path: Path, text: str):
-    path = tmp_path / "config.toml"
-    path.write_text(text + f'[paths]\nstate_dir = "{tmp_path / "state"}"\n')
-    return load_config(path, env={})
+@pytest.fixture
+def source_config(emu, load_test_config) -> Callable[..., Config]:
+    """The config of one link service against the emulator (max_wait 2 s)."""
+
+    def make(service: str, login: bool = True) -> Config:
+        return load_test_config(service_config(emu, service, "", login=login, max_wait=2))
+
+    return make
 
 
-def portal_config(emu, tmp_path):
-    return config(
-        emu, tmp_path, f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\nmax_wait = 2\n'
-    )
-
-
-def pm_config(emu, tmp_path):
-    return config(
-        emu,
-        tmp_path,
-        f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\napi_url = "{emu.urls["premiumize"]}"\n',
-    )
-
-
-def rs_config(emu, tmp_path, login: bool = True):
-    creds = f'login = "{RS_LOGIN}"\npassword = "{RS_PASS}"\n' if login else ""
-    return config(emu, tmp_path, f'[rapidshare]\n{creds}api_url = "{emu.urls["rapidshare"]}"\nmax_wait = 2\n')
+async def add_one(source: Any, status: int, expected: str) -> Any:
+    """Checks the account, adds RG_ONE while the service answers `status`: the
+    link's row in state `expected`, or None for "auth" (an AuthError, no row)."""
+    await source.check()
+    if expected == "auth":
+        with pytest.raises(AuthError):
+            await source.add_links([RG_ONE])
+        return None
+    [row] = await source.add_links([RG_ONE])
+    assert row.state == expected and f"status {status}" in row.reason
+    return row
 
 
 # ---- the tables ----------------------------------------------------------------
@@ -123,7 +117,7 @@ def test_every_documented_code_has_a_rule_with_its_source():
         (999, 600, "waiting"),
     ],
 )
-async def test_portal_error_statuses(emu, tmp_path, status, retry, expected):
+async def test_portal_error_statuses(emu, source_config, status, retry, expected):
     emu.action(
         "portal",
         "inject_error",
@@ -135,14 +129,10 @@ async def test_portal_error_statuses(emu, tmp_path, status, retry, expected):
         },
     )
     async with httpx.AsyncClient() as http:
-        source = PortalSource(portal_config(emu, tmp_path), http)
-        await source.check()
-        if expected == "auth":
-            with pytest.raises(AuthError):
-                await source.add_links([RG_ONE])
+        source = PortalSource(source_config("portal"), http)
+        row = await add_one(source, status, expected)
+        if row is None:
             return
-        [row] = await source.add_links([RG_ONE])
-        assert row.state == expected and f"status {status}" in row.reason
         status_text = source.status_text(await source._rows())
         assert f"{expected:<8} {RG_ONE}: portal status {status}" in status_text
         if expected == "waiting":  # a long retry_in_seconds is recorded, not slept
@@ -150,18 +140,18 @@ async def test_portal_error_statuses(emu, tmp_path, status, retry, expected):
     assert emu.calls("portal", "POST /unrestrict") == 1
 
 
-async def test_portal_short_retry_is_waited(emu, tmp_path):
+async def test_portal_short_retry_is_waited(emu, source_config):
     emu.action("portal", "inject_error", {"status": 55, "endpoint": "unrestrict", "retry_in_seconds": 1})
     async with httpx.AsyncClient() as http:
-        source = PortalSource(portal_config(emu, tmp_path), http)
+        source = PortalSource(source_config("portal"), http)
         [row] = await source.add_links([RG_ONE])
     assert row.state == "ok" and emu.calls("portal", "POST /unrestrict") == 2
 
 
-async def test_portal_refuses_hosts_not_working_or_unknown(emu, tmp_path):
+async def test_portal_refuses_hosts_not_working_or_unknown(emu, source_config):
     emu.action("portal", "set_host_working", {"host": "RapidGator", "working": False})
     async with httpx.AsyncClient() as http:
-        source = PortalSource(portal_config(emu, tmp_path), http)
+        source = PortalSource(source_config("portal"), http)
         await source.check()
         rows = {r.url: r for r in await source.add_links([RG_ONE, NITRO])}
         text = source.status_text(await source._rows())
@@ -171,10 +161,10 @@ async def test_portal_refuses_hosts_not_working_or_unknown(emu, tmp_path):
     assert emu.calls("portal", "POST /unrestrict") == 0
 
 
-async def test_portal_remote_error_stops_and_link_ids_are_reused(emu, tmp_path):
+async def test_portal_remote_error_stops_and_link_ids_are_reused(emu, source_config):
     emu.action("portal", "set_link", {"url": RG_ONE, "ready_after_polls": 1000})
     async with httpx.AsyncClient() as http:
-        source = PortalSource(portal_config(emu, tmp_path), http)
+        source = PortalSource(source_config("portal"), http)
         [row] = await source.add_links([RG_ONE])
         assert row.state == "ok"
         emu.action("portal", "inject_error", {"status": 55, "endpoint": "link", "retry_in_seconds": 120})
@@ -189,9 +179,9 @@ async def test_portal_remote_error_stops_and_link_ids_are_reused(emu, tmp_path):
     assert emu.calls("portal", "POST /unrestrict") == 1
 
 
-async def test_portal_expired_link_is_reminted_under_the_same_id(emu, tmp_path):
+async def test_portal_expired_link_is_reminted_under_the_same_id(emu, source_config):
     async with httpx.AsyncClient() as http:
-        source = PortalSource(portal_config(emu, tmp_path), http)
+        source = PortalSource(source_config("portal"), http)
         await source.add_links([RG_ONE])
         first = await source.resolve(LinkRef(RG_ONE))
         assert first.max_connections == 16
@@ -222,19 +212,15 @@ async def test_portal_expired_link_is_reminted_under_the_same_id(emu, tmp_path):
     ],
 )
 @pytest.mark.parametrize("http_status", [False, True], ids=["body-only", "http-line-too"])
-async def test_premiumize_error_statuses(emu, tmp_path, status, expected, http_status):
+async def test_premiumize_error_statuses(emu, source_config, status, expected, http_status):
     """Whether the HTTP status line carries the code too is open (docs/providers.md, "Premiumize"): both."""
     emu.action("premiumize", "set_flags", {"http_status": http_status})
     emu.action("premiumize", "inject_error", {"status": status, "method": "directdownloadlink"})
     async with httpx.AsyncClient() as http:
-        source = PremiumizeSource(pm_config(emu, tmp_path), http)
-        await source.check()
-        if expected == "auth":
-            with pytest.raises(AuthError):
-                await source.add_links([RG_ONE])
+        source = PremiumizeSource(source_config("premiumize"), http)
+        row = await add_one(source, status, expected)
+        if row is None:
             return
-        [row] = await source.add_links([RG_ONE])
-        assert row.state == expected and f"status {status}" in row.reason
         if expected == "waiting":  # 5xx: retry after minutes, recorded
             assert row.retry_at is not None and row.retry_at > row.added_at + 60
     assert emu.calls("premiumize", "directdownloadlink") == 1
@@ -247,17 +233,17 @@ async def test_premiumize_error_statuses(emu, tmp_path, status, expected, http_s
         ("set_expires", {"expires_in_seconds": -10}, "free"),  # a lapsed account reads as free
     ],
 )
-async def test_premiumize_refuses_free_or_expired_accounts(emu, tmp_path, action, args, words):
+async def test_premiumize_refuses_free_or_expired_accounts(emu, source_config, action, args, words):
     emu.action("premiumize", action, args)
     async with httpx.AsyncClient() as http:
-        source = PremiumizeSource(pm_config(emu, tmp_path), http)
+        source = PremiumizeSource(source_config("premiumize"), http)
         with pytest.raises(AuthError, match=words):
             await source.check()
 
 
-async def test_premiumize_rejects_unsupported_links_early_and_shows_fair_use(emu, tmp_path):
+async def test_premiumize_rejects_unsupported_links_early_and_shows_fair_use(emu, source_config):
     async with httpx.AsyncClient() as http:
-        source = PremiumizeSource(pm_config(emu, tmp_path), http)
+        source = PremiumizeSource(source_config("premiumize"), http)
         await source.check()
         [row] = await source.add_links([NITRO])
         text = source.status_text(await source._rows())
@@ -298,13 +284,13 @@ RS_EXPECTED = {
 
 @pytest.mark.parametrize("error", sorted(RS_ERRORS))
 @pytest.mark.parametrize("refs", [True, False], ids=["with-ref", "2009-style"])
-async def test_rapidshare_error_lines(emu, tmp_path, error, refs):
+async def test_rapidshare_error_lines(emu, source_config, error, refs):
     """Error lines with the later ` (8 hex)` reference and without it (2009)."""
     expected = RS_EXPECTED[error]
     emu.action("rapidshare", "set_error_refs", {"value": refs})
     emu.action("rapidshare", "inject_error", {"error": error, "sub": "checkfiles", "seconds": 90})
     async with httpx.AsyncClient() as http:
-        source = RapidShareSource(rs_config(emu, tmp_path), http)
+        source = RapidShareSource(source_config("rapidshare"), http)
         if expected == "auth":
             with pytest.raises(AuthError):
                 await source.add_links([RS_OWN])
@@ -320,17 +306,17 @@ async def test_rapidshare_error_lines(emu, tmp_path, error, refs):
     "status, expected",
     [("deleted", "failed"), ("illegal", "failed"), ("server_down", "waiting"), ("locked", "failed")],
 )
-async def test_rapidshare_checkfiles_statuses(emu, tmp_path, status, expected):
+async def test_rapidshare_checkfiles_statuses(emu, source_config, status, expected):
     emu.action("rapidshare", "set_file", {"fileid": "555", "status": status})
     async with httpx.AsyncClient() as http:
-        source = RapidShareSource(rs_config(emu, tmp_path), http)
+        source = RapidShareSource(source_config("rapidshare"), http)
         [row] = await source.add_links([RS_OWN])
     assert row.state == expected
 
 
-async def test_rapidshare_long_free_countdown_fails_fast(emu, tmp_path):
+async def test_rapidshare_long_free_countdown_fails_fast(emu, source_config):
     async with httpx.AsyncClient() as http:
-        source = RapidShareSource(rs_config(emu, tmp_path, login=False), http)
+        source = RapidShareSource(source_config("rapidshare", login=False), http)
         await source.check()
         [row] = await source.add_links([RS_OWN])
         assert row.state == "ok" and row.data["md5"]

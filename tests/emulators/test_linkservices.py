@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from tests.emulators.content import SyntheticContent
-from tests.emulators.harness import run_emulator
+from tests.emulators.portal import DEFAULT_HOSTS
 from tests.linkservices import (
+    NITRO,
     PM_LOGIN,
     PM_PIN,
     PORTAL_KEY,
@@ -25,6 +26,11 @@ from tests.linkservices import (
     RS_LOGIN,
     RS_OWN,
     RS_PASS,
+    hoster_link,
+    library,
+    portal_account,
+    premiumize_account,
+    rapidshare_account,
 )
 
 RG_UNKNOWN = "https://rapidgator.net/file/11111111111111111111111111111111/nope.bin.html"
@@ -32,70 +38,39 @@ ONE = SyntheticContent(300_000, 11)
 TWO = SyntheticContent(200_000, 12)
 OWN = SyntheticContent(150_000, 13)
 
-LIBRARY: dict[str, Any] = {
-    "hoster_links": [
-        {"url": RG_ONE, "name": "one.bin", "content": {"size": ONE.size, "seed": ONE.seed}},
-        {"url": RG_TWO, "name": "two.bin", "content": {"size": TWO.size, "seed": TWO.seed}},
-        {"url": RG_GONE, "name": "gone.bin", "content": {"size": 10, "seed": 1}, "offline": True},
-        {"url": RS_OWN, "name": "own.bin", "content": {"size": OWN.size, "seed": OWN.seed}},
-        {"url": "https://nitroflare.com/view/ABC/x.bin", "name": "x.bin", "content": {"size": 10, "seed": 2}},
+LIBRARY = library(
+    [
+        hoster_link(RG_ONE, "one.bin", ONE),
+        hoster_link(RG_TWO, "two.bin", TWO),
+        hoster_link(RG_GONE, "gone.bin", SyntheticContent(10, 1), offline=True),
+        hoster_link(RS_OWN, "own.bin", OWN),
+        hoster_link(NITRO, "x.bin", SyntheticContent(10, 2)),
     ],
-    "portal": {
-        "api_key": PORTAL_KEY,
-        "account": {
+    portal=portal_account(
+        account={
             "trafficleft": 10_000_000,
             "trafficmax": 20_000_000,
             "trafficmax_daily": 5_000_000,
             "expires_in_seconds": 86400,
         },
-        "hosts": [
-            {
-                "platform": "RapidGator",
-                "domains": ["rapidgator.net", "rg.to"],
-                "maxChunks": 16,
-                "maxDownloads": 3,
-                "resumable": True,
-                "currently_working": True,
-                "trafficleft": 5_000_000,
-                "trafficmax_daily": 9_000_000,
-            }
-        ],
-        "ready_after_polls": 2,
-        "poll_after_seconds": 2,
-    },
-    "premiumize": {
-        "customer_id": PM_LOGIN,
-        "pin": PM_PIN,
-        "type": "premium",
-        "expires_in_seconds": 86400,
-        "fairuse_left": 0.5,
-        "fairuse_bytes": 10_000_000,
-    },
-    "rapidshare": {
-        "login": RS_LOGIN,
-        "password": RS_PASS,
-        "account": {"type": "premium", "validuntil_in_seconds": 86400, "premkbleft": 100_000},
-        "free_countdown": 30,
-        "files": {
+        hosts=[{**DEFAULT_HOSTS[0], "trafficleft": 5_000_000, "trafficmax_daily": 9_000_000}],
+        ready_after_polls=2,
+        poll_after_seconds=2,
+    ),
+    premiumize=premiumize_account(fairuse_bytes=10_000_000),
+    rapidshare=rapidshare_account(
+        premkbleft=100_000,
+        free_countdown=30,
+        files={
             "100001": {"url": RG_ONE},
             "100003": {"url": RG_GONE},
             "100004": {"url": RG_TWO, "status": "illegal"},
         },
-    },
-}
+    ),
+)
 
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Any]:
-    with run_emulator(LIBRARY) as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def fresh(emu: Any) -> None:
-    emu.reset_faults()
-    for service in ("portal", "premiumize", "rapidshare"):
-        emu.action(service, "reset", {})
+# `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
+pytestmark = pytest.mark.usefixtures("fresh_link_services")
 
 
 @pytest.fixture
@@ -235,7 +210,7 @@ PORTAL_ERRORS = [
     (52, 402, False, [("set_account", {"trafficleft": 10})], RG_ONE),
     (54, 429, True, [("set_account", {"trafficmax_daily": 10})], RG_ONE),
     (56, 429, True, [("inject_error", {"status": 56})], RG_ONE),
-    (101, 400, False, [], "https://nitroflare.com/view/ABC/x.bin"),
+    (101, 400, False, [], NITRO),
     (102, 403, False, [("set_link", {"url": RG_ONE, "error": 102})], RG_ONE),
     (103, 400, False, [("set_link", {"url": RG_ONE, "error": 103})], RG_ONE),
     (104, 404, False, [], RG_GONE),
@@ -368,7 +343,7 @@ PM_ERRORS = [
     # (status, setup, method, link, kwargs)
     (401, [], "accountstatus", None, {"pin": "0000"}),
     (401, [], "directdownloadlink", RG_ONE, {"login": "987654321"}),
-    (400, [], "directdownloadlink", "https://nitroflare.com/view/ABC/x.bin", {}),
+    (400, [], "directdownloadlink", NITRO, {}),
     (400, [], "directdownloadlink", "", {}),
     (402, [("set_account_type", {"type": "free"})], "directdownloadlink", RG_ONE, {}),
     (402, [("set_expires", {"expires_in_seconds": -10})], "directdownloadlink", RG_ONE, {}),

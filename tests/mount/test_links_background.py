@@ -7,52 +7,33 @@ of a read is replaced (the read still returns the right bytes)."""
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.linkservices import PM_LOGIN, PM_PIN, RG_ONE
+from tests.linkservices import (
+    MOUNT_OPTIONS,
+    RG_ONE,
+    hoster_link,
+    library,
+    rapidshare_account,
+    service_config,
+)
 from tests.mounting import mounted, run_cli, sha256_through, wait_until, write_config
 
 RG_BIG = "https://rapidgator.net/file/33333333333333333333333333333333/big.bin.html"
 RS_BIG = "https://rapidshare.com/files/100002/big.bin"
 ONE = SyntheticContent(300_000, 21)
 BIG = SyntheticContent(9 * (1 << 20) + 5, 22)  # more than two read blocks
-PORTAL_KEY = "obb_test_key_bg"
 
-LIBRARY: dict[str, Any] = {
-    "hoster_links": [
-        {"url": RG_ONE, "name": "one.bin", "content": {"size": ONE.size, "seed": ONE.seed}},
-        {"url": RG_BIG, "name": "big.bin", "content": {"size": BIG.size, "seed": BIG.seed}},
-    ],
-    "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0, "poll_after_seconds": 1},
-    "premiumize": {
-        "customer_id": PM_LOGIN,
-        "pin": PM_PIN,
-        "type": "premium",
-        "expires_in_seconds": 86400,
-        "fairuse_left": 0.5,
-    },
-    "rapidshare": {
-        "login": "rsuser",
-        "password": "rspass",
-        "free_countdown": 1,
-        "files": {"100002": {"url": RG_BIG}},
-    },
-}
-MOUNT_OPTIONS = "[mount]\nlisting_ttl = 0.2\nentry_timeout = 0.1\nattr_timeout = 0.1\n"
+LIBRARY = library(
+    [hoster_link(RG_ONE, "one.bin", ONE), hoster_link(RG_BIG, "big.bin", BIG)],
+    rapidshare=rapidshare_account(free_countdown=1, files={"100002": {"url": RG_BIG}}),
+)
 
 
 # `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
 pytestmark = pytest.mark.usefixtures("fresh_link_services")
-
-
-def portal_config(emu) -> str:
-    return (
-        f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\nmax_wait = 3\n'
-        + MOUNT_OPTIONS
-    )
 
 
 def status_of(directory) -> str:
@@ -62,7 +43,7 @@ def status_of(directory) -> str:
 def test_waiting_link_is_retried_without_a_listing(emu, tmp_path):
     """Maintenance (105) with a retry_in_seconds longer than a read waits: the link
     waits; the mount retries it at that time by itself and the file appears."""
-    text = portal_config(emu)
+    text = service_config(emu, "portal")
     write_config(tmp_path, text)
     emu.action(
         "portal",
@@ -94,7 +75,7 @@ def test_portal_account_and_hosts_are_rechecked(emu, tmp_path):
     changes show in `.status`; a host that stops working refuses new links with a
     clear status, and they come by themselves once it works again."""
     emu.action("portal", "set_account", {"login_check_interval": 1000})
-    with mounted(tmp_path, portal_config(emu)) as mount:
+    with mounted(tmp_path, service_config(emu, "portal")) as mount:
         directory = mount.path / "portal"
         assert "hosts not working" not in status_of(directory)
         emu.action("portal", "set_account", {"trafficleft": 5_000_000_123_456})
@@ -131,10 +112,7 @@ def test_portal_account_and_hosts_are_rechecked(emu, tmp_path):
 
 
 def test_premiumize_fair_use_is_refreshed(emu, tmp_path):
-    text = (
-        f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\n'
-        f'api_url = "{emu.urls["premiumize"]}"\naccount_check_interval = 1\n' + MOUNT_OPTIONS
-    )
+    text = service_config(emu, "premiumize", "account_check_interval = 1\n" + MOUNT_OPTIONS)
     with mounted(tmp_path, text) as mount:
         directory = mount.path / "premiumize"
         assert "fairuse_left: 0.5000" in status_of(directory)
@@ -154,7 +132,7 @@ def test_rapidshare_expired_dlauth_mid_read_gets_a_fresh_ticket(emu, tmp_path):
     """A free download: the dlauth ticket expires between two reads of one file
     (the file server answers `ERROR: Download auth invalid.`); the read engine
     resolves again, the source asks `download` for a new ticket, the bytes match."""
-    text = f'[rapidshare]\napi_url = "{emu.urls["rapidshare"]}"\nmax_wait = 5\n' + MOUNT_OPTIONS
+    text = service_config(emu, "rapidshare", login=False, max_wait=5)
     write_config(tmp_path, text)
     assert run_cli(tmp_path, "add", "rapidshare", RS_BIG).returncode == 0
     with mounted(tmp_path, text) as mount:

@@ -12,22 +12,24 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.linkservices import (
     NITRO,
-    PM_LOGIN,
     PM_PIN,
     PORTAL_KEY,
     RG_GONE,
     RG_ONE,
     RG_TWO,
-    RS_LOGIN,
     RS_OWN,
     RS_PASS,
+    hoster_link,
+    library,
+    premiumize_account,
+    rapidshare_account,
+    service_config,
 )
 from tests.mounting import mounted, sha256_through
 from tests.mounting import run_cli as cli
@@ -41,49 +43,26 @@ TWO = SyntheticContent(5_000_000 + 3, 12)
 SLOW = SyntheticContent(123_457, 14)
 OWN = SyntheticContent(150_000, 13)
 
-LIBRARY: dict[str, Any] = {
-    "hoster_links": [
-        {"url": RG_ONE, "name": "one.bin", "content": {"size": ONE.size, "seed": ONE.seed}},
-        {"url": RG_TWO, "name": "two.bin", "content": {"size": TWO.size, "seed": TWO.seed}},
-        {"url": RG_SLOW, "name": "slow.bin", "content": {"size": SLOW.size, "seed": SLOW.seed}},
-        {"url": RG_GONE, "name": "gone.bin", "content": {"size": 10, "seed": 1}, "offline": True},
-        {"url": RS_OWN, "name": "own.bin", "content": {"size": OWN.size, "seed": OWN.seed}},
-        {"url": NITRO, "name": "x.bin", "content": {"size": 10, "seed": 2}},
+LIBRARY = library(
+    [
+        hoster_link(RG_ONE, "one.bin", ONE),
+        hoster_link(RG_TWO, "two.bin", TWO),
+        hoster_link(RG_SLOW, "slow.bin", SLOW),
+        hoster_link(RG_GONE, "gone.bin", SyntheticContent(10, 1), offline=True),
+        hoster_link(RS_OWN, "own.bin", OWN),
+        hoster_link(NITRO, "x.bin", SyntheticContent(10, 2)),
     ],
-    "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0, "poll_after_seconds": 1},
-    "premiumize": {
-        "customer_id": PM_LOGIN,
-        "pin": PM_PIN,
-        "type": "premium",
-        "expires_in_seconds": 86400,
-        "fairuse_left": 0.5,
-        "fairuse_bytes": 1 << 40,
-    },
-    "rapidshare": {
-        "login": RS_LOGIN,
-        "password": RS_PASS,
-        "free_countdown": 1,
-        "account": {"type": "premium", "validuntil_in_seconds": 86400, "premkbleft": 10_000_000},
-        "files": {"100001": {"url": RG_ONE}, "100003": {"url": RG_GONE}},
-    },
-}
+    premiumize=premiumize_account(fairuse_bytes=1 << 40),
+    rapidshare=rapidshare_account(
+        premkbleft=10_000_000, free_countdown=1, files={"100001": {"url": RG_ONE}, "100003": {"url": RG_GONE}}
+    ),
+)
 
 CONTENT = {"one.bin": ONE, "two.bin": TWO, "slow.bin": SLOW, "own.bin": OWN}
 
 
 # `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
 pytestmark = pytest.mark.usefixtures("fresh_link_services")
-
-
-def config_text(emu, service: str, extra: str = "") -> str:
-    sections = {
-        "portal": f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\nmax_wait = 3\n',
-        "premiumize": f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\n'
-        f'api_url = "{emu.urls["premiumize"]}"\n',
-        "rapidshare": f'[rapidshare]\nlogin = "{RS_LOGIN}"\npassword = "{RS_PASS}"\n'
-        f'api_url = "{emu.urls["rapidshare"]}"\nmax_wait = 3\n',
-    }
-    return sections[service] + extra + "[mount]\nlisting_ttl = 0.2\nentry_timeout = 0.1\nattr_timeout = 0.1\n"
 
 
 def files(directory: Path) -> list[str]:
@@ -110,7 +89,7 @@ def write_links(directory: Path, name: str, urls: list[str]) -> None:
 )
 def test_links_added_by_cli_and_file_read_back_identical(emu, tmp_path, service, by_cli, by_file, gone):
     names = {RG_ONE: "one.bin", RG_TWO: "two.bin", RS_ONE: "one.bin", RS_OWN: "own.bin"}
-    text = config_text(emu, service)
+    text = service_config(emu, service)
     (tmp_path / "config.toml").write_text(text)
     added = cli(tmp_path, "add", service, by_cli)
     assert added.returncode == 0, added.stderr
@@ -136,7 +115,7 @@ def test_links_added_by_cli_and_file_read_back_identical(emu, tmp_path, service,
 
 
 def test_only_links_files_can_be_written(emu, tmp_path):
-    with mounted(tmp_path, config_text(emu, "portal")) as mount:
+    with mounted(tmp_path, service_config(emu, "portal")) as mount:
         mount.expect_log(r"create failed: .*only a list of links")
         with pytest.raises(OSError) as info:
             open(mount.path / "portal/notes.txt", "w")
@@ -145,7 +124,7 @@ def test_only_links_files_can_be_written(emu, tmp_path):
 
 
 def test_portal_link_not_ready_becomes_readable(emu, tmp_path):
-    text = config_text(emu, "portal")
+    text = service_config(emu, "portal")
     (tmp_path / "config.toml").write_text(text)
     # ready after a couple of polls: the read waits for it (poll_after_seconds = 1)
     emu.action("portal", "set_link", {"url": RG_ONE, "ready_after_polls": 2})
@@ -185,7 +164,7 @@ def test_rapidshare_md5_xattr_and_verify(emu, tmp_path, download_md5):
     """The md5 comes from checkfiles; a DL line whose md5 field is `not found`
     leaves it alone."""
     emu.action("rapidshare", "set_download_md5", {"value": download_md5})
-    text = config_text(emu, "rapidshare")
+    text = service_config(emu, "rapidshare")
     (tmp_path / "config.toml").write_text(text)
     assert cli(tmp_path, "add", "rapidshare", RS_OWN).returncode == 0
     with mounted(tmp_path, text) as mount:
@@ -213,7 +192,7 @@ def test_verify_reports_a_mismatch(tmp_path):
 
 
 def test_rapidshare_free_countdown_is_waited(emu, tmp_path):
-    text = config_text(emu, "rapidshare").replace(f'login = "{RS_LOGIN}"\npassword = "{RS_PASS}"\n', "")
+    text = service_config(emu, "rapidshare", login=False)
     (tmp_path / "config.toml").write_text(text)
     assert cli(tmp_path, "add", "rapidshare", RS_OWN).returncode == 0
     with mounted(tmp_path, text) as mount:

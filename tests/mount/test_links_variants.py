@@ -17,12 +17,20 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.linkservices import NITRO, PM_LOGIN, PM_PIN, PORTAL_KEY, RG_ONE, RG_TWO, RS_LOGIN, RS_OWN, RS_PASS
+from tests.linkservices import (
+    NITRO,
+    RG_ONE,
+    RG_TWO,
+    RS_OWN,
+    hoster_link,
+    library,
+    rapidshare_account,
+    service_config,
+)
 from tests.mounting import mounted, run_cli, sha256_through, wait_until, write_config
 
 ONE = SyntheticContent(300_000, 31)
@@ -30,54 +38,21 @@ BIG = SyntheticContent(9 * (1 << 20) + 5, 32)  # more than two read blocks
 OWN = SyntheticContent(150_000, 33)
 TWO = SyntheticContent(200_000, 34)
 RG_BIG = "https://rapidgator.net/file/44444444444444444444444444444444/big.bin.html"
-MOUNT_OPTIONS = "[mount]\nlisting_ttl = 0.2\nentry_timeout = 0.1\nattr_timeout = 0.1\n"
 
-LIBRARY: dict[str, Any] = {
-    "hoster_links": [
-        {"url": RG_ONE, "name": "one.bin", "content": {"size": ONE.size, "seed": ONE.seed}},
-        {"url": RG_BIG, "name": "big.bin", "content": {"size": BIG.size, "seed": BIG.seed}},
-        {"url": RG_TWO, "name": "two.bin", "content": {"size": TWO.size, "seed": TWO.seed}},
-        {"url": NITRO, "name": "x.bin", "content": {"size": 10, "seed": 2}},
-        {"url": RS_OWN, "name": "own.bin", "content": {"size": OWN.size, "seed": OWN.seed}},
+LIBRARY = library(
+    [
+        hoster_link(RG_ONE, "one.bin", ONE),
+        hoster_link(RG_BIG, "big.bin", BIG),
+        hoster_link(RG_TWO, "two.bin", TWO),
+        hoster_link(NITRO, "x.bin", SyntheticContent(10, 2)),
+        hoster_link(RS_OWN, "own.bin", OWN),
     ],
-    "portal": {"api_key": PORTAL_KEY, "ready_after_polls": 0, "poll_after_seconds": 1},
-    "premiumize": {
-        "customer_id": PM_LOGIN,
-        "pin": PM_PIN,
-        "type": "premium",
-        "expires_in_seconds": 86400,
-        "fairuse_left": 0.5,
-    },
-    "rapidshare": {
-        "login": RS_LOGIN,
-        "password": RS_PASS,
-        "free_countdown": 0,
-        "account": {"type": "premium", "validuntil_in_seconds": 86400, "premkbleft": 10_000_000},
-    },
-}
+    rapidshare=rapidshare_account(premkbleft=10_000_000, free_countdown=0),
+)
 
 
 # `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
 pytestmark = pytest.mark.usefixtures("fresh_link_services")
-
-
-def rs_config(emu, login: bool = True) -> str:
-    creds = f'login = "{RS_LOGIN}"\npassword = "{RS_PASS}"\n' if login else ""
-    return f'[rapidshare]\n{creds}api_url = "{emu.urls["rapidshare"]}"\nmax_wait = 3\n' + MOUNT_OPTIONS
-
-
-def pm_config(emu) -> str:
-    return (
-        f'[premiumize]\nlogin = "{PM_LOGIN}"\npassword = "{PM_PIN}"\n'
-        f'api_url = "{emu.urls["premiumize"]}"\n' + MOUNT_OPTIONS
-    )
-
-
-def portal_config(emu) -> str:
-    return (
-        f'[portal]\napi_key = "{PORTAL_KEY}"\napi_url = "{emu.urls["portal"]}"\nmax_wait = 3\n'
-        + MOUNT_OPTIONS
-    )
 
 
 def write_links(directory: Path, *urls: str) -> None:
@@ -126,7 +101,7 @@ def test_rapidshare_routine_names_fall_back_once_and_are_remembered(emu, tmp_pat
     """The server knows one naming; every link still works, and the refused name is
     asked once per process, not on every call."""
     emu.action("rapidshare", "set_routine_names", {"value": naming})
-    text = rs_config(emu)
+    text = service_config(emu, "rapidshare")
     assert "ok       own.bin" in add(tmp_path, text, "rapidshare", RS_OWN)
     emu.reset_stats()
     with mounted(tmp_path, text) as mount:
@@ -158,7 +133,7 @@ def test_rapidshare_routine_names_fall_back_once_and_are_remembered(emu, tmp_pat
 def test_rapidshare_rapidpro_and_no_traffic_are_waits(emu, tmp_path, login, action, cause, cured, words):
     """The read fails for now (EAGAIN), the file stays listed with the reason in
     `.status`, and reads work again once the service does."""
-    text = rs_config(emu, login)
+    text = service_config(emu, "rapidshare", login=login)
     add(tmp_path, text, "rapidshare", RS_OWN)
     emu.action("rapidshare", action, cause)
     with mounted(tmp_path, text) as mount:
@@ -182,7 +157,7 @@ def test_rapidshare_rapidpro_and_no_traffic_are_waits(emu, tmp_path, login, acti
 def test_premiumize_403_and_428_are_waits(emu, tmp_path, status):
     """A link refused with 403 (IP or account temporarily refused) or 428 (hoster
     down) waits with its retry time; it is not failed, and comes back when asked again."""
-    text = pm_config(emu)
+    text = service_config(emu, "premiumize")
     emu.action("premiumize", "set_link", {"url": RG_ONE, "status": status, "count": 1})
     out = add(tmp_path, text, "premiumize", RG_ONE)
     assert out.startswith(f"waiting  {RG_ONE}: Premiumize status {status}"), out
@@ -201,7 +176,7 @@ def test_premiumize_link_answering_403_later_is_reissued(emu, tmp_path):
     """A day later the direct URL answers 403 and, for a while, the API refuses
     with 403 too: the read fails for now, the file stays, and once the API answers
     again the read gets a new location and the right bytes."""
-    text = pm_config(emu)
+    text = service_config(emu, "premiumize")
     add(tmp_path, text, "premiumize", RG_BIG)
     with mounted(tmp_path, text) as mount:
         mount.expect_log(r"read failed: .*Premiumize status 403")
@@ -235,7 +210,7 @@ def test_premiumize_name_and_size_without_filename_and_filesize(emu, tmp_path, r
     server (HEAD, or a one-byte ranged GET where HEAD is refused), the name from the
     link; every reply gives the same file."""
     emu.action("premiumize", "set_flags", {"reply_fields": reply_fields, "location_head": location_head})
-    text = pm_config(emu)
+    text = service_config(emu, "premiumize")
     assert f"ok       one.bin ({ONE.size} bytes)" in add(tmp_path, text, "premiumize", RG_ONE)
     with mounted(tmp_path, text) as mount:
         directory = mount.path / "premiumize"
@@ -254,7 +229,7 @@ def test_portal_filesize_shapes_never_list_a_wrong_size(emu, tmp_path, size_form
     in `.status` (never a 0-byte file) until the portal knows it."""
     emu.action("portal", "set_variant", {"filesize_format": size_format})
     emu.action("portal", "set_link", {"url": RG_ONE, "ready_after_polls": 1000})
-    with mounted(tmp_path, portal_config(emu)) as mount:
+    with mounted(tmp_path, service_config(emu, "portal")) as mount:
         directory = mount.path / "portal"
         write_links(directory, RG_ONE)
         seen = []
@@ -282,7 +257,7 @@ def test_portal_filesize_shapes_never_list_a_wrong_size(emu, tmp_path, size_form
 def test_portal_legacy_unrestrict_reply(emu, tmp_path):
     """The v1.0 reply: the link at once, without linkId or download_ready."""
     emu.action("portal", "set_variant", {"unrestrict_shape": "legacy"})
-    with mounted(tmp_path, portal_config(emu)) as mount:
+    with mounted(tmp_path, service_config(emu, "portal")) as mount:
         directory = mount.path / "portal"
         write_links(directory, RG_ONE)
         wait_until(lambda: listed(directory) == ["one.bin"], what="one.bin in portal/")
@@ -296,7 +271,7 @@ def test_portal_without_grouped_hosts(emu, tmp_path):
     """A portal from before `/hosts/grouped`: the mount comes up on `/hosts`; every
     listed domain works and other hosts are refused without asking."""
     emu.action("portal", "set_variant", {"grouped_hosts": False})
-    with mounted(tmp_path, portal_config(emu)) as mount:
+    with mounted(tmp_path, service_config(emu, "portal")) as mount:
         directory = mount.path / "portal"
         write_links(directory, RG_TWO, NITRO)
         wait_until(lambda: listed(directory) == ["two.bin"], what="two.bin in portal/")

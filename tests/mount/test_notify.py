@@ -71,6 +71,20 @@ def rd_config(emu) -> str:
     return f'[realdebrid]\ntoken = "{TOKEN}"\napi_url = "{emu.urls["realdebrid"]}"\nrefresh_interval = 0.5\n'
 
 
+def add_fresh_film(emu, torrents) -> None:
+    """A torrent added on the service; returns once the mount lists it."""
+    emu.action(
+        "realdebrid",
+        "add_torrent",
+        {
+            "id": "NEW",
+            "filename": "Fresh Film (2024)",
+            "files": [{"path": "/fresh.mkv", "content": {"size": 2000, "seed": 2}}],
+        },
+    )
+    wait_until(lambda: "Fresh Film (2024)" in os.listdir(torrents), 15, "the new torrent")
+
+
 def calls(emu, server: str) -> list[dict]:
     return emu.view(server)["calls"]
 
@@ -87,16 +101,7 @@ def test_add_and_remove_reach_plex_jellyfin_and_emby(tmp_path):
         with mounted(tmp_path, config) as mount:
             torrents = mount.path / "realdebrid/torrents"
             assert sorted(os.listdir(torrents)) == [".status", "Old Film (1999)"]
-            emu.action(
-                "realdebrid",
-                "add_torrent",
-                {
-                    "id": "NEW",
-                    "filename": "Fresh Film (2024)",
-                    "files": [{"path": "/fresh.mkv", "content": {"size": 2000, "seed": 2}}],
-                },
-            )
-            wait_until(lambda: "Fresh Film (2024)" in os.listdir(torrents), 15, "the new torrent")
+            add_fresh_film(emu, torrents)
             here = f"{SERVER_ROOT}/realdebrid/torrents/Fresh Film (2024)"
             wait_until(
                 lambda: scans(emu) and calls(emu, "jellyfin") and calls(emu, "emby"),
@@ -159,16 +164,7 @@ def test_failures_are_retried_and_a_dead_server_never_blocks(tmp_path):
         with mounted(tmp_path, config) as mount:
             mount.expect_log(r"notify emby: .*ConnectError")
             torrents = mount.path / "realdebrid/torrents"
-            emu.action(
-                "realdebrid",
-                "add_torrent",
-                {
-                    "id": "NEW",
-                    "filename": "Fresh Film (2024)",
-                    "files": [{"path": "/fresh.mkv", "content": {"size": 2000, "seed": 2}}],
-                },
-            )
-            wait_until(lambda: "Fresh Film (2024)" in os.listdir(torrents), 15, "the new torrent")
+            add_fresh_film(emu, torrents)
             # the mount goes on serving while emby is down and jellyfin refuses
             assert (torrents / "Fresh Film (2024)/fresh.mkv").stat().st_size == 2000
             here = f"{SERVER_ROOT}/realdebrid/torrents/Fresh Film (2024)"
@@ -307,7 +303,11 @@ def test_cp_of_a_magnet_and_rm_through_the_mount(tmp_path):
             def sent(server: str) -> list[dict]:
                 return [u for c in calls(emu, server) for u in c["body"]["Updates"]]
 
-            wait_until(lambda: len(sent("jellyfin")) >= 2 and len(sent("emby")) >= 2, 15, "both paths")
+            def told_all() -> bool:
+                return len(sent("jellyfin")) >= 2 and len(sent("emby")) >= 2 and bool(scans(emu))
+
+            # Each server is told on its own: wait for all three before looking.
+            wait_until(told_all, 15, "both paths")
             for server in ("jellyfin", "emby"):
                 assert sorted(sent(server), key=str) == sorted(
                     [{"Path": here, "UpdateType": "Created"}, {"Path": shelf, "UpdateType": "Created"}],
@@ -319,7 +319,7 @@ def test_cp_of_a_magnet_and_rm_through_the_mount(tmp_path):
                 emu.action(server, "reset")
             shutil.rmtree(torrents / dn)
             assert dn not in os.listdir(torrents)
-            wait_until(lambda: len(sent("jellyfin")) >= 2 and len(sent("emby")) >= 2, 15, "the removal")
+            wait_until(told_all, 15, "the removal")
             for server in ("jellyfin", "emby"):
                 assert sorted(sent(server), key=str) == sorted(
                     [{"Path": here, "UpdateType": "Deleted"}, {"Path": shelf, "UpdateType": "Deleted"}],

@@ -13,16 +13,15 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.emulators.content import SyntheticContent, md5_of
 from tests.emulators.harness import run_emulator
 from tests.mounting import DEBRIDFS, hash_through, mounted, start_mount, unmount, wait_until
+from tests.rapidgator import LOGIN, PASSWORD, rapidgator_config
 
 MiB = 1 << 20
-LOGIN, PASSWORD = "tester@example.org", "pw-secret"
 KNOWN = SyntheticContent(3 * MiB, 991)
 
 LIBRARY = {
@@ -70,13 +69,6 @@ LIBRARY = {
 }
 
 
-def config_for(emu: Any, credentials: bool = True) -> str:
-    lines = ["[rapidgator]", f'api_url = "{emu.urls["rapidgator"]}"']
-    if credentials:
-        lines += [f'login = "{LOGIN}"', f'password = "{PASSWORD}"']
-    return "\n".join(lines) + "\n"
-
-
 @pytest.fixture(scope="module")
 def emu():
     # The upload host keeps received bytes in temp files: on tmpfs, disk
@@ -99,7 +91,7 @@ def emu():
 
 def mount_config(emu) -> str:
     """What the `mount` fixture (tests/conftest.py) mounts."""
-    return config_for(emu)
+    return rapidgator_config(emu)
 
 
 wait_for = functools.partial(wait_until, timeout=30.0)  # uploads take longer: a longer default
@@ -467,7 +459,7 @@ def test_sigkill_mid_upload_resumes_after_remount(emu, tmp_path):
     src = tmp_path / "crash.bin"
     md5 = make_file(src, 24 * MiB, 3)
     emu.action("rapidgator", "set_upload_rate", {"bytes_per_second": 8 * MiB})
-    process, mountpoint, log_file, _config, line = start_mount(tmp_path, config_for(emu))
+    process, mountpoint, log_file, _config, line = start_mount(tmp_path, rapidgator_config(emu))
     try:
         assert "mounted at" in line, log_file.read_text()
         subprocess.run(
@@ -496,7 +488,7 @@ def test_sigkill_mid_upload_resumes_after_remount(emu, tmp_path):
     )
     assert "crash.bin" in result.stdout
 
-    with mounted(tmp_path, config_for(emu), name="mnt2") as m:
+    with mounted(tmp_path, rapidgator_config(emu), name="mnt2") as m:
         # Listed from the spool until confirmed, then from the service.
         assert "crash.bin" in os.listdir(m.path / "rapidgator" / "Crash")
         info = wait_for(lambda: remote(emu, "/Crash/crash.bin"), what="the resumed upload")
@@ -523,7 +515,7 @@ def run_login(tmp_path: Path, answers: str) -> subprocess.CompletedProcess:
 
 
 def test_login_stores_token_only_and_mount_uses_it(emu, tmp_path):
-    (tmp_path / "config.toml").write_text(config_for(emu, credentials=False))
+    (tmp_path / "config.toml").write_text(rapidgator_config(emu, credentials=False))
     bad = run_login(tmp_path, f"{LOGIN}\nwrong\n")
     assert bad.returncode == 1 and "Wrong e-mail or password" in bad.stderr
     good = run_login(tmp_path, f"{LOGIN}\n{PASSWORD}\nn\n")
@@ -531,7 +523,7 @@ def test_login_stores_token_only_and_mount_uses_it(emu, tmp_path):
     stored = tmp_path / "rapidgator-credentials.json"
     assert oct(stored.stat().st_mode & 0o777) == "0o600"
     assert PASSWORD not in stored.read_text() and "token" in stored.read_text()
-    with mounted(tmp_path, config_for(emu, credentials=False)) as m:
+    with mounted(tmp_path, rapidgator_config(emu, credentials=False)) as m:
         assert "notes.txt" in os.listdir(m.path / "rapidgator")
         # Expired and nothing to renew it with: a clear message, EACCES.
         emu.action("rapidgator", "expire_tokens")
@@ -545,11 +537,11 @@ def test_login_stores_token_only_and_mount_uses_it(emu, tmp_path):
 def test_login_with_2fa_and_stored_credentials_renew(tmp_path):
     library = {"rapidgator": {**LIBRARY["rapidgator"], "twofa_code": "424242"}}
     with run_emulator(library) as emu2:
-        (tmp_path / "config.toml").write_text(config_for(emu2, credentials=False))
+        (tmp_path / "config.toml").write_text(rapidgator_config(emu2, credentials=False))
         result = run_login(tmp_path, f"{LOGIN}\n{PASSWORD}\n424242\ny\n")
         assert result.returncode == 0, result.stderr
         assert "2FA code" in result.stderr
-        with mounted(tmp_path, config_for(emu2, credentials=False)) as m:
+        with mounted(tmp_path, rapidgator_config(emu2, credentials=False)) as m:
             emu2.action("rapidgator", "expire_tokens")
             # 2FA accounts cannot renew without a code: say so clearly.
             m.expect_log(r"debridfs login rapidgator|Invalid auth code|2FA")
@@ -558,11 +550,11 @@ def test_login_with_2fa_and_stored_credentials_renew(tmp_path):
 
 
 def test_expired_token_renewed_from_stored_credentials(emu, tmp_path):
-    (tmp_path / "config.toml").write_text(config_for(emu, credentials=False))
+    (tmp_path / "config.toml").write_text(rapidgator_config(emu, credentials=False))
     assert run_login(tmp_path, f"{LOGIN}\n{PASSWORD}\nyes\n").returncode == 0
     stored = tmp_path / "rapidgator-credentials.json"
     before = stored.read_text()
-    with mounted(tmp_path, config_for(emu, credentials=False)) as m:
+    with mounted(tmp_path, rapidgator_config(emu, credentials=False)) as m:
         emu.action("rapidgator", "expire_tokens")
         assert "f6.bin" in os.listdir(m.path / "rapidgator" / "Paged")
     assert stored.read_text() != before  # the renewed token was stored

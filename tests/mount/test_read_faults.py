@@ -18,6 +18,7 @@ import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.mounting import mounted, run_cli, sha256_through, wait_until
+from tests.realdebrid import one_torrent_library
 
 MiB = 1 << 20
 KiB = 1 << 10
@@ -40,23 +41,7 @@ NAMES = [
 FILES = {name: SyntheticContent(6 * MiB + 7 * i + 1, 400 + i) for i, name in enumerate(NAMES)}
 FILES["html_page.html"] = SyntheticContent(64 * KiB, 499)
 
-LIBRARY = {
-    "realdebrid": {
-        "token": TOKEN,
-        "rate_limit_per_minute": 0,
-        "torrents": [
-            {
-                "id": "FAULTS",
-                "filename": "faults",
-                "status": "downloaded",
-                "files": [
-                    {"path": f"/{name}", "content": {"size": c.size, "seed": c.seed}, "selected": 1}
-                    for name, c in FILES.items()
-                ],
-            }
-        ],
-    }
-}
+LIBRARY = one_torrent_library(TOKEN, "FAULTS", "faults", FILES)
 UNRESTRICT = "realdebrid POST /unrestrict/link"
 
 
@@ -149,7 +134,7 @@ def test_a_body_that_stops_midway_resumes_from_its_last_byte(mount, emu):
         2 * STALL + 4,
     )
     # Resumed, not fetched again: the bytes sent before each stall are not asked twice.
-    assert emu.stats()["data_bytes"] <= FILES["midway.bin"].size * 1.05
+    assert FILES["midway.bin"].size <= emu.stats()["data_bytes"] <= FILES["midway.bin"].size * 1.05
     assert row["stalls"] >= 2
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from tests.emulators.content import SyntheticContent, sha256_of
-from tests.emulators.harness import run_emulator
 from tests.mounting import is_mounted, mounted, start_mount, unmount
 
 TOKEN = "rd-good-token"
@@ -85,15 +84,9 @@ def config_for(urls: dict[str, str], token: str | None = TOKEN) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with run_emulator(LIBRARY) as handle:
-        yield handle
-
-
 @pytest.fixture
-def mount(emulator, tmp_path):
-    with mounted(tmp_path, config_for(emulator.urls)) as m:
+def mount(emu, tmp_path):
+    with mounted(tmp_path, config_for(emu.urls)) as m:
         yield m
 
 
@@ -198,17 +191,17 @@ def test_writes_are_refused(mount):
         assert info.value.errno in (errno.EROFS, errno.EACCES)
 
 
-def test_inodes_are_stable_across_remounts(emulator, tmp_path):
+def test_inodes_are_stable_across_remounts(emu, tmp_path):
     relative = "realdebrid/torrents/Show S01/Season 1/Show.S01E01.mkv"
-    with mounted(tmp_path, config_for(emulator.urls)) as first:
+    with mounted(tmp_path, config_for(emu.urls)) as first:
         inode = os.stat(first.path / relative).st_ino
-    with mounted(tmp_path, config_for(emulator.urls)) as second:
+    with mounted(tmp_path, config_for(emu.urls)) as second:
         assert os.stat(second.path / relative).st_ino == inode
 
 
 @pytest.mark.parametrize("token, words", [("rd-wrong-token", "token"), ("rd-locked-token", "locked")])
-def test_bad_credentials_fail_before_mounting(emulator, tmp_path, token, words):
-    process, mountpoint, _log, _config, line = start_mount(tmp_path, config_for(emulator.urls, token))
+def test_bad_credentials_fail_before_mounting(emu, tmp_path, token, words):
+    process, mountpoint, _log, _config, line = start_mount(tmp_path, config_for(emu.urls, token))
     try:
         status = process.wait(timeout=30)
         stderr = process.stderr.read().decode()
@@ -222,8 +215,8 @@ def test_bad_credentials_fail_before_mounting(emulator, tmp_path, token, words):
     assert not is_mounted(mountpoint)
 
 
-def test_missing_token_says_where_to_put_it(emulator, tmp_path):
-    process, mountpoint, _log, _config, _line = start_mount(tmp_path, config_for(emulator.urls, None))
+def test_missing_token_says_where_to_put_it(emu, tmp_path):
+    process, mountpoint, _log, _config, _line = start_mount(tmp_path, config_for(emu.urls, None))
     try:
         status = process.wait(timeout=30)
         stderr = process.stderr.read().decode()
@@ -233,13 +226,13 @@ def test_missing_token_says_where_to_put_it(emulator, tmp_path):
     assert not is_mounted(mountpoint)
 
 
-def test_token_from_environment(emulator, tmp_path):
-    with mounted(tmp_path, config_for(emulator.urls, None), env={"DEBRIDFS_REALDEBRID_TOKEN": TOKEN}) as m:
+def test_token_from_environment(emu, tmp_path):
+    with mounted(tmp_path, config_for(emu.urls, None), env={"DEBRIDFS_REALDEBRID_TOKEN": TOKEN}) as m:
         assert "big.bin" in os.listdir(m.path / "realdebrid/downloads")
 
 
-def test_sigterm_unmounts_and_exits_zero(emulator, tmp_path):
-    process, mountpoint, _log, _config, line = start_mount(tmp_path, config_for(emulator.urls))
+def test_sigterm_unmounts_and_exits_zero(emu, tmp_path):
+    process, mountpoint, _log, _config, line = start_mount(tmp_path, config_for(emu.urls))
     try:
         assert "mounted at" in line and is_mounted(mountpoint)
         process.send_signal(15)
@@ -249,11 +242,11 @@ def test_sigterm_unmounts_and_exits_zero(emulator, tmp_path):
         unmount(mountpoint, process)
 
 
-def test_daemon_mode_returns_once_mounted(emulator, tmp_path):
+def test_daemon_mode_returns_once_mounted(emu, tmp_path):
     mountpoint = tmp_path / "mnt"
     mountpoint.mkdir()
     config = tmp_path / "config.toml"
-    config.write_text(config_for(emulator.urls))
+    config.write_text(config_for(emu.urls))
     config.chmod(0o600)
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
     result = subprocess.run(
@@ -272,8 +265,8 @@ def test_daemon_mode_returns_once_mounted(emulator, tmp_path):
     assert not is_mounted(mountpoint)
 
 
-def test_a_mount_left_by_a_killed_daemon_is_explained(emulator, tmp_path):
-    process, mountpoint, _log, config, line = start_mount(tmp_path, config_for(emulator.urls))
+def test_a_mount_left_by_a_killed_daemon_is_explained(emu, tmp_path):
+    process, mountpoint, _log, config, line = start_mount(tmp_path, config_for(emu.urls))
     try:
         assert "mounted at" in line
         process.kill()

@@ -13,6 +13,7 @@ import unicodedata
 
 from tests.emulators.content import SyntheticContent, sha256_of
 from tests.emulators.harness import run_emulator
+from tests.fixtures.collisions import DUPS, DUPS_SHORT_NAMES, NFC, SAME_NAMES, file, one_file_torrent, sha
 from tests.mounting import mounted, sha256_through, wait_until
 
 TOKEN = "rd-good-token"
@@ -24,54 +25,12 @@ HOOK = (
     "    f.write(json.dumps({'argv': sys.argv[2:], 'env': dict(os.environ)}) + '\\n')\n"
 )
 
-NFC = unicodedata.normalize("NFC", "Café")
-NFD = unicodedata.normalize("NFD", "Café")
-LONG = "L" * 300
-
-
-def file(path: str, seed: int, size: int = 3 * KiB) -> dict:
-    return {"path": path, "content": {"size": size + seed, "seed": seed}, "selected": 1}
-
-
-def sha(seed: int, size: int = 3 * KiB) -> str:
-    return sha256_of(SyntheticContent(size + seed, seed))
-
-
-def one_file_torrent(tid: str, name: str, seed: int, added: str) -> dict:
-    return {
-        "id": tid,
-        "filename": name,
-        "status": "downloaded",
-        "added": added,
-        "files": [file("/f.mkv", seed)],
-    }
-
-
 LIBRARY = {
     "realdebrid": {
         "token": TOKEN,
         "torrents": [
-            {
-                "id": "TDUP",
-                "filename": "Dups",
-                "status": "downloaded",
-                "files": [
-                    file("/a.mkv", 1),
-                    file("/a.mkv", 2),  # the same path twice
-                    file(f"/{NFC}.mkv", 3),
-                    file(f"/{NFD}.mkv", 4),  # equal once normalized
-                    file(f"/{NFD}/x.mkv", 5),
-                    file(f"/{NFC}/x.mkv", 6),  # directories too
-                    file(f"/{LONG}.mkv", 7),
-                    file(f"/{LONG}.mkv", 8),
-                ],
-            },  # truncated and equal
-            one_file_torrent("TSAME1", "Same", 11, "2026-01-02T00:00:00.000Z"),  # older: keeps "Same"
-            one_file_torrent("TSAME0", "Same", 12, "2026-01-03T00:00:00.000Z"),
-            one_file_torrent("TSLASH", "A/B", 13, "2026-01-02T00:00:00.000Z"),
-            one_file_torrent("TDIVSL", "A\u2215B", 14, "2026-01-03T00:00:00.000Z"),
-            one_file_torrent("TLONG1", LONG + "1", 15, "2026-01-02T00:00:00.000Z"),
-            one_file_torrent("TLONG2", LONG + "2", 16, "2026-01-03T00:00:00.000Z"),
+            DUPS,
+            *SAME_NAMES,
             {
                 "id": "TPACK",
                 "filename": "Packed Movie",
@@ -104,9 +63,7 @@ def test_every_file_has_a_unique_stable_name(tmp_path):
             cafe = unicodedata.normalize("NFC", NFC)
             long_a = sorted(n for n in os.listdir(dups) if n.startswith("LLL"))
             assert len(long_a) == 2 and all(len(n.encode()) <= 255 for n in long_a)
-            assert sorted(os.listdir(dups)) == sorted(
-                ["a.mkv", "a (2).mkv", f"{cafe}.mkv", f"{cafe} (2).mkv", cafe, f"{cafe} (2)"] + long_a
-            )
+            assert sorted(os.listdir(dups)) == sorted(DUPS_SHORT_NAMES + long_a)
             # the lower file id keeps the plain name; bytes follow the name
             assert sha256_through(dups / "a.mkv") == sha(1)
             assert sha256_through(dups / "a (2).mkv") == sha(2)
