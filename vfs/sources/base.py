@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..uploads import UploadManager, UploadRecord
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ref:
     """What a source needs to find one of its directories or files again.
     Each source subclasses it (frozen dataclasses: hashable, equal by value,

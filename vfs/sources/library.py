@@ -44,21 +44,21 @@ log = logging.getLogger(__name__)
 REBUILD_EVERY = 30.0  # seconds: also catches details loaded on demand (no change event)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KindDir(Ref):
     """`movies/` or `shows/`."""
 
     kind: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TitleDir(Ref):
     """A title's folder, by its normalised title and year."""
 
     key: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SeasonDir(Ref):
     """`Season NN/` of a show's folder."""
 

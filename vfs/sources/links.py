@@ -84,7 +84,7 @@ CREATE TABLE IF NOT EXISTS links (
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkRef(Ref):
     """A link shown as a file (the status file's ref is None)."""
 

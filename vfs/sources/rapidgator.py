@@ -40,21 +40,21 @@ T = TypeVar("T")
 MAX_CONNECTIONS = 5  # JDownloader's limit for premium links (providers.md, "Rapidgator")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FolderRef(Ref):
     """A folder below the root (the root itself is None)."""
 
     folder_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileRef(Ref):
     """A file on the service."""
 
     file_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UploadRef(Ref):
     """A written file not yet confirmed by the service (its upload record)."""
 

@@ -11,24 +11,24 @@ from dataclasses import dataclass
 from .base import Ref
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DownloadsDir(Ref):
     """`downloads/`."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TorrentsDir(Ref):
     """`torrents/`."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupDir(Ref):
     """A group's directory (`[realdebrid] groups`): torrents whose name matches."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TorrentDir(Ref):
     """A torrent's directory, or one of its subdirectories."""
 
@@ -37,21 +37,21 @@ class TorrentDir(Ref):
     view: str  # "" in torrents/, else the group's name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatusFile(Ref):
     """`downloads/.status` or `torrents/.status`."""
 
     where: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DownloadFile(Ref):
     """An entry of the account's downloads list."""
 
     download_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TorrentFile(Ref):
     """A torrent's selected file, when its links match the selected files one to one."""
 
@@ -59,7 +59,7 @@ class TorrentFile(Ref):
     position: int  # among the selected files (the n-th link goes with it)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TorrentLink(Ref):
     """A torrent's link shown as itself (Real-Debrid packed the files into an archive)."""
 
@@ -67,7 +67,7 @@ class TorrentLink(Ref):
     index: int  # in the torrent's links
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArchiveMember(Ref):
     """A file stored inside a RAR link: a byte range of that link."""
 
