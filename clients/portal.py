@@ -33,6 +33,7 @@ from .errors import (
     RemoteError,
     TemporaryError,
 )
+from .fields import optional_float, optional_int
 from .http import retry_after_seconds
 from .retry import Backoff, Retrying, is_temporary
 
@@ -118,6 +119,31 @@ class PortalLink:
 
 
 @dataclass(frozen=True)
+class PortalAccount:
+    """`/account`: every field may be missing or null (`timeleft` null is unlimited)."""
+
+    account_type: str | None
+    traffic_left: int | None  # bytes
+    traffic_max: int | None  # bytes
+    time_left: float | None  # seconds; None: unlimited (or not said)
+    check_interval: float | None  # seconds (the document gives milliseconds)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PortalAccount:
+        def whole(name: str) -> int | None:
+            return optional_int(data.get(name))
+
+        interval = optional_float(data.get("login_check_interval"))
+        return cls(
+            account_type=str(data["accountType"]) if data.get("accountType") else None,
+            traffic_left=whole("trafficleft"),
+            traffic_max=whole("trafficmax"),
+            time_left=optional_float(data.get("timeleft")),
+            check_interval=interval / 1000 if interval is not None and interval > 0 else None,
+        )
+
+
+@dataclass(frozen=True)
 class PortalHost:
     platform: str
     domains: tuple[str, ...]
@@ -181,8 +207,8 @@ class PortalClient:
                 message += f" (retry in {retry_after:.0f}s)"
         return rule.error(message, retry_after=retry_after, code=status, status=http)
 
-    async def account(self) -> dict[str, Any]:
-        return await self.request("GET", "/account")
+    async def account(self) -> PortalAccount:
+        return PortalAccount.from_json(await self.request("GET", "/account"))
 
     async def hosts_grouped(self) -> list[PortalHost]:
         """One row per service; a portal without `/hosts/grouped` gives one per domain."""

@@ -41,6 +41,7 @@ from .errors import (
     RemoteError,
     TemporaryError,
 )
+from .fields import optional_int
 from .http import redact_url, retry_after_seconds
 from .retry import Backoff, Retrying, is_temporary
 
@@ -64,6 +65,38 @@ def _int(value: Any, default: int = 0) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+@dataclass(frozen=True)
+class RGUser:
+    """The account (`user` in user/login and user/info). Every field may be
+    missing or null; `storage.total` arrives as a string (NOTES §1.3)."""
+
+    email: str | None
+    is_premium: bool
+    premium_end_time: int | None  # unix seconds
+    folder_id: str | None  # the root folder, when the reply names it
+    traffic_left: int | None  # bytes
+    storage_left: int | None  # bytes
+    max_file_size: int | None  # bytes, per upload
+
+    @classmethod
+    def from_json(cls, data: Any) -> RGUser:
+        user = data if isinstance(data, dict) else {}
+
+        def part(name: str) -> dict[str, Any]:
+            value = user.get(name)
+            return value if isinstance(value, dict) else {}
+
+        return cls(
+            email=str(user["email"]) if user.get("email") else None,
+            is_premium=bool(user.get("is_premium")),
+            premium_end_time=optional_int(user.get("premium_end_time")),
+            folder_id=str(user["folder_id"]) if user.get("folder_id") else None,
+            traffic_left=optional_int(part("traffic").get("left")),
+            storage_left=optional_int(part("storage").get("left")),
+            max_file_size=optional_int(part("upload").get("max_file_size")),
+        )
 
 
 @dataclass(frozen=True)
@@ -294,7 +327,7 @@ class RapidgatorClient:
             if self._on_token is not None:
                 await self._on_token(token)
 
-    async def login(self, login: str, password: str, code: str | None = None) -> tuple[str, dict[str, Any]]:
+    async def login(self, login: str, password: str, code: str | None = None) -> tuple[str, RGUser]:
         params = {"login": login, "password": password}
         if code:
             params["code"] = code
@@ -307,12 +340,13 @@ class RapidgatorClient:
                 f"Rapidgator refused the login: {exc}".replace("Rapidgator user/login: ", ""),
                 status=exc.status,
             ) from None
-        return str(response["token"]), dict(response.get("user") or {})
+        return str(response["token"]), RGUser.from_json(response.get("user"))
 
     # ------------------------------------------------------------ account and folders
 
-    async def user_info(self) -> dict[str, Any]:
-        return dict((await self.call("user/info"))["user"])
+    async def user_info(self) -> RGUser:
+        reply = await self.call("user/info")
+        return RGUser.from_json(reply.get("user") if isinstance(reply, dict) else None)
 
     async def folder_info(self, folder_id: str | None = None) -> RGFolder:
         return RGFolder.from_json((await self.call("folder/info", folder_id=folder_id))["folder"])

@@ -34,6 +34,7 @@ from .errors import (
     TemporaryError,
     TooBig,
 )
+from .fields import optional_int
 from .http import redact_url, retry_after_seconds
 from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter
 from .retry import Backoff, Retrying, is_temporary
@@ -165,6 +166,112 @@ class UnrestrictedLink:
     chunks: int = 0
 
 
+def _text(data: Mapping[str, Any], key: str) -> str | None:
+    """A string field the document leaves open: None when missing, null or empty."""
+    value = data.get(key)
+    return str(value) if value is not None and value != "" else None
+
+
+def _needed(data: Mapping[str, Any], key: str, what: str) -> str:
+    """A field without which the reply is useless: a clear error, not a KeyError."""
+    value = _text(data, key)
+    if value is None:
+        raise RemoteError(f"Real-Debrid {what}: the reply has no {key}")
+    return value
+
+
+@dataclass(frozen=True)
+class User:
+    """`/user` (NOTES 2.3); any field may be missing or null."""
+
+    id: str | None
+    username: str | None
+    type: str | None  # "premium" or "free"
+    expiration: float | None  # unix seconds
+    premium: int | None  # seconds of premium left
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> User:
+        return cls(
+            id=_text(data, "id"),
+            username=_text(data, "username"),
+            type=_text(data, "type"),
+            expiration=parse_date(data.get("expiration")),
+            premium=optional_int(data.get("premium")),
+        )
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    """`/unrestrict/check`: what the hoster says of a link (the schema is not in the document)."""
+
+    filename: str | None
+    filesize: int | None
+    host: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LinkCheck:
+        return cls(
+            filename=_text(data, "filename"),
+            filesize=optional_int(data.get("filesize")),
+            host=_text(data, "host"),
+        )
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    """`/oauth/v2/device/code` (NOTES 2.8)."""
+
+    device_code: str = field(repr=False)
+    user_code: str
+    verification_url: str
+    interval: float  # seconds between polls
+    expires_in: float | None  # seconds
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DeviceCode:
+        what = "device code"
+        interval = optional_int(data.get("interval"))
+        expires_in = optional_int(data.get("expires_in"))
+        return cls(
+            device_code=_needed(data, "device_code", what),
+            user_code=_needed(data, "user_code", what),
+            verification_url=_needed(data, "verification_url", what),
+            interval=float(interval) if interval is not None and interval > 0 else 5.0,
+            expires_in=float(expires_in) if expires_in is not None and expires_in > 0 else None,
+        )
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    """`/oauth/v2/device/credentials` once approved: the app's own id and secret."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AppCredentials:
+        what = "device credentials"
+        return cls(_needed(data, "client_id", what), _needed(data, "client_secret", what))
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """`/oauth/v2/token`: an access token, and a refresh token when one is given."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_in: int | None  # seconds
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Tokens:
+        return cls(
+            access_token=_needed(data, "access_token", "token"),
+            refresh_token=_text(data, "refresh_token"),
+            expires_in=optional_int(data.get("expires_in")),
+        )
+
+
 @dataclass
 class Page:
     """One page of a list: `items` None means 304 (unchanged since `etag`);
@@ -190,9 +297,14 @@ def proven_complete(pages: list[Page], count: int) -> bool:
 
 
 def _object(response: httpx.Response) -> dict[str, Any]:
-    """The reply's JSON object; these endpoints document an object, and
-    callers read its keys (a reply of another shape fails there)."""
-    data: dict[str, Any] = response.json()
+    """The reply's JSON object (these endpoints document one); anything else,
+    such as a maintenance page served with 200, is a temporary failure."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise TemporaryError(f"Real-Debrid {response.request.url.path}: the reply is not a JSON object")
     return data
 
 
@@ -344,11 +456,11 @@ class OAuthCredentials(Credentials):
         async with self._lock:
             if self._token and self._token != used:
                 return True  # someone else refreshed while we waited
-            data = await client.oauth_token(self.client_id, self._secret, self._refresh)
-            self._token = str(data["access_token"])
-            if data.get("refresh_token"):
-                self._refresh = str(data["refresh_token"])
-            log.info("Real-Debrid: access token refreshed (valid %ss)", data.get("expires_in", "?"))
+            tokens = await client.oauth_token(self.client_id, self._secret, self._refresh)
+            self._token = tokens.access_token
+            if tokens.refresh_token:
+                self._refresh = tokens.refresh_token
+            log.info("Real-Debrid: access token refreshed (valid %ss)", tokens.expires_in or "?")
             return True
 
 
@@ -442,10 +554,10 @@ class RealDebridClient:
 
     # --- account
 
-    async def user(self) -> dict[str, Any]:
-        return _object(await self.request("GET", "/user", priority=FOREGROUND))
+    async def user(self) -> User:
+        return User.from_json(_object(await self.request("GET", "/user", priority=FOREGROUND)))
 
-    async def oauth_token(self, client_id: str, client_secret: str, code: str) -> dict[str, Any]:
+    async def oauth_token(self, client_id: str, client_secret: str, code: str) -> Tokens:
         response = await self.request(
             "POST",
             "/token",
@@ -459,11 +571,11 @@ class RealDebridClient:
                 "grant_type": OAUTH_GRANT,
             },
         )
-        return _object(response)
+        return Tokens.from_json(_object(response))
 
     # --- OAuth device flow for open-source apps (providers.md, "Real-Debrid", OAuth device flow)
 
-    async def device_code(self) -> dict[str, Any]:
+    async def device_code(self) -> DeviceCode:
         response = await self.request(
             "GET",
             "/device/code",
@@ -472,9 +584,9 @@ class RealDebridClient:
             params={"client_id": OPENSOURCE_CLIENT_ID, "new_credentials": "yes"},
             priority=FOREGROUND,
         )
-        return _object(response)
+        return DeviceCode.from_json(_object(response))
 
-    async def device_credentials(self, device_code: str) -> dict[str, Any] | None:
+    async def device_credentials(self, device_code: str) -> AppCredentials | None:
         """The app's client id/secret once the user approved; None until then
         (the service answers 403 while it waits)."""
         try:
@@ -488,7 +600,7 @@ class RealDebridClient:
             )
         except PermissionDenied:
             return None
-        return _object(response)
+        return AppCredentials.from_json(_object(response))
 
     # --- lists
 
@@ -519,9 +631,9 @@ class RealDebridClient:
 
     # --- links
 
-    async def unrestrict_check(self, link: str) -> dict[str, Any]:
-        return _object(
-            await self.request("POST", "/unrestrict/check", data={"link": link}, priority=FOREGROUND)
+    async def unrestrict_check(self, link: str) -> LinkCheck:
+        return LinkCheck.from_json(
+            _object(await self.request("POST", "/unrestrict/check", data={"link": link}, priority=FOREGROUND))
         )
 
     async def unrestrict_link_json(self, link: str, priority: int = FOREGROUND) -> dict[str, Any]:

@@ -14,10 +14,13 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rarfile
 import trio
+
+if TYPE_CHECKING:
+    from .sources.base import Ref
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ def _stored_members(raw: _RemoteReader) -> list[Member]:
     return members
 
 
-async def stored_members(engine: Any, key: Any, source: Any, ref: Any, size: int) -> list[Member]:
+async def stored_members(engine: Any, key: Any, source: Any, ref: Ref, size: int) -> list[Member]:
     """The stored, unencrypted members of the RAR archive `ref` of `source`
     (opened in `engine` under `key`, the archive file's own key). Raises
     rarfile.Error when it is not a RAR archive it can read."""

@@ -179,6 +179,7 @@ class Operations(pyfuse3.Operations):
         node = self.tree.get(inode)
         if node.is_dir:
             raise pyfuse3.FUSEError(errno.EISDIR)
+        await self.writes.settled(node)  # a commit or discard after a last close
         wants_write = flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC)
         if wants_write:
             if not node.writable:

@@ -21,7 +21,7 @@ import trio
 
 from .config import Config
 from .notifier import Notifier
-from .sources.base import Source
+from .sources.base import Ref, Source
 from .sources.internal import InternalSource
 from .tree import ROOT_INODE, Node, Tree
 
@@ -72,7 +72,9 @@ class MediaServices:
             if inner is None:
                 continue
 
-            def chained(ref: Any, source: Source = source, inner: Callable[[Any], None] = inner) -> None:
+            def chained(
+                ref: Ref | None, source: Source = source, inner: Callable[[Ref | None], None] = inner
+            ) -> None:
                 inner(ref)
                 self.changed(
                     [str(mountpoint / path) for path in directory_paths(tree, source, ref)], "Modified"
@@ -89,7 +91,7 @@ class MediaServices:
             task_status.started()
 
 
-def directory_paths(tree: Tree, source: Source, ref: Any) -> list[str]:
+def directory_paths(tree: Tree, source: Source, ref: Ref | None) -> list[str]:
     """Paths (relative to the mount) of the directories of `source` with `ref`."""
     paths = []
     for node in list(tree.nodes.values()):

@@ -68,7 +68,7 @@ from .config import ReadConfig
 from .diskcache import DiskCache
 from .readstats import ReadStats
 from .slots import BACKGROUND, DEMAND, URGENT, PrioritySlots
-from .sources.base import DirectLink, Source
+from .sources.base import DirectLink, Ref, Source
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ class ReadEngine:
         self.files: dict[Any, RemoteFile] = {}
         self.stats = ReadStats()
 
-    def open(self, key: Any, source: Source, ref: Any, size: int, name: str = "") -> RemoteFile:
+    def open(self, key: Any, source: Source, ref: Ref | None, size: int, name: str = "") -> RemoteFile:
         remote = self.files.get(key)
         if remote is None or remote.size != size:
             remote = RemoteFile(self, key, source, ref, size, name)
@@ -256,7 +256,7 @@ class RemoteFile:
     """Read state of one remote file, shared by all its open handles."""
 
     def __init__(
-        self, engine: ReadEngine, key: Any, source: Source, ref: Any, size: int, name: str = ""
+        self, engine: ReadEngine, key: Any, source: Source, ref: Ref | None, size: int, name: str = ""
     ) -> None:
         self.engine = engine
         self.key = key

@@ -38,7 +38,7 @@ from typing import Any
 import trio
 
 from .names import unique_names
-from .sources.base import Entry, Source
+from .sources.base import Entry, Ref, Source
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Node:
         is_dir: bool,
         source: Source | None,
         key: str,
-        ref: Any = None,
+        ref: Ref | None = None,
     ) -> None:
         self.inode = inode
         self.name = name
@@ -158,7 +158,7 @@ class Tree:
             raise NoSuchInode(f"inode {inode} is gone") from None
 
     def _new_node(
-        self, parent: Node, name: str, is_dir: bool, source: Source | None, key: str, ref: Any
+        self, parent: Node, name: str, is_dir: bool, source: Source | None, key: str, ref: Ref | None
     ) -> Node:
         source_name = source.name if source else ""
         salt = 0
@@ -293,7 +293,7 @@ class Tree:
             log.debug("kernel: forgetting %s in %s", child.name, parent.name)
             self.forget_entry(parent.inode, child.name)
 
-    def mark_stale(self, source: Source, ref: Any) -> None:
+    def mark_stale(self, source: Source, ref: Ref | None) -> None:
         """Called by a source when the directory `ref` changed remotely."""
         relist = getattr(source, "listings_in_memory", False)
         for node in self.nodes.values():

@@ -92,6 +92,7 @@ class Writes:
         self.files: dict[int, WriteFile] = {}  # inode -> its open file
         # Where the work after a last release runs; None: in the release itself.
         self.closers: trio.Nursery | None = None
+        self.closing: dict[int, trio.Event] = {}  # inode -> set when that work is done
 
     def clean_orphans(self, managers: list[UploadManager]) -> None:
         """At mount: spools that no journal record names are left from a crash
@@ -247,20 +248,35 @@ class Writes:
         wf.flushed.discard(fh)
         if wf.handles:
             return
-        self.files.pop(wf.node.inode, None)
+        inode = wf.node.inode
+        self.files.pop(inode, None)
+        if not self._commits_at_close(wf) and not wf.committed:
+            self._restore(wf)  # only the tree: stat sees the original at once
+        done = self.closing[inode] = trio.Event()
         if self.closers is None:
-            await self._close(wf)
+            await self._close(wf, done)
         else:
             # The kernel sends RELEASE after close(2) has returned and does not
             # wait for our reply: answering at once means an unmount right after
             # close(2) cannot end the session under a pending reply. The mount
             # waits for `closers` before it exits, so the work is never lost.
-            self.closers.start_soon(self._close, wf)
+            self.closers.start_soon(self._close, wf, done)
 
-    async def _close(self, wf: WriteFile) -> None:
+    async def settled(self, node: Node) -> None:
+        """Returns once the work after the last release of `node` is done: an
+        open must not read the service's old bytes under the new size."""
+        done = self.closing.get(node.inode)
+        if done is not None:
+            await done.wait()
+
+    @staticmethod
+    def _commits_at_close(wf: WriteFile) -> bool:
+        return wf.error is None and wf.dirty and not wf.unlinked
+
+    async def _close(self, wf: WriteFile, done: trio.Event) -> None:
         """The last descriptor is gone: commit what is left, or discard it."""
         try:
-            if wf.error is None and wf.dirty and not wf.unlinked:
+            if self._commits_at_close(wf):
                 try:
                     await self.commit(wf)
                 except Exception as exc:
@@ -270,8 +286,11 @@ class Writes:
         except Exception as exc:
             log.warning("%s: could not discard the written file: %s", wf.node.name, exc)
         finally:
-            # Closing the last fd of a deleted spool frees its blocks: ~100 ms for 300 MiB.
             wf.node.writers -= 1
+            if self.closing.get(wf.node.inode) is done:
+                del self.closing[wf.node.inode]
+            done.set()
+            # Closing the last fd of a deleted spool frees its blocks: ~100 ms for 300 MiB.
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(wf.spool.close)
 

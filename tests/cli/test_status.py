@@ -5,6 +5,7 @@ units, the first sync logs its progress, and the progress text has an ETA."""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from pathlib import Path
 
@@ -76,6 +77,35 @@ def test_status_shows_every_service_of_the_running_mount(tmp_path):
         assert "Real-Debrid: torrent details: 12 of 12 in" in log
     after = status(tmp_path)
     assert after.returncode == 0 and after.stdout.startswith("no mount running")
+
+
+def test_status_when_the_account_reply_is_all_nulls(tmp_path):
+    """/user fields the document leaves open, all null: the mount still comes
+    up, lists, and says what it does not know."""
+    nulls = {"id": None, "username": None, "type": None, "expiration": None, "premium": None}
+    library = {"realdebrid": {**LIBRARY["realdebrid"], "torrents": LIBRARY["realdebrid"]["torrents"][:2]}}
+    library["realdebrid"]["user"] = nulls
+    with run_emulator(library) as emu:
+        config = (
+            f'[realdebrid]\ntoken = "rd-good-token"\napi_url = "{emu.urls["realdebrid"]}"\n'
+            f'[paths]\nstate_dir = "{tmp_path / "state"}"\n'
+        )
+        with mounted(tmp_path, config) as mount:
+            assert sorted(os.listdir(mount.path / "realdebrid" / "torrents")) == [
+                ".status",
+                "Film 0",
+                "Film 1",
+            ]
+            shown = wait_until(
+                lambda: "2 torrents" in (out := status(tmp_path).stdout) and out,
+                what="a status with the synced torrents",
+            )
+            realdebrid = shown.split("\nrealdebrid\n")[1].split("\n\n")[0]
+            assert "account      ? (?)" in realdebrid
+            assert "expires" not in realdebrid
+    assert [p.name for p in (tmp_path / "state").rglob("realdebrid-*.sqlite3")] == [
+        "realdebrid-account.sqlite3"
+    ]
 
 
 def test_progress_lines_have_counts_and_an_eta(caplog):

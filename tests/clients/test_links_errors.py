@@ -28,6 +28,7 @@ from tests.linkservices import (
     service_config,
 )
 from vfs.config import Config
+from vfs.sources.links import LinkRef
 from vfs.sources.portal import PortalSource
 from vfs.sources.premiumize import PremiumizeSource
 from vfs.sources.rapidshare import RapidShareSource
@@ -168,11 +169,11 @@ async def test_portal_remote_error_stops_and_link_ids_are_reused(emu, source_con
         assert row.state == "ok"
         emu.action("portal", "inject_error", {"status": 55, "endpoint": "link", "retry_in_seconds": 120})
         with pytest.raises(RateLimited):  # retry_in_seconds beyond the bound: fail fast
-            await source.resolve(RG_ONE)
+            await source.resolve(LinkRef(RG_ONE))
         assert "retry in 120s" in source.status_text(await source._rows())
         emu.action("portal", "fail_link", {"url": RG_ONE})
         with pytest.raises(Exception, match="remote_status error"):
-            await source.resolve(RG_ONE)
+            await source.resolve(LinkRef(RG_ONE))
         [row] = await source._rows()
         assert row.state == "failed"
     assert emu.calls("portal", "POST /unrestrict") == 1
@@ -182,10 +183,10 @@ async def test_portal_expired_link_is_reminted_under_the_same_id(emu, source_con
     async with httpx.AsyncClient() as http:
         source = PortalSource(source_config("portal"), http)
         await source.add_links([RG_ONE])
-        first = await source.resolve(RG_ONE)
+        first = await source.resolve(LinkRef(RG_ONE))
         assert first.max_connections == 16
         emu.expire_links()
-        again = await source.resolve(RG_ONE, refresh=True)
+        again = await source.resolve(LinkRef(RG_ONE), refresh=True)
         assert again.url != first.url
     assert len(emu.view("portal")["links"]) == 1
 
@@ -320,6 +321,6 @@ async def test_rapidshare_long_free_countdown_fails_fast(emu, source_config):
         [row] = await source.add_links([RS_OWN])
         assert row.state == "ok" and row.data["md5"]
         with pytest.raises(NotReady, match="countdown"):
-            await source.resolve(RS_OWN)  # 60 s countdown > max_wait 2 s
+            await source.resolve(LinkRef(RS_OWN))  # 60 s countdown > max_wait 2 s
         assert "countdown" in source.status_text(await source._rows())
         assert source.xattrs_for((await source._rows())[0])["user.md5"] == row.data["md5"].encode()

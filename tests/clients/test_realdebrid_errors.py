@@ -94,7 +94,7 @@ async def test_each_code_from_the_emulator(emu, code):
         client = RealDebridClient(http, emu.urls["realdebrid"], TOKEN)
         if retried:
             # asked again by itself (after a short backoff), and the second call works
-            assert (await client.user())["username"]
+            assert (await client.user()).username
             assert emu.calls("realdebrid", USER) == before + 2
             return
         with pytest.raises(rule.kind) as caught:

@@ -4,6 +4,7 @@ keep what was shown, lookup counts and the kernel's cached names (vfs/tree.py)."
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -11,8 +12,13 @@ import trio
 import trio.testing
 
 from clients.errors import TemporaryError
-from vfs.sources.base import Entry, Source
+from vfs.sources.base import Entry, Ref, Source
 from vfs.tree import ROOT_INODE, NoSuchInode, Tree
+
+
+@dataclass(frozen=True)
+class Dir(Ref):
+    name: str
 
 
 class FakeSource(Source):
@@ -21,17 +27,17 @@ class FakeSource(Source):
     def __init__(self, name: str = "fake", in_memory: bool = False) -> None:
         self.name = name
         self.listings_in_memory = in_memory
-        self.listings: dict[Any, list[Entry]] = {None: []}
+        self.listings: dict[Ref | None, list[Entry]] = {None: []}
         self.calls = 0
         self.failing = False
 
-    async def list_dir(self, ref: Any) -> list[Entry]:
+    async def list_dir(self, ref: Ref | None) -> list[Entry]:
         self.calls += 1
         if self.failing:
             raise TemporaryError("the service is down")
         return list(self.listings[ref])
 
-    def changed(self, ref: Any) -> None:
+    def changed(self, ref: Ref | None) -> None:
         self._on_change(ref)
 
 
@@ -100,7 +106,7 @@ async def test_clashing_and_unsafe_names_are_made_unique(source):
         Entry("x/y", "1", False),
         Entry("same", "2", False),
         Entry("same", "3", False),
-        Entry("..", "4", True, ref="d"),
+        Entry("..", "4", True, ref=Dir("d")),
     ]
     names = sorted(await tree.children(top(tree)))
     assert names == ["_..", "same", "same (2)", "x\u2215y"]
@@ -149,8 +155,8 @@ async def test_a_node_that_changes_kind_gets_a_new_node(source):
     tree = Tree([source], listing_ttl=0)
     source.listings[None] = [Entry("x", "k", False)]
     old = (await tree.children(top(tree)))["x"]
-    source.listings[None] = [Entry("x", "k", True, ref="dir")]
-    source.listings["dir"] = files("inner")
+    source.listings[None] = [Entry("x", "k", True, ref=Dir("dir"))]
+    source.listings[Dir("dir")] = files("inner")
     new = (await tree.children(top(tree)))["x"]
     assert new is not old and new.is_dir
     assert sorted(await tree.children(new)) == ["inner"]
@@ -159,14 +165,14 @@ async def test_a_node_that_changes_kind_gets_a_new_node(source):
 async def test_stale_directories_are_relisted_at_once_for_in_memory_sources():
     source = FakeSource(in_memory=True)
     tree = Tree([source], listing_ttl=3600)
-    source.listings[None] = [Entry("d", "kd", True, ref="d")]
-    source.listings["d"] = files("one")
+    source.listings[None] = [Entry("d", "kd", True, ref=Dir("d"))]
+    source.listings[Dir("d")] = files("one")
     d = (await tree.children(top(tree)))["d"]
     await tree.children(d)
     async with trio.open_nursery() as nursery:
         await nursery.start(tree.run)
-        source.listings["d"] = files("one", "two")
-        source.changed("d")
+        source.listings[Dir("d")] = files("one", "two")
+        source.changed(Dir("d"))
         assert d.loaded_at == -math.inf  # a failed relisting would keep what was shown
         await trio.testing.wait_all_tasks_blocked()
         assert sorted(d.children) == ["one", "two"]  # relisted without anyone asking
@@ -186,13 +192,13 @@ async def test_stale_directories_of_other_sources_are_relisted_when_next_looked_
 async def test_move_keeps_the_inode_and_replaces_the_target(source):
     tree = Tree([source])
     source.listings[None] = [
-        Entry("d", "kd", True, ref="d"),
+        Entry("d", "kd", True, ref=Dir("d")),
         Entry("f", "kf", False),
         Entry("g", "kg", False),
     ]
     children = await tree.children(top(tree))
     d, f, g = children["d"], children["f"], children["g"]
-    source.listings["d"] = []
+    source.listings[Dir("d")] = []
     await tree.children(d)
     tree.move(f, d, "g")  # into d
     assert d.children["g"] is f and "f" not in top(tree).children and f.parent == d.inode

@@ -20,11 +20,12 @@ def build_sources(config: Config, http: httpx.AsyncClient) -> list[Source]:
     if config.realdebrid is not None:
         from .realdebrid import RealDebridSource
 
-        sources.append(RealDebridSource(config, http))
+        realdebrid = RealDebridSource(config, http)
+        sources.append(realdebrid)
         if config.library is not None and config.library.enabled:
             from .library import LibrarySource  # MOUNT/library: a view of the torrents
 
-            sources.append(LibrarySource(sources[-1]))
+            sources.append(LibrarySource(realdebrid))
     if config.rapidgator is not None:
         from .rapidgator import RapidgatorSource
 

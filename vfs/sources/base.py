@@ -5,7 +5,10 @@ A source lists directories (`list_dir`), resolves a file to a direct link
 may run background work (`run`). Writable sources override the namespace and
 upload operations; the defaults refuse with EROFS.
 
-`ref` values are the source's own: the tree stores them and hands them back.
+`ref` values are the source's own (subclasses of `Ref`, frozen dataclasses
+compared by value): the tree stores them and hands them back. None is a
+source's root, or a file the tree made itself (a `.status` file, a file being
+written). Refs live only in memory; nothing persists them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ if TYPE_CHECKING:
     from ..uploads import UploadManager, UploadRecord
 
 
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """What a source needs to find one of its directories or files again.
+    Each source subclasses it (frozen dataclasses: hashable, equal by value,
+    never equal to another class's ref with the same fields)."""
+
+
 @dataclass
 class Entry:
     """One directory entry as a source reports it (name still untrusted)."""
@@ -33,7 +43,7 @@ class Entry:
     is_dir: bool
     size: int = 0
     mtime: float = 0.0
-    ref: Any = None  # handed back to list_dir / resolve / write operations
+    ref: Ref | None = None  # handed back to list_dir / resolve / write operations
     xattrs: dict[str, bytes] = field(default_factory=dict)
     # Generated content (status files), made at open; a coroutine function when
     # making it needs I/O (which must not block the trio thread).
@@ -70,11 +80,11 @@ class Source:
         """Background work for the life of the mount (sync, uploads)."""
         task_status.started()
 
-    async def list_dir(self, ref: Any) -> list[Entry]:
+    async def list_dir(self, ref: Ref | None) -> list[Entry]:
         """Entries of the directory `ref` (None: the source's own root)."""
         raise NotImplementedError
 
-    async def resolve(self, ref: Any, *, refresh: bool = False) -> DirectLink:
+    async def resolve(self, ref: Ref | None, *, refresh: bool = False) -> DirectLink:
         """A direct link for file `ref`; `refresh` means the last one failed."""
         raise NotImplementedError
 
@@ -88,21 +98,23 @@ class Source:
         """Pending uploads (vfs/uploads.py UploadManager.status rows); none by default."""
         return []
 
-    def listing_changed(self, callback: Callable[[Any], None]) -> None:
+    def listing_changed(self, callback: Callable[[Ref | None], None]) -> None:
         """Registers the tree's callback for directories whose content changed."""
         self._on_change = callback
 
     # Write operations: refused unless a source implements them.
-    async def mkdir(self, parent_ref: Any, name: str) -> Entry:
+    async def mkdir(self, parent_ref: Ref | None, name: str) -> Entry:
         raise ReadOnly(f"{self.name} is read-only")
 
-    async def rmdir(self, parent_ref: Any, ref: Any) -> None:
+    async def rmdir(self, parent_ref: Ref | None, ref: Ref | None) -> None:
         raise ReadOnly(f"{self.name} is read-only")
 
-    async def unlink(self, parent_ref: Any, ref: Any) -> None:
+    async def unlink(self, parent_ref: Ref | None, ref: Ref | None) -> None:
         raise ReadOnly(f"{self.name} is read-only")
 
-    async def rename(self, ref: Any, old_parent_ref: Any, new_parent_ref: Any, new_name: str) -> Entry:
+    async def rename(
+        self, ref: Ref | None, old_parent_ref: Ref | None, new_parent_ref: Ref | None, new_name: str
+    ) -> Entry:
         raise ReadOnly(f"{self.name} is read-only")
 
     # Writing files (vfs/writes.py): `create_file` says whether a file may be
@@ -112,14 +124,14 @@ class Source:
     # to show for the record the manager returns (`upload_entry`); any other
     # source consumes the bytes in `commit_file` (the write path deletes the
     # spool afterwards). Errors of either reach close(2).
-    async def create_file(self, parent_ref: Any, name: str) -> None:
+    async def create_file(self, parent_ref: Ref | None, name: str) -> None:
         raise ReadOnly(f"{self.name} is read-only")
 
-    async def commit_file(self, parent_ref: Any, name: str, spool: SpoolFile) -> Entry | None:
+    async def commit_file(self, parent_ref: Ref | None, name: str, spool: SpoolFile) -> Entry | None:
         """Returns the entry to show for the new file, or None to show nothing."""
         raise ReadOnly(f"{self.name} is read-only")
 
-    def upload_destination(self, parent_ref: Any, name: str) -> tuple[Any, list[str]]:
+    def upload_destination(self, parent_ref: Ref | None, name: str) -> tuple[Any, list[str]]:
         """(folder id, remote file ids the new file replaces) for an upload."""
         raise ReadOnly(f"{self.name} is read-only")
 

@@ -17,7 +17,7 @@ from clients.errors import NotFound
 
 from ..readstats import ReadStats
 from ..uploads import format_status
-from .base import Entry, Source
+from .base import Entry, Ref, Source
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class InternalSource(Source):
                 rows.append({**row, "source": source.name})
         return format_status(rows).encode()
 
-    async def list_dir(self, ref: Any) -> list[Entry]:
+    async def list_dir(self, ref: Ref | None) -> list[Entry]:
         if ref is not None:
             raise NotFound(f"no directory {ref!r}")
         # The size is the text's length now; the file is served with direct_io

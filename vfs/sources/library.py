@@ -22,7 +22,8 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -30,31 +31,59 @@ from clients.errors import NotFound
 
 from ..names import safe_name
 from ..release import Place, place
-from .base import DirectLink, Entry, Source
+from .base import DirectLink, Entry, Ref, Source
+from .realdebrid_state import Shown
+
+if TYPE_CHECKING:
+    from clients.realdebrid import Torrent
+
+    from .realdebrid import RealDebridSource
 
 log = logging.getLogger(__name__)
 
 REBUILD_EVERY = 30.0  # seconds: also catches details loaded on demand (no change event)
 
 
+@dataclass(frozen=True, slots=True)
+class KindDir(Ref):
+    """`movies/` or `shows/`."""
+
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class TitleDir(Ref):
+    """A title's folder, by its normalised title and year."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonDir(Ref):
+    """`Season NN/` of a show's folder."""
+
+    key: str
+    season: int
+
+
 class LibrarySource(Source):
     name = "library"
     listings_in_memory = True
 
-    def __init__(self, rd: Any) -> None:
+    def __init__(self, rd: RealDebridSource) -> None:
         self.rd = rd
-        self.index: dict[Any, list[Entry]] = {}
-        self.folders: dict[Any, str] = {}  # folder ref -> its name (for notifications)
+        self.index: dict[Ref, list[Entry]] = {}
+        self.folders: dict[TitleDir, str] = {}  # folder ref -> its name (for notifications)
         self.change_listeners: list[Callable[[list[tuple[str, str]]], None]] = []
         self._dirty = trio.Event()
         self._built = False
-        self._tree_changed: Callable[[Any], None] | None = None
+        self._tree_changed: Callable[[Ref | None], None] | None = None
 
-    def listing_changed(self, callback: Callable[[Any], None]) -> None:
+    def listing_changed(self, callback: Callable[[Ref | None], None]) -> None:
         self._tree_changed = callback
         inner = self.rd._on_change
 
-        def both(ref: Any) -> None:  # the Real-Debrid source changed
+        def both(ref: Ref | None) -> None:  # the Real-Debrid source changed
             if inner is not None:
                 inner(ref)
             self._dirty.set()
@@ -73,12 +102,12 @@ class LibrarySource(Source):
 
     # ------------------------------------------------------------------ the view
 
-    def _shown(self) -> list[tuple[str, Any, list[Any]]]:
+    def _shown(self) -> list[tuple[str, Torrent, list[Shown]]]:
         shown = []
         for tid in self.rd.order:
             torrent = self.rd.torrents.get(tid)
             files = self.rd.shown_files(tid) if torrent is not None else None
-            if files:
+            if torrent is not None and files:
                 shown.append((tid, torrent, files))
         return shown
 
@@ -90,25 +119,25 @@ class LibrarySource(Source):
         places = iter(await trio.to_thread.run_sync(_place_all, pairs))
         self._rebuild([(tid, item, next(places)) for tid, _torrent, files in shown for item in files])
 
-    def _rebuild(self, placed_files: list[tuple[str, Any, Place | None]]) -> None:
+    def _rebuild(self, placed_files: list[tuple[str, Shown, Place | None]]) -> None:
         started = time.monotonic()
-        placed: dict[str, list[tuple[Place, str, Any]]] = defaultdict(list)
+        placed: dict[str, list[tuple[Place, str, Shown]]] = defaultdict(list)
         titles: dict[str, Counter[str]] = defaultdict(Counter)
         for tid, item, where in placed_files:
             if where is None:
                 continue
             placed[where.key].append((where, tid, item))
             titles[where.key][where.folder] += 1
-        index: dict[Any, list[Entry]] = {("movies",): [], ("shows",): []}
-        folders: dict[Any, str] = {}
+        index: dict[Ref, list[Entry]] = {KindDir("movies"): [], KindDir("shows"): []}
+        folders: dict[TitleDir, str] = {}
         for key, items in placed.items():
             # the folder's name: its most common spelling (ties: the first in order)
             folder = sorted(titles[key].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
             kind = items[0][0].kind
             mtime = max(self._mtime(tid) for _w, tid, _i in items)
-            ref = ("title", key)
+            ref = TitleDir(key)
             folders[ref] = f"{kind}/{folder}"
-            index[(kind,)].append(Entry(folder, f"d/{key}", True, mtime=mtime, ref=ref))
+            index[KindDir(kind)].append(Entry(folder, f"d/{key}", True, mtime=mtime, ref=ref))
             if kind == "movies":
                 index[ref] = [self._file_entry(tid, item) for _w, tid, item in items]
                 continue
@@ -116,17 +145,17 @@ class LibrarySource(Source):
             for where, tid, item in items:
                 seasons[where.season or 0].append(self._file_entry(tid, item))
             index[ref] = [
-                Entry(f"Season {n:02d}", f"d/{key}/s{n}", True, mtime=mtime, ref=("season", key, n))
+                Entry(f"Season {n:02d}", f"d/{key}/s{n}", True, mtime=mtime, ref=SeasonDir(key, n))
                 for n in sorted(seasons)
             ]
             for n, entries in seasons.items():
-                index[("season", key, n)] = entries
+                index[SeasonDir(key, n)] = entries
         old, self.index = self.index, index
         old_folders, self.folders = self.folders, folders
-        changed = [ref for ref in set(old) | set(index) if _shape(old.get(ref)) != _shape(index.get(ref))]
-        for ref in changed:
-            if self._tree_changed is not None and ref in old:
-                self._tree_changed(ref)
+        changed = [d for d in set(old) | set(index) if _shape(old.get(d)) != _shape(index.get(d))]
+        for directory in changed:
+            if self._tree_changed is not None and directory in old:
+                self._tree_changed(directory)
         if self._built:
             self._report(changed, old_folders)
         self._built = True
@@ -141,7 +170,7 @@ class LibrarySource(Source):
         torrent = self.rd.torrents.get(tid)
         return (torrent.ended or torrent.added or 0) if torrent else 0
 
-    def _file_entry(self, tid: str, item: Any) -> Entry:
+    def _file_entry(self, tid: str, item: Shown) -> Entry:
         """`item` is the Real-Debrid source's Shown: its ref resolves through that source."""
         return Entry(
             item.path.rsplit("/", 1)[-1],
@@ -152,15 +181,18 @@ class LibrarySource(Source):
             ref=item.ref,
         )
 
-    def _report(self, changed: list[Any], old_folders: dict[Any, str]) -> None:
+    def _report(self, changed: list[Ref], old_folders: dict[TitleDir, str]) -> None:
         if self.mountpoint is None or not self.change_listeners:
             return
         changes = []
-        for ref in changed:
-            if ref[0] == "season":
-                ref = ("title", ref[1])
-            if ref[0] != "title":
-                continue
+        for changed_ref in changed:
+            match changed_ref:
+                case TitleDir():
+                    ref = changed_ref
+                case SeasonDir(key):
+                    ref = TitleDir(key)
+                case _:
+                    continue
             gone = ref not in self.folders
             name = old_folders.get(ref) if gone else self.folders[ref]
             if name is not None:
@@ -174,19 +206,19 @@ class LibrarySource(Source):
 
     # ------------------------------------------------------------------ the source contract
 
-    async def list_dir(self, ref: Any) -> list[Entry]:
+    async def list_dir(self, ref: Ref | None) -> list[Entry]:
         if ref is None:
             now = time.time()
             return [
-                Entry("movies", "movies", True, mtime=now, ref=("movies",)),
-                Entry("shows", "shows", True, mtime=now, ref=("shows",)),
+                Entry("movies", "movies", True, mtime=now, ref=KindDir("movies")),
+                Entry("shows", "shows", True, mtime=now, ref=KindDir("shows")),
             ]
         entries = self.index.get(ref)
         if entries is None:
             raise NotFound(f"library: {ref!r} is gone")
         return entries
 
-    async def resolve(self, ref: Any, *, refresh: bool = False) -> DirectLink:
+    async def resolve(self, ref: Ref | None, *, refresh: bool = False) -> DirectLink:
         link: DirectLink = await self.rd.resolve(ref, refresh=refresh)
         return link
 

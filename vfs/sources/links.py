@@ -42,7 +42,7 @@ from clients.codes import WAIT_KINDS
 from clients.errors import AuthError, InvalidName, NotFound, RemoteError
 from clients.retry import Backoff
 
-from .base import DirectLink, Entry, Source
+from .base import DirectLink, Entry, Ref, Source
 
 if TYPE_CHECKING:
     from ..spool import SpoolFile
@@ -82,6 +82,13 @@ CREATE TABLE IF NOT EXISTS links (
     PRIMARY KEY (service, url)
 )
 """
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRef(Ref):
+    """A link shown as a file (the status file's ref is None)."""
+
+    url: str
 
 
 @dataclass
@@ -398,7 +405,7 @@ class LinkSource(Source):
         )
 
     # ---- listing ------------------------------------------------------
-    async def list_dir(self, ref: Any) -> list[Entry]:
+    async def list_dir(self, ref: Ref | None) -> list[Entry]:
         if ref is not None:
             raise NotFound(f"{self.name}: no directory {ref!r}")
         try:
@@ -422,7 +429,7 @@ class LinkSource(Source):
             False,
             size=row.size or 0,
             mtime=row.added_at,
-            ref=row.url,
+            ref=LinkRef(row.url),
             xattrs=self.xattrs_for(row),
         )
 
@@ -452,8 +459,10 @@ class LinkSource(Source):
         return "\n".join(lines) + "\n"
 
     # ---- reading ------------------------------------------------------
-    async def resolve(self, ref: Any, *, refresh: bool = False) -> DirectLink:
-        url = str(ref)
+    async def resolve(self, ref: Ref | None, *, refresh: bool = False) -> DirectLink:
+        if not isinstance(ref, LinkRef):
+            raise NotFound(f"{self.name}: not a link: {ref!r}")
+        url = ref.url
         if not refresh and url in self._links:
             return self._links[url]
         row = await trio.to_thread.run_sync(self.store.get, self.name, url)
@@ -481,13 +490,13 @@ class LinkSource(Source):
         return link
 
     # ---- writing: *.links files and rm --------------------------------
-    async def create_file(self, parent_ref: Any, name: str) -> None:
+    async def create_file(self, parent_ref: Ref | None, name: str) -> None:
         if parent_ref is not None or not name.endswith(LINKS_SUFFIX) or name == LINKS_SUFFIX:
             raise InvalidName(
                 f"{self.name}: only a list of links (a file named *{LINKS_SUFFIX}) can be written here"
             )
 
-    async def commit_file(self, parent_ref: Any, name: str, spool: SpoolFile) -> Entry | None:
+    async def commit_file(self, parent_ref: Ref | None, name: str, spool: SpoolFile) -> Entry | None:
         try:
             if spool.size > MAX_LINKS_FILE:
                 raise InvalidName(f"{name}: too big for a list of links")
@@ -500,11 +509,11 @@ class LinkSource(Source):
         self._changed()
         return None
 
-    async def unlink(self, parent_ref: Any, ref: Any) -> None:
-        if ref is None:
+    async def unlink(self, parent_ref: Ref | None, ref: Ref | None) -> None:
+        if not isinstance(ref, LinkRef):
             raise InvalidName(f"{self.name}: {STATUS_NAME} cannot be removed")
-        await trio.to_thread.run_sync(self.store.remove, self.name, str(ref))
-        self._links.pop(str(ref), None)
+        await trio.to_thread.run_sync(self.store.remove, self.name, ref.url)
+        self._links.pop(ref.url, None)
 
 
 async def wait_bounded(seconds: float, deadline: float) -> bool:

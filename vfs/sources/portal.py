@@ -26,7 +26,7 @@ import httpx
 import trio
 
 from clients.errors import FileUnavailable, NotFound, NotReady, RemoteError, TemporaryError
-from clients.portal import PortalClient, PortalHost, PortalLink
+from clients.portal import PortalAccount, PortalClient, PortalHost, PortalLink
 
 from ..config import Config, ConfigError
 from ..units import bytes_text, human_duration
@@ -56,7 +56,7 @@ class PortalSource(LinkSource):
         self.client = PortalClient(
             http, portal.api_url, portal.api_key, max_retry_wait=min(5.0, portal.max_wait)
         )
-        self.account: dict[str, Any] = {}
+        self.account: PortalAccount | None = None
         self.hosts: dict[str, PortalHost] = {}
         self.check_interval = DEFAULT_CHECK_INTERVAL
         self._checked = False
@@ -66,9 +66,8 @@ class PortalSource(LinkSource):
 
     async def check(self) -> None:
         self.account = await self.client.account()
-        interval = self.account.get("login_check_interval")
-        if isinstance(interval, (int, float)) and interval > 0:
-            self.check_interval = interval / 1000
+        if self.account.check_interval is not None:
+            self.check_interval = self.account.check_interval
         hosts = await self.client.hosts_grouped()
         if not hosts:
             # A portal serves no link without hosts: an empty list means a wrong api_url or an
@@ -76,7 +75,7 @@ class PortalSource(LinkSource):
             raise RemoteError("portal /hosts/grouped: the host list is empty")
         self.hosts = {domain: host for host in hosts for domain in host.domains}
         self._checked = True
-        log.info("portal: %s account, %d host(s)", self.account.get("accountType", "?"), len(hosts))
+        log.info("portal: %s account, %d host(s)", self.account.account_type or "?", len(hosts))
 
     async def periodic(self) -> None:
         """Re-reads `/account` and `/hosts/grouped` every `login_check_interval`."""
@@ -90,14 +89,13 @@ class PortalSource(LinkSource):
                 self._changed()  # .status shows the new account and host state
 
     def account_lines(self) -> list[str]:
-        if not self.account:
-            return []
         acc = self.account
-        timeleft = acc.get("timeleft")
+        if acc is None:
+            return []
         lines = [
-            f"account: {acc.get('accountType', '?')}, traffic left {bytes_text(acc.get('trafficleft'))} "
-            f"of {bytes_text(acc.get('trafficmax'))}, time left "
-            f"{'unlimited' if timeleft is None else human_duration(float(timeleft))}"
+            f"account: {acc.account_type or '?'}, traffic left {bytes_text(acc.traffic_left)} "
+            f"of {bytes_text(acc.traffic_max)}, time left "
+            f"{'unlimited' if acc.time_left is None else human_duration(acc.time_left)}"
         ]
         down = sorted({h.platform for h in self.hosts.values() if not h.working})
         if down:
@@ -106,8 +104,8 @@ class PortalSource(LinkSource):
 
     def status_info(self) -> dict[str, Any]:
         info = super().status_info()
-        if self.account and isinstance(self.account.get("trafficleft"), (int, float)):
-            info["traffic_left"] = self.account["trafficleft"]
+        if self.account is not None and self.account.traffic_left is not None:
+            info["traffic_left"] = self.account.traffic_left
         return info
 
     def _host_of(self, url: str) -> PortalHost:

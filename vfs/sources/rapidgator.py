@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,12 +32,33 @@ from clients.rapidgator import RapidgatorClient, RGFile, RGFolder, TwoFactorRequ
 
 from ..config import RAPIDGATOR_API_URL, RAPIDGATOR_CREDENTIALS, Config, ConfigError, default_config_path
 from ..uploads import DONE, Session, UploadManager, UploadRecord
-from .base import DirectLink, Entry, Source
+from .base import DirectLink, Entry, Ref, Source
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_CONNECTIONS = 5  # JDownloader's limit for premium links (providers.md, "Rapidgator")
+
+
+@dataclass(frozen=True, slots=True)
+class FolderRef(Ref):
+    """A folder below the root (the root itself is None)."""
+
+    folder_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef(Ref):
+    """A file on the service."""
+
+    file_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRef(Ref):
+    """A written file not yet confirmed by the service (its upload record)."""
+
+    record_id: str
 
 
 # ---------------------------------------------------------------- stored credentials
@@ -113,15 +135,9 @@ class RapidgatorSource(Source):
 
     async def check(self) -> None:
         user = await self.client.user_info()
-        self.root_id = (
-            str(user["folder_id"])
-            if user.get("folder_id")
-            else (await self.client.folder_info(None)).folder_id
-        )
+        self.root_id = user.folder_id or (await self.client.folder_info(None)).folder_id
         log.info(
-            "Rapidgator: logged in as %s (%s)",
-            user.get("email", "?"),
-            "premium" if user.get("is_premium") else "free",
+            "Rapidgator: logged in as %s (%s)", user.email or "?", "premium" if user.is_premium else "free"
         )
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -130,16 +146,16 @@ class RapidgatorSource(Source):
             nursery.start_soon(self._show_confirmed)
             task_status.started()
 
-    def _folder(self, ref: Any) -> str:
+    def _folder(self, ref: Ref | None) -> str:
         assert self.root_id is not None, "check() runs before anything else"
-        return ref if isinstance(ref, str) else self.root_id
+        return ref.folder_id if isinstance(ref, FolderRef) else self.root_id
 
-    def _tree_ref(self, folder_id: str) -> Any:
-        return None if folder_id == self.root_id else folder_id
+    def _tree_ref(self, folder_id: str) -> FolderRef | None:
+        return None if folder_id == self.root_id else FolderRef(folder_id)
 
     # ------------------------------------------------------------ browsing
 
-    async def list_dir(self, ref: Any) -> list[Entry]:
+    async def list_dir(self, ref: Ref | None) -> list[Entry]:
         folder_id = self._folder(ref)
         content = await self.client.folder_content(folder_id)
         self._folders[folder_id] = {f.folder_id: f for f in content.folders}
@@ -161,7 +177,7 @@ class RapidgatorSource(Source):
             f"dir/{folder.folder_id}",
             True,
             mtime=folder.created,
-            ref=folder.folder_id,
+            ref=FolderRef(folder.folder_id),
             writable=True,
         )
 
@@ -172,7 +188,7 @@ class RapidgatorSource(Source):
             False,
             size=file.size,
             mtime=file.created,
-            ref=("file", file.file_id),
+            ref=FileRef(file.file_id),
             xattrs={"user.md5": file.md5.encode()} if file.md5 else {},
             writable=True,
         )
@@ -184,16 +200,16 @@ class RapidgatorSource(Source):
             False,
             size=record.size,
             mtime=record.created,
-            ref=("upload", record.id),
+            ref=UploadRef(record.id),
             xattrs={"user.md5": record.md5.encode()},
             local=Path(record.spool),
             writable=True,
         )
 
-    async def resolve(self, ref: Any, *, refresh: bool = False) -> DirectLink:
-        if not isinstance(ref, tuple) or ref[0] != "file":
+    async def resolve(self, ref: Ref | None, *, refresh: bool = False) -> DirectLink:
+        if not isinstance(ref, FileRef):
             raise NotFound(f"not a remote file: {ref!r}")
-        file_id = ref[1]
+        file_id = ref.file_id
         if not refresh and file_id in self._links:
             return self._links[file_id]
         download = await self.client.file_download(file_id)
@@ -211,7 +227,7 @@ class RapidgatorSource(Source):
 
     # ------------------------------------------------------------ namespace
 
-    async def mkdir(self, parent_ref: Any, name: str) -> Entry:
+    async def mkdir(self, parent_ref: Ref | None, name: str) -> Entry:
         folder = await _naming(self.client.folder_create(name, self._folder(parent_ref)))
         self._folders.setdefault(self._folder(parent_ref), {})[folder.folder_id] = folder
         return Entry(
@@ -219,7 +235,7 @@ class RapidgatorSource(Source):
             f"dir/{folder.folder_id}",
             True,
             mtime=folder.created or time.time(),
-            ref=folder.folder_id,
+            ref=FolderRef(folder.folder_id),
             writable=True,
         )
 
@@ -227,20 +243,24 @@ class RapidgatorSource(Source):
         content = await self.client.folder_content(folder_id)
         return not content.files and not content.folders and not self.uploads.pending(folder_id)
 
-    async def rmdir(self, parent_ref: Any, ref: Any) -> None:
-        if not await self._is_empty(ref):
+    async def rmdir(self, parent_ref: Ref | None, ref: Ref | None) -> None:
+        if not isinstance(ref, FolderRef):
+            raise NotFound(f"not a folder: {ref!r}")
+        if not await self._is_empty(ref.folder_id):
             raise NotEmpty("the folder is not empty")
-        await self.client.folder_delete(ref)
-        self._folders.get(self._folder(parent_ref), {}).pop(ref, None)
+        await self.client.folder_delete(ref.folder_id)
+        self._folders.get(self._folder(parent_ref), {}).pop(ref.folder_id, None)
 
-    async def unlink(self, parent_ref: Any, ref: Any) -> None:
-        kind, ident = ref
-        if kind == "upload":
-            record = await self.uploads.cancel(ident)
-            if record is not None and record.result:
-                self._forget_file(record.result["file_id"])
-            return
-        await self._delete_file(ident)
+    async def unlink(self, parent_ref: Ref | None, ref: Ref | None) -> None:
+        match ref:
+            case UploadRef(record_id):
+                record = await self.uploads.cancel(record_id)
+                if record is not None and record.result:
+                    self._forget_file(record.result["file_id"])
+            case FileRef(file_id):
+                await self._delete_file(file_id)
+            case _:
+                raise NotFound(f"not a file: {ref!r}")
 
     async def _delete_file(self, file_id: str) -> None:
         try:
@@ -251,17 +271,21 @@ class RapidgatorSource(Source):
         if file is not None:
             self._files.get(file.folder_id, {}).pop(file_id, None)
 
-    async def rename(self, ref: Any, old_parent_ref: Any, new_parent_ref: Any, new_name: str) -> Entry:
+    async def rename(
+        self, ref: Ref | None, old_parent_ref: Ref | None, new_parent_ref: Ref | None, new_name: str
+    ) -> Entry:
         old_folder, new_folder = self._folder(old_parent_ref), self._folder(new_parent_ref)
-        if isinstance(ref, str):
-            return await self._rename_folder(ref, old_folder, new_folder, new_name)
-        kind, ident = ref
+        if isinstance(ref, FolderRef):
+            return await self._rename_folder(ref.folder_id, old_folder, new_folder, new_name)
+        if not isinstance(ref, FileRef | UploadRef):
+            raise NotFound(f"not a file: {ref!r}")
         doomed_files, doomed_uploads = self._same_name(new_folder, new_name, ref)
-        if kind == "upload":
+        if isinstance(ref, UploadRef):
             # The service learns the new place when it has the file (the manager applies it).
-            record = await self.uploads.move(ident, new_folder, new_name, doomed_files)
+            record = await self.uploads.move(ref.record_id, new_folder, new_name, doomed_files)
             entry = self.upload_entry(record)
         else:
+            ident = ref.file_id
             file = self._by_id.get(ident)
             old_name = file.name if file is not None else None
             # Renamed first: a name the service refuses then changes nothing.
@@ -317,15 +341,15 @@ class RapidgatorSource(Source):
         self._folders.setdefault(new_folder, {})[folder_id] = folder
         return self._folder_entry(folder)
 
-    def _same_name(self, folder_id: str, name: str, own_ref: Any) -> tuple[list[str], list[str]]:
+    def _same_name(self, folder_id: str, name: str, own_ref: Ref | None) -> tuple[list[str], list[str]]:
         """Files and pending uploads named `name` in the folder, other than `own_ref`."""
         files = [
             f.file_id
             for f in self._files.get(folder_id, {}).values()
-            if f.name == name and ("file", f.file_id) != own_ref
+            if f.name == name and FileRef(f.file_id) != own_ref
         ]
         uploads = [
-            r.id for r in self.uploads.pending(folder_id) if r.name == name and ("upload", r.id) != own_ref
+            r.id for r in self.uploads.pending(folder_id) if r.name == name and UploadRef(r.id) != own_ref
         ]
         return files, uploads
 
@@ -340,11 +364,11 @@ class RapidgatorSource(Source):
 
     # ------------------------------------------------------------ writing
 
-    async def create_file(self, parent_ref: Any, name: str) -> None:
+    async def create_file(self, parent_ref: Ref | None, name: str) -> None:
         if not name or len(name.encode()) > 255:
             raise InvalidName(f"Rapidgator refuses the name {name!r}")
 
-    def upload_destination(self, parent_ref: Any, name: str) -> tuple[str, list[str]]:
+    def upload_destination(self, parent_ref: Ref | None, name: str) -> tuple[str, list[str]]:
         """Where a written file goes, and the remote files of that name it replaces."""
         folder_id = self._folder(parent_ref)
         return folder_id, self._same_name(folder_id, name, None)[0]
@@ -395,8 +419,7 @@ class RapidgatorUploads:
             user = await self.client.user_info()
         except RemoteError:
             return exc
-        left = _number((user.get("storage") or {}).get("left"))
-        biggest = _number((user.get("upload") or {}).get("max_file_size"))
+        left, biggest = user.storage_left, user.max_file_size
         if biggest is not None and size > biggest:
             return TooBig(f"{exc} (the account takes files up to {biggest} bytes)", status=exc.status)
         if left is not None and size > left:
@@ -435,13 +458,6 @@ async def _naming(call: Awaitable[T]) -> T:
         return await call
     except Refused as exc:
         raise InvalidName(str(exc), status=exc.status) from None
-
-
-def _number(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _file_json(file: RGFile) -> dict[str, Any]:

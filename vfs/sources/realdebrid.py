@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -24,8 +25,18 @@ from clients.errors import InvalidName, NotEmpty, NotFound, PermissionDenied, Re
 from clients.ratelimit import FOREGROUND
 from clients.realdebrid import TorrentInfo
 
-from .base import DirectLink, Entry
+from .base import DirectLink, Entry, Ref
 from .links import LinkRow
+from .realdebrid_refs import (
+    ArchiveMember,
+    DownloadFile,
+    DownloadsDir,
+    StatusFile,
+    TorrentDir,
+    TorrentFile,
+    TorrentLink,
+    TorrentsDir,
+)
 from .realdebrid_repair import Repairs
 from .realdebrid_state import Shown, info_signature, load_credentials
 from .realdebrid_store import Store
@@ -44,8 +55,8 @@ class RealDebridSource(RealDebridView):
     async def check(self) -> None:
         user = await self.client.user()
         self.user = user
-        log.info("Real-Debrid: logged in as %s (%s)", user.get("username", "?"), user.get("type", "?"))
-        self.store = Store(self.state_dir / f"realdebrid-{user.get('id', 'account')}.sqlite3")
+        log.info("Real-Debrid: logged in as %s (%s)", user.username or "?", user.type or "?")
+        self.store = Store(self.state_dir / f"realdebrid-{user.id or 'account'}.sqlite3")
         started = time.monotonic()
         snap = await self.store.load()
         for tid, (item, info) in snap.torrents.items():
@@ -53,7 +64,7 @@ class RealDebridSource(RealDebridView):
             if info is not None:
                 self.infos[tid] = TorrentInfo.from_json(info)
                 self._raw_infos[tid] = info
-                self.info_sigs[tid] = info_signature(info)
+                self.info_sigs[tid] = info_signature(self.infos[tid].torrent)
         self.pages = [(etag, list(ids)) for etag, ids in snap.meta.get("torrent_pages", [])]
         self.order = [tid for _etag, ids in self.pages for tid in ids if tid in self.torrents]
         listed = set(self.order)
@@ -116,16 +127,16 @@ class RealDebridSource(RealDebridView):
             if self.store is not None:
                 await self.store.aclose()
 
-    async def create_file(self, parent_ref: Any, name: str) -> None:
-        if parent_ref == ("torrents",) and name.lower().endswith((".torrent", ".magnet")):
+    async def create_file(self, parent_ref: Ref | None, name: str) -> None:
+        if isinstance(parent_ref, TorrentsDir) and name.lower().endswith((".torrent", ".magnet")):
             return
-        if parent_ref == ("downloads",) and name.lower().endswith(".links"):
+        if isinstance(parent_ref, DownloadsDir) and name.lower().endswith(".links"):
             return
         raise ReadOnly(
             "only .torrent and .magnet files can be added in torrents/, .links files in downloads/"
         )
 
-    async def commit_file(self, parent_ref: Any, name: str, spool: Any) -> Entry | None:
+    async def commit_file(self, parent_ref: Ref | None, name: str, spool: Any) -> Entry | None:
         try:
             data = spool.read(0, spool.size)
         finally:
@@ -143,7 +154,7 @@ class RealDebridSource(RealDebridView):
             await self.add(data, name)
         return None
 
-    async def add(self, what: str | bytes, name: str, keep: Any = None) -> str:
+    async def add(self, what: str | bytes, name: str, keep: Callable[[str], bool] | None = None) -> str:
         """Adds a magnet URI (str) or a .torrent file (bytes); returns the torrent id.
         The one add path: `cp x.magnet`, `cp x.torrent` and the qBittorrent API.
         `keep(path) -> bool` chooses the files to select (none kept: all)."""
@@ -180,7 +191,7 @@ class RealDebridSource(RealDebridView):
                 log.info("Real-Debrid: could not add %s: %s", link, reason)
                 results.append((link, None, reason))
                 continue
-            results.append((link, data, f"added: {check.get('filename', '')}"))
+            results.append((link, data, f"added: {check.filename or ''}"))
         return results
 
     async def add_links(self, urls: list[str]) -> list[LinkRow]:
@@ -233,7 +244,7 @@ class RealDebridSource(RealDebridView):
             )
             if self.store is not None:
                 await self.store.save_downloads(self.download_items)
-        self._notify(("downloads",))
+        self._notify(DownloadsDir())
 
     def _refuse_delete(self, what: str) -> None:
         if not self.rd.allow_delete:
@@ -244,41 +255,46 @@ class RealDebridSource(RealDebridView):
             )
             raise PermissionDenied(f"deleting {what} is not allowed (allow_delete = false)")
 
-    async def unlink(self, parent_ref: Any, ref: Any) -> None:
-        kind = ref[0]
-        if kind == "status":
-            raise ReadOnly(".status is generated")
-        if kind == "download":
-            download = next((d for d in self.downloads if d.id == ref[1]), None)
-            self._refuse_delete(f"download {download.filename if download else ref[1]}")
-            try:
-                await self.client.delete_download(ref[1])
-            except NotFound:
-                pass
-            self._set_downloads([d for d in self.download_items if str(d.get("id")) != ref[1]])
-            if self.store is not None:
-                await self.store.save_downloads(self.download_items)
-            return
-        if kind in ("tfile", "tlink", "tmember"):
-            tid = ref[1]
-            name = self.torrents[tid].filename if tid in self.torrents else tid
-            self._refuse_delete(f"torrent {name}")
-            # One file of a torrent cannot be deleted on Real-Debrid: it is hidden
-            # until the torrent directory itself is removed (rm -r does both).
-            info = self.infos.get(tid)
-            torrent = self.torrents.get(tid)
-            if info is not None and torrent is not None:
-                for item in self._torrent_files(torrent, info, with_hidden=True):
-                    if item.ref == ref:
-                        self.hidden.add(f"t/{tid}/{item.key}")
-                        self._files_changed(tid)
-            return
-        raise NotFound(f"not a file: {ref!r}")
+    async def unlink(self, parent_ref: Ref | None, ref: Ref | None) -> None:
+        match ref:
+            case StatusFile():
+                raise ReadOnly(".status is generated")
+            case DownloadFile(download_id):
+                await self._delete_download(download_id)
+            case TorrentFile() | TorrentLink() | ArchiveMember():
+                self._hide_file(ref)
+            case _:
+                raise NotFound(f"not a file: {ref!r}")
 
-    async def rmdir(self, parent_ref: Any, ref: Any) -> None:
-        if ref[0] != "torrent" or ref[3]:
+    async def _delete_download(self, download_id: str) -> None:
+        download = next((d for d in self.downloads if d.id == download_id), None)
+        self._refuse_delete(f"download {download.filename if download else download_id}")
+        try:
+            await self.client.delete_download(download_id)
+        except NotFound:
+            pass
+        self._set_downloads([d for d in self.download_items if str(d.get("id")) != download_id])
+        if self.store is not None:
+            await self.store.save_downloads(self.download_items)
+
+    def _hide_file(self, ref: TorrentFile | TorrentLink | ArchiveMember) -> None:
+        """One file of a torrent cannot be deleted on Real-Debrid: it is hidden
+        until the torrent directory itself is removed (rm -r does both)."""
+        tid = ref.tid
+        name = self.torrents[tid].filename if tid in self.torrents else tid
+        self._refuse_delete(f"torrent {name}")
+        info = self.infos.get(tid)
+        torrent = self.torrents.get(tid)
+        if info is not None and torrent is not None:
+            for item in self._torrent_files(torrent, info, with_hidden=True):
+                if item.ref == ref:
+                    self.hidden.add(f"t/{tid}/{item.key}")
+                    self._files_changed(tid)
+
+    async def rmdir(self, parent_ref: Ref | None, ref: Ref | None) -> None:
+        if not isinstance(ref, TorrentDir) or ref.view:
             raise ReadOnly("only torrent directories in torrents/ can be removed")
-        _, tid, prefix, _view = ref
+        tid, prefix = ref.tid, ref.prefix
         torrent = self.torrents.get(tid)
         self._refuse_delete(f"torrent {torrent.filename if torrent else tid}")
         if torrent is not None:

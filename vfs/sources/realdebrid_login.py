@@ -56,20 +56,22 @@ async def device_flow(api_url: str, oauth: str) -> dict[str, str]:
         client = RealDebridClient(http, api_url, "", oauth_url=oauth)
         device = await client.device_code()
         print(
-            f"To log in, open {device['verification_url']} and enter the code: {device['user_code']}",
+            f"To log in, open {device.verification_url} and enter the code: {device.user_code}",
             flush=True,
         )
-        interval = max(1.0, float(device.get("interval", 5)))
-        deadline = time.monotonic() + min(float(device.get("expires_in", LOGIN_TIMEOUT)), LOGIN_TIMEOUT)
-        while (credentials := await client.device_credentials(device["device_code"])) is None:
+        interval = max(1.0, device.interval)
+        deadline = time.monotonic() + min(device.expires_in or LOGIN_TIMEOUT, LOGIN_TIMEOUT)
+        while (credentials := await client.device_credentials(device.device_code)) is None:
             if time.monotonic() > deadline:
                 raise TimeoutError("the code was not approved in time")
             await trio.sleep(interval)
         tokens = await client.oauth_token(
-            credentials["client_id"], credentials["client_secret"], device["device_code"]
+            credentials.client_id, credentials.client_secret, device.device_code
         )
+        if tokens.refresh_token is None:
+            raise RemoteError("Real-Debrid token: the reply has no refresh_token")
         return {
-            "client_id": credentials["client_id"],
-            "client_secret": credentials["client_secret"],
-            "refresh_token": tokens["refresh_token"],
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+            "refresh_token": tokens.refresh_token,
         }

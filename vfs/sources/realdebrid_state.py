@@ -21,20 +21,33 @@ import httpx
 import trio
 
 from clients.ratelimit import RateLimiter
-from clients.realdebrid import Credentials, Download, OAuthCredentials, RealDebridClient, Torrent, TorrentInfo
+from clients.realdebrid import (
+    Credentials,
+    Download,
+    OAuthCredentials,
+    RealDebridClient,
+    Torrent,
+    TorrentInfo,
+    User,
+)
 
 from ..config import Config, ConfigError
 from ..names import unique_names
 from ..progress import Progress
-from .base import DirectLink, Entry, Source
+from .base import DirectLink, Entry, Ref, Source
+from .realdebrid_refs import (
+    ArchiveMember,
+    GroupDir,
+    TorrentDir,
+    TorrentFile,
+    TorrentItem,
+    TorrentLink,
+    TorrentsDir,
+)
 from .realdebrid_repair import Repairs
 from .realdebrid_store import Store
 
 log = logging.getLogger(__name__)
-
-# A node of this source's tree, as fs.py hands it back: a kind, then its ids,
-# e.g. ("torrent", torrent id, path, view) or ("tfile", torrent id, position).
-Ref = tuple[Any, ...]
 
 PLAYABLE_STATUS = "downloaded"
 ACTIVE_STATUSES = {
@@ -64,14 +77,13 @@ class Shown:
     key: str  # "f<file id>", or "l<link index>" for a link shown as itself
     path: str  # inside the torrent, starting with "/"
     size: int
-    ref: Ref  # ("tfile", torrent id, position), ("tlink", torrent id, link index)
-    # or ("tmember", torrent id, link index, member index)
+    ref: TorrentItem
     dead_key: int  # the file id in `dead`, or -1 - link index
 
 
-def info_signature(item: dict[str, Any]) -> tuple[object, ...]:
+def info_signature(torrent: Torrent) -> tuple[object, ...]:
     """What decides whether a torrent's /torrents/info must be fetched again."""
-    return (item.get("status"), item.get("bytes"), item.get("progress"), item.get("ended"))
+    return (torrent.status, torrent.bytes, torrent.progress, torrent.ended)
 
 
 class RealDebridState(Source):
@@ -105,6 +117,9 @@ class RealDebridState(Source):
         self.store: Store | None = None
         # memory: everything listings need
         self.torrents: dict[str, Torrent] = {}
+        # The replies as Real-Debrid gave them (list items, details, downloads): the
+        # store keeps them verbatim and the sync compares them to find changes;
+        # everything else reads the typed copies (torrents, infos, downloads).
         self.items: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.infos: dict[str, TorrentInfo] = {}
@@ -126,10 +141,10 @@ class RealDebridState(Source):
         self.hidden: set[str] = set()  # keys removed by rm while the torrent stays
         self._has_files_memo: dict[str, tuple[TorrentInfo, bool]] = {}  # see _has_files
         self.pending: dict[str, float] = {}  # torrents we added: id -> when
-        self.selections: dict[str, Any] = {}  # torrents we added: id -> file filter
+        self.selections: dict[str, Callable[[str], bool]] = {}  # torrents we added: id -> file filter
         self.unannounced: set[str] = set()  # torrents we added, shown before a list sync
         self.link_results: list[tuple[float, str, str]] = []  # .links outcomes: (when, link, result)
-        self._on_change: Callable[[Any], None] = lambda ref: None  # until the tree registers
+        self._on_change: Callable[[Ref | None], None] = lambda ref: None  # until the tree registers
         # called with [(added|removed|changed, absolute path)] after a change the mount shows
         self.change_listeners: list[Any] = []
         self._hooks: trio.Nursery | None = None
@@ -139,7 +154,7 @@ class RealDebridState(Source):
         self._refreshes = 0
         self._downloads_at = -float("inf")
         # What `debridfs status` shows (RealDebridView.status_info).
-        self.user: dict[str, Any] = {}
+        self.user: User | None = None
         self.progress: Progress | None = None
         self.last_sync: float | None = None
         self.last_error: tuple[float, str] | None = None
@@ -156,7 +171,7 @@ class RealDebridState(Source):
         self.download_items = items
         self.downloads = [Download.from_json(d) for d in items]
 
-    def _notify(self, *refs: Any) -> None:
+    def _notify(self, *refs: Ref) -> None:
         for ref in refs:
             self._on_change(ref)
 
@@ -164,7 +179,7 @@ class RealDebridState(Source):
         return [""] + list(self.groups)
 
     def _top_refs(self) -> list[Ref]:
-        return [("torrents",)] + [("group", name) for name in self.groups]
+        return [TorrentsDir(), *[GroupDir(name) for name in self.groups]]
 
     def _visible(self, torrent: Torrent) -> bool:
         return torrent.status == PLAYABLE_STATUS and f"t/{torrent.id}" not in self.hidden
@@ -183,10 +198,10 @@ class RealDebridState(Source):
         self._files_changed(tid)
 
     def _needs_info(self, tid: str) -> bool:
-        item = self.items.get(tid)
-        if item is None or item.get("status") != PLAYABLE_STATUS:
+        torrent = self.torrents.get(tid)
+        if torrent is None or torrent.status != PLAYABLE_STATUS:
             return False
-        return self.info_sigs.get(tid) != info_signature(item)
+        return self.info_sigs.get(tid) != info_signature(torrent)
 
     def _wanted_file(self, name: str) -> bool:
         if self.extensions is None:
@@ -201,7 +216,7 @@ class RealDebridState(Source):
         a member's name over the archive's bytes."""
         if info.links_match_files:
             candidates = [
-                Shown(f"f{file.id}", file.path, file.bytes, ("tfile", torrent.id, position), file.id)
+                Shown(f"f{file.id}", file.path, file.bytes, TorrentFile(torrent.id, position), file.id)
                 for position, (file, _link) in enumerate(info.selected_files_with_links())
             ]
         else:
@@ -210,12 +225,14 @@ class RealDebridState(Source):
                 named = self.link_names.get(link)
                 if named is not None:
                     candidates.append(
-                        Shown(f"l{index}", "/" + named[0], named[1], ("tlink", torrent.id, index), -1 - index)
+                        Shown(
+                            f"l{index}", "/" + named[0], named[1], TorrentLink(torrent.id, index), -1 - index
+                        )
                     )
                     # stored members of a RAR: files of their own, byte ranges of the archive
                     candidates += [
                         Shown(
-                            f"l{index}m{n}", "/" + path, size, ("tmember", torrent.id, index, n), -1 - index
+                            f"l{index}m{n}", "/" + path, size, ArchiveMember(torrent.id, index, n), -1 - index
                         )
                         for n, (path, _offset, size) in enumerate(self.rar_members.get(link, ()))
                     ]
@@ -289,7 +306,7 @@ class RealDebridState(Source):
                     f"{view}t/{tid}",
                     True,
                     mtime=torrent.ended or torrent.added or 0,
-                    ref=("torrent", tid, "", view),
+                    ref=TorrentDir(tid, "", view),
                     writable=not view,
                     rank=(torrent.added or 0, tid),
                 )
@@ -304,7 +321,7 @@ class RealDebridState(Source):
             entries = self._torrent_dirs(view)
             status = [Entry(".status", "torrents/.status", False)] if not view else []
             names = unique_names([(e.key, e.name, e.rank) for e in entries + status])
-            shown[view] = {e.ref[1]: names[e.key] for e in entries}
+            shown[view] = {e.ref.tid: names[e.key] for e in entries if isinstance(e.ref, TorrentDir)}
         return shown
 
 

@@ -26,6 +26,7 @@ from clients.realdebrid import Page, TorrentInfo, proven_complete
 from ..archives import stored_members
 from ..progress import Progress
 from .base import DirectLink
+from .realdebrid_refs import DownloadsDir, TorrentDir, TorrentLink
 from .realdebrid_repair import Repair
 from .realdebrid_state import (
     ACTIVE_STATUSES,
@@ -205,7 +206,7 @@ class RealDebridSync(RealDebridState):
             # FOREGROUND priority, ahead of reads.
             ready = [tid for tid in changed_ids if not self._needs_info(tid)]
             if len(ready) <= 100:
-                self._notify(*[("torrent", tid, "", view) for tid in ready for view in self._views()])
+                self._notify(*[TorrentDir(tid, "", view) for tid in ready for view in self._views()])
         return self._changes(before, set(changed_ids) | set(removed)) if before is not None else []
 
     def _changes(self, before: dict[str, dict[str, str]], touched: set[str]) -> list[tuple[str, str]]:
@@ -271,7 +272,7 @@ class RealDebridSync(RealDebridState):
         self.progress = None
         self._notify(*self._top_refs())
         if len(fetched) <= 100:
-            self._notify(*[("torrent", tid, "", view) for tid in fetched for view in self._views()])
+            self._notify(*[TorrentDir(tid, "", view) for tid in fetched for view in self._views()])
 
     async def _load_info(self, tid: str, priority: int, save: bool = True) -> TorrentInfo:
         # A FOREGROUND caller (someone lists the torrent) does not wait for the
@@ -285,8 +286,8 @@ class RealDebridSync(RealDebridState):
             info = TorrentInfo.from_json(raw)
             self._raw_infos[tid] = raw
             self.infos[tid] = info
-            self.info_sigs[tid] = info_signature(raw)
-            if tid in self.items and info_signature(raw) != info_signature(self.items[tid]):
+            self.info_sigs[tid] = info_signature(info.torrent)
+            if tid in self.torrents and info_signature(info.torrent) != info_signature(self.torrents[tid]):
                 # the info is newer than our list item: believe it
                 merged = {**self.items[tid], **{k: raw[k] for k in raw if k != "files"}}
                 self._put_item(merged)
@@ -334,7 +335,7 @@ class RealDebridSync(RealDebridState):
                     self.engine,
                     (self.name, f"t/{tid}/l{index}"),
                     self,
-                    ("tlink", tid, index),
+                    TorrentLink(tid, index),
                     self.link_names[link][1],
                 )
             except RemoteError as exc:
@@ -391,7 +392,7 @@ class RealDebridSync(RealDebridState):
             await self.store.save_downloads(
                 items, {"downloads_etag": first.etag, **({"download_sizes": self.sizes} if probed else {})}
             )
-        self._notify(("downloads",))
+        self._notify(DownloadsDir())
         return True
 
     async def _find_sizes(self, items: list[dict[str, Any]]) -> bool:
@@ -491,7 +492,7 @@ class RealDebridSync(RealDebridState):
         self._files_changed(tid)
         if self.store is not None:
             await self.store.mark_dead(tid, dead_key, reason)
-        self._notify(*self._top_refs(), *[("torrent", tid, "", view) for view in self._views()])
+        self._notify(*self._top_refs(), *[TorrentDir(tid, "", view) for view in self._views()])
 
     def _run_on_change(self, changed: list[tuple[str, str]]) -> None:
         """Starts the on_change command with the paths that changed (absolute

@@ -14,9 +14,20 @@ from typing import Any
 
 from clients.errors import FileUnavailable, NeedsRepair, NotFound
 from clients.ratelimit import FOREGROUND
-from clients.realdebrid import Torrent, TorrentInfo, parse_date
+from clients.realdebrid import Torrent, TorrentInfo
 
-from .base import DirectLink, Entry
+from .base import DirectLink, Entry, Ref
+from .realdebrid_refs import (
+    ArchiveMember,
+    DownloadFile,
+    DownloadsDir,
+    GroupDir,
+    StatusFile,
+    TorrentDir,
+    TorrentFile,
+    TorrentLink,
+    TorrentsDir,
+)
 from .realdebrid_sync import RealDebridSync
 
 log = logging.getLogger(__name__)
@@ -25,55 +36,57 @@ log = logging.getLogger(__name__)
 class RealDebridView(RealDebridSync):
     """Listings and links, served from the state."""
 
-    async def list_dir(self, ref: Any) -> list[Entry]:
-        now = time.time()
-        if ref is None:
-            entries = [
-                Entry("downloads", "downloads", True, mtime=now, ref=("downloads",), writable=True),
-                Entry("torrents", "torrents", True, mtime=now, ref=("torrents",), writable=True),
-            ]
-            entries += [
-                Entry(name, f"group/{name}", True, mtime=now, ref=("group", name)) for name in self.groups
-            ]
-            return entries
-        kind = ref[0]
-        if kind == "downloads":
-            entries = [
-                Entry(
-                    d.filename,
-                    f"d/{d.id}",
-                    False,
-                    size=d.filesize,
-                    mtime=d.generated or 0,
-                    ref=("download", d.id),
-                    rank=(d.generated or 0, d.id),
-                )
-                for d in self.downloads
-                if self._wanted_file(d.filename) and (d.filesize or d.id in self.sizes)
-            ]  # 0 is "unknown" until probed
-            entries.append(self._status_entry("downloads", self.downloads_status))
-            return entries
-        if kind in ("torrents", "group"):
-            view = "" if kind == "torrents" else ref[1]
-            entries = self._torrent_dirs(view)
-            if not view:
-                entries.append(self._status_entry("torrents", self.torrents_status))
-            return entries
-        if kind == "torrent":
-            _, tid, prefix, view = ref
-            torrent = self.torrents.get(tid)
-            if torrent is None:
-                raise NotFound(f"torrent {tid} is gone")
-            info = self.infos.get(tid)
-            if info is None or self._needs_info(tid):
-                # not synced yet: someone is looking, so it goes before the background sync
-                info = await self._load_info(tid, FOREGROUND)
-            if self._unnamed_links(info):
-                await self._name_links(tid, info, FOREGROUND)
-            if self._unexamined_archives(info):
-                await self._examine_archives(tid, info)
-            return self._torrent_entries(torrent, info, prefix, view)
+    async def list_dir(self, ref: Ref | None) -> list[Entry]:
+        match ref:
+            case None:
+                now = time.time()
+                entries = [
+                    Entry("downloads", "downloads", True, mtime=now, ref=DownloadsDir(), writable=True),
+                    Entry("torrents", "torrents", True, mtime=now, ref=TorrentsDir(), writable=True),
+                ]
+                return entries + [
+                    Entry(name, f"group/{name}", True, mtime=now, ref=GroupDir(name)) for name in self.groups
+                ]
+            case DownloadsDir():
+                return self._download_entries()
+            case TorrentsDir():
+                return self._torrent_dirs("") + [self._status_entry("torrents", self.torrents_status)]
+            case GroupDir(name):
+                return self._torrent_dirs(name)
+            case TorrentDir(tid, prefix, view):
+                return await self._torrent_listing(tid, prefix, view)
         raise NotFound(f"unknown directory {ref!r}")
+
+    def _download_entries(self) -> list[Entry]:
+        entries = [
+            Entry(
+                d.filename,
+                f"d/{d.id}",
+                False,
+                size=d.filesize,
+                mtime=d.generated or 0,
+                ref=DownloadFile(d.id),
+                rank=(d.generated or 0, d.id),
+            )
+            for d in self.downloads
+            if self._wanted_file(d.filename) and (d.filesize or d.id in self.sizes)
+        ]  # 0 is "unknown" until probed
+        entries.append(self._status_entry("downloads", self.downloads_status))
+        return entries
+
+    async def _torrent_listing(self, tid: str, prefix: str, view: str) -> list[Entry]:
+        torrent = self.torrents.get(tid)
+        if torrent is None:
+            raise NotFound(f"torrent {tid} is gone")
+        info = self.infos.get(tid)
+        if info is None or self._needs_info(tid):
+            # not synced yet: someone is looking, so it goes before the background sync
+            info = await self._load_info(tid, FOREGROUND)
+        if self._unnamed_links(info):
+            await self._name_links(tid, info, FOREGROUND)
+        if self._unexamined_archives(info):
+            await self._examine_archives(tid, info)
+        return self._torrent_entries(torrent, info, prefix, view)
 
     def _status_entry(self, where: str, render: Any) -> Entry:
         size = len(render())
@@ -83,7 +96,7 @@ class RealDebridView(RealDebridSync):
             False,
             size=size,
             mtime=time.time(),
-            ref=("status", where),
+            ref=StatusFile(where),
             virtual=render,
         )
 
@@ -113,7 +126,7 @@ class RealDebridView(RealDebridSync):
                         f"{view}t/{torrent.id}/{sub}",
                         True,
                         mtime=mtime,
-                        ref=("torrent", torrent.id, sub, view),
+                        ref=TorrentDir(torrent.id, sub, view),
                         writable=not view,
                     ),
                 )
@@ -132,8 +145,8 @@ class RealDebridView(RealDebridSync):
     def status_info(self) -> dict[str, Any]:
         user = self.user
         info: dict[str, Any] = {
-            "account": f"{user.get('username', '?')} ({user.get('type', '?')})",
-            "expires": parse_date(user.get("expiration")),
+            "account": f"{user.username or '?'} ({user.type or '?'})" if user else "? (?)",
+            "expires": user.expiration if user else None,
         }
         if self.progress is not None:
             info["sync"] = self.progress.text()
@@ -191,28 +204,35 @@ class RealDebridView(RealDebridSync):
             lines += [f"size unknown  {d.filename} ({d.id})" for d in unknown]
         return ("\n".join(lines) + "\n").encode()
 
-    async def resolve(self, ref: Any, *, refresh: bool = False) -> DirectLink:
-        kind = ref[0]
-        if kind == "download":
-            download = next((d for d in self.downloads if d.id == ref[1]), None)
-            if download is None:
-                raise NotFound(f"download {ref[1]} is gone")
-            if not refresh and download.download:
-                return DirectLink(download.download, download.filesize, download.chunks or None)
-            fresh = await self.client.unrestrict_link(download.link)
-            return DirectLink(fresh.download, fresh.filesize or download.filesize, fresh.chunks or None)
-        if kind == "tmember":
-            _, tid, index, n = ref
-            archive = await self.resolve(("tlink", tid, index), refresh=refresh)
-            info = self.infos.get(tid)
-            members = self.rar_members.get(info.torrent.links[index], []) if info is not None else []
-            if n >= len(members):
-                raise NotFound(f"{ref!r} is gone")
-            _path, offset, size = members[n]
-            return DirectLink(archive.url, size, archive.max_connections, offset=offset, total=archive.size)
-        if kind not in ("tfile", "tlink"):
-            raise NotFound(f"not a file: {ref!r}")
-        tid = ref[1]
+    async def resolve(self, ref: Ref | None, *, refresh: bool = False) -> DirectLink:
+        match ref:
+            case DownloadFile(download_id):
+                return await self._resolve_download(download_id, refresh)
+            case ArchiveMember(tid, index, n):
+                archive = await self.resolve(TorrentLink(tid, index), refresh=refresh)
+                info = self.infos.get(tid)
+                members = self.rar_members.get(info.torrent.links[index], []) if info is not None else []
+                if n >= len(members):
+                    raise NotFound(f"{ref!r} is gone")
+                _path, offset, size = members[n]
+                return DirectLink(
+                    archive.url, size, archive.max_connections, offset=offset, total=archive.size
+                )
+            case TorrentFile() | TorrentLink():
+                return await self._resolve_torrent_file(ref, refresh)
+        raise NotFound(f"not a file: {ref!r}")
+
+    async def _resolve_download(self, download_id: str, refresh: bool) -> DirectLink:
+        download = next((d for d in self.downloads if d.id == download_id), None)
+        if download is None:
+            raise NotFound(f"download {download_id} is gone")
+        if not refresh and download.download:
+            return DirectLink(download.download, download.filesize, download.chunks or None)
+        fresh = await self.client.unrestrict_link(download.link)
+        return DirectLink(fresh.download, fresh.filesize or download.filesize, fresh.chunks or None)
+
+    async def _resolve_torrent_file(self, ref: TorrentFile | TorrentLink, refresh: bool) -> DirectLink:
+        tid = ref.tid
         info = self.infos.get(tid)
         if info is None:
             if tid not in self.torrents:
@@ -231,7 +251,9 @@ class RealDebridView(RealDebridSync):
         if shown is None:
             raise NotFound(f"{ref!r} is gone")
         hoster_link = (
-            info.torrent.links[ref[2]] if kind == "tlink" else info.selected_files_with_links()[ref[2]][1]
+            info.torrent.links[ref.index]
+            if isinstance(ref, TorrentLink)
+            else info.selected_files_with_links()[ref.position][1]
         )
         if not refresh:
             cached = self.links.get(hoster_link)

@@ -1,0 +1,147 @@
+"""Typed replies parsed in the clients: every field a document leaves open may
+be missing, null or a numeric string; a reply without a field it cannot do
+without is a clear RemoteError, never a KeyError or a crash on a null."""
+
+from __future__ import annotations
+
+import pytest
+
+from clients.errors import RemoteError
+from clients.fields import optional_float, optional_int
+from clients.portal import PortalAccount
+from clients.rapidgator import RGUser
+from clients.realdebrid import AppCredentials, DeviceCode, LinkCheck, Tokens, User, parse_date
+
+
+def test_realdebrid_user_full_and_empty():
+    user = User.from_json(
+        {
+            "id": 415000,
+            "username": "demo",
+            "type": "premium",
+            "premium": 15000000,
+            "expiration": "2027-01-01T10:10:00.000Z",
+        }
+    )
+    assert (user.id, user.username, user.type, user.premium) == ("415000", "demo", "premium", 15000000)
+    assert user.expiration == parse_date("2027-01-01T10:10:00.000Z") is not None
+    nulls = User.from_json({"id": None, "username": None, "type": None, "premium": None, "expiration": None})
+    assert nulls == User.from_json({}) == User(None, None, None, None, None)
+    assert User.from_json({"premium": "many", "expiration": "soon"}).premium is None
+
+
+def test_realdebrid_link_check_tolerates_nulls_and_strings():
+    check = LinkCheck.from_json({"filename": "a.mkv", "filesize": "1234", "host": "rapidgator.net"})
+    assert check == LinkCheck("a.mkv", 1234, "rapidgator.net")
+    assert LinkCheck.from_json({"filename": None, "filesize": None}) == LinkCheck(None, None, None)
+
+
+def test_realdebrid_device_flow_replies():
+    device = DeviceCode.from_json(
+        {
+            "device_code": "DEV",
+            "user_code": "USER",
+            "verification_url": "https://real-debrid.com/device",
+            "interval": 5,
+            "expires_in": 1800,
+        }
+    )
+    assert (device.device_code, device.user_code, device.interval, device.expires_in) == (
+        "DEV",
+        "USER",
+        5.0,
+        1800.0,
+    )
+    assert "DEV" not in repr(device)  # the device code is a credential until traded
+    loose = DeviceCode.from_json(
+        {"device_code": "D", "user_code": "U", "verification_url": "v", "interval": None, "expires_in": "x"}
+    )
+    assert (loose.interval, loose.expires_in) == (5.0, None)
+    with pytest.raises(RemoteError, match="no user_code"):
+        DeviceCode.from_json({"device_code": "D", "user_code": None, "verification_url": "v"})
+
+    credentials = AppCredentials.from_json({"client_id": "ID", "client_secret": "SECRET"})
+    assert (credentials.client_id, credentials.client_secret) == ("ID", "SECRET")
+    assert "SECRET" not in repr(credentials)
+    with pytest.raises(RemoteError, match="no client_secret"):
+        AppCredentials.from_json({"client_id": "ID"})
+
+    tokens = Tokens.from_json({"access_token": "ACCESS-1", "refresh_token": "REFRESH-1", "expires_in": 3600})
+    assert (tokens.access_token, tokens.refresh_token, tokens.expires_in) == ("ACCESS-1", "REFRESH-1", 3600)
+    assert "ACCESS-1" not in repr(tokens) and "REFRESH-1" not in repr(tokens)
+    assert Tokens.from_json({"access_token": "A", "refresh_token": None, "expires_in": None}) == Tokens(
+        "A", None, None
+    )
+    with pytest.raises(RemoteError, match="no access_token"):
+        Tokens.from_json({"access_token": None})
+
+
+def test_rapidgator_user_lenient():
+    user = RGUser.from_json(
+        {
+            "email": "demo@example.org",
+            "is_premium": True,
+            "premium_end_time": 1798761600,
+            "traffic": {"total": 1099511627776, "left": 734003200000},
+            "storage": {"total": "4398046511104", "left": 4397988691968},
+            "upload": {"max_file_size": 53687091200, "nb_pipes": 10},
+            "folder_id": "root1",
+        }
+    )
+    assert user == RGUser(
+        "demo@example.org", True, 1798761600, "root1", 734003200000, 4397988691968, 53687091200
+    )
+    free = RGUser.from_json(
+        {
+            "email": None,
+            "is_premium": None,
+            "premium_end_time": None,
+            "traffic": {"total": None, "left": None},
+            "storage": None,
+            "upload": {"max_file_size": "53687091200"},
+        }
+    )
+    assert free == RGUser(None, False, None, None, None, None, 53687091200)
+    assert RGUser.from_json(None) == RGUser.from_json({}) == RGUser(None, False, None, None, None, None, None)
+
+
+def test_portal_account_lenient():
+    account = PortalAccount.from_json(
+        {
+            "accountType": "premium",
+            "trafficleft": 466894644646,
+            "trafficmax": 1099511627776,
+            "timeleft": None,
+            "login_check_interval": 1800000,
+        }
+    )
+    assert account == PortalAccount("premium", 466894644646, 1099511627776, None, 1800.0)
+    odd = PortalAccount.from_json(
+        {
+            "accountType": None,
+            "trafficleft": "1000",
+            "trafficmax": True,
+            "timeleft": 60,
+            "login_check_interval": 0,
+        }
+    )
+    assert odd == PortalAccount(None, 1000, None, 60.0, None)
+    assert PortalAccount.from_json({}) == PortalAccount(None, None, None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "whole", "number"),
+    [(12, 12, 12.0), ("12", 12, 12.0), ("12.0", 12, 12.0), (12.5, 12, 12.5), ("12.5", 12, 12.5)]
+    + [
+        (None, None, None),
+        ("", None, None),
+        ("many", None, None),
+        (True, None, None),
+        ({}, None, None),
+        ("nan", None, None),
+        (float("inf"), None, None),
+    ],
+)
+def test_lenient_numbers(value, whole, number):
+    assert optional_int(value) == whole
+    assert optional_float(value) == number
