@@ -307,12 +307,12 @@ class Writes:
             wf.parent = new_parent
 
     async def _discard(self, wf: WriteFile) -> None:
-        """Never committed: the spool goes, and the node shows what it replaced."""
+        """Never committed: the spool and its draft record go. (The tree was
+        put back already: by `release`, or by the commit that failed.)"""
         manager = self._manager(wf)
         if wf.draft is not None and manager is not None:
             await manager.drop(wf.draft.id)
         await trio.to_thread.run_sync(wf.spool.discard)
-        self._restore(wf)
 
     def _restore(self, wf: WriteFile) -> None:
         node, parent = wf.node, wf.parent
