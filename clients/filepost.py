@@ -31,7 +31,7 @@ import h11
 import trio
 
 from .errors import TemporaryError
-from .http import USER_AGENT, redact_url
+from .http import USER_AGENT, origin_of, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +88,15 @@ async def post_file(
     """POSTs `head`, `size` bytes of `fd` from offset 0, then `tail`, to a plain
     HTTP `url`; returns the reply. Transport failures are `TemporaryError`;
     the reply's status is the caller's to judge."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or 80
+    _scheme, host, port, target, host_header = origin_of(url)
     where = redact_url(url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     protocol = h11.Connection(h11.CLIENT)
     request = protocol.send(
         h11.Request(
             method="POST",
             target=target,
             headers=[
-                ("Host", host if parts.port is None else f"{host}:{port}"),
+                ("Host", host_header),
                 ("User-Agent", USER_AGENT),
                 ("Accept-Encoding", "identity"),
                 ("Connection", "close"),

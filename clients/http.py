@@ -4,6 +4,8 @@ the data path (`clients/ranged.py`)."""
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -26,6 +28,25 @@ def make_http_client(max_connections: int = 64) -> httpx.AsyncClient:
         headers={"User-Agent": USER_AGENT},
         follow_redirects=True,
     )
+
+
+class Origin(NamedTuple):
+    """Where a raw h11 request goes (`clients/ranged.py`, `clients/filepost.py`)."""
+
+    scheme: str
+    host: str
+    port: int
+    target: str  # path and query
+    host_header: str  # the port only when the URL named one
+
+
+def origin_of(url: str) -> Origin:
+    parts = urlsplit(url)
+    scheme = parts.scheme or "http"
+    host = parts.hostname or ""
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Origin(scheme, host, port, target, host if parts.port is None else f"{host}:{port}")
 
 
 def redact_url(url: str | httpx.URL) -> str:

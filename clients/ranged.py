@@ -41,7 +41,7 @@ from .errors import (
     TemporaryError,
     Unreachable,
 )
-from .http import EXPIRED_STATUSES, USER_AGENT, redact_url
+from .http import EXPIRED_STATUSES, USER_AGENT, origin_of, redact_url
 from .retry import parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -156,15 +156,10 @@ class RangeClient:
         on_data: Callable[[int], None],
         html: bool,
     ) -> str | None:
-        parts = urlsplit(url)
-        scheme = parts.scheme or "http"
-        host = parts.hostname or ""
-        port = parts.port or (443 if scheme == "https" else 80)
+        scheme, host, port, target, host_header = origin_of(url)
         key = (scheme, host, port)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         end = start + len(buffer)
-        host_header = host if parts.port is None else f"{host}:{port}"
-        where = f"{scheme}://{host}:{port}{parts.path}"  # no query: it may hold credentials
+        where = f"{scheme}://{host}:{port}{urlsplit(url).path}"  # no query: it may hold credentials
 
         connection = await self._connect(scheme, host, port)
         reusable = False
