@@ -70,7 +70,7 @@ def _int(value: Any, default: int = 0) -> int:
 @dataclass(frozen=True)
 class RGUser:
     """The account (`user` in user/login and user/info). Every field may be
-    missing or null; `storage.total` arrives as a string (NOTES §1.3)."""
+    missing or null; `storage.total` arrives as a string (docs/providers.md, Rapidgator "Formats")."""
 
     email: str | None
     is_premium: bool

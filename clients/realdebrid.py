@@ -182,7 +182,7 @@ def _needed(data: Mapping[str, Any], key: str, what: str) -> str:
 
 @dataclass(frozen=True)
 class User:
-    """`/user` (NOTES 2.3); any field may be missing or null."""
+    """`/user` (docs/providers.md, Real-Debrid "/user"); any field may be missing or null."""
 
     id: str | None
     username: str | None
@@ -220,7 +220,7 @@ class LinkCheck:
 
 @dataclass(frozen=True)
 class DeviceCode:
-    """`/oauth/v2/device/code` (NOTES 2.8)."""
+    """`/oauth/v2/device/code` (docs/providers.md, Real-Debrid "OAuth device flow")."""
 
     device_code: str = field(repr=False)
     user_code: str
