@@ -35,8 +35,11 @@ Library section `rapidgator` (every key optional):
      "per_page_max": 500,         # folder/content clamps per_page to this
      "rejected_names": [],        # names refused as invalid (see the reject_names action)
      "upload_info_url": false,    # file/upload_info carries the session's `url` while state 0/1
-     "error_wording": "usual"}    # "other": the errors nobody documented are worded
+     "error_wording": "usual",    # "other": the errors nobody documented are worded
                                   # differently (see ERROR_REWORDING); clients must not care
+     "user_reply": "full"}        # "nulls": the `user` of user/login and user/info (in no
+                                  # document) answers email, traffic, storage and upload as
+                                  # null; the account's limits still apply inside
 
 Ids are deterministic per run: folder ids are decimal strings counting up from
 5034678 (root first, depth first), file ids 32 hex, tokens 26 `[a-z0-9]`,
@@ -314,6 +317,7 @@ class RapidgatorService:
         self._upload_seq = 0
         self._created_seq = 0
 
+        self.user_reply = str(section.get("user_reply", "full"))
         self.user = copy.deepcopy(DEFAULT_USER)
         self.user["email"] = self.login
         for key, value in (section.get("user") or {}).items():
@@ -457,7 +461,10 @@ class RapidgatorService:
         return out
 
     def user_api(self) -> dict[str, Any]:
-        return copy.deepcopy(self.user)
+        user = copy.deepcopy(self.user)
+        if self.user_reply == "nulls":
+            user.update(email=None, traffic=None, storage=None, upload=None)
+        return user
 
     def add_file(self, name: str, folder_id: str, content: Content, md5_hex: str | None) -> RGFile:
         rgfile = RGFile(self._new_file_id(), name, folder_id, content, self.now(), md5_hex=md5_hex)

@@ -559,3 +559,30 @@ def test_expired_token_renewed_from_stored_credentials(emu, tmp_path):
         assert "f6.bin" in os.listdir(m.path / "rapidgator" / "Paged")
     assert stored.read_text() != before  # the renewed token was stored
     assert oct(stored.stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_account_reply_of_nulls_mounts_reads_and_uploads(tmp_path):
+    # The `user` object is in no document: email, traffic, storage and upload
+    # may all come back null. Nothing the mount does may depend on them.
+    library = {
+        "rapidgator": {
+            "login": LOGIN,
+            "password": PASSWORD,
+            "user_reply": "nulls",
+            "processing_delay": 0.1,
+            "root": {"name": "root", "files": [{"name": "a.bin", "content": {"size": 5000, "seed": 3}}]},
+        }
+    }
+    with run_emulator(library) as emu:
+        assert emu.view("rapidgator")["user"]["storage"] is None  # the switch is on
+        with mounted(tmp_path, rapidgator_config(emu)) as m:
+            root = m.path / "rapidgator"
+            assert sorted(os.listdir(root)) == ["a.bin"]
+            assert (root / "a.bin").read_bytes() == SyntheticContent(5000, 3).read(0, 5000)
+            (root / "b.txt").write_bytes(b"uploaded with unknown limits\n")
+            wait_until(
+                lambda: (info := emu.view("rapidgator")["paths"].get("/b.txt")) is not None
+                and info["md5"] == hashlib.md5(b"uploaded with unknown limits\n").hexdigest(),
+                30,
+                "b.txt on the service",
+            )
