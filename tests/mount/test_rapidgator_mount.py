@@ -581,8 +581,10 @@ def test_an_account_reply_of_nulls_mounts_reads_and_uploads(tmp_path):
             assert (root / "a.bin").read_bytes() == SyntheticContent(5000, 3).read(0, 5000)
             (root / "b.txt").write_bytes(b"uploaded with unknown limits\n")
             wait_until(
-                lambda: (info := emu.view("rapidgator")["paths"].get("/b.txt")) is not None
-                and info["md5"] == hashlib.md5(b"uploaded with unknown limits\n").hexdigest(),
+                lambda: (
+                    (info := emu.view("rapidgator")["paths"].get("/b.txt")) is not None
+                    and info["md5"] == hashlib.md5(b"uploaded with unknown limits\n").hexdigest()
+                ),
                 30,
                 "b.txt on the service",
             )
