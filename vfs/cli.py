@@ -58,9 +58,15 @@ def fail(message: str, status: int = EXIT_FAILED) -> int:
 def configure_logging(level: str, log_file: Path | None) -> None:
     handler: logging.Handler
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file)
-        os.chmod(log_file, 0o600)
+        try:
+            # Private from the first byte: the log names files and accounts.
+            if not log_file.parent.exists():
+                log_file.parent.mkdir(parents=True, mode=0o700)
+            os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+            os.chmod(log_file, 0o600)
+            handler = logging.FileHandler(log_file)
+        except OSError as exc:
+            raise Failed(f"log file {log_file}: cannot write it ({exc.strerror})", EXIT_USAGE) from None
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -361,9 +367,9 @@ def mount(
 def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | None) -> int:
     from .mount import MountError, serve
     from .notify import sd_notify
-    from .preflight import PreflightError, preflight
+    from .preflight import PreflightError, ServiceUnreachable, preflight
 
-    mountpoint = mountpoint.absolute()
+    mountpoint = mountpoint.expanduser().absolute()  # fstab and unit files pass ~ unexpanded
     try:
         preflight(mountpoint, config)
     except PreflightError as exc:
@@ -387,7 +393,11 @@ def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | No
 
     try:
         trio.run(serve, config, mountpoint, on_ready)
-    except (AuthError, MountError, ConfigError, PreflightError) as exc:
+    except ServiceUnreachable as exc:  # perhaps the network: a restart may help
+        return report_startup_error(ready_fd, str(exc))
+    except (AuthError, ConfigError, PreflightError) as exc:  # the user must fix the config
+        return report_startup_error(ready_fd, str(exc), EXIT_USAGE)
+    except MountError as exc:
         return report_startup_error(ready_fd, str(exc))
     except RemoteError as exc:
         return report_startup_error(ready_fd, f"cannot reach the service: {exc}")
@@ -397,15 +407,15 @@ def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | No
     return 0
 
 
-def report_startup_error(ready_fd: int | None, message: str) -> int:
+def report_startup_error(ready_fd: int | None, message: str, status: int = EXIT_FAILED) -> int:
     if not isinstance(logging.getLogger().handlers[0], logging.StreamHandler) or isinstance(
         logging.getLogger().handlers[0], logging.FileHandler
     ):
         log.error("%s", message)  # into the log file; stderr gets the line below
     if ready_fd is not None:
-        os.write(ready_fd, f"error: {message}\n".encode())
+        os.write(ready_fd, f"error {status}: {message}\n".encode())
         os.close(ready_fd)
-    return fail(message)
+    return fail(message, status)
 
 
 def spawn_daemon(mountpoint: Path, config: Config) -> int:
@@ -435,7 +445,9 @@ def spawn_daemon(mountpoint: Path, config: Config) -> int:
     if answer == "ready":
         print(f"debridfs: mounted at {mountpoint} (log: {log_file})", flush=True)
         return 0
-    return fail(answer.removeprefix("error: ") or f"the mount process exited; see {log_file}")
+    kind, _, message = answer.partition(": ")
+    status = EXIT_USAGE if kind == f"error {EXIT_USAGE}" else EXIT_FAILED
+    return fail(message or f"the mount process exited; see {log_file}", status)
 
 
 # --- the other commands -------------------------------------------------------
@@ -543,7 +555,7 @@ def add(service: str, urls: tuple[str, ...], links_file: Path | None) -> int:
     except ConfigError as exc:
         raise Failed(f"config: {exc}", EXIT_USAGE) from None
     except AuthError as exc:
-        raise Failed(str(exc)) from None
+        raise Failed(str(exc), EXIT_USAGE) from None
     except RemoteError as exc:
         raise Failed(f"cannot reach {service}: {exc}") from None
     failed = 0

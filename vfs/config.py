@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import math
 import os
 import re
 import shlex
@@ -134,6 +135,8 @@ def parse_duration(value: float | str) -> float:
     if isinstance(value, bool):
         raise ValueError(value)
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):  # TOML's inf and nan: a read must never wait forever
+            raise ValueError(value)
         return float(value)
     match = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", str(value))
     if not match or match.group(2).lower() not in DURATION_UNITS:
@@ -228,7 +231,28 @@ Count = Annotated[StrictInt, AfterValidator(_at_least(1, False, "a whole number"
 Bool = Annotated[StrictBool, Kind("boolean")]
 Url = Annotated[str, AfterValidator(_url), Kind("URL")]
 Text = Annotated[str, Kind("string")]
+
+
+def clean_secret(value: str) -> str:
+    """A token pasted with its line end or a space around it is the same token;
+    one with a control character or a space inside cannot go into an HTTP
+    header (and would fail later as if the service could not be reached)."""
+    value = value.strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("it holds a space or a control character (pasted with something else?)")
+    return value
+
+
+def _secret(value: str) -> str:
+    try:
+        return clean_secret(value)
+    except ValueError as exc:
+        raise PydanticCustomError("debridfs", str(exc)) from None
+
+
 Secret = Annotated[str, Kind("string, secret")]
+# Sent in a header or a URL (tokens, API keys); passwords may hold spaces.
+Token = Annotated[str, AfterValidator(_secret), Kind("string, secret")]
 FilePath = Annotated[Path, AfterValidator(lambda p: p.expanduser()), Kind("path")]
 Command = Annotated[list[str] | None, BeforeValidator(_command), Kind("command")]
 Extensions = Annotated[
@@ -317,7 +341,7 @@ class Section(BaseModel):
 class RealDebridConfig(Section):
     """[realdebrid]: your Real-Debrid account (torrents and downloads)."""
 
-    token: Secret | None = secret_field(
+    token: Token | None = secret_field(
         "Private API token; without it, the credentials stored by `debridfs login realdebrid` are used.",
         SECRET_ENV[("realdebrid", "token")],
     )
@@ -377,7 +401,7 @@ class RapidgatorConfig(Section):
 
     login: Text | None = Field(default=None, description="Account e-mail.")
     password: Secret | None = secret_field("Account password.", SECRET_ENV[("rapidgator", "password")])
-    token: Secret | None = secret_field("API token.", SECRET_ENV[("rapidgator", "token")])
+    token: Token | None = secret_field("API token.", SECRET_ENV[("rapidgator", "token")])
     api_url: Url = Field(default=RAPIDGATOR_API_URL, description="API v2 base URL.")
     credentials_file: FilePath | None = Field(
         default=None,
@@ -390,7 +414,7 @@ class RapidgatorConfig(Section):
 class PortalConfig(Section):
     """[portal]: the portal external API v1 (a link service; no public default host)."""
 
-    api_key: Secret | None = secret_field("API key (obb_...).", SECRET_ENV[("portal", "api_key")])
+    api_key: Token | None = secret_field("API key (obb_...).", SECRET_ENV[("portal", "api_key")])
     api_url: Url = Field(
         default="", description="API base URL, https://<your-portal-host>/api/external/v1 (required)."
     )
@@ -510,7 +534,7 @@ class NotifyConfig(Section):
         default=..., description="The server's kind."
     )
     url: Url = Field(default=..., description="The server's base URL (e.g. http://127.0.0.1:32400).")
-    token: Secret = Field(
+    token: Token = Field(
         default=...,
         repr=False,
         json_schema_extra={"secret": True},
@@ -626,9 +650,12 @@ def load_config(
     raw: dict[str, Any] = {}
     exists = path.exists()
     if exists:
+        if path.is_dir():
+            raise ConfigError(f"{path} is a directory, not a config file")
         warn_if_readable(path)
         try:
-            raw = tomllib.loads(path.read_text())
+            # TOML is UTF-8; editors on Windows start it with a byte order mark.
+            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
@@ -648,6 +675,7 @@ def load_config(
             "\n".join(describe_error(path, error, overrides or {}) for error in exc.errors())
         ) from None
 
+    anchor_paths(parsed, path.absolute().parent, overrides or {})
     config = Config(
         path=path, raw=raw, cache=parsed.cache, read=parsed.read, mount=parsed.mount, file_exists=exists
     )
@@ -676,10 +704,31 @@ def load_config(
 
     for (section, key), variable in SECRET_ENV.items():
         target = getattr(config, section)
-        if target is not None and env.get(variable):
-            setattr(target, key, env[variable])
+        value = env.get(variable, "")
+        if target is not None and value.strip():
+            if key != "password":
+                try:
+                    value = clean_secret(value)
+                except ValueError as exc:
+                    raise ConfigError(f"environment variable {variable}: {exc}") from None
+            setattr(target, key, value)
     _check_media(config, path)
     return config
+
+
+def anchor_paths(parsed: ConfigFile, config_dir: Path, overrides: dict[str, dict[str, Any]]) -> None:
+    """A relative path in the file is relative to the file's directory (so
+    `debridfs status` run from anywhere finds the same state dir); one given
+    on the command line is relative to the current directory."""
+    for name in ConfigFile.model_fields:
+        section = getattr(parsed, name)
+        if not isinstance(section, BaseModel):
+            continue
+        for key in type(section).model_fields:
+            value = getattr(section, key)
+            if isinstance(value, Path) and not value.is_absolute():
+                base = Path.cwd() if key in overrides.get(name, {}) else config_dir
+                setattr(section, key, base / value)
 
 
 def _check_media(config: Config, path: Path) -> None:

@@ -50,14 +50,21 @@ what was expected, and the command exits with status 2:
 
 - *boolean*: `true` or `false`, without quotes.
 - *size*: bytes as a whole number (`4194304`) or a string with a unit:
-  `"4MiB"`, `"256MiB"`, `"10GiB"` (powers of 1024: K/KiB, M/MiB, G/GiB, T/TiB)
-  or `"1GB"` (powers of 1000: KB, MB, GB, TB).
+  `"4MiB"`, `"10 MiB"`, `"10m"`, `"10GiB"` (powers of 1024: K/KiB, M/MiB,
+  G/GiB, T/TiB, any case) or `"1GB"` (powers of 1000: KB, MB, GB, TB).
+  `0` turns a cache or the read-ahead off.
 - *duration*: seconds as a number (`60`, `0.5`) or a string with a unit:
-  `"90s"`, `"5min"`, `"1h"`, `"1d"`. *duration > 0* must be positive.
+  `"90s"`, `"5min"`, `"10m"` (minutes), `"1h"`, `"1d"`. *duration > 0* must be
+  positive; `inf` and `nan` are refused.
 - *URL*: `http://` or `https://` with a host; a trailing `/` is dropped.
-- *path*: `~` is expanded.
+- *path*: `~` is expanded; a relative path is relative to the config file's
+  directory (given on the command line: to the current directory).
 - *string, secret*: never logged; masked by `config show`; may come from the
-  environment variable named in its description.
+  environment variable named in its description. Spaces and line ends around a
+  token or API key are dropped; one with a space or control character inside
+  is refused.
+
+The file is UTF-8 (a byte order mark is accepted).
 
 A service is enabled by its section (`[realdebrid]` may also be enabled by
 `DEBRIDFS_REALDEBRID_TOKEN` or by the credentials `debridfs login realdebrid`

@@ -35,6 +35,11 @@ class PreflightError(Exception):
     """The mount cannot work; the message says why and what to do."""
 
 
+class ServiceUnreachable(PreflightError):
+    """An api_url does not answer: maybe the network, so worth trying again
+    later (unlike the other preflight errors, which need the user)."""
+
+
 def check_mountpoint(mountpoint: Path, allow_non_empty: bool = False) -> None:
     try:
         os.stat(mountpoint)
@@ -112,9 +117,27 @@ def user_allow_other(fuse_conf: Path) -> bool:
     return any(line.split("#", 1)[0].strip() == "user_allow_other" for line in lines)
 
 
+def check_dirs(config: Config) -> None:
+    """The state dir (and the disk cache) can be made private and written to:
+    an unwritable XDG dir is one line here, not a failure halfway through."""
+    dirs = [("[paths] state_dir", config.state_dir)]
+    if config.cache.cache_dir is not None:
+        dirs.append(("[cache] cache_dir", config.cache.cache_dir))
+    for key, path in dirs:
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise PreflightError(
+                f"{key} {path}: cannot create it ({exc.strerror}): set {key} to a writable directory"
+            ) from None
+        if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+            raise PreflightError(f"{key} {path} is not a writable directory: set {key} to one")
+
+
 def preflight(mountpoint: Path, config: Config) -> None:
     check_mountpoint(mountpoint, config.mount.allow_non_empty)
     check_machine(config.mount.allow_other)
+    check_dirs(config)
 
 
 # --- the services ------------------------------------------------------------
@@ -135,7 +158,9 @@ async def check_sources(sources: list[Any], config: Config, http: httpx.AsyncCli
             await check_reachable(source.name, url)
         try:
             await source.check()
-        except AuthError:
+        except AuthError as exc:
+            if f"[{source.name}]" not in str(exc):  # name the section to fix
+                exc.args = (f"[{source.name}] {exc}",)
             raise
         except (RemoteError, ValueError, KeyError, TypeError):
             if url is not None and await answers_html(http, url):
@@ -154,13 +179,13 @@ async def check_reachable(name: str, url: str) -> None:
         try:
             stream = await trio.open_tcp_stream(host, port)
         except OSError as exc:
-            raise PreflightError(
+            raise ServiceUnreachable(
                 f"[{name}] api_url {redact_url(url)} is unreachable "
                 f"({connect_failure(exc, host)}) — check api_url and the network"
             ) from None
         await stream.aclose()
     if scope.cancelled_caught:
-        raise PreflightError(
+        raise ServiceUnreachable(
             f"[{name}] api_url {redact_url(url)} did not answer within "
             f"{CONNECT_TIMEOUT:.0f} s — check api_url and the network"
         )

@@ -43,6 +43,18 @@ BAD = [
     ("[mount]\nread_ahead_kb = true\n", "[mount] read_ahead_kb = true: expected a positive whole number"),
     ("[realdebrid]\ntoken = 12345678\n", "[realdebrid] token = <hidden>: expected a string"),
     ("[read\ntimeout = 3\n", "not valid TOML"),
+    ('[mount]\nallow_other = "yes"\n', '[mount] allow_other = "yes": expected true or false'),
+    ('[mount]\nread_only = "1"\n', '[mount] read_only = "1": expected true or false'),
+    ("[read]\ntimeout = inf\n", "[read] timeout = inf: expected a duration"),
+    ("[read]\nkeep_open_seconds = nan\n", "[read] keep_open_seconds = nan: expected a duration"),
+    ('[read]\nstall_timeout = "-5s"\n', '[read] stall_timeout = "-5s": expected a duration greater than 0'),
+    ("[cache]\nmemory_size = -1\n", "[cache] memory_size = -1: expected a size of at least 0"),
+    ('[cache]\nmemory_size = "10 parsecs"\n', '[cache] memory_size = "10 parsecs": expected a size'),
+    ("[cache]\ncache_dir = 5\n", "[cache] cache_dir = 5: expected a path"),
+    ("[mount]\ntimeout = 5\n", "[mount] unknown key 'timeout'"),
+    ("[read]\nallow_other = true\n", "[read] unknown key 'allow_other'"),
+    ('[realdebrid]\ntoken = "t0k3n and more"\n', "[realdebrid] token = <hidden>: it holds a space"),
+    ('[portal]\napi_key = "t0k3n\\u0000"\n', "[portal] api_key = <hidden>: it holds a space or a control"),
 ]
 
 
@@ -158,3 +170,85 @@ def test_docs_config_md_is_generated_from_the_schema():
     assert configdoc.DOC.read_text() == configdoc.render(), (
         "docs/config.md is stale: run `python -m vfs.configdoc`"
     )
+
+
+def test_sizes_and_durations_in_every_usual_form(tmp_path):
+    text = (
+        '[cache]\nmemory_size = "10 MiB"\ncache_max_size = "10MB"\n'
+        '[read]\nread_ahead_max = "10m"\nprefetch_budget = 0\ntimeout = "10m"\nkeep_open_seconds = 0\n'
+    )
+    config = load_config(write(tmp_path, text), env={})
+    assert (config.cache.memory_size, config.cache.cache_max_size) == (10 << 20, 10**7)
+    assert (config.read.read_ahead_max, config.read.prefetch_budget) == (10 << 20, 0)
+    assert (config.read.timeout, config.read.keep_open_seconds) == (600.0, 0.0)
+
+
+def test_empty_file_and_byte_order_mark(tmp_path):
+    empty = write(tmp_path, "")
+    checked = debridfs(tmp_path, "config", "check", "--config", str(empty))
+    assert checked.returncode == 0 and "services: none" in checked.stdout
+    # Notepad saves UTF-8 with a byte order mark.
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbf[realdebrid]\ntoken = "t0k3n"\n[read]\ntimeout = 7\n')
+    path.chmod(0o600)
+    checked = debridfs(tmp_path, "config", "check", "--config", str(path))
+    assert checked.returncode == 0 and "services: realdebrid" in checked.stdout, checked.stderr
+    assert load_config(path, env={}).read.timeout == 7.0
+
+
+def test_a_directory_or_an_unreadable_file_is_one_line(tmp_path):
+    (tmp_path / "dir.toml").mkdir()
+    line = one_error_line(debridfs(tmp_path, "config", "check", "--config", str(tmp_path / "dir.toml")))
+    assert "dir.toml" in line and "is a directory" in line
+    # The default path being a directory (the click option does not see it).
+    default = tmp_path / "xdgconfig" / "debridfs" / "config.toml"
+    default.mkdir(parents=True)
+    line = one_error_line(debridfs(tmp_path, "config", "check"))
+    assert line == f"debridfs: {default} is a directory, not a config file"
+    # Not UTF-8: what a newcomer gets from a config saved in another encoding.
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b'[portal]\napi_url = "https://caf\xe9.example"\n')
+    latin.chmod(0o600)
+    line = one_error_line(debridfs(tmp_path, "config", "check", "--config", str(latin)))
+    assert line.startswith(f"debridfs: {latin}: cannot read it: ")
+
+
+def test_pasted_tokens_lose_their_line_end_in_the_file_and_the_environment(tmp_path):
+    path = write(tmp_path, '[realdebrid]\ntoken = " t0k3n\\n"\n[portal]\napi_key = "obb_k3y\\t"\n')
+    config = load_config(path, env={})
+    assert config.realdebrid.token == "t0k3n" and config.portal.api_key == "obb_k3y"
+    config = load_config(
+        path, env={"DEBRIDFS_REALDEBRID_TOKEN": "from-env\n", "DEBRIDFS_PORTAL_API_KEY": " "}
+    )
+    assert config.realdebrid.token == "from-env" and config.portal.api_key == "obb_k3y"
+    # A password may hold spaces: kept as written.
+    config = load_config(
+        write(tmp_path, '[rapidshare]\nlogin = "me"\n'), env={"DEBRIDFS_RAPIDSHARE_PASSWORD": "a b "}
+    )
+    assert config.rapidshare.password == "a b "
+    # A control character inside: one line naming the variable, never its value.
+    result = debridfs(
+        tmp_path, "config", "show", "--config", str(path), env={"DEBRIDFS_REALDEBRID_TOKEN": "s3cr\x01t"}
+    )
+    line = one_error_line(result)
+    assert line.startswith("debridfs: environment variable DEBRIDFS_REALDEBRID_TOKEN: it holds")
+    assert "s3cr" not in result.stderr + result.stdout
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path):
+    (tmp_path / "etc").mkdir()
+    path = tmp_path / "etc" / "config.toml"
+    path.write_text(
+        '[paths]\nstate_dir = "state"\ncache_root = "~/cache"\n[cache]\ncache_dir = "../blocks"\n'
+    )
+    path.chmod(0o600)
+    config = load_config(path, env={})
+    assert config.state_dir == tmp_path / "etc" / "state"
+    assert config.cache.cache_dir == tmp_path / "etc" / ".." / "blocks"
+    assert config.cache_root == Path("~/cache").expanduser()
+    # `debridfs status` from another directory finds the same state dir.
+    shown = debridfs(tmp_path, "config", "show", "--config", str(path))
+    assert f'state_dir = "{tmp_path / "etc" / "state"}"' in shown.stdout, shown.stdout
+    # On the command line, relative to where the command runs.
+    config = load_config(path, env={}, overrides={"cache": {"cache_dir": "here"}})
+    assert config.cache.cache_dir == Path.cwd() / "here"

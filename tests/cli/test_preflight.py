@@ -152,7 +152,7 @@ def test_api_url_answering_html(tmp_path, service, status):
     (tmp_path / "mnt").mkdir()
     with html_server(status) as url:
         line, exit_status, _ = mount_cli(tmp_path, SERVICES_AT[service](url), tmp_path / "mnt")
-    assert exit_status == 1
+    assert exit_status == 2  # the config points at a web page: the user must fix api_url
     assert f"[{service}] api_url {url}/" in line and "returned HTML, not JSON — check api_url" in line
 
 
@@ -200,4 +200,5 @@ def test_wrong_credentials(emu, tmp_path):
     line, status, _ = mount_cli(
         tmp_path, rd_config(emu.urls["realdebrid"], token="wrong-token"), tmp_path / "mnt"
     )
-    assert status == 1 and "Real-Debrid rejected the API token" in line and "wrong-token" not in line
+    assert status == 2 and "[realdebrid] Real-Debrid rejected the API token" in line
+    assert "wrong-token" not in line
