@@ -51,7 +51,8 @@ class Failed(Exception):
 
 
 def fail(message: str, status: int = EXIT_FAILED) -> int:
-    print(f"debridfs: {message}", file=sys.stderr, flush=True)
+    # Several config problems are several lines, each one complete.
+    print("\n".join(f"debridfs: {line}" for line in message.splitlines()), file=sys.stderr, flush=True)
     return status
 
 

@@ -118,7 +118,7 @@ SIZE_EXPECTED = 'expected a size: a whole number of bytes or a number with a uni
 DURATION_EXPECTED = 'expected a duration: seconds as a number, or with a unit ("90s", "5min", "1h")'
 
 
-def parse_size(value: int | str) -> int:
+def parse_size(value: int | float | str) -> int:
     """'4MiB' -> 4194304, '1GB' -> 10**9, 1024 -> 1024; ValueError otherwise."""
     if isinstance(value, bool):
         raise ValueError(value)
@@ -126,6 +126,8 @@ def parse_size(value: int | str) -> int:
         return value
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", str(value))
     if not match or match.group(2).upper() not in SIZE_UNITS:
+        raise ValueError(value)
+    if isinstance(value, float) and not value.is_integer():  # 1.5 bytes
         raise ValueError(value)
     return int(float(match.group(1)) * SIZE_UNITS[match.group(2).upper()])
 
@@ -780,12 +782,14 @@ def _describe_error(path: Path, error: ErrorDetails, overrides: dict[str, dict[s
     if not loc:
         return f"{path}: {error['msg']}"
     section = loc[0]
-    if len(loc) >= 2 and loc[1] in overrides.get(section, {}):
+    if section in overrides and (len(loc) == 1 or loc[1] in overrides[section]):
         path = Path("command line (-o or a mount flag)")
     if len(loc) == 1:
         if kind == "extra_forbidden":
             hint = did_you_mean(section, list(ConfigFile.model_fields))
             return f"{path}: unknown section [{section}]{hint}"
+        if kind == "list_type":
+            return f"{path}: [[{section}]] takes double brackets (one [[{section}]] table per entry)"
         return f"{path}: [{section}] must be a table (a [{section}] header with key = value lines)"
     key = loc[-1]
     table = ".".join(loc[:-1])

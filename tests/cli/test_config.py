@@ -55,6 +55,11 @@ BAD = [
     ("[read]\nallow_other = true\n", "[read] unknown key 'allow_other'"),
     ('[realdebrid]\ntoken = "t0k3n and more"\n', "[realdebrid] token = <hidden>: it holds a space"),
     ('[portal]\napi_key = "t0k3n\\u0000"\n', "[portal] api_key = <hidden>: it holds a space or a control"),
+    ("[cache]\nmemory_size = 1.5\n", "[cache] memory_size = 1.5: expected a size"),
+    (
+        '[notify]\nkind = "plex"\nurl = "http://127.0.0.1:9"\ntoken = "t0k3n"\n',
+        "[[notify]] takes double brackets",
+    ),
 ]
 
 
@@ -252,3 +257,30 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path):
     # On the command line, relative to where the command runs.
     config = load_config(path, env={}, overrides={"cache": {"cache_dir": "here"}})
     assert config.cache.cache_dir == Path.cwd() / "here"
+
+
+def test_every_problem_is_a_line_of_its_own(tmp_path):
+    path = write(tmp_path, '[[notify]]\nkind = "plex"\n[read]\ntimeout = "soon"\n')
+    result = debridfs(tmp_path, "config", "check", "--config", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"debridfs: {path}: ") for line in lines), lines
+    assert sorted(line.split(": ", 2)[2][:22] for line in lines) == [
+        "[[notify]] #1 token is",
+        "[[notify]] #1 url is r",
+        '[read] timeout = "soon',
+    ]
+
+
+def test_a_mistake_on_the_command_line_is_named_as_such(tmp_path):
+    path = write(tmp_path, '[realdebrid]\ntoken = "t0k3n"\n')
+    (tmp_path / "mnt").mkdir()
+    for option, message in (
+        ("nosuch.key=1", "unknown section [nosuch]"),
+        ("read.timout=1", "[read] unknown key 'timout' (did you mean 'timeout'?)"),
+        ("allow_other=yes", '[mount] allow_other = "yes": expected true or false'),
+    ):
+        result = debridfs(tmp_path, "--config", str(path), "mount", str(tmp_path / "mnt"), "-o", option)
+        line = one_error_line(result)
+        assert line.startswith("debridfs: command line (-o or a mount flag): "), line
+        assert message in line
