@@ -6,6 +6,7 @@ Every mistake is one line naming the section or path, exit status 2."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -177,3 +178,36 @@ def test_a_second_mount_on_the_same_state_is_one_line(emu, tmp_path):
             f"{state}; unmount it first"
         )
         assert not is_mounted(tmp_path / "other")
+
+
+def test_ctrl_c_during_the_first_sync(emu, tmp_path):
+    """Interrupted while the first `/torrents` list is on its way: one line,
+    status 130, nothing mounted, and the next mount works."""
+    (tmp_path / "mnt").mkdir()
+    text = section(emu, "realdebrid", GOOD["realdebrid"])
+    write_config(tmp_path, text)
+    stderr_file = tmp_path / "stderr"
+    emu.faults({"api": {"realdebrid": {"latency_ms": 3000}}})
+    try:
+        with stderr_file.open("w") as stderr:
+            process = subprocess.Popen(
+                DEBRIDFS + ["--config", str(tmp_path / "config.toml"), "mount", str(tmp_path / "mnt")],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=cli_env(tmp_path),
+            )
+            try:
+                wait_until(lambda: "logged in" in stderr_file.read_text(), timeout=60, what="the login")
+                process.send_signal(signal.SIGINT)
+                out, _ = process.communicate(timeout=30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+    finally:
+        emu.reset_faults()
+    errors = [line for line in stderr_file.read_text().splitlines() if " INFO " not in line and line]
+    assert process.returncode == 130 and errors == ["debridfs: interrupted"], stderr_file.read_text()
+    assert out == b"" and not is_mounted(tmp_path / "mnt")
+    with mounted(tmp_path, text) as mount:
+        assert "Sintel (2010) [1080p]" in os.listdir(mount.path / "realdebrid" / "torrents")
