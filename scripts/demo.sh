@@ -9,6 +9,8 @@ bash scripts/setup.sh
 
 workdir=$(mktemp -d)
 logs=.demo
+# A demo killed hard (kill -9, a closed terminal) leaves a stale mount behind.
+fusermount3 -uz mnt 2>/dev/null || true
 mkdir -p mnt "$logs"
 cleanup() {
     trap - EXIT INT TERM
@@ -24,7 +26,8 @@ echo "making the sample media with ffmpeg..."
 library=$(.venv/bin/python -m tests.emulators.media "$logs/media")
 .venv/bin/python -m tests.emulators --port 0 --library "$library" > "$workdir/urls" 2> "$logs/emulator.log" &
 emu_pid=$!
-for _ in $(seq 100); do [ -s "$workdir/urls" ] && break; sleep 0.1; done
+# A loaded machine can take a while: wait as long as the process lives (up to 60 s).
+for _ in $(seq 600); do [ -s "$workdir/urls" ] && break; kill -0 "$emu_pid" 2>/dev/null || break; sleep 0.1; done
 [ -s "$workdir/urls" ] || { echo "the emulator did not start:"; cat "$logs/emulator.log"; exit 1; }
 url() { .venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$workdir/urls" "$1"; }
 
@@ -65,7 +68,7 @@ chmod 600 "$workdir/config.toml"
 : > "$logs/debridfs.log"
 .venv/bin/debridfs --config "$workdir/config.toml" --log-file "$logs/debridfs.log" mount mnt &
 mount_pid=$!
-for _ in $(seq 100); do mountpoint -q mnt && break; sleep 0.1; done
+for _ in $(seq 600); do mountpoint -q mnt && break; kill -0 "$mount_pid" 2>/dev/null || break; sleep 0.1; done
 mountpoint -q mnt || { echo "mount failed:"; cat "$logs/debridfs.log"; exit 1; }
 
 cat <<MSG
