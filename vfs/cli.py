@@ -362,7 +362,27 @@ def mount(
         meta["config_file"] = config_file
     config = setup("INFO")
     assert config is not None
+    warn_about_secrets_in_argv(overrides, ready_fd)
     return cmd_mount(mountpoint, config, daemon, ready_fd)
+
+
+def warn_about_secrets_in_argv(overrides: dict[str, dict[str, Any]], ready_fd: int | None) -> None:
+    from .config import SECRET_ENV, SECRET_KEYS
+
+    if ready_fd is not None:  # the daemon's own child: its parent said so already
+        return
+    for section, values in overrides.items():
+        for key in values:
+            if key in SECRET_KEYS:
+                variable = SECRET_ENV.get((section, key))
+                instead = f"{variable} in the environment or " if variable else ""
+                log.warning(
+                    "-o %s.%s puts a secret on the command line, where every user sees it (ps): "
+                    "use %sthe config file (chmod 600)",
+                    section,
+                    key,
+                    instead,
+                )
 
 
 def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | None) -> int:

@@ -211,3 +211,20 @@ def test_ctrl_c_during_the_first_sync(emu, tmp_path):
     assert out == b"" and not is_mounted(tmp_path / "mnt")
     with mounted(tmp_path, text) as mount:
         assert "Sintel (2010) [1080p]" in os.listdir(mount.path / "realdebrid" / "torrents")
+
+
+def test_a_secret_given_with_o_gets_a_warning_and_stays_out_of_the_log(emu, tmp_path):
+    (tmp_path / "mnt").mkdir()
+    write_config(tmp_path, f'[realdebrid]\napi_url = "{emu.urls["realdebrid"]}"\n')
+    result = run_cli(
+        tmp_path, "-q", "mount", str(tmp_path / "mnt"), "--daemon", "-o", "realdebrid.token=rd-good-token"
+    )
+    try:
+        assert result.returncode == 0, result.stderr
+        assert "WARNING" in result.stderr and "DEBRIDFS_REALDEBRID_TOKEN" in result.stderr
+        assert "rd-good-token" not in result.stderr + result.stdout
+        log = (tmp_path / "state" / "debridfs" / "debridfs.log").read_text()
+        assert "rd-good-token" not in log and "WARNING" not in log
+    finally:
+        subprocess.run(["fusermount3", "-u", str(tmp_path / "mnt")], capture_output=True, timeout=30)
+        wait_until(lambda: not is_mounted(tmp_path / "mnt"), what="the unmount")
