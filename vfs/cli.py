@@ -401,6 +401,12 @@ def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | No
             "(see docs/config.md), or run `debridfs login realdebrid`",
             EXIT_USAGE,
         )
+    if not config.services():
+        raise Failed(
+            f"{config.path} enables no service: add a [realdebrid], [rapidgator], [portal], "
+            "[premiumize] or [rapidshare] section (see docs/config.md)",
+            EXIT_USAGE,
+        )
     if daemon:
         return spawn_daemon(mountpoint, config)
 

@@ -228,3 +228,14 @@ def test_a_secret_given_with_o_gets_a_warning_and_stays_out_of_the_log(emu, tmp_
     finally:
         subprocess.run(["fusermount3", "-u", str(tmp_path / "mnt")], capture_output=True, timeout=30)
         wait_until(lambda: not is_mounted(tmp_path / "mnt"), what="the unmount")
+
+
+def test_a_config_without_a_service_is_one_line(tmp_path):
+    (tmp_path / "mnt").mkdir()
+    config = write_config(tmp_path, "[read]\ntimeout = 30\n")
+    line = one_line(run_cli(tmp_path, "mount", str(tmp_path / "mnt")))
+    assert line == (
+        f"debridfs: {config} enables no service: add a [realdebrid], [rapidgator], [portal], "
+        "[premiumize] or [rapidshare] section (see docs/config.md)"
+    )
+    assert not is_mounted(tmp_path / "mnt")
