@@ -23,6 +23,7 @@ from clients.errors import FileUnavailable, NotFound, RemoteError
 from clients.ratelimit import BACKGROUND, FOREGROUND
 from clients.realdebrid import Page, TorrentInfo, proven_complete
 
+from .. import heap
 from ..archives import stored_members
 from ..progress import Progress
 from .base import DirectLink
@@ -284,8 +285,10 @@ class RealDebridSync(RealDebridState):
                 return self.infos[tid]
             raw = await self.client.torrent_info_json(tid, priority)
             info = TorrentInfo.from_json(raw)
+            heap.made(len(info.files) + 8)  # kept until the torrent changes
             self._raw_infos[tid] = raw
             self.infos[tid] = info
+            self._changed()
             self.info_sigs[tid] = info_signature(info.torrent)
             if tid in self.torrents and info_signature(info.torrent) != info_signature(self.torrents[tid]):
                 # the info is newer than our list item: believe it
@@ -459,6 +462,7 @@ class RealDebridSync(RealDebridState):
                         self.unannounced.add(tid)
                     if tid not in self.order:
                         self.order.insert(0, tid)
+                        self._changed()
                     self._notify(*self._top_refs())
             if time.time() - self.pending.get(tid, time.time()) > 3600:
                 self.pending.pop(tid, None)
