@@ -41,4 +41,4 @@ def freeze() -> None:
     _made = 0
     gc.collect(1)
     gc.freeze()
-    log.debug("froze the heap: %d objects out of the collector's way", gc.get_freeze_count())
+    log.debug("froze the heap")

@@ -102,8 +102,8 @@ class Node:
         self.lock: trio.Lock | None = None
         self.attached = True
         self.writers = 0  # write handles (vfs/writes.py) that own this node's content
-        # A big directory's last naming: (taken, (key, name, rank) of each entry, names)
-        self.names_memo: tuple[set[str], list[tuple[str, str, Any]], dict[str, str]] | None = None
+        # A big directory's last naming: its inputs (see Tree._naming) and the names
+        self.names_memo: tuple[Naming, dict[str, str]] | None = None
 
     @property
     def mode(self) -> int:
@@ -113,6 +113,11 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.inode}, {self.name!r})"
+
+
+# What names a listing: the names held by writers, (key, raw name, rank) of
+# each entry, and the names shown before (key -> name).
+Naming = tuple[set[str], list[tuple[str, str, Any]], dict[str, str]]
 
 
 class NoSuchInode(LookupError):
@@ -216,21 +221,31 @@ class Tree:
         trio thread. What changes meanwhile is checked again when applied."""
         if len(entries) < BIG_DIRECTORY or node.source is None:
             return {}
-        held = {name for name, child in kids(node).items() if child.writers > 0}
+        naming = self._naming(node, entries)
         known = {child.key for child in kids(node).values()}
-        items = [(e.key, e.name, e.rank) for e in entries]
         new = [e.key for e in entries if e.key not in known]
         memo = node.names_memo
-        if memo is not None and memo[0] == held and memo[1] == items and len(new) < BIG_DIRECTORY:
+        if memo is not None and memo[0] == naming and len(new) < BIG_DIRECTORY:
             return {}
         source_name = node.source.name
+        taken, items, previous = naming
 
         def work() -> tuple[dict[str, str], dict[str, int]]:
-            return unique_names(items, taken=held), {key: stable_inode(source_name, key) for key in new}
+            names = unique_names(items, taken=taken, previous=previous)
+            return names, {key: stable_inode(source_name, key) for key in new}
 
         names, inodes = await trio.to_thread.run_sync(work)
-        node.names_memo = (held, items, names)
+        node.names_memo = (naming, names)
         return inodes
+
+    @staticmethod
+    def _naming(node: Node, entries: list[Entry]) -> Naming:
+        """What `unique_names` needs for a listing of `node`. Names shown
+        now are kept (vfs/names.py): a file open for writing holds its name,
+        and every other child keeps the name it has while its raw name gives it."""
+        held = {name for name, child in kids(node).items() if child.writers > 0}
+        shown = {child.key: name for name, child in kids(node).items() if child.writers == 0}
+        return held, [(e.key, e.name, e.rank) for e in entries], shown
 
     def apply_listing(self, node: Node, entries: list[Entry], inodes: dict[str, int] | None = None) -> None:
         """Replaces a directory's children, keeping the nodes of unchanged keys.
@@ -240,7 +255,7 @@ class Tree:
         by_key = {child.key: child for child in kids(node).values() if child.writers == 0}
         if held_keys:
             entries = [e for e in entries if e.key not in held_keys]
-        names = self._names(node, entries, set(held))
+        names = self._names(node, entries)
         fresh: dict[str, Node] = dict(held)
         for entry in entries:
             name = names[entry.key]
@@ -272,17 +287,17 @@ class Tree:
         node.children = fresh
         node.loaded_at = time.monotonic()
 
-    @staticmethod
-    def _names(node: Node, entries: list[Entry], taken: set[str]) -> dict[str, str]:
+    def _names(self, node: Node, entries: list[Entry]) -> dict[str, str]:
         """`unique_names` of a listing; a big directory listed again with the
-        same names and ranks keeps the last result (comparing costs a tenth
-        of naming 5,000 entries again)."""
-        items = [(e.key, e.name, e.rank) for e in entries]
+        same inputs keeps the last result (comparing costs a tenth of naming
+        5,000 entries again)."""
+        naming = self._naming(node, entries)
         memo = node.names_memo
-        if memo is not None and memo[0] == taken and memo[1] == items:
-            return memo[2]
-        names = unique_names(items, taken=taken)
-        node.names_memo = (taken, items, names) if len(items) >= BIG_DIRECTORY else None
+        if memo is not None and memo[0] == naming:
+            return memo[1]
+        taken, items, previous = naming
+        names = unique_names(items, taken=taken, previous=previous)
+        node.names_memo = (naming, names) if len(items) >= BIG_DIRECTORY else None
         return names
 
     def add_child(self, parent: Node, entry: Entry) -> Node:

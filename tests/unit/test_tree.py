@@ -234,8 +234,9 @@ async def test_a_big_listing_is_named_and_numbered_like_a_small_one(source):
     before = {child.key: (name, child.inode) for name, child in shown.items()}
     relisted = await tree.children(top(tree))
     assert {child.key: (name, child.inode) for name, child in relisted.items()} == before
-    # a name that changes changes the naming (a kept naming is not reused)
+    # a name that changes changes the naming (a kept naming is not reused);
+    # the others keep the names they are shown under
     source.listings[None] = [Entry("x1.mkv", key="k0000", is_dir=False, rank=(0,)), *big[1:]]
     again = await tree.children(top(tree))
-    assert again["x1.mkv"].key == "k0000" and again["x1 (2).mkv"].key == "k0001"
-    assert again["x1.mkv"].inode == before["k0000"][1]
+    assert again["x1.mkv"].key == "k0001" and again["x1 (2).mkv"].key == "k0301"
+    assert again["x1 (3).mkv"].key == "k0000" and again["x1 (3).mkv"].inode == before["k0000"][1]

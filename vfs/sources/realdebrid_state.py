@@ -9,6 +9,7 @@ which torrent directories a view has (`_torrent_dirs`) and under which names
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -152,6 +153,8 @@ class RealDebridState(Source):
         self._generation = 0
         self._dirs_made: dict[str, tuple[int, list[Entry]]] = {}
         self._status_lines: dict[str, tuple[Torrent, str, str]] = {}  # torrents/.status, per torrent
+        self._named_entries: dict[str, tuple[Entry, Entry]] = {}  # entries renamed by _named_dirs
+        self._named_made: dict[str, tuple[int, dict[str, str], list[Entry]]] = {}
         self.pending: dict[str, float] = {}  # torrents we added: id -> when
         self.selections: dict[str, Callable[[str], bool]] = {}  # torrents we added: id -> file filter
         self.unannounced: set[str] = set()  # torrents we added, shown before a list sync
@@ -384,9 +387,11 @@ class RealDebridState(Source):
             entries = self._torrent_dirs(view)
             memo = self._names_memo.get(view)
             if memo is None or not _same_objects(memo[0], entries):
+                items, _taken, previous = self._naming(view, entries)
                 # unique_names is pure: its inputs are plain strings and tuples
-                names = await trio.to_thread.run_sync(unique_names, self._name_items(view, entries))
-                self._names_memo[view] = (entries, _names_by_torrent(entries, names))
+                names = await trio.to_thread.run_sync(unique_names, items, None, previous)
+                if self._names_memo.get(view) is memo:  # else named meanwhile, from newer entries
+                    self._names_memo[view] = (entries, _names_by_torrent(entries, names))
 
     @staticmethod
     def _dir_entry(torrent: Torrent, view: str, pattern: re.Pattern[str] | None) -> Entry | None:
@@ -404,22 +409,50 @@ class RealDebridState(Source):
 
     def _shown_names(self) -> dict[str, dict[str, str]]:
         """view -> torrent id -> the name the mount shows (vfs/names.py, the
-        tree's own rule applied to the same entries). A view whose entries are
-        the very objects of the last call keeps the names of that call."""
+        tree's own rule: a torrent keeps the name it was shown under while
+        it exists). Listings hand the tree these names (`_named_dirs`), so
+        the tree, `.status` and on_change agree. A view whose entries are the
+        very objects of the last call keeps the names of that call."""
         shown: dict[str, dict[str, str]] = {}
         for view in self._views():
             entries = self._torrent_dirs(view)
             memo = self._names_memo.get(view)
             if memo is None or not _same_objects(memo[0], entries):
-                names = unique_names(self._name_items(view, entries))
+                names = unique_names(*self._naming(view, entries))
                 memo = self._names_memo[view] = (entries, _names_by_torrent(entries, names))
             shown[view] = memo[1]
         return shown
 
-    @staticmethod
-    def _name_items(view: str, entries: list[Entry]) -> list[tuple[str, str, Any]]:
+    def _naming(
+        self, view: str, entries: list[Entry]
+    ) -> tuple[list[tuple[str, str, Any]], None, dict[str, str]]:
+        """`unique_names` arguments for a view: its entries (and `.status`),
+        nothing taken, and the names shown before."""
         status = [Entry(".status", "torrents/.status", False)] if not view else []
-        return [(e.key, e.name, e.rank) for e in entries + status]
+        memo = self._names_memo.get(view)
+        previous = {f"{view}t/{tid}": name for tid, name in memo[1].items()} if memo else {}
+        return [(e.key, e.name, e.rank) for e in entries + status], None, previous
+
+    def _named_dirs(self, view: str) -> list[Entry]:
+        """`_torrent_dirs` under the names `_shown_names` gives them."""
+        names = self._shown_names()[view]
+        kept = self._named_made.get(view)
+        if kept is not None and kept[0] == self._generation and kept[1] is names:
+            return list(kept[2])
+        generation, entries = self._generation, self._torrent_dirs(view)
+        made = self._named_entries
+        named = []
+        for entry in entries:
+            assert isinstance(entry.ref, TorrentDir)
+            name = names[entry.ref.tid]
+            if name != entry.name:
+                known = made.get(entry.key)
+                if known is None or known[0] is not entry or known[1].name != name:
+                    known = made[entry.key] = (entry, dataclasses.replace(entry, name=name))
+                entry = known[1]
+            named.append(entry)
+        self._named_made[view] = (generation, names, named)
+        return list(named)
 
 
 def _names_by_torrent(entries: list[Entry], names: dict[str, str]) -> dict[str, str]:

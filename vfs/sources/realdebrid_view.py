@@ -55,10 +55,10 @@ class RealDebridView(RealDebridSync):
             case TorrentsDir():
                 await self._prepare_dirs()
                 await self._prepare_status()
-                return self._torrent_dirs("") + [self._status_entry("torrents", self.torrents_status)]
+                return self._named_dirs("") + [self._status_entry("torrents", self.torrents_status)]
             case GroupDir(name):
                 await self._prepare_dirs()
-                return self._torrent_dirs(name)
+                return self._named_dirs(name)
             case TorrentDir(tid, prefix, view):
                 return await self._torrent_listing(tid, prefix, view)
         raise NotFound(f"unknown directory {ref!r}")
