@@ -149,7 +149,7 @@ class RealDebridState(Source):
         # each view's last names, as long as its entries are the same objects.
         self._dir_entries: dict[tuple[str, str], tuple[Torrent, Entry | None]] = {}
         self._names_memo: dict[str, tuple[list[Entry], dict[str, str]]] = {}
-        # Each view's whole list, while `_generation` (bumped by `_changed`) stays.
+        # Each view's whole list, while `_generation` (bumped by `_dirs_changed`) stays.
         self._generation = 0
         self._dirs_made: dict[str, tuple[int, list[Entry]]] = {}
         self._status_lines: dict[str, tuple[Torrent, str, str]] = {}  # torrents/.status, per torrent
@@ -185,18 +185,26 @@ class RealDebridState(Source):
     @order.setter
     def order(self, ids: list[str]) -> None:
         self._order = ids
-        self._changed()
+        self._dirs_changed()
 
-    def _changed(self) -> None:
+    def _dirs_changed(self) -> None:
         """Something `_torrent_dirs` reads changed (a list item, the order,
         details, hidden or dead files, names of links): its lists are stale."""
         self._generation += 1
 
     def _put_item(self, item: dict[str, Any]) -> None:
         torrent = Torrent.from_json(item)
+        old = self.torrents.get(torrent.id)
         self.torrents[torrent.id] = torrent
         self.items[torrent.id] = item
-        self._changed()
+        if (
+            old is None
+            or _dir_fields(old) != _dir_fields(torrent)
+            or self._visible(old) != self._visible(torrent)
+        ):
+            # (a new progress alone changes no directory: a sync's thousands of
+            # such changes must not make every listing start again)
+            self._dirs_changed()
         heap.made(4)
 
     def _set_downloads(self, items: list[dict[str, Any]]) -> None:
@@ -297,7 +305,7 @@ class RealDebridState(Source):
         """What a torrent shows changed other than by new details (dead or
         hidden files, names of its links, members of its archives)."""
         self._has_files_memo.pop(tid, None)
-        self._changed()
+        self._dirs_changed()
 
     def _unnamed_links(self, info: TorrentInfo) -> list[str]:
         if info.links_match_files:
@@ -326,7 +334,7 @@ class RealDebridState(Source):
         An entry depends on the torrent's list item alone, so it is made once
         per item (and per view) and handed out again while the item is the
         same object: 5,000 entries made anew took 15-20 ms of the trio thread.
-        The whole list is kept until `_changed`. Callers get their own copy."""
+        The whole list is kept until `_dirs_changed`. Callers get their own copy."""
         kept = self._dirs_made.get(view)
         if kept is not None and kept[0] == self._generation:
             return list(kept[1])
@@ -364,7 +372,10 @@ class RealDebridState(Source):
             return  # nothing changed since the last listing
         made = 0
         views = [(view, self.groups.get(view) if view else None) for view in self._views()]
-        for tid in list(self.order):
+        for n, tid in enumerate(list(self.order)):
+            if made >= PREPARE_BATCH or n % PREPARE_BATCH == PREPARE_BATCH - 1:  # looking costs too
+                made = 0
+                await trio.lowlevel.checkpoint()
             torrent = self.torrents.get(tid)
             if torrent is None:
                 continue
@@ -379,9 +390,6 @@ class RealDebridState(Source):
                 if entry is None or entry[0] is not torrent:
                     self._dir_entries[view, tid] = (torrent, self._dir_entry(torrent, view, pattern))
                     made += 1
-            if made >= PREPARE_BATCH:
-                made = 0
-                await trio.lowlevel.checkpoint()
         for view in self._views():
             await trio.lowlevel.checkpoint()
             entries = self._torrent_dirs(view)
@@ -457,6 +465,11 @@ class RealDebridState(Source):
 
 def _names_by_torrent(entries: list[Entry], names: dict[str, str]) -> dict[str, str]:
     return {e.ref.tid: names[e.key] for e in entries if isinstance(e.ref, TorrentDir)}
+
+
+def _dir_fields(torrent: Torrent) -> tuple[object, ...]:
+    """What a torrent directory's entry is made of (see `_dir_entry`)."""
+    return (torrent.filename, torrent.added, torrent.ended)
 
 
 def _same_objects(a: list[Entry], b: list[Entry]) -> bool:

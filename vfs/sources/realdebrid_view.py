@@ -177,18 +177,14 @@ class RealDebridView(RealDebridSync):
         """Makes the lines of torrents/.status that changed, yielding every
         `PREPARE_BATCH` (5,000 new lines held the trio thread 20-70 ms)."""
         shown = self._shown_names()[""]
-        made = 0
-        for tid in list(self.order):
+        for n, tid in enumerate(list(self.order)):
             t = self.torrents.get(tid)
-            if t is None:
-                continue
-            known = self._status_lines.get(tid)
-            if known is None or known[0] is not t:
-                self._status_line(t, shown.get(tid, t.filename))
-                made += 1
-                if made >= PREPARE_BATCH:
-                    made = 0
-                    await trio.lowlevel.checkpoint()
+            if t is not None:
+                known = self._status_lines.get(tid)
+                if known is None or known[0] is not t or known[1] != shown.get(tid, t.filename):
+                    self._status_line(t, shown.get(tid, t.filename))
+            if n % PREPARE_BATCH == PREPARE_BATCH - 1:
+                await trio.lowlevel.checkpoint()
 
     def torrents_status(self) -> bytes:
         """Every torrent, under the name the mount shows it by (its Real-Debrid
