@@ -46,6 +46,9 @@ async def test_a_blocking_step_is_reported_with_its_task_and_place(log_guard):
     assert record.levelno == logging.WARNING
     assert "careless" in record.getMessage()
     assert "blocks_the_loop" in record.getMessage()  # where: from the watchdog's look
+    # The step slept (as in a synchronous system call): not on a CPU, and the report says so.
+    asleep = float(record.getMessage().split(" ms asleep")[0].rsplit(", ", 1)[1])
+    assert asleep >= 2 * THRESHOLD
 
 
 async def test_tasks_that_yield_are_not_reported():
