@@ -430,6 +430,10 @@ def cmd_mount(mountpoint: Path, config: Config, daemon: bool, ready_fd: int | No
         return report_startup_error(ready_fd, f"cannot reach the service: {exc}")
     except RuntimeError as exc:  # pyfuse3.init failing: no /dev/fuse, busy mount point...
         return report_startup_error(ready_fd, f"cannot mount {mountpoint}: {exc}")
+    except BaseExceptionGroup as group:  # Ctrl-C while trio nurseries start the parts
+        if group.split(KeyboardInterrupt)[1] is not None:
+            raise
+        raise KeyboardInterrupt from None
     sd_notify("STOPPING=1")
     return 0
 
