@@ -1,10 +1,10 @@
 """Ranged GETs of direct links, read straight into the caller's buffer.
 
 This is the data path of every read, so it avoids per-chunk work: h11 parses
-the response head, then a Content-Length body is received with
-`socket.recv_into` directly into the block buffer (one copy, from the kernel),
-in pieces as large as the socket gives. Connections are kept alive and pooled
-per host. TLS goes through `trio.SSLStream` (one extra copy).
+the response head, then a Content-Length body is read from the socket
+directly into the block buffer (one copy, from the kernel), in pieces as
+large as the socket gives, with one trip through the trio loop per piece.
+Connections are kept alive and pooled per host. TLS goes through `trio.SSLStream` (one extra copy).
 
 Every response is validated before a byte reaches the caller's buffer:
 status, `Content-Range` (start, end, total), a `Content-Length` that matches
@@ -22,6 +22,7 @@ The caller resumes from the last byte it received.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import ssl
 from collections import defaultdict
@@ -58,19 +59,20 @@ RECV_BUFFER = 4 << 20
 
 
 class _Connection:
-    def __init__(self, stream: trio.abc.Stream, sock: trio.socket.SocketType | None) -> None:
+    def __init__(self, stream: trio.abc.Stream, fd: int | None) -> None:
         self.stream = stream
-        self.sock = sock  # set for plain TCP: lets the body use recv_into
+        self.fd = fd  # set for plain TCP: the body is read from the socket straight into the buffer
         self.pending = b""  # body bytes that arrived with the head
+
+    def take_pending(self, view: memoryview) -> int:
+        n = min(len(view), len(self.pending))
+        view[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
 
     async def receive_into(self, view: memoryview) -> int:
         if self.pending:
-            n = min(len(view), len(self.pending))
-            view[:n] = self.pending[:n]
-            self.pending = self.pending[n:]
-            return n
-        if self.sock is not None:
-            return await self.sock.recv_into(view)
+            return self.take_pending(view)
         data = await self.stream.receive_some(len(view))
         view[: len(data)] = data
         return len(data)
@@ -113,7 +115,7 @@ class RangeClient:
                     tls = trio.SSLStream(tcp, self._ssl, server_hostname=host, https_compatible=True)
                     await tls.do_handshake()
                     return _Connection(tls, None)
-                return _Connection(tcp, tcp.socket)
+                return _Connection(tcp, tcp.socket.fileno())
         except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
             raise Unreachable(f"cannot connect to {host}:{port}: {type(exc).__name__}") from None
 
@@ -252,12 +254,30 @@ class RangeClient:
         self, connection: _Connection, buffer: memoryview, on_data: Callable[[int], None], where: str
     ) -> None:
         filled = 0
+        fd = connection.fd
+        drained = False  # the last read emptied the socket: wait before the next
         # One cancel scope whose deadline moves: a new scope per recv costs more
         # than the recv itself on a fast link.
         with trio.CancelScope() as scope:
             while filled < len(buffer):
-                scope.deadline = trio.current_time() + self.stall_timeout
-                n = await connection.receive_into(buffer[filled:])
+                if fd is None or connection.pending:
+                    scope.deadline = trio.current_time() + self.stall_timeout
+                    n = await connection.receive_into(buffer[filled:])
+                elif drained:
+                    # The one trip through the trio loop per piece (trio's
+                    # recv_into takes two, and a failed recv when the socket is
+                    # empty): a piece is whatever arrived meanwhile.
+                    scope.deadline = trio.current_time() + self.stall_timeout
+                    await trio.lowlevel.wait_readable(fd)
+                    drained = False
+                    continue
+                else:
+                    try:
+                        n = os.readv(fd, [buffer[filled:]])  # releases the GIL
+                    except BlockingIOError:
+                        drained = True
+                        continue
+                    drained = n < len(buffer) - filled
                 if n == 0:
                     raise TemporaryError(f"{where}: connection closed after {filled} of {len(buffer)} bytes")
                 filled += n
