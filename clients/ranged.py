@@ -21,6 +21,7 @@ The caller resumes from the last byte it received.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -42,7 +43,7 @@ from .errors import (
     TemporaryError,
     Unreachable,
 )
-from .http import EXPIRED_STATUSES, USER_AGENT, origin_of, redact_url
+from .http import EXPIRED_STATUSES, USER_AGENT, Origin, origin_of, redact_url
 from .retry import parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,19 @@ MAX_IDLE_PER_HOST = 16
 RECV_BUFFER = 4 << 20
 
 
+_USER_AGENT = USER_AGENT.encode()
+
+
+@functools.lru_cache(maxsize=256)
+def _parts_of(url: str) -> tuple[Origin, str, bytes, bytes]:
+    """The origin, a description for messages (no query: it may hold
+    credentials), and the request's target and Host header: parsed once per
+    direct link, which every span of a file asks again."""
+    origin = origin_of(url)
+    where = f"{origin.scheme}://{origin.host}:{origin.port}{urlsplit(url).path}"
+    return origin, where, origin.target.encode("ascii"), origin.host_header.encode("ascii")
+
+
 class _Connection:
     def __init__(self, stream: trio.abc.Stream, fd: int | None) -> None:
         self.stream = stream
@@ -69,6 +83,31 @@ class _Connection:
         view[:n] = self.pending[:n]
         self.pending = self.pending[n:]
         return n
+
+    async def send_all(self, data: bytes) -> None:
+        """Sends a request: on plain TCP in one write (a request fits in an idle
+        socket's buffer), without a trip through the trio loop; the wait for
+        the response is the next one."""
+        if self.fd is not None:
+            try:
+                data = data[os.write(self.fd, data) :]
+            except BlockingIOError:
+                pass
+            if not data:
+                return
+        await self.stream.send_all(data)
+
+    async def receive_head(self, max_bytes: int) -> bytes:
+        """Some of the response head. On plain TCP it waits first: right after
+        the request, a read would only find the socket empty."""
+        if self.fd is None:
+            return bytes(await self.stream.receive_some(max_bytes))  # trio may hand a bytearray
+        while True:
+            await trio.lowlevel.wait_readable(self.fd)
+            try:
+                return os.read(self.fd, max_bytes)
+            except BlockingIOError:
+                continue
 
     async def receive_into(self, view: memoryview) -> int:
         if self.pending:
@@ -158,10 +197,9 @@ class RangeClient:
         on_data: Callable[[int], None],
         html: bool,
     ) -> str | None:
-        scheme, host, port, target, host_header = origin_of(url)
+        (scheme, host, port, _, _), where, target, host_header = _parts_of(url)
         key = (scheme, host, port)
         end = start + len(buffer)
-        where = f"{scheme}://{host}:{port}{urlsplit(url).path}"  # no query: it may hold credentials
 
         connection = await self._connect(scheme, host, port)
         reusable = False
@@ -169,20 +207,20 @@ class RangeClient:
             protocol = h11.Connection(h11.CLIENT)
             request = protocol.send(
                 h11.Request(
-                    method="GET",
+                    method=b"GET",
                     target=target,
                     headers=[
-                        ("Host", host_header),
-                        ("User-Agent", USER_AGENT),
-                        ("Accept-Encoding", "identity"),
-                        ("Range", f"bytes={start}-{end - 1}"),
+                        (b"Host", host_header),
+                        (b"User-Agent", _USER_AGENT),
+                        (b"Accept-Encoding", b"identity"),
+                        (b"Range", b"bytes=%d-%d" % (start, end - 1)),
                     ],
                 )
             )
             request += protocol.send(h11.EndOfMessage())
             try:
                 with trio.fail_after(self.stall_timeout):
-                    await connection.stream.send_all(request)
+                    await connection.send_all(request)
                     response = await self._read_head(connection, protocol)
             except trio.TooSlowError:
                 raise Stalled(f"{where}: no response in {self.stall_timeout:g}s") from None
@@ -213,10 +251,10 @@ class RangeClient:
         while True:
             event = protocol.next_event()
             if event is h11.NEED_DATA:
-                data = await connection.stream.receive_some(HEAD_READ)
+                data = await connection.receive_head(HEAD_READ)
                 if not data:
                     raise TemporaryError("connection closed before the response")
-                protocol.receive_data(bytes(data))  # h11 is typed for bytes; trio may hand a bytearray
+                protocol.receive_data(data)
                 continue
             if isinstance(event, h11.Response):
                 return event
