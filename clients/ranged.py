@@ -235,7 +235,7 @@ class RangeClient:
             if headers.get("transfer-encoding", "").lower() == "chunked" or "content-length" not in headers:
                 await self._receive_framed(connection, protocol, body, on_data, where)
                 return None
-            connection.pending = self._buffered_body(protocol)
+            connection.pending = self._buffered_body(protocol, expected)
             await self._receive_raw(connection, body, on_data, where)
             reusable = headers.get("connection", "").lower() != "close"
             return None
@@ -262,13 +262,11 @@ class RangeClient:
                 raise TemporaryError("connection closed before the response")
 
     @staticmethod
-    def _buffered_body(protocol: h11.Connection) -> bytes:
-        """Body bytes that came in the same packets as the head; from here on
-        the body bypasses h11."""
-        pending = bytearray()
-        while isinstance(event := protocol.next_event(), h11.Data):
-            pending += event.data
-        return bytes(pending)
+    def _buffered_body(protocol: h11.Connection, length: int) -> bytes:
+        """Body bytes that came in the same packets as the head (taken as h11
+        holds them, not as h11 `Data` events); from here on the body bypasses
+        h11."""
+        return protocol.trailing_data[0][:length]
 
     async def _drain(self, connection: _Connection, protocol: h11.Connection) -> bool:
         """Reads a small body (redirect, error page) to keep the connection usable."""

@@ -286,9 +286,12 @@ class RemoteFile:
         if offset >= end:
             return b""
         self._raise_recent_failure(offset, end)
-        self._plan(offset, end)
         pieces = _Pieces()
+        # The cache first: what it holds needs no planning (nor checking chunk
+        # by chunk whether it is missing), and the entries it touches become the
+        # most recently used before read-ahead adds more.
         pos = self._take_cached(pieces, offset, end)
+        self._plan(offset, end, pos)
         if pos == end:
             # All in memory (a stream behind its read-ahead, nearly every read):
             # no timeout scope, no trip through the trio loop.
@@ -302,11 +305,11 @@ class RemoteFile:
         self.failures.append((offset, end, time.monotonic(), error))
         raise error
 
-    def _plan(self, offset: int, end: int) -> None:
-        """Follows the read's stream, starts fetching what it misses and tops
-        up the stream's read-ahead."""
+    def _plan(self, offset: int, end: int, missing_from: int) -> None:
+        """Follows the read's stream, starts fetching what it misses (nothing
+        before `missing_from`) and tops up the stream's read-ahead."""
         cursor = self._cursor_for(offset, end)
-        self._ensure(offset, end, prefetch=False)
+        self._ensure(missing_from, end, prefetch=False)
         if cursor.window:
             # Top the window up a whole block at a time, from where this cursor's
             # read-ahead got to: topping it up by each read's size would make
