@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from clients.errors import RemoteError
-from clients.fields import optional_float, optional_int
+from clients.fields import optional_bool, optional_float, optional_int, optional_timestamp
 from clients.portal import PortalAccount
 from clients.rapidgator import RGUser
 from clients.realdebrid import AppCredentials, DeviceCode, LinkCheck, Tokens, User, parse_date
@@ -145,3 +145,39 @@ def test_portal_account_lenient():
 def test_lenient_numbers(value, whole, number):
     assert optional_int(value) == whole
     assert optional_float(value) == number
+
+
+@pytest.mark.parametrize(
+    ("value", "flag"),
+    [(True, True), (False, False), (1, True), (0, False), ("1", True), ("0", False)]
+    + [("true", True), ("False", False), ("", False), (" yes ", True), ("2", True)]
+    + [(None, None), ("maybe", None), ([], None), (float("nan"), None)],
+)
+def test_lenient_flags(value, flag):
+    assert optional_bool(value) is flag
+
+
+JAN2 = 1767322800.0  # 2026-01-02T03:00:00Z
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-01-02T03:00:00.000Z",
+        "2026-01-02T03:00:00Z",
+        "2026-01-02T04:00:00+01:00",
+        "2026-01-02 03:00:00",  # no zone: UTC, whatever the machine's zone
+        "2026-01-02T03:00:00",
+        JAN2,
+        int(JAN2),
+        str(int(JAN2)),
+        int(JAN2) * 1000,  # milliseconds
+    ],
+)
+def test_lenient_dates(value):
+    assert optional_timestamp(value) == JAN2
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", True, {}, "2026-13-45"])
+def test_unreadable_dates_are_unknown(value):
+    assert optional_timestamp(value) is None
