@@ -9,7 +9,7 @@ import pytest
 from clients.errors import RemoteError
 from clients.fields import optional_bool, optional_float, optional_int, optional_timestamp
 from clients.portal import PortalAccount
-from clients.rapidgator import RGUser
+from clients.rapidgator import RGFile, RGFolder, RGUser, UploadSession
 from clients.realdebrid import AppCredentials, DeviceCode, LinkCheck, Tokens, User, parse_date
 
 
@@ -181,3 +181,17 @@ def test_lenient_dates(value):
 @pytest.mark.parametrize("value", [None, "", "soon", True, {}, "2026-13-45"])
 def test_unreadable_dates_are_unknown(value):
     assert optional_timestamp(value) is None
+
+
+def test_rapidgator_objects_in_other_shapes():
+    user = RGUser.from_json({"is_premium": "false", "premium_end_time": "1798761600", "traffic": []})
+    assert user.is_premium is False and user.premium_end_time == 1798761600 and user.traffic_left is None
+    assert RGUser.from_json({"is_premium": 1}).is_premium is True
+    file = RGFile.from_json(
+        {"file_id": "f" * 32, "name": "a", "size": "222", "created": "2019-04-26 00:15:32"}
+    )
+    assert file.size == 222 and file.created == 1556237732
+    folder = RGFolder.from_json({"folder_id": 5034678, "nb_files": "3", "created": "1556230000"})
+    assert folder.folder_id == "5034678" and folder.nb_files == 3 and folder.created == 1556230000
+    session = UploadSession.from_json({"upload_id": "u", "state": "2", "url": None, "file": []})
+    assert session.state == 2 and session.file is None
