@@ -37,7 +37,11 @@ Library section "premiumize":
                                         # as clients met it)
       "location_head": "ok",            # "refused": the location answers HEAD with 405
                                         # (GET works), as some download servers do
-      "links": {"<hoster url>": {"status": 502, "message": "...", "count": n}}  # forced reply
+      "links": {"<hoster url>": {"status": 502, "message": "...", "count": n}},  # forced reply
+      "numbers": "json", "flags": "json", "content_type": "json"
+                                        # how values are written (tests/emulators/shapes.py):
+                                        # the status and numbers as strings, `resume` as 0/1,
+                                        # served as text/html (PHP's default)...
     }
 
 Status codes (docs/providers.md, "Premiumize"): 0 host daily limit, 2 odd server error (inject),
@@ -55,7 +59,7 @@ Control actions (POST /_control/premiumize/<action>):
     inject_error {"status": n, "count": 1, "method"?: name|"any", "message"?: str}
     set_flags {"banned"?: bool, "maintenance"?: bool, "http_status"?: bool, "link_limit"?: n,
                "reply_fields"?: "location" | "full", "link_ttl"?: seconds | null,
-               "location_head"?: "ok" | "refused"}
+               "location_head"?: "ok" | "refused", "numbers"?, "flags"?, "content_type"?}
     reset {}
 Fault bursts (`/_control/faults`, api.premiumize) answer the envelope with
 status = the burst's status (HTTP line per "http_status").
@@ -76,6 +80,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import shapes
 from .dataserver import DataApp
 from .hosters import DataDelegate, find_hoster_link
 from .state import EmulatorState
@@ -147,6 +152,7 @@ class PremiumizeService:
         self.link_ttl = s.get("link_ttl")
         self.reply_fields = _reply_fields(s.get("reply_fields", "location"))
         self.location_head = _choice("location_head", s.get("location_head", "ok"), ("ok", "refused"))
+        self.shapes = shapes.checked(shapes.DEFAULTS, {k: s[k] for k in shapes.CHOICES if k in s})
         self.overrides = {_norm(u): dict(o) for u, o in s.get("links", {}).items()}
         self.injected: list[dict[str, Any]] = []
 
@@ -208,6 +214,7 @@ class PremiumizeService:
                 self.reply_fields = _reply_fields(args["reply_fields"])
             if "location_head" in args:
                 self.location_head = _choice("location_head", args["location_head"], ("ok", "refused"))
+            self.shapes = shapes.checked(self.shapes, {k: args[k] for k in shapes.CHOICES if k in args})
             if "link_ttl" in args:
                 self.link_ttl = args["link_ttl"]
             if "link_limit" in args:
@@ -219,12 +226,11 @@ class PremiumizeService:
 
     # ---- helpers -------------------------------------------------------
     def reply(self, result: Any, status: int = 200, message: str = "OK") -> Response:
-        body = json.dumps(
-            {"result": result, "status": status, "statusmessage": message}, separators=(",", ":")
-        )
+        envelope = {"result": result, "status": status, "statusmessage": message}
+        body = json.dumps(shapes.reshape(envelope, self.shapes), separators=(",", ":"))
         body = body.replace("/", "\\/")  # PHP's json_encode escapes slashes; still valid JSON
         http = status if (self.http_status and status >= 400) else 200
-        return Response(body, status_code=http, media_type="application/json")
+        return Response(body, status_code=http, media_type=shapes.media_type(self.shapes))
 
     def take_injected(self, method: str) -> PmError | None:
         for item in self.injected:

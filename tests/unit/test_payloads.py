@@ -8,7 +8,7 @@ import pytest
 
 from clients.errors import RemoteError
 from clients.fields import optional_bool, optional_float, optional_int, optional_timestamp
-from clients.portal import PortalAccount
+from clients.portal import PortalAccount, PortalLink
 from clients.rapidgator import RGFile, RGFolder, RGUser, UploadSession
 from clients.realdebrid import AppCredentials, DeviceCode, LinkCheck, Tokens, User, parse_date
 
@@ -195,3 +195,24 @@ def test_rapidgator_objects_in_other_shapes():
     assert folder.folder_id == "5034678" and folder.nb_files == 3 and folder.created == 1556230000
     session = UploadSession.from_json({"upload_id": "u", "state": "2", "url": None, "file": []})
     assert session.state == 2 and session.file is None
+
+
+def test_portal_link_with_strings_for_numbers_and_flags():
+    waiting = PortalLink.from_json(
+        {"linkId": "a", "download_ready": "false", "link": None, "maxchunks": "16", "poll_after_seconds": "5"}
+    )
+    assert not waiting.ready and waiting.maxchunks == 16 and waiting.poll_after == 5.0
+    ready = PortalLink.from_json(
+        {
+            "linkId": "a",
+            "download_ready": 1,
+            "remote_status": "DONE",
+            "link": "https://x/y",
+            "filesize": "30833612",
+        }
+    )
+    assert ready.ready and ready.remote_status == "done" and ready.filesize == 30833612
+    odd = PortalLink.from_json(
+        {"download_ready": "true", "link": "https://x/y", "poll_after_seconds": "soon"}
+    )
+    assert odd.ready and odd.poll_after == 2.0 and odd.maxchunks is None
