@@ -491,6 +491,8 @@ class RapidgatorClient:
                 error = TemporaryError(str(error), status=status)
             raise error
         data = envelope.get("response") if isinstance(envelope, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("upload"), dict):
+            data = data["upload"]  # as file/upload_info words it
         if isinstance(data, dict) and "upload_id" in data:
             return UploadSession.from_json(data)
         return None  # a 200 that is not the usual envelope: upload_info tells the rest

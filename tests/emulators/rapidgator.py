@@ -40,6 +40,10 @@ Library section `rapidgator` (every key optional):
      "user_reply": "full",        # "nulls": the `user` of user/login and user/info (in no
                                   # document) answers email, traffic, storage and upload as
                                   # null; the account's limits still apply inside
+     "upload_post_reply": "envelope",   # the reply of the upload POST (lost from every copy of
+                                  # the document): "envelope" (the upload object directly in
+                                  # `response`), "wrapped" (`response.upload`, as
+                                  # file/upload_info), "empty" (200, no body), "text" (200 "OK")
      "http_status": "mirror",     # "200": errors say their status in the envelope only
                                   # (HTTP 200), as a client must read them too
      "envelope_keys": "v2",       # "v1": `response_status` / `response_details` instead of
@@ -126,6 +130,7 @@ Control (`/_control/state/rapidgator`, `/_control/rapidgator/<action>`):
                                                        host reads each POST body (a slow uplink)
              set_upload_info_url {"enabled": bool}     (file/upload_info with or without `url`)
              set_error_wording {"style": "usual" | "other"}
+             set_upload_post_reply {"value": "envelope" | "wrapped" | "empty" | "text"}
              set_reply_style {"http_status"?: "mirror" | "200", "envelope_keys"?: "v2" | "v1",
                               "numbers"?, "flags"?, "content_type"?}   (see the library keys)
 """
@@ -329,6 +334,7 @@ class RapidgatorService:
         self._created_seq = 0
 
         self.user_reply = str(section.get("user_reply", "full"))
+        self.upload_post_reply = _post_reply(section.get("upload_post_reply", "envelope"))
         self.http_status = "mirror"
         self.envelope_keys = "v2"
         self.shapes = dict(shapes.DEFAULTS)
@@ -694,6 +700,9 @@ class RapidgatorService:
         if action == "set_error_wording":
             self.error_wording = str(args.get("style", "usual"))
             return {"error_wording": self.error_wording}
+        if action == "set_upload_post_reply":
+            self.upload_post_reply = _post_reply(args["value"])
+            return {"upload_post_reply": self.upload_post_reply}
         if action == "set_reply_style":
             return self.set_reply_style(args)
         if action == "upload_post_error":
@@ -1018,6 +1027,15 @@ METHODS = {
     "file/upload_info": file_upload_info,
 }
 NO_TOKEN = {"user/login"}
+POST_REPLIES = ("envelope", "wrapped", "empty", "text")
+
+
+def _post_reply(value: str) -> str:
+    if value not in POST_REPLIES:
+        raise ValueError(f"upload_post_reply must be one of {POST_REPLIES}")
+    return value
+
+
 V1_KEYS = ("response_status", "response_details")
 
 
@@ -1373,6 +1391,12 @@ def build(state: EmulatorState) -> Starlette:
             session.forced_fail = True
         session.state = 1
         session.ready_at = time.monotonic() + svc.processing_delay
+        if svc.upload_post_reply == "wrapped":
+            return svc.envelope({"upload": svc.upload_api(session)})
+        if svc.upload_post_reply == "empty":
+            return Response(b"", status_code=200)
+        if svc.upload_post_reply == "text":
+            return Response(b"OK", status_code=200, media_type="text/plain")
         return svc.envelope(svc.upload_api(session))
 
     return Starlette(

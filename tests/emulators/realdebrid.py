@@ -33,6 +33,8 @@ Library section (key "realdebrid")
      "torrents": [{"id", "filename", "original_filename", "hash": "40 hex", "status": "downloaded",
                    "added", "ended", "progress", "speed", "seeders",
                    "polls": null,         # int: auto-advance like an API-added torrent
+                   "undocumented_status": false,   # true: "status" may be one no document
+                                          # lists (a status the service added later)
                    "files": [{"path": "/dir/name.mkv", "content": {content spec},
                               "selected": 1,
                               "unavailable": false,   # unrestrict -> 503 unavailable_file/24
@@ -144,6 +146,9 @@ inject_error {"route": "POST /unrestrict/link", "status", "error", "code", "time
 set_listing {"total_header"?, "empty"?, "page_error_from"?, "page_error_status"?,
              "short_pages_from"?}   see "listing"; "empty" also takes "{}"
 set_shapes {"numbers"?, "flags"?, "dates"?, "content_type"?, "nulls"?}   see "shapes", "nulls"
+maintenance {"count": n, "status": 200}   the next n API calls answer the HTML page
+                                   "Temporarily Down For Maintenance" with this status
+                                   (seen at the API's edge; JDownloader waits 5 min)
 """
 
 from __future__ import annotations
@@ -201,6 +206,10 @@ LISTING_DEFAULTS: dict[str, Any] = {
     "page_error_status": 503,
     "short_pages_from": None,
 }
+MAINTENANCE_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Temporarily Down For Maintenance</title></head>"
+    b"<body><h1>Temporarily Down For Maintenance</h1></body></html>"
+)
 FLAG_KEYS = frozenset({"selected", "crc", "streamable"})  # 0/1 in the document
 ALL_STATUSES = set(CHAIN) | {"magnet_error", "error", "virus", "compressing", "uploading", "dead"}
 
@@ -442,6 +451,7 @@ class RealDebrid:
         self.listing = {**LISTING_DEFAULTS, **section.get("listing", {})}
         self.shapes = shapes.checked(shapes.DEFAULTS, section.get("shapes", {}))
         self.nulls = bool(section.get("nulls", False))
+        self.maintenance_left, self.maintenance_status = 0, 200
         self.names_nfc = section.get("names", "raw") == "nfc"
         self.readd_fixes = bool(section.get("readd_fixes", True))
         self.injected: list[dict[str, Any]] = []  # inject_error: replies to give next
@@ -528,7 +538,7 @@ class RealDebrid:
     def torrent_from_entry(self, entry: dict[str, Any], key: str, index: int) -> Torrent:
         filename = self.norm(entry.get("filename") or f"Torrent {index}")
         status = entry.get("status", "downloaded")
-        if status not in ALL_STATUSES:
+        if status not in ALL_STATUSES and not entry.get("undocumented_status"):
             raise ValueError(f"unknown torrent status {status!r}")
         tid = entry.get("id") or rd_id("torrent", key, filename)
         added_at = BASE_DATE - dt.timedelta(hours=index)
@@ -1077,6 +1087,11 @@ class RealDebrid:
         self.listing.update(args)
         return {"listing": dict(self.listing)}
 
+    def _act_maintenance(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.maintenance_left = int(args.get("count", 1))
+        self.maintenance_status = int(args.get("status", 200))
+        return {"maintenance": self.maintenance_left}
+
     def _act_set_shapes(self, args: dict[str, Any]) -> dict[str, Any]:
         patch = dict(args)
         if "nulls" in patch:
@@ -1573,6 +1588,9 @@ class RealDebridApp:
             error, code = FAULT_ERRORS.get(fault.status_burst, ("internal_error", -1))
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
             return ApiError(fault.status_burst, error, code, headers=headers).response()
+        if self.rd.maintenance_left > 0:
+            self.rd.maintenance_left -= 1
+            return Response(MAINTENANCE_PAGE, self.rd.maintenance_status, media_type="text/html")
 
         token = None
         auth = request.headers.get("authorization", "")

@@ -113,3 +113,19 @@ def test_rapidshare_line_endings(emu, tmp_path, endings):
         assert os.stat(directory / "own.bin").st_size == OWN.size
         assert sha256_through(directory / "own.bin") == sha256_of(OWN)
         assert os.getxattr(directory / "own.bin", "user.md5").decode() == md5_of(OWN)
+
+
+@pytest.mark.parametrize("redirect", ["absolute", "relative"])
+@pytest.mark.parametrize("reply_fields", ["location", "full"])
+def test_premiumize_location_behind_a_redirect(emu, tmp_path, redirect, reply_fields):
+    """ "There may be a redirect behind" the location (the document): the size
+    (asked of the download server when the reply has none) and the bytes come
+    through a 302, with an absolute or a root-relative Location."""
+    emu.action("premiumize", "set_flags", {"location_redirect": redirect, "reply_fields": reply_fields})
+    with mounted(tmp_path, service_config(emu, "premiumize")) as mount:
+        directory = mount.path / "premiumize"
+        write_links(directory, RG_ONE)
+        wait_until(lambda: "one.bin" in listed(directory), what="one.bin listed")
+        assert os.stat(directory / "one.bin").st_size == ONE.size
+        assert sha256_through(directory / "one.bin") == sha256_of(ONE)
+    assert emu.stats()["data_requests"] >= 1

@@ -83,3 +83,26 @@ def test_mount_reads_writes_and_renews_in_every_reply_style(tmp_path, style):
             assert (root / "New" / "note.txt").read_bytes() == payload
             with pytest.raises(FileNotFoundError):
                 os.stat(root / "Movies" / "missing.mkv")
+
+
+@pytest.mark.parametrize("reply", ["envelope", "wrapped", "empty", "text"])
+def test_upload_whatever_the_upload_host_answers(tmp_path, reply):
+    """The upload POST's reply was lost from every copy of the document: the
+    upload object in `response`, under `response.upload`, an empty 200 or a bare
+    "OK". Each is followed by file/upload_info until the file is there."""
+    library = rapidgator_library({}, processing_delay=0.3)
+    payload = SyntheticContent(300_000, 85).read(0, 300_000)
+    with run_emulator(library) as emu:
+        emu.action("rapidgator", "set_upload_post_reply", {"value": reply})
+        with mounted(tmp_path, rapidgator_config(emu)) as m:
+            (m.path / "rapidgator" / "up.bin").write_bytes(payload)
+            wait_until(
+                lambda: (
+                    (info := emu.view("rapidgator")["paths"].get("/up.bin")) is not None
+                    and info["md5"] == hashlib.md5(payload).hexdigest()
+                ),
+                30,
+                "up.bin on the service",
+            )
+            assert (m.path / "rapidgator" / "up.bin").read_bytes() == payload
+        assert emu.calls("rapidgator", "upload POST") == 1
