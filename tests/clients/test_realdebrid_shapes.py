@@ -51,3 +51,15 @@ async def test_an_added_magnet_without_an_id_is_a_clear_error(emu):
         client = RealDebridClient(http, emu.urls["realdebrid"], TOKEN)
         with pytest.raises(RemoteError, match="addMagnet: the reply has no id"):
             await client.add_magnet("magnet:?xt=urn:btih:" + "ab" * 20)
+
+
+async def test_an_unrestrict_without_a_download_link_is_a_clear_error(emu):
+    emu.action(
+        "realdebrid",
+        "inject_error",
+        {"route": "POST /unrestrict/link", "status": 200, "error": "", "code": None},
+    )
+    async with httpx.AsyncClient() as http:
+        client = RealDebridClient(http, emu.urls["realdebrid"], TOKEN)
+        with pytest.raises(RemoteError, match="unrestrict/link: the reply has no download"):
+            await client.unrestrict_link("https://real-debrid.com/d/ABCDEFGHIJKLM")
