@@ -1,7 +1,7 @@
 """Lenient reading of reply fields the documents leave open.
 
 A number may arrive as a number, a numeric string, null or not at all; a
-boolean, NaN or an infinity is not a number. A flag may be a JSON boolean,
+boolean, NaN or an infinity is not a number, nor is a negative size. A flag may be a JSON boolean,
 0/1 or a string ("0", "1", "true", "false"). A date may be an ISO string
 (with or without milliseconds, `Z`, an offset or nothing: UTC then), the
 same with a space for the `T`, or unix seconds (a number or a digit string).
@@ -39,6 +39,12 @@ def optional_int(value: Any) -> int | None:
     except (TypeError, ValueError, OverflowError):
         number = optional_float(value)  # "12.0", "12.5"
         return int(number) if number is not None else None
+
+
+def optional_size(value: Any) -> int | None:
+    """A byte count: a whole number, not negative (-1 is how some APIs say "unknown")."""
+    number = optional_int(value)
+    return number if number is not None and number >= 0 else None
 
 
 def optional_bool(value: Any) -> bool | None:

@@ -41,7 +41,7 @@ from .errors import (
     RemoteError,
     TemporaryError,
 )
-from .fields import optional_bool, optional_int, optional_timestamp
+from .fields import optional_bool, optional_int, optional_size, optional_timestamp
 from .http import redact_url, retry_after_seconds
 from .retry import Backoff, Retrying, is_temporary
 
@@ -130,7 +130,7 @@ class RGFile:
             file_id=str(data["file_id"]),
             name=str(data.get("name") or data["file_id"]),
             folder_id=str(data.get("folder_id") or ""),
-            size=_int(data.get("size")),
+            size=optional_size(data.get("size")) or 0,
             md5=str(data.get("hash") or "").lower(),
             created=optional_timestamp(data.get("created")) or 0.0,
         )

@@ -33,7 +33,7 @@ from .errors import (
     TemporaryError,
     TooBig,
 )
-from .fields import optional_bool, optional_float, optional_int, optional_timestamp
+from .fields import optional_bool, optional_float, optional_int, optional_size, optional_timestamp
 from .http import redact_url, retry_after_seconds
 from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter
 from .retry import Backoff, Retrying, is_temporary
@@ -71,7 +71,7 @@ def normalized(item: dict[str, Any]) -> dict[str, Any]:
     out = dict(item)
     for key in WHOLE_FIELDS:
         if key in out:
-            out[key] = optional_int(out[key])
+            out[key] = optional_size(out[key])
     for key in FLAG_FIELDS:
         if key in out:
             flag = optional_bool(out[key])
@@ -94,7 +94,7 @@ def _file(data: dict[str, Any]) -> dict[str, Any]:
     return {
         **data,
         "id": optional_int(data.get("id")),
-        "bytes": optional_int(data.get("bytes")) or 0,
+        "bytes": optional_size(data.get("bytes")) or 0,
         "selected": int(bool(optional_bool(data.get("selected")))),
     }
 

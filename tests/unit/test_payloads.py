@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from clients.errors import RemoteError
-from clients.fields import optional_bool, optional_float, optional_int, optional_timestamp
+from clients.fields import optional_bool, optional_float, optional_int, optional_size, optional_timestamp
 from clients.portal import PortalAccount, PortalLink
 from clients.rapidgator import RGFile, RGFolder, RGUser, UploadSession
 from clients.realdebrid import AppCredentials, DeviceCode, LinkCheck, Tokens, User, parse_date
@@ -216,3 +216,8 @@ def test_portal_link_with_strings_for_numbers_and_flags():
         {"download_ready": "true", "link": "https://x/y", "poll_after_seconds": "soon"}
     )
     assert odd.ready and odd.poll_after == 2.0 and odd.maxchunks is None
+
+
+def test_a_negative_size_is_unknown():
+    assert optional_size(-1) is None and optional_size("-1") is None
+    assert optional_size("0") == 0 and optional_size(5.0) == 5 and optional_size(None) is None
