@@ -1,12 +1,12 @@
 """Lenient reading of reply fields the documents leave open.
 
 A number may arrive as a number, a numeric string, null or not at all; a
-boolean, NaN or an infinity is not a number, nor is a negative size. A flag may be a JSON boolean,
-0/1 or a string ("0", "1", "true", "false"). A date may be an ISO string
-(with or without milliseconds, `Z`, an offset or nothing: UTC then), the
-same with a space for the `T`, or unix seconds (a number or a digit string).
-These return None for anything they cannot read, so a typed reply never
-crashes on a null.
+boolean, NaN or an infinity is not a number, and a size is never negative
+(-1 is an unknown size). A flag may be a JSON boolean, 0/1 or a string ("0",
+"1", "true", "false"). A date may be an ISO string (with or without
+milliseconds, `Z`, an offset or nothing: UTC then), the same with a space for
+the `T`, or unix seconds (a number or a digit string). These return None for
+anything they cannot read, so a typed reply never crashes on a null.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def optional_bool(value: Any) -> bool | None:
     """true/false, 1/0 or their strings; None for null or anything else."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (int, float)):
         return value != 0 if math.isfinite(value) else None
     if isinstance(value, str):
         text = value.strip().lower()
@@ -66,17 +66,22 @@ def optional_bool(value: Any) -> bool | None:
 
 def optional_timestamp(value: Any) -> float | None:
     """A date -> unix seconds: ISO text (naive means UTC) or unix seconds."""
-    if value is None or isinstance(value, bool) or value == "":
-        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.replace(".", "", 1).isdigit():  # unix seconds as text
+            return _seconds(float(text))
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
     number = optional_float(value)
-    if number is not None:
-        return number / 1000 if abs(number) >= MILLISECONDS_FROM else number
-    if not isinstance(value, str):
+    return _seconds(number) if number is not None else None
+
+
+def _seconds(number: float) -> float | None:
+    if not math.isfinite(number):
         return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    return number / 1000 if abs(number) >= MILLISECONDS_FROM else number

@@ -67,27 +67,37 @@ FLAG_FIELDS = ("crc", "streamable")
 
 
 def normalized(item: dict[str, Any]) -> dict[str, Any]:
-    """A raw reply item with its numbers as numbers and 0/1 flags as ints."""
-    out = dict(item)
+    """A raw reply item with its numbers as numbers and 0/1 flags as ints. An item
+    already in the document's shape is returned as it is: this runs on every item
+    of every list page, on the trio thread."""
+    fixes: dict[str, Any] = {}
     for key in WHOLE_FIELDS:
-        if key in out:
-            out[key] = optional_size(out[key])
+        value = item.get(key)
+        if value is not None and (type(value) is not int or value < 0):
+            fixes[key] = optional_size(value)
     for key in FLAG_FIELDS:
-        if key in out:
-            flag = optional_bool(out[key])
-            out[key] = None if flag is None else int(flag)
-    if "progress" in out:
-        out["progress"] = optional_float(out["progress"])
-    if isinstance(out.get("links"), list):
-        out["links"] = [str(link) for link in out["links"] if link]
-    elif "links" in out:
-        out["links"] = []
-    if "files" in out:
-        files = out["files"] if isinstance(out["files"], list) else []
-        out["files"] = [
+        value = item.get(key)
+        if value is not None and (type(value) is not int or value not in (0, 1)):
+            flag = optional_bool(value)
+            fixes[key] = None if flag is None else int(flag)
+    progress = item.get("progress")
+    if progress is not None and type(progress) not in (int, float):
+        fixes["progress"] = optional_float(progress)
+    links = item.get("links")
+    if "links" in item and (type(links) is not list or not all(type(link) is str and link for link in links)):
+        fixes["links"] = [str(link) for link in links if link] if isinstance(links, list) else []
+    if "files" in item:  # torrents/info only: one item
+        files = item["files"] if isinstance(item["files"], list) else []
+        fixes["files"] = [
             _file(f) for f in files if isinstance(f, dict) and optional_int(f.get("id")) is not None
         ]
-    return {k: v for k, v in out.items() if v is not None}
+    if not fixes:
+        return item
+    out = {**item, **fixes}
+    for key, value in fixes.items():
+        if value is None:
+            del out[key]  # unreadable: read as missing
+    return out
 
 
 def _file(data: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +125,7 @@ class Download:
         return cls(
             id=str(data["id"]),
             filename=str(data.get("filename") or data["id"]),
-            filesize=optional_int(data.get("filesize")) or 0,
+            filesize=optional_size(data.get("filesize")) or 0,
             download=str(data.get("download") or ""),
             link=str(data.get("link") or ""),
             host=str(data.get("host") or ""),
@@ -142,11 +152,11 @@ class Torrent:
             id=str(data["id"]),
             filename=str(data.get("filename") or data["id"]),
             status=str(data.get("status") or ""),
-            bytes=optional_int(data.get("bytes")) or 0,
+            bytes=optional_size(data.get("bytes")) or 0,
             progress=optional_float(data.get("progress")) or 0.0,
             added=parse_date(data.get("added")),
             ended=parse_date(data.get("ended")),
-            links=tuple(str(link) for link in data.get("links") or () if link),
+            links=tuple(data.get("links") or ()),  # strings: `normalized` saw to it
             hash=str(data.get("hash") or ""),
         )
 
