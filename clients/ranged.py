@@ -1,10 +1,10 @@
 """Ranged GETs of direct links, read straight into the caller's buffer.
 
 This is the data path of every read, so it avoids per-chunk work: h11 parses
-the response head, then a Content-Length body is received with
-`socket.recv_into` directly into the block buffer (one copy, from the kernel),
-in pieces as large as the socket gives. Connections are kept alive and pooled
-per host. TLS goes through `trio.SSLStream` (one extra copy).
+the response head, then a Content-Length body is read from the socket
+directly into the block buffer (one copy, from the kernel), in pieces as
+large as the socket gives, with one trip through the trio loop per piece.
+Connections are kept alive and pooled per host. TLS goes through `trio.SSLStream` (one extra copy).
 
 Every response is validated before a byte reaches the caller's buffer:
 status, `Content-Range` (start, end, total), a `Content-Length` that matches
@@ -21,7 +21,9 @@ The caller resumes from the last byte it received.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import re
 import ssl
 from collections import defaultdict
@@ -41,7 +43,7 @@ from .errors import (
     TemporaryError,
     Unreachable,
 )
-from .http import EXPIRED_STATUSES, USER_AGENT, origin_of, redact_url
+from .http import EXPIRED_STATUSES, USER_AGENT, Origin, origin_of, redact_url
 from .retry import parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -57,20 +59,59 @@ MAX_IDLE_PER_HOST = 16
 RECV_BUFFER = 4 << 20
 
 
+_USER_AGENT = USER_AGENT.encode()
+
+
+@functools.lru_cache(maxsize=256)
+def _parts_of(url: str) -> tuple[Origin, str, bytes, bytes]:
+    """The origin, a description for messages (no query: it may hold
+    credentials), and the request's target and Host header: parsed once per
+    direct link, which every span of a file asks again."""
+    origin = origin_of(url)
+    where = f"{origin.scheme}://{origin.host}:{origin.port}{urlsplit(url).path}"
+    return origin, where, origin.target.encode("ascii"), origin.host_header.encode("ascii")
+
+
 class _Connection:
-    def __init__(self, stream: trio.abc.Stream, sock: trio.socket.SocketType | None) -> None:
+    def __init__(self, stream: trio.abc.Stream, fd: int | None) -> None:
         self.stream = stream
-        self.sock = sock  # set for plain TCP: lets the body use recv_into
+        self.fd = fd  # set for plain TCP: the body is read from the socket straight into the buffer
         self.pending = b""  # body bytes that arrived with the head
+
+    def take_pending(self, view: memoryview) -> int:
+        n = min(len(view), len(self.pending))
+        view[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+    async def send_all(self, data: bytes) -> None:
+        """Sends a request: on plain TCP in one write (a request fits in an idle
+        socket's buffer), without a trip through the trio loop; the wait for
+        the response is the next one."""
+        if self.fd is not None:
+            try:
+                data = data[os.write(self.fd, data) :]
+            except BlockingIOError:
+                pass
+            if not data:
+                return
+        await self.stream.send_all(data)
+
+    async def receive_head(self, max_bytes: int) -> bytes:
+        """Some of the response head. On plain TCP it waits first: right after
+        the request, a read would only find the socket empty."""
+        if self.fd is None:
+            return bytes(await self.stream.receive_some(max_bytes))  # trio may hand a bytearray
+        while True:
+            await trio.lowlevel.wait_readable(self.fd)
+            try:
+                return os.read(self.fd, max_bytes)
+            except BlockingIOError:
+                continue
 
     async def receive_into(self, view: memoryview) -> int:
         if self.pending:
-            n = min(len(view), len(self.pending))
-            view[:n] = self.pending[:n]
-            self.pending = self.pending[n:]
-            return n
-        if self.sock is not None:
-            return await self.sock.recv_into(view)
+            return self.take_pending(view)
         data = await self.stream.receive_some(len(view))
         view[: len(data)] = data
         return len(data)
@@ -113,7 +154,7 @@ class RangeClient:
                     tls = trio.SSLStream(tcp, self._ssl, server_hostname=host, https_compatible=True)
                     await tls.do_handshake()
                     return _Connection(tls, None)
-                return _Connection(tcp, tcp.socket)
+                return _Connection(tcp, tcp.socket.fileno())
         except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
             raise Unreachable(f"cannot connect to {host}:{port}: {type(exc).__name__}") from None
 
@@ -156,10 +197,9 @@ class RangeClient:
         on_data: Callable[[int], None],
         html: bool,
     ) -> str | None:
-        scheme, host, port, target, host_header = origin_of(url)
+        (scheme, host, port, _, _), where, target, host_header = _parts_of(url)
         key = (scheme, host, port)
         end = start + len(buffer)
-        where = f"{scheme}://{host}:{port}{urlsplit(url).path}"  # no query: it may hold credentials
 
         connection = await self._connect(scheme, host, port)
         reusable = False
@@ -167,20 +207,20 @@ class RangeClient:
             protocol = h11.Connection(h11.CLIENT)
             request = protocol.send(
                 h11.Request(
-                    method="GET",
+                    method=b"GET",
                     target=target,
                     headers=[
-                        ("Host", host_header),
-                        ("User-Agent", USER_AGENT),
-                        ("Accept-Encoding", "identity"),
-                        ("Range", f"bytes={start}-{end - 1}"),
+                        (b"Host", host_header),
+                        (b"User-Agent", _USER_AGENT),
+                        (b"Accept-Encoding", b"identity"),
+                        (b"Range", b"bytes=%d-%d" % (start, end - 1)),
                     ],
                 )
             )
             request += protocol.send(h11.EndOfMessage())
             try:
                 with trio.fail_after(self.stall_timeout):
-                    await connection.stream.send_all(request)
+                    await connection.send_all(request)
                     response = await self._read_head(connection, protocol)
             except trio.TooSlowError:
                 raise Stalled(f"{where}: no response in {self.stall_timeout:g}s") from None
@@ -195,7 +235,7 @@ class RangeClient:
             if headers.get("transfer-encoding", "").lower() == "chunked" or "content-length" not in headers:
                 await self._receive_framed(connection, protocol, body, on_data, where)
                 return None
-            connection.pending = self._buffered_body(protocol)
+            connection.pending = self._buffered_body(protocol, expected)
             await self._receive_raw(connection, body, on_data, where)
             reusable = headers.get("connection", "").lower() != "close"
             return None
@@ -211,10 +251,10 @@ class RangeClient:
         while True:
             event = protocol.next_event()
             if event is h11.NEED_DATA:
-                data = await connection.stream.receive_some(HEAD_READ)
+                data = await connection.receive_head(HEAD_READ)
                 if not data:
                     raise TemporaryError("connection closed before the response")
-                protocol.receive_data(bytes(data))  # h11 is typed for bytes; trio may hand a bytearray
+                protocol.receive_data(data)
                 continue
             if isinstance(event, h11.Response):
                 return event
@@ -222,13 +262,11 @@ class RangeClient:
                 raise TemporaryError("connection closed before the response")
 
     @staticmethod
-    def _buffered_body(protocol: h11.Connection) -> bytes:
-        """Body bytes that came in the same packets as the head; from here on
-        the body bypasses h11."""
-        pending = bytearray()
-        while isinstance(event := protocol.next_event(), h11.Data):
-            pending += event.data
-        return bytes(pending)
+    def _buffered_body(protocol: h11.Connection, length: int) -> bytes:
+        """Body bytes that came in the same packets as the head (taken as h11
+        holds them, not as h11 `Data` events); from here on the body bypasses
+        h11."""
+        return protocol.trailing_data[0][:length]
 
     async def _drain(self, connection: _Connection, protocol: h11.Connection) -> bool:
         """Reads a small body (redirect, error page) to keep the connection usable."""
@@ -252,12 +290,30 @@ class RangeClient:
         self, connection: _Connection, buffer: memoryview, on_data: Callable[[int], None], where: str
     ) -> None:
         filled = 0
+        fd = connection.fd
+        drained = False  # the last read emptied the socket: wait before the next
         # One cancel scope whose deadline moves: a new scope per recv costs more
         # than the recv itself on a fast link.
         with trio.CancelScope() as scope:
             while filled < len(buffer):
-                scope.deadline = trio.current_time() + self.stall_timeout
-                n = await connection.receive_into(buffer[filled:])
+                if fd is None or connection.pending:
+                    scope.deadline = trio.current_time() + self.stall_timeout
+                    n = await connection.receive_into(buffer[filled:])
+                elif drained:
+                    # The one trip through the trio loop per piece (trio's
+                    # recv_into takes two, and a failed recv when the socket is
+                    # empty): a piece is whatever arrived meanwhile.
+                    scope.deadline = trio.current_time() + self.stall_timeout
+                    await trio.lowlevel.wait_readable(fd)
+                    drained = False
+                    continue
+                else:
+                    try:
+                        n = os.readv(fd, [buffer[filled:]])  # releases the GIL
+                    except BlockingIOError:
+                        drained = True
+                        continue
+                    drained = n < len(buffer) - filled
                 if n == 0:
                     raise TemporaryError(f"{where}: connection closed after {filled} of {len(buffer)} bytes")
                 filled += n

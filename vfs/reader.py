@@ -1,6 +1,6 @@
 """The read engine: read(offset, size) of a remote file, served from chunks.
 
-Granularity: the cache holds 128 KiB chunks; one HTTP request (a "span")
+Granularity: 128 KiB chunks; one HTTP request (a "span")
 covers a run of missing chunks, at most one block (`block_size`, 4 MiB by
 default), aligned to blocks. A read nobody has asked for before fetches only
 the chunks it touches, so a media server's probe of a file's tail costs
@@ -8,8 +8,9 @@ little more than what it reads.
 
 Single flight: every chunk being fetched is registered in `inflight`; readers
 of it wait on its span and are served as soon as their bytes have arrived,
-not when the span is done. Completed chunks go to the memory cache as views
-of the span's buffer (no copy).
+not when the span is done. A span is one memory cache entry from its start
+(vfs/cache.py): reads take its arrived bytes as views of its buffer (no
+copy), and receiving costs no bookkeeping per chunk.
 
 Read-ahead: reads are matched to "cursors" (a few per file, for players that
 open a file twice). A cursor that sees sequential reads grows its window from
@@ -63,7 +64,7 @@ from clients.ranged import RangeClient
 from clients.retry import Retrying
 
 from .buffers import BufferPool, SpanBuffer
-from .cache import MemoryCache
+from .cache import Chunk, MemoryCache
 from .config import ReadConfig
 from .diskcache import DiskCache
 from .readstats import ReadStats
@@ -285,9 +286,12 @@ class RemoteFile:
         if offset >= end:
             return b""
         self._raise_recent_failure(offset, end)
-        self._plan(offset, end)
         pieces = _Pieces()
+        # The cache first: what it holds needs no planning (nor checking chunk
+        # by chunk whether it is missing), and the entries it touches become the
+        # most recently used before read-ahead adds more.
         pos = self._take_cached(pieces, offset, end)
+        self._plan(offset, end, pos)
         if pos == end:
             # All in memory (a stream behind its read-ahead, nearly every read):
             # no timeout scope, no trip through the trio loop.
@@ -301,11 +305,11 @@ class RemoteFile:
         self.failures.append((offset, end, time.monotonic(), error))
         raise error
 
-    def _plan(self, offset: int, end: int) -> None:
-        """Follows the read's stream, starts fetching what it misses and tops
-        up the stream's read-ahead."""
+    def _plan(self, offset: int, end: int, missing_from: int) -> None:
+        """Follows the read's stream, starts fetching what it misses (nothing
+        before `missing_from`) and tops up the stream's read-ahead."""
         cursor = self._cursor_for(offset, end)
-        self._ensure(offset, end, prefetch=False)
+        self._ensure(missing_from, end, prefetch=False)
         if cursor.window:
             # Top the window up a whole block at a time, from where this cursor's
             # read-ahead got to: topping it up by each read's size would make
@@ -320,20 +324,28 @@ class RemoteFile:
                 cursor.ahead = max(cursor.ahead, self._ensure(start, target, prefetch=True))
 
     def _take_cached(self, pieces: _Pieces, offset: int, end: int) -> int:
-        """Adds the memory cache's chunks from `offset` on; returns where the
-        first chunk it does not hold starts (`end` when it holds them all)."""
-        cache = self.engine.cache
+        """Adds the arrived bytes the memory cache holds from `offset` on;
+        returns where they stop (`end` when it holds them all)."""
+        get = self.engine.cache.get
+        key = self.key
         pos = offset
         while pos < end:
-            index = pos // CHUNK
-            cached = cache.get((self.key, index))
-            if cached is None:
+            entry = get(key, pos // CHUNK)
+            if entry is None:
                 return pos
-            chunk_start = index * CHUNK
-            hi = min(end, chunk_start + CHUNK)
-            pieces.add(cached[pos - chunk_start : hi - chunk_start], pos)
+            hi = min(end, entry.start + entry.filled)
+            if hi <= pos:
+                return pos
+            pieces.add(entry.view(pos, hi), pos)
             pos = hi
         return pos
+
+    def _arrived(self, index: int) -> bool:
+        """Whether the memory cache holds all of chunk `index`."""
+        entry = self.engine.cache.peek(self.key, index)
+        return entry is not None and entry.start + entry.filled >= min(
+            entry.start + entry.length, (index + 1) * CHUNK
+        )
 
     async def _gather(self, pieces: _Pieces, pos: int, end: int) -> bytes | memoryview:
         """The rest of a read, from the disk cache and the spans fetching it."""
@@ -343,9 +355,10 @@ class RemoteFile:
             if disk is not None and index not in self.inflight and disk.has(self.disk_key, self.size, index):
                 cached = await disk.read(self.disk_key, self.size, index)
                 if cached is not None:
-                    self.engine.cache.put((self.key, index), cached)
+                    chunk = Chunk(index * CHUNK, cached)
+                    self.engine.cache.put(self.key, range(index, index + 1), chunk)
                     hi = min(end, (index + 1) * CHUNK)
-                    pieces.add(cached[pos - index * CHUNK : hi - index * CHUNK], pos)
+                    pieces.add(chunk.view(pos, hi), pos)
                     pos = hi
                     continue
             span = self.inflight.get(index)
@@ -406,7 +419,6 @@ class RemoteFile:
         returns how far that got (read-ahead stops at the prefetch budget)."""
         if offset >= end:
             return offset
-        cache = self.engine.cache
         disk = self.engine.disk
         block = self.engine.block_size
         first, last = offset // CHUNK, (end - 1) // CHUNK
@@ -415,7 +427,7 @@ class RemoteFile:
             missing = (
                 index <= last
                 and index not in self.inflight
-                and (self.key, index) not in cache
+                and not self._arrived(index)
                 and not (disk is not None and disk.has(self.disk_key, self.size, index))
             )
             # A span never crosses a block boundary, so spans stay aligned and bounded.
@@ -433,8 +445,11 @@ class RemoteFile:
         if prefetch and engine.prefetch_bytes + length > engine.config.prefetch_budget:
             return False
         span = Span(start, length, prefetch, engine.buffers.take(length, start))
-        for index in range(start // CHUNK, math.ceil(end / CHUNK)):
+        chunks = range(start // CHUNK, math.ceil(end / CHUNK))
+        for index in chunks:
             self.inflight[index] = span
+        # Cached from the start: a read takes the bytes that have arrived.
+        engine.cache.put(self.key, chunks, span)
         if prefetch:
             engine.prefetch_bytes += length
         assert engine.nursery is not None
@@ -475,6 +490,8 @@ class RemoteFile:
                     del self.inflight[index]
             if span.prefetch:
                 self.engine.prefetch_bytes -= span.length
+            if span.filled == 0:
+                self.engine.cache.discard(span)
             span.finish(error)
         if error is not None and not span.cancel_scope.cancelled_caught:
             self.engine.stats.add(self.source.name, "failed_reads")
@@ -498,22 +515,22 @@ class RemoteFile:
             return self.link
 
     async def _download(self, span: Span, retrying: Retrying) -> None:
-        cache = self.engine.cache
         disk = self.engine.disk
-        next_chunk = span.start // CHUNK  # the first chunk not yet handed to the cache
+        next_chunk = span.start // CHUNK  # the first chunk not yet handed to the disk cache
 
         def on_data(n: int) -> None:
+            # The span is in the memory cache already: its arrived bytes are readable.
+            span.filled += n
+            span.notify()
+
+        def on_data_to_disk(n: int) -> None:
             nonlocal next_chunk
+            assert disk is not None
             span.filled += n
             arrived = span.start + span.filled
             while next_chunk * CHUNK < span.end and min(span.end, (next_chunk + 1) * CHUNK) <= arrived:
                 lo = next_chunk * CHUNK
-                chunk = span.view(lo, min(span.end, lo + CHUNK))
-                cache.put((self.key, next_chunk), chunk)
-                if disk is not None:
-                    disk.store(self.disk_key, self.size, next_chunk, chunk)
-                if self.inflight.get(next_chunk) is span:
-                    del self.inflight[next_chunk]
+                disk.store(self.disk_key, self.size, next_chunk, span.view(lo, min(span.end, lo + CHUNK)))
                 next_chunk += 1
             span.notify()
 
@@ -530,7 +547,7 @@ class RemoteFile:
                     link.offset + span.start + span.filled,
                     memoryview(span.buf)[span.filled :],
                     self.size if link.total is None else link.total,
-                    on_data,
+                    on_data if disk is None else on_data_to_disk,
                     html=self.html,
                 )
             except (LinkExpired, TemporaryError, RateLimited) as exc:

@@ -44,7 +44,7 @@ async def receive(
     """Returns (buffer, on_data calls, error)."""
     a, stream = pair()
     client = RangeClient(stall_timeout=stall)
-    connection = _Connection(stream, stream.socket)
+    connection = _Connection(stream, stream.socket.fileno())
     buffer = bytearray(size)
     calls: list[int] = []
     thread = threading.Thread(target=sender, args=(a, data, pieces, pause, close), daemon=True)
@@ -90,7 +90,7 @@ async def test_a_cancelled_receive_ends_promptly():
     size = 2 * MiB
     a, stream = pair()
     client = RangeClient(stall_timeout=60)
-    connection = _Connection(stream, stream.socket)
+    connection = _Connection(stream, stream.socket.fileno())
     buffer = bytearray(size)
     calls: list[int] = []
     a.sendall(pattern(1000))
