@@ -321,8 +321,21 @@ class UploadManager:
                 log.warning("cannot upload %s: %s", record.name, exc)
             raise
         self._records[record.id] = record
-        for other in [r for r in self.pending(record.folder) if r.id != record.id and r.name == record.name]:
-            await self.cancel(other.id)  # a newer version of the same name replaces it
+        # A newer version of the same name replaces it, also one the service has
+        # just confirmed: its remote file may not be in the source's listing yet.
+        for other in [
+            r
+            for r in self._records.values()
+            if r.folder == record.folder
+            and r.name == record.name
+            and r.id != record.id
+            and r.state != WRITING
+        ]:
+            mine = session.file.get("file_id") if session is not None and session.file else None
+            if other.state == DONE and mine is not None and (other.result or {}).get("file_id") == mine:
+                await self.release(other)  # the service gave both the same file: keep it
+            else:
+                await self.cancel(other.id)
         if session is not None and session.state == SESSION_DONE and session.file is not None:
             # Instant: the service already had these bytes; nothing is sent.
             log.info("instant upload of %s (%d bytes)", record.name, record.size)
