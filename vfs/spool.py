@@ -112,15 +112,20 @@ class SpoolFile:
     def copy_of(cls, directory: Path, fd: int, size: int) -> SpoolFile:
         """A new spool holding the first `size` bytes of `fd` (blocking)."""
         spool = cls.create(directory)
+        spool.copy_from(fd, size)
+        return spool
+
+    def copy_from(self, fd: int, size: int) -> None:
+        """Copies the first `size` bytes of `fd` to the start of this spool
+        (blocking). They are hashed again at the commit, in a worker thread."""
+        self._drop_hash()
         offset = 0
         while offset < size:
             chunk = os.pread(fd, min(8 << 20, size - offset), offset)
             if not chunk:
                 break
-            spool.write(offset, chunk)
-            offset += len(chunk)
-        spool._drop_hash()  # hashed again at the commit, in a worker thread
-        return spool
+            offset += os.pwrite(self.fd, chunk, offset)
+        self.size = max(self.size, offset)
 
     async def digest(self) -> str:
         """md5 hex of the whole spool."""
