@@ -74,6 +74,8 @@ class Sizes:
 
 
 CONC_READERS = 8
+PEERS = ("debridfs", "rclone", "curl")
+GROUPS = ("reads", "listing", "cp", "concurrent", "capped")
 
 
 def file_specs(sizes: Sizes) -> dict[str, dict]:
@@ -309,6 +311,23 @@ class Process:
         before = self.cpu_seconds()
         time.sleep(seconds)
         return self.cpu_seconds() - before < 0.05 * seconds
+
+    @contextlib.contextmanager
+    def profiled(self, out: Path | None) -> Iterator[None]:
+        """Samples the daemon with py-spy (when `out` is given) while the block runs."""
+        if out is None:
+            yield
+            return
+        spy = subprocess.Popen(
+            ["py-spy", "record", "-r", "200", "--native", "-f", "raw", "-o", str(out), "-p", str(self.pid)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield
+        finally:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
 
     def reset_peak_rss(self) -> None:
         Path(f"/proc/{self.pid}/clear_refs").write_text("5")
@@ -565,8 +584,19 @@ class Results:
 
 class Bench:
     def __init__(
-        self, peers: Peers, origin: Origin, hashes: dict[str, str], sizes: Sizes, scratch: Path
+        self,
+        peers: Peers,
+        origin: Origin,
+        hashes: dict[str, str],
+        sizes: Sizes,
+        scratch: Path,
+        groups: set[str],
+        peer_names: set[str],
+        profile: Path | None = None,
     ) -> None:
+        self.profile = profile
+        self.groups = groups
+        self.peer_names = peer_names
         self.peers = peers
         self.origin = origin
         self.hashes = hashes
@@ -574,14 +604,24 @@ class Bench:
         self.scratch = scratch
         self.results = Results()
 
-    def mounts(self, **kwargs) -> Iterator[contextlib.AbstractContextManager[PeerMount]]:
-        yield self.peers.debridfs(**kwargs)
-        yield self.peers.rclone(**kwargs)
+    def mounts(self, capped: bool = False) -> Iterator[contextlib.AbstractContextManager[PeerMount]]:
+        """A fresh mount of each peer in the run, one after the other."""
+        for name in PEERS:
+            if name in self.peer_names:
+                yield self.peers.debridfs(capped) if name == "debridfs" else self.peers.rclone(capped)
+
+    def profile_to(self, peer: PeerMount, label: str) -> Path | None:
+        """Where py-spy writes the daemon's samples of one measurement (--profile)."""
+        if self.profile is None or peer.name != "debridfs":
+            return None
+        self.profile.mkdir(parents=True, exist_ok=True)
+        return self.profile / f"{label}-{time.strftime('%H%M%S')}.txt"
 
     def hashed_read(self, peer: PeerMount, name: str) -> None:
         cpu = peer.daemon.cpu_seconds()
         peer.daemon.reset_peak_rss()
-        out = python(HASHED_READER, str(peer.root / name))
+        with peer.daemon.profiled(self.profile_to(peer, "hashed")):
+            out = python(HASHED_READER, str(peer.root / name))
         if out["sha256"] != self.hashes[name]:
             raise SystemExit(f"bench: {peer.name} read wrong bytes of {name}")
         self.results.add(
@@ -670,12 +710,17 @@ class Bench:
             )
             for seed in range(CONC_READERS)
         ]
+        before = self.origin.log_bytes()
+        cpu = peer.daemon.cpu_seconds()
         started = time.perf_counter()
-        copies = [subprocess.Popen(["cp", str(peer.root / n), str(self.scratch / n)]) for n in names]
-        for copy in copies:
-            copy.wait(STEP_TIMEOUT)
+        with peer.daemon.profiled(self.profile_to(peer, "concurrent")):
+            copies = [subprocess.Popen(["cp", str(peer.root / n), str(self.scratch / n)]) for n in names]
+            for copy in copies:
+                copy.wait(STEP_TIMEOUT)
         elapsed = time.perf_counter() - started
         stop.touch()
+        fetched = self.origin.log_bytes() - before
+        cpu = peer.daemon.cpu_seconds() - cpu
         times: list[float] = []
         for reader in randoms:
             out, _ = reader.communicate(timeout=STEP_TIMEOUT)
@@ -689,6 +734,11 @@ class Bench:
         )
         self.results.add("16 readers: random 64 KiB p99, ms", peer.name, percentile(times, 0.99) * 1000)
         self.results.add("16 readers: random 64 KiB p50, ms", peer.name, percentile(times, 0.5) * 1000)
+        # What the origin sent against what the readers asked for (read-ahead evicted before it was
+        # read shows up here); nginx logs a response when it ends, so this is approximate.
+        asked = len(names) * self.sizes.conc + len(times) * 65536
+        self.results.add("16 readers: fetched/read", peer.name, fetched / asked)
+        self.results.add("16 readers: daemon CPU s/GiB read", peer.name, cpu / (asked / GiB))
 
     def media(self, peer: PeerMount, names: list[str]) -> None:
         for name in names:
@@ -726,25 +776,33 @@ class Bench:
     def run(self, runs: int, media: list[str]) -> None:
         for run in range(1, runs + 1):
             print(f"  run {run}/{runs}", flush=True)
-            for mount in self.mounts():
-                with mount as peer:
-                    self.results.add("idle RSS after mounting, MiB", peer.name, peer.daemon.rss_mib())
-                    self.first_bytes(peer)
-                    self.hashed_read(peer, "big.bin")
-                    self.random_reads(peer)
-                    if run == 1 and media:
-                        self.media(peer, media)
-                for_cp = self.peers.debridfs() if peer.name == "debridfs" else self.peers.rclone()
-                with for_cp as peer:
-                    self.listing(peer)
-                    self.cp(peer, "big.bin", "sequential MiB/s (cp)")
-                    self.cp(peer, "conc0.bin", "one cp alone MiB/s")
-                    self.concurrent(peer)
-            self.curl(self.origin.url, "big.bin", "sequential MiB/s (1 MiB reads, hashed)")
-            for mount in self.mounts(capped=True):
-                with mount as peer:
-                    self.cp(peer, "capped.bin", "capped: sequential MiB/s (cp)")
-            self.curl(self.origin.capped_url, "capped.bin", "capped: sequential MiB/s (cp)")
+            if "reads" in self.groups:
+                for mount in self.mounts():
+                    with mount as peer:
+                        self.results.add("idle RSS after mounting, MiB", peer.name, peer.daemon.rss_mib())
+                        self.first_bytes(peer)
+                        self.hashed_read(peer, "big.bin")
+                        self.random_reads(peer)
+                        if run == 1 and media:
+                            self.media(peer, media)
+            if self.groups & {"listing", "cp", "concurrent"}:
+                for mount in self.mounts():
+                    with mount as peer:
+                        if "listing" in self.groups:
+                            self.listing(peer)
+                        if "cp" in self.groups:
+                            self.cp(peer, "big.bin", "sequential MiB/s (cp)")
+                        if "concurrent" in self.groups:
+                            self.cp(peer, "conc0.bin", "one cp alone MiB/s")
+                            self.concurrent(peer)
+            if "reads" in self.groups and "curl" in self.peer_names:
+                self.curl(self.origin.url, "big.bin", "sequential MiB/s (1 MiB reads, hashed)")
+            if "capped" in self.groups:
+                for mount in self.mounts(capped=True):
+                    with mount as peer:
+                        self.cp(peer, "capped.bin", "capped: sequential MiB/s (cp)")
+                if "curl" in self.peer_names:
+                    self.curl(self.origin.capped_url, "capped.bin", "capped: sequential MiB/s (cp)")
 
     def table(self) -> str:
         r = self.results
@@ -775,6 +833,8 @@ class Bench:
             ("16 readers: 8 cp aggregate, MiB/s", "16 readers: 8 cp aggregate MiB/s", 0),
             ("16 readers: random 64 KiB p50, ms", "16 readers: random 64 KiB p50, ms", 1),
             ("16 readers: random 64 KiB p99, ms", "16 readers: random 64 KiB p99, ms", 1),
+            ("16 readers: fetched/read", "16 readers: fetched/read", 2),
+            ("16 readers: daemon CPU s/GiB read", "16 readers: daemon CPU s/GiB read", 2),
         ]
         rows += [
             (m.split(":")[0] + ", fetched/read", m, 2)
@@ -860,6 +920,17 @@ def main() -> None:
         metavar="TOML",
         help="appended to debridfs's config, e.g. '[mount]\\nread_ahead_kb = 4096'",
     )
+    parser.add_argument(
+        "--only", nargs="+", choices=GROUPS, default=list(GROUPS), help="measure these groups of rows only"
+    )
+    parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS), help="run these peers only")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="record the debridfs daemon with py-spy (folded stacks) in the hashed read and the 16 readers",
+    )
     parser.add_argument("--out", type=Path, default=None, help="append the table to this markdown file")
     parser.add_argument("--delay-proxy", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -897,7 +968,9 @@ def main() -> None:
                 "capped": stack.enter_context(run_emulator(lib, ["--data-base-url", origin.capped_url])),
             }
             peers = Peers(work, origin, sizes, emus, args.config.replace("\\n", "\n"))
-            bench = Bench(peers, origin, hashes, sizes, scratch)
+            bench = Bench(
+                peers, origin, hashes, sizes, scratch, set(args.only), set(args.peers), args.profile
+            )
             try:
                 bench.run(runs, list(media))
             finally:
