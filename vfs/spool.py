@@ -61,6 +61,18 @@ class SpoolFile:
         self.size = max(self.size, offset + written)
         return written
 
+    def write_unhashed(self, offset: int, data: bytes | memoryview) -> None:
+        """Writes without hashing (blocking: for a worker thread, on a spool no
+        task hashes; call `drop_hash` first). The commit hashes the file."""
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self.fd, view, offset)
+            view, offset = view[written:], offset + written
+        self.size = max(self.size, offset)
+
+    def drop_hash(self) -> None:
+        self._drop_hash()
+
     def _drop_hash(self) -> None:
         self._md5 = None
         self._pending.clear()

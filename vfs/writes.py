@@ -187,14 +187,16 @@ class Writes:
             raise
 
     async def _copy_remote(self, wf: WriteFile, size: int) -> None:
+        # Megabytes at a time: written from a worker thread (on a loaded machine a
+        # 4 MiB write held the trio thread for 50 ms), so not hashed as they go.
+        wf.spool.drop_hash()
         offset = 0
         while offset < size:
             data = await self._read_original(wf, offset, min(COPY_CHUNK, size - offset))
             if not data:
                 break
-            wf.spool.write(offset, bytes(data))
+            await trio.to_thread.run_sync(wf.spool.write_unhashed, offset, data)
             offset += len(data)
-            await self._keep_hashing(wf.spool)
 
     async def _read_original(self, wf: WriteFile, offset: int, size: int) -> bytes | memoryview:
         """Bytes of the file as it was opened (not loaded yet), through the read engine."""
