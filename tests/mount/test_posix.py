@@ -352,6 +352,13 @@ def test_vim_and_sed_in_place(emu, mount, w):
     vim = shutil.which("vim") or shutil.which("vi")
     assert vim is not None, "scripts/setup.sh installs vim-tiny"
     (w / "doc.txt").write_bytes(b"line1\n")
+    pending = os.stat(w / "doc.txt")
+    holds(emu, mount, f"{under(w)}/doc.txt", b"line1\n")
+    # Confirmed by the service: the same mtime and inode, or an editor that saved
+    # a moment ago finds the file "changed since reading" and, without a
+    # terminal to ask, does not write (vim -es).
+    confirmed = os.stat(w / "doc.txt")
+    assert (confirmed.st_mtime_ns, confirmed.st_ino) == (pending.st_mtime_ns, pending.st_ino)
     for line in ("line2", "line3"):
         # Writes .doc.txt.swp (and probes with .swx), rewrites doc.txt, removes the swap file.
         result = subprocess.run(
