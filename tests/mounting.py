@@ -42,9 +42,6 @@ BAD_LOG_LINE = re.compile(r" (WARNING|ERROR|CRITICAL) ")
 # passed at 50 ms under a load average of 7 on 2 cores).
 BLOCKING_ENV = "DEBRIDFS_DEBUG_BLOCKING_MS"
 BLOCKING_MS = os.environ.get(BLOCKING_ENV, "50")
-# Known, not yet fixed: the Real-Debrid source builds the listing of a library
-# of thousands of torrents in one step. Tests of such libraries declare it.
-BLOCKED_BY_BIG_LISTINGS = r"vfs\.blocking: trio thread blocked for"
 
 
 @dataclass

@@ -13,11 +13,15 @@ loaded machine another process may hold the CPU for a while, which is not
 our code blocking. The kernel tells how long that was (the run-queue wait in
 /proc/thread-self/schedstat); where it does not, the wall time counts.
 A watchdog thread looks at the trio thread's stack while a step runs long,
-so the report says where it blocked, not only which task.
+so the report says where it blocked, not only which task. The report also
+says how much of the step the garbage collector took (a full collection
+walks every object the process holds: it fires inside whatever step happens
+to allocate, far from the code that made the objects).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -75,25 +79,32 @@ class BlockingDetector(trio.abc.Instrument):
         # (one reference each; the GIL makes each read and write whole).
         self._step = 0
         self._started: float | None = None
+        self._ran_before = 0
         self._waited_before = 0
         self._where = ""
+        self._gc_started: float | None = None
+        self._gc_time = 0.0  # spent collecting garbage during the current step
+        gc.callbacks.append(self._gc_callback)
         self._stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="blocking-watchdog", daemon=True)
         self._watchdog.start()
 
-    def _cpu_wait_ns(self) -> int:
-        """Nanoseconds this thread has spent runnable but waiting for a CPU."""
+    def _sched_ns(self) -> tuple[int, int]:
+        """Nanoseconds this thread has spent on a CPU, and runnable but waiting
+        for one; (0, 0) where the kernel does not say."""
         if self._schedstat is None:
-            return 0
+            return 0, 0
         try:
-            return int(os.pread(self._schedstat, 128, 0).split()[1])
+            fields = os.pread(self._schedstat, 128, 0).split()
+            return int(fields[0]), int(fields[1])
         except (OSError, ValueError, IndexError):
-            return 0
+            return 0, 0
 
     def before_task_step(self, task: trio.lowlevel.Task) -> None:
         self._step += 1
         self._where = ""
-        self._waited_before = self._cpu_wait_ns()
+        self._gc_time = 0.0
+        self._ran_before, self._waited_before = self._sched_ns()
         self._started = time.perf_counter()
 
     def after_task_step(self, task: trio.lowlevel.Task) -> None:
@@ -103,7 +114,11 @@ class BlockingDetector(trio.abc.Instrument):
         wall = time.perf_counter() - started
         if wall <= self.threshold:
             return
-        waited = (self._cpu_wait_ns() - self._waited_before) / 1e9
+        ran_ns, waited_ns = self._sched_ns()
+        waited = (waited_ns - self._waited_before) / 1e9
+        # Neither on a CPU nor waiting for one: asleep in a system call, or
+        # waiting for the GIL that a worker thread holds.
+        asleep = max(0.0, wall - waited - (ran_ns - self._ran_before) / 1e9) if ran_ns else 0.0
         busy = wall - waited
         if busy <= self.threshold:
             return
@@ -116,18 +131,33 @@ class BlockingDetector(trio.abc.Instrument):
             self.reports += 1
         log.log(
             level,
-            "trio thread blocked for %.0f ms by task %s%s (%.0f ms more waiting for a CPU not counted)",
+            "trio thread blocked for %.0f ms by task %s%s (%.0f ms of it collecting garbage, "
+            "%.0f ms asleep in a system call or waiting for the GIL; "
+            "%.0f ms more waiting for a CPU not counted)",
             busy * 1000,
             task.name,
             f" at {where}" if where else "",
+            self._gc_time * 1000,
+            asleep * 1000,
             waited * 1000,
         )
+
+    def _gc_callback(self, phase: str, info: dict[str, int]) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started is not None:
+            self._gc_time += time.perf_counter() - self._gc_started
+            self._gc_started = None
 
     def after_run(self) -> None:
         self.close()
 
     def close(self) -> None:
         self._stop.set()
+        if self._gc_callback in gc.callbacks:
+            gc.callbacks.remove(self._gc_callback)
         if self._schedstat is not None:
             os.close(self._schedstat)
             self._schedstat = None

@@ -51,6 +51,7 @@ def test_every_file_has_a_unique_stable_name(tmp_path):
         # the token comes from the environment, where on_change must not see it
         config = (
             f'[realdebrid]\napi_url = "{emu.urls["realdebrid"]}"\nrefresh_interval = 0.3\n'
+            "allow_delete = true\n"
             f"on_change = {json.dumps([sys.executable, str(hook), str(hook_log)])}\n"
         )
         with mounted(
@@ -128,19 +129,39 @@ def test_every_file_has_a_unique_stable_name(tmp_path):
                 "_",
             }
 
-            # Removing the oldest renumbers the others (names are not remembered):
-            # the hook is told of every name that moved, in the mount's names.
+            # (a) Removing the oldest moves no other name: a name sticks to its
+            # torrent while it exists. The hook hears of the removal only.
             emu.action("realdebrid", "remove_torrent", {"id": "TSAME1"})
             wait_until(lambda: len(hook_log.read_text().splitlines()) >= 2, 20, "the second hook call")
             call = json.loads(hook_log.read_text().splitlines()[1])
-            assert sorted(call["env"]["DEBRIDFS_REMOVED"].split("\n")) == [
-                str(torrents / n) for n in ("Same", "Same (2)", "Same (3)")
-            ]
-            assert sorted(call["env"]["DEBRIDFS_ADDED"].split("\n")) == [
-                str(torrents / n) for n in ("Same", "Same (2)")
-            ]
-            assert sha256_through(torrents / "Same/f.mkv") == sha(12)
-            wait_until(lambda: not (torrents / "Same (3)").exists(), 10, "the kernel to forget Same (3)")
+            assert call["env"]["DEBRIDFS_REMOVED"] == str(torrents / "Same")
+            assert call["env"]["DEBRIDFS_ADDED"] == ""
+            wait_until(lambda: not (torrents / "Same").exists(), 10, "the kernel to forget Same")
+            assert sha256_through(torrents / "Same (2)/f.mkv") == sha(12)
+            assert sha256_through(torrents / "Same (3)/f.mkv") == sha(17)
+
+            # (b) A newcomer literally named "Same (2)" does not take the name an
+            # existing torrent holds: it is numbered instead.
+            emu.action(
+                "realdebrid",
+                "add_torrent",
+                one_file_torrent("TSAME3", "Same (2)", 18, "2026-03-01T00:00:00.000Z"),
+            )
+            wait_until(lambda: (torrents / "Same (2) (2)").exists(), 20, "the newcomer")
+            assert sha256_through(torrents / "Same (2)/f.mkv") == sha(12)
+            assert sha256_through(torrents / "Same (2) (2)/f.mkv") == sha(18)
+            assert sha256_through(torrents / "Same (3)/f.mkv") == sha(17)
+            wait_until(lambda: len(hook_log.read_text().splitlines()) >= 3, 20, "the third hook call")
+            call = json.loads(hook_log.read_text().splitlines()[2])
+            assert call["env"]["DEBRIDFS_ADDED"] == str(torrents / "Same (2) (2)")
+            assert call["env"]["DEBRIDFS_REMOVED"] == ""
+            status = (torrents / ".status").read_text()
+            assert "Same (2) (TSAME0)" in status and "Same (2) (2) (TSAME3)" in status
+
+            # The same inside a torrent: a file removed by rm leaves the others' names.
+            os.unlink(dups / "a.mkv")
+            assert "a (2).mkv" in os.listdir(dups) and "a.mkv" not in os.listdir(dups)
+            assert sha256_through(dups / "a (2).mkv") == sha(2)
 
 
 def test_stored_rar_members_are_files_of_their_own(tmp_path):

@@ -58,3 +58,20 @@ def test_numbered_long_names_still_fit():
     names = unique_names([(str(i), "y" * 300 + ".mkv") for i in range(3)])
     assert len(set(names.values())) == 3
     assert all(len(n.encode()) <= NAME_MAX and n.endswith(".mkv") for n in names.values())
+
+
+def test_names_shown_before_stay_while_their_entries_exist():
+    shown = unique_names([("a", "x.mkv", 1), ("b", "x.mkv", 2)])
+    assert shown == {"a": "x.mkv", "b": "x (2).mkv"}
+    # (a) the first one goes: the second keeps its number
+    assert unique_names([("b", "x.mkv", 2)], previous=shown) == {"b": "x (2).mkv"}
+    # (b) a newcomer literally named like a held name is numbered itself
+    after = unique_names([("a", "x.mkv", 1), ("b", "x.mkv", 2), ("c", "x (2).mkv", 0)], previous=shown)
+    assert after == {"a": "x.mkv", "b": "x (2).mkv", "c": "x (2) (2).mkv"}
+    # a renamed entry does not keep a name its new raw name does not give
+    assert unique_names([("b", "y.mkv", 2)], previous=shown) == {"b": "y.mkv"}
+    # truncated long names keep their numbers too
+    long = "y" * 300 + ".mkv"
+    first = unique_names([("1", long), ("2", long)])
+    assert unique_names([("2", long)], previous=first) == {"2": first["2"]}
+    assert first["1"] != first["2"]

@@ -12,8 +12,9 @@ import trio
 import trio.testing
 
 from clients.errors import TemporaryError
+from vfs.names import unique_names
 from vfs.sources.base import Entry, Ref, Source
-from vfs.tree import ROOT_INODE, NoSuchInode, Tree
+from vfs.tree import BIG_DIRECTORY, ROOT_INODE, NoSuchInode, Tree, stable_inode
 
 
 @dataclass(frozen=True)
@@ -217,3 +218,25 @@ async def test_added_and_removed_children(source):
     assert "new" not in top(tree).children
     with pytest.raises(NoSuchInode):
         tree.get(node.inode)
+
+
+async def test_a_big_listing_is_named_and_numbered_like_a_small_one(source):
+    # A big directory is named and its new inodes hashed in a worker thread,
+    # and its naming is kept while names and ranks stay: same result as inline.
+    count = BIG_DIRECTORY * 2
+    big = [Entry(f"x{n % 300}.mkv", key=f"k{n:04d}", is_dir=False, rank=(n,)) for n in range(count)]
+    source.listings[None] = big
+    tree = Tree([source], listing_ttl=0)
+    shown = await tree.children(top(tree))
+    expected = unique_names([(e.key, e.name, e.rank) for e in big])
+    assert {name: child.key for name, child in shown.items()} == {v: k for k, v in expected.items()}
+    assert all(child.inode == stable_inode("fake", child.key) for child in shown.values())
+    before = {child.key: (name, child.inode) for name, child in shown.items()}
+    relisted = await tree.children(top(tree))
+    assert {child.key: (name, child.inode) for name, child in relisted.items()} == before
+    # a name that changes changes the naming (a kept naming is not reused);
+    # the others keep the names they are shown under
+    source.listings[None] = [Entry("x1.mkv", key="k0000", is_dir=False, rank=(0,)), *big[1:]]
+    again = await tree.children(top(tree))
+    assert again["x1.mkv"].key == "k0001" and again["x1 (2).mkv"].key == "k0301"
+    assert again["x1 (3).mkv"].key == "k0000" and again["x1 (3).mkv"].inode == before["k0000"][1]

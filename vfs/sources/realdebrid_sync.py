@@ -23,6 +23,7 @@ from clients.errors import FileUnavailable, NotFound, RemoteError
 from clients.ratelimit import BACKGROUND, FOREGROUND
 from clients.realdebrid import Page, TorrentInfo, proven_complete
 
+from .. import heap
 from ..archives import stored_members
 from ..progress import Progress
 from .base import DirectLink
@@ -284,6 +285,9 @@ class RealDebridSync(RealDebridState):
                 return self.infos[tid]
             raw = await self.client.torrent_info_json(tid, priority)
             info = TorrentInfo.from_json(raw)
+            heap.made(len(info.files) + 8)  # kept until the torrent changes
+            torrent = self.torrents.get(tid)
+            showed = torrent is not None and self._has_files(torrent, self.infos.get(tid))
             self._raw_infos[tid] = raw
             self.infos[tid] = info
             self.info_sigs[tid] = info_signature(info.torrent)
@@ -291,8 +295,9 @@ class RealDebridSync(RealDebridState):
                 # the info is newer than our list item: believe it
                 merged = {**self.items[tid], **{k: raw[k] for k in raw if k != "files"}}
                 self._put_item(merged)
-            if tid in self.torrents:
-                self._has_files(self.torrents[tid], info)  # one torrent at a time, not all at listing
+            if tid in self.torrents and self._has_files(self.torrents[tid], info) != showed:
+                # (one torrent at a time, not all at listing; most details change no directory)
+                self._dirs_changed()
             if save and self.store is not None:
                 await self.store.save_torrents([(tid, self.items.get(tid, raw), raw)], [])
             return info
@@ -459,6 +464,7 @@ class RealDebridSync(RealDebridState):
                         self.unannounced.add(tid)
                     if tid not in self.order:
                         self.order.insert(0, tid)
+                        self._dirs_changed()
                     self._notify(*self._top_refs())
             if time.time() - self.pending.get(tid, time.time()) > 3600:
                 self.pending.pop(tid, None)
