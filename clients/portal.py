@@ -33,7 +33,7 @@ from .errors import (
     RemoteError,
     TemporaryError,
 )
-from .fields import optional_float, optional_int
+from .fields import optional_bool, optional_float, optional_int
 from .http import retry_after_seconds
 from .retry import Backoff, Retrying, is_temporary
 
@@ -81,11 +81,8 @@ HTTP_4XX = Rule(PERMANENT, RemoteError, "refused", None, "HTTP 4xx without a por
 def _size(value: Any) -> int | None:
     """`filesize` is a digit string in the document, a number from some servers, and
     missing or empty before the portal knows it: None then (unknown, not 0)."""
-    try:
-        size = int(value)
-    except (TypeError, ValueError):
-        return None
-    return size if size > 0 else None
+    size = optional_int(value)
+    return size if size is not None and size > 0 else None
 
 
 @dataclass(frozen=True)
@@ -102,18 +99,20 @@ class PortalLink:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PortalLink:
-        link = data.get("link") or None
+        link = str(data["link"]) if data.get("link") else None
         # v1.0 had no download_ready: a reply with a link was a usable link.
-        ready = bool(data["download_ready"]) if "download_ready" in data else link is not None
+        said = optional_bool(data.get("download_ready"))
+        ready = said if said is not None else link is not None
+        poll_after = optional_float(data.get("poll_after_seconds"))
         return cls(
             link_id=str(data.get("linkId") or ""),
             ready=ready and link is not None,
-            remote_status=str(data.get("remote_status") or ("done" if ready else "")),
+            remote_status=str(data.get("remote_status") or ("done" if ready else "")).lower(),
             filename=str(data.get("filename") or ""),
             filesize=_size(data.get("filesize")),
-            maxchunks=int(data["maxchunks"]) if data.get("maxchunks") else None,
-            poll_after=float(data.get("poll_after_seconds") or 2),
-            reused=bool(data.get("reusedExisting")),
+            maxchunks=_size(data.get("maxchunks")),
+            poll_after=poll_after if poll_after is not None and poll_after > 0 else 2.0,
+            reused=bool(optional_bool(data.get("reusedExisting"))),
             link=link,
         )
 
@@ -175,8 +174,9 @@ class PortalClient:
                 error: RemoteError = TemporaryError(f"portal {path}: {type(exc).__name__}")
             else:
                 body = _json(response)
-                if response.status_code < 400 and body.get("success", True) is not False:
-                    return body.get("data") or {}
+                if response.status_code < 400 and optional_bool(body.get("success")) is not False:
+                    data = body.get("data")
+                    return data if isinstance(data, dict) else {}
                 error = self.error(path, response, body)
             if not is_temporary(error):
                 raise error
@@ -187,11 +187,11 @@ class PortalClient:
 
     @staticmethod
     def error(path: str, response: httpx.Response, body: dict[str, Any]) -> RemoteError:
-        status = body.get("status")
-        retry = body.get("retry_in_seconds")
-        retry_after = float(retry) if isinstance(retry, (int, float)) else retry_after_seconds(response)
+        status = optional_int(body.get("status"))
+        retry = optional_float(body.get("retry_in_seconds"))
+        retry_after = retry if retry is not None and retry >= 0 else retry_after_seconds(response)
         http = response.status_code
-        rule = STATUSES.get(status) if isinstance(status, int) else None
+        rule = STATUSES.get(status) if status is not None else None
         if rule is None:
             rule = HTTP_5XX if http >= 500 or http == 429 else HTTP_4XX
             meaning = f"HTTP {http}"
@@ -224,8 +224,8 @@ class PortalClient:
                 PortalHost(
                     platform=str(row.get("platform") or row.get("host") or "?"),
                     domains=domains,
-                    max_chunks=int(row["maxChunks"]) if row.get("maxChunks") else None,
-                    working=bool(row.get("currently_working", True)),
+                    max_chunks=_size(row.get("maxChunks")),
+                    working=optional_bool(row.get("currently_working")) is not False,
                 )
             )
         return hosts

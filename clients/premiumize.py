@@ -27,6 +27,7 @@ import httpx
 
 from .codes import PERMANENT, USER, WAIT, Rule
 from .errors import AuthError, FileUnavailable, RateLimited, RemoteError, TemporaryError
+from .fields import optional_float, optional_int
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,8 @@ class HosterList:
         if entry is None:  # alternate TLDs (rg.to) share their hoster's settings
             entry = next((v for k, v in settings.items() if k != "all" and domain.split(".")[0] in k), None)
         entry = entry or settings.get("all") or {}
-        value = entry.get("max_connections_per_file")
-        return int(value) if value else None
+        value = optional_int(entry.get("max_connections_per_file")) if isinstance(entry, dict) else None
+        return value if value else None
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,12 @@ class PremiumizeClient:
             body = response.json()
         except ValueError:
             body = None
-        if not isinstance(body, dict) or "status" not in body:
+        said = optional_int(body.get("status")) if isinstance(body, dict) else None
+        if said is None:
             # The status may also be on the HTTP line; otherwise it is a broken reply.
             status = response.status_code if response.status_code >= 400 else 502
         else:
-            status = int(body.get("status") or 0)
+            status = said
         if status == 200:
             return body.get("result")
         rule = STATUSES.get(status) or (UNKNOWN_5XX if status >= 500 else UNKNOWN_4XX)
@@ -148,11 +150,10 @@ class PremiumizeClient:
 
     async def account_status(self) -> AccountStatus:
         result = await self.call("accountstatus") or {}
-        expires = result.get("expires")
         return AccountStatus(
-            type=str(result.get("type") or "free"),
-            expires=float(expires) if expires else None,
-            fairuse_left=float(result.get("fairuse_left") or 0),
+            type=str(result.get("type") or "free").lower(),
+            expires=optional_float(result.get("expires")) or None,
+            fairuse_left=optional_float(result.get("fairuse_left")) or 0.0,
         )
 
     async def hoster_list(self) -> HosterList:
@@ -208,10 +209,7 @@ class PremiumizeClient:
 
 def _int(value: Any) -> int:
     """Sizes arrive as numbers or digit strings; anything else is unknown (0)."""
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return 0
+    return max(0, optional_int(value) or 0)
 
 
 def _disposition_name(header: str | None) -> str:

@@ -41,7 +41,7 @@ from .errors import (
     RemoteError,
     TemporaryError,
 )
-from .fields import optional_int
+from .fields import optional_bool, optional_int, optional_size, optional_timestamp
 from .http import redact_url, retry_after_seconds
 from .retry import Backoff, Retrying, is_temporary
 
@@ -61,10 +61,26 @@ class TwoFactorRequired(AuthError):
 
 
 def _int(value: Any, default: int = 0) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
+    number = optional_int(value)
+    return default if number is None else number
+
+
+def _part(response: Any, key: str, method: str) -> dict[str, Any]:
+    """The object `key` of a reply; a reply without it is a clear error, not a KeyError."""
+    value = response.get(key) if isinstance(response, dict) else None
+    if not isinstance(value, dict):
+        raise TemporaryError(f"Rapidgator {method}: the reply has no {key}")
+    return value
+
+
+def envelope_status(body: dict[str, Any], default: int) -> int:
+    """The envelope's status: `status`, or `response_status` in the v1 spelling that
+    JDownloader also reads (docs/providers.md, "Rapidgator", Replies the documents leave open)."""
+    return _int(body.get("status", body.get("response_status")), default)
+
+
+def envelope_details(body: dict[str, Any]) -> str:
+    return str(body.get("details") or body.get("response_details") or "")
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,7 @@ class RGUser:
 
         return cls(
             email=str(user["email"]) if user.get("email") else None,
-            is_premium=bool(user.get("is_premium")),
+            is_premium=bool(optional_bool(user.get("is_premium"))),
             premium_end_time=optional_int(user.get("premium_end_time")),
             folder_id=str(user["folder_id"]) if user.get("folder_id") else None,
             traffic_left=optional_int(part("traffic").get("left")),
@@ -114,9 +130,9 @@ class RGFile:
             file_id=str(data["file_id"]),
             name=str(data.get("name") or data["file_id"]),
             folder_id=str(data.get("folder_id") or ""),
-            size=_int(data.get("size")),
+            size=optional_size(data.get("size")) or 0,
             md5=str(data.get("hash") or "").lower(),
-            created=float(_int(data.get("created"))),
+            created=optional_timestamp(data.get("created")) or 0.0,
         )
 
 
@@ -136,7 +152,7 @@ class RGFolder:
             folder_id=str(data["folder_id"]),
             name=str(data.get("name") or data["folder_id"]),
             parent_id=str(parent) if parent else None,
-            created=float(_int(data.get("created"))),
+            created=optional_timestamp(data.get("created")) or 0.0,
             nb_files=_int(data.get("nb_files")),
             nb_folders=_int(data.get("nb_folders")),
         )
@@ -163,7 +179,7 @@ class UploadSession:
             upload_id=str(data["upload_id"]),
             state=_int(data.get("state"), -1),
             url=data.get("url") or None,
-            file=RGFile.from_json(file) if file else None,
+            file=RGFile.from_json(file) if isinstance(file, dict) and file.get("file_id") else None,
         )
 
     def __repr__(self) -> str:  # the URL carries the session token (sid=)
@@ -264,13 +280,13 @@ class RapidgatorClient:
                         retry_after_seconds(reply),
                     )
                 else:
-                    status = _int(body.get("status"), reply.status_code)
+                    status = envelope_status(body, reply.status_code)
                     if reply.status_code < 400 and status < 400:
                         return body.get("response")
                     error = map_error(
                         method,
                         status if status >= 400 else reply.status_code,
-                        str(body.get("details") or ""),
+                        envelope_details(body),
                         retry_after_seconds(reply),
                     )
             if not is_temporary(error) or (isinstance(error, RateLimited) and method == "user/login"):
@@ -340,7 +356,10 @@ class RapidgatorClient:
                 f"Rapidgator refused the login: {exc}".replace("Rapidgator user/login: ", ""),
                 status=exc.status,
             ) from None
-        return str(response["token"]), RGUser.from_json(response.get("user"))
+        token = response.get("token") if isinstance(response, dict) else None
+        if not token:
+            raise TemporaryError("Rapidgator user/login: the reply has no token")
+        return str(token), RGUser.from_json(response.get("user"))
 
     # ------------------------------------------------------------ account and folders
 
@@ -349,7 +368,9 @@ class RapidgatorClient:
         return RGUser.from_json(reply.get("user") if isinstance(reply, dict) else None)
 
     async def folder_info(self, folder_id: str | None = None) -> RGFolder:
-        return RGFolder.from_json((await self.call("folder/info", folder_id=folder_id))["folder"])
+        return RGFolder.from_json(
+            _part(await self.call("folder/info", folder_id=folder_id), "folder", "folder/info")
+        )
 
     async def folder_content(self, folder_id: str | None) -> FolderContent:
         """All pages; sub-folders are deduplicated (every page repeats them)."""
@@ -360,26 +381,25 @@ class RapidgatorClient:
             response = await self.call(
                 "folder/content", folder_id=folder_id, page=page, per_page=PER_PAGE, sort_column="created"
             )
-            data = response["folder"]
+            data = _part(response, "folder", "folder/content")
             folder = RGFolder.from_json(data)
             for sub in data.get("folders") or ():
                 folders.setdefault(str(sub["folder_id"]), RGFolder.from_json(sub))
             for item in data.get("files") or ():
                 files.setdefault(str(item["file_id"]), RGFile.from_json(item))
-            total = _int((response.get("pager") or {}).get("total"), 1)
+            pager = response.get("pager")
+            total = _int(pager.get("total") if isinstance(pager, dict) else None, 1)
             page += 1
         assert folder is not None
         return FolderContent(folder, list(folders.values()), list(files.values()))
 
     async def folder_create(self, name: str, parent_id: str | None) -> RGFolder:
-        return RGFolder.from_json(
-            (await self.call("folder/create", name=name, folder_id=parent_id))["folder"]
-        )
+        response = await self.call("folder/create", name=name, folder_id=parent_id)
+        return RGFolder.from_json(_part(response, "folder", "folder/create"))
 
     async def folder_rename(self, folder_id: str, name: str) -> RGFolder:
-        return RGFolder.from_json(
-            (await self.call("folder/rename", folder_id=folder_id, name=name))["folder"]
-        )
+        response = await self.call("folder/rename", folder_id=folder_id, name=name)
+        return RGFolder.from_json(_part(response, "folder", "folder/rename"))
 
     async def folder_move(self, folder_id: str, dest_id: str) -> None:
         self._batch(
@@ -392,7 +412,8 @@ class RapidgatorClient:
     # ------------------------------------------------------------ files
 
     async def file_rename(self, file_id: str, name: str) -> RGFile:
-        return RGFile.from_json((await self.call("file/rename", file_id=file_id, name=name))["file"])
+        response = await self.call("file/rename", file_id=file_id, name=name)
+        return RGFile.from_json(_part(response, "file", "file/rename"))
 
     async def file_move(self, file_id: str, dest_id: str) -> None:
         self._batch("file/move", await self.call("file/move", file_id=file_id, folder_id_dest=dest_id))
@@ -402,12 +423,16 @@ class RapidgatorClient:
 
     async def file_download(self, file_id: str) -> DownloadLink:
         response = await self.call("file/download", file_id=file_id)
-        return DownloadLink(str(response["download_url"]), _int(response.get("delay")))
+        url = response.get("download_url") if isinstance(response, dict) else None
+        if not url:
+            raise TemporaryError("Rapidgator file/download: the reply has no download_url")
+        return DownloadLink(str(url), max(0, _int(response.get("delay"))))
 
     @staticmethod
     def _batch(method: str, response: Any) -> None:
         """Batch replies are HTTP 200 even when the one id failed: look at `fail`."""
-        result = (response or {}).get("result") or {}
+        result = response.get("result") if isinstance(response, dict) else None
+        result = result if isinstance(result, dict) else {}
         if _int(result.get("fail")) or not _int(result.get("success")):
             errors = "; ".join(map(str, result.get("errors") or [])) or "failed"
             if method.endswith("/delete"):
@@ -419,10 +444,11 @@ class RapidgatorClient:
 
     async def upload_start(self, name: str, md5: str, size: int, folder_id: str | None) -> UploadSession:
         response = await self.call("file/upload", name=name, hash=md5, size=size, folder_id=folder_id)
-        return UploadSession.from_json(response["upload"])
+        return UploadSession.from_json(_part(response, "upload", "file/upload"))
 
     async def upload_info(self, upload_id: str) -> UploadSession:
-        return UploadSession.from_json((await self.call("file/upload_info", upload_id=upload_id))["upload"])
+        response = await self.call("file/upload_info", upload_id=upload_id)
+        return UploadSession.from_json(_part(response, "upload", "file/upload_info"))
 
     async def upload_file(
         self, url: str, path: Path, name: str, size: int, progress: Callable[[int], None] | None = None
@@ -456,13 +482,17 @@ class RapidgatorClient:
             envelope = json.loads(reply.body)
         except ValueError:
             envelope = None
-        if reply.status >= 400 or (isinstance(envelope, dict) and _int(envelope.get("status"), 200) >= 400):
-            details = envelope.get("details") if isinstance(envelope, dict) else None
-            error = map_error("upload", reply.status, str(details or f"HTTP {reply.status}"))
-            if reply.status >= 500:
-                error = TemporaryError(str(error), status=reply.status)
+        status = envelope_status(envelope, reply.status) if isinstance(envelope, dict) else reply.status
+        if reply.status >= 400 or status >= 400:
+            details = envelope_details(envelope) if isinstance(envelope, dict) else ""
+            status = max(status, reply.status)
+            error = map_error("upload", status, details or f"HTTP {status}")
+            if status >= 500:
+                error = TemporaryError(str(error), status=status)
             raise error
         data = envelope.get("response") if isinstance(envelope, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("upload"), dict):
+            data = data["upload"]  # as file/upload_info words it
         if isinstance(data, dict) and "upload_id" in data:
             return UploadSession.from_json(data)
         return None  # a 200 that is not the usual envelope: upload_info tells the rest

@@ -37,6 +37,7 @@ from .errors import (
     RemoteError,
     TemporaryError,
 )
+from .fields import optional_int
 
 log = logging.getLogger(__name__)
 
@@ -234,40 +235,43 @@ class RapidShareClient:
         if not self.has_login:
             return Account(premium=False)
         text = await self.call("getaccountdetails", {"withcookie": "1"})
-        details = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
+        details = {key.strip().lower(): value.strip() for key, value in pairs}
         cookie = details.pop("cookie", None)
         if "type" not in details and "accountid" not in details:
             # Not an account reply (a web page, another API): going on as a
             # free user would ignore the login without a word.
             raise RemoteError("RapidShare getaccountdetails: the reply holds no account details")
-        return Account(premium=details.get("type") == "prem", details=details, cookie=cookie)
+        return Account(premium=details.get("type", "").lower() == "prem", details=details, cookie=cookie)
 
     async def check_file(self, fileid: str, filename: str) -> FileCheck:
         text = await self.call(
             "checkfiles", {"files": fileid, "filenames": filename, "incmd5": "1"}, auth=False
         )
-        fields = text.splitlines()[0].split(",") if text else []
-        if len(fields) < 6:
+        fields = [field.strip() for field in text.splitlines()[0].split(",")] if text else []
+        status = optional_int(fields[4]) if len(fields) >= 6 else None
+        size = optional_int(fields[2]) if len(fields) >= 6 else None
+        if status is None or size is None:
             raise TemporaryError("RapidShare checkfiles: unreadable reply", retry_after=60)
-        status = int(fields[4]) if fields[4].isdigit() else 0
         rule = CHECK_STATUS.get(status)
         if rule is not None:
             raise rule.error(f"RapidShare: {rule.text} (checkfiles status {status})")
         md5 = fields[6].lower() if len(fields) > 6 and re.fullmatch(r"[0-9a-fA-F]{32}", fields[6]) else None
-        return FileCheck(fileid=fields[0], filename=fields[1], size=int(fields[2]), md5=md5)
+        return FileCheck(fileid=fields[0], filename=fields[1], size=size, md5=md5)
 
     async def download(self, fileid: str, filename: str) -> DownloadTicket:
         text = await self.call("download", {"fileid": fileid, "filename": filename, "withmd5hex": "1"})
         if not text.startswith("DL:"):
             raise TemporaryError("RapidShare download: unexpected reply", retry_after=60)
-        fields = text[3:].split(",")
-        if len(fields) < 3:
+        fields = [field.strip() for field in text[3:].split(",")]
+        countdown = optional_int(fields[2] or 0) if len(fields) >= 3 else None
+        if countdown is None or not fields[0]:
             raise TemporaryError("RapidShare download: unexpected reply", retry_after=60)
-        md5 = fields[3].strip().lower() if len(fields) > 3 else ""
+        md5 = fields[3].lower() if len(fields) > 3 else ""
         return DownloadTicket(
             host=fields[0],
             dlauth=fields[1],
-            countdown=int(fields[2] or 0),
+            countdown=max(0, countdown),
             md5=md5 if re.fullmatch(r"[0-9a-f]{32}", md5) else None,
         )
 

@@ -13,7 +13,6 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -34,7 +33,7 @@ from .errors import (
     TemporaryError,
     TooBig,
 )
-from .fields import optional_int
+from .fields import optional_bool, optional_float, optional_int, optional_size, optional_timestamp
 from .http import redact_url, retry_after_seconds
 from .ratelimit import BACKGROUND, FOREGROUND, RateLimiter
 from .retry import Backoff, Retrying, is_temporary
@@ -53,14 +52,61 @@ OAUTH_GRANT = "http://oauth.net/grant_type/device/1.0"
 OPENSOURCE_CLIENT_ID = "X245A4XAIBGVM"
 
 
-def parse_date(value: str | None) -> float | None:
-    """jsonDate ('2026-01-02T03:04:05.000Z') -> unix seconds."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+def parse_date(value: Any) -> float | None:
+    """jsonDate ('2026-01-02T03:04:05.000Z', the document's) -> unix seconds; also
+    other ISO forms and unix seconds (docs/providers.md, "Real-Debrid", Replies the
+    documents leave open)."""
+    return optional_timestamp(value)
+
+
+# Fields of list items, torrent infos and unrestrict replies that are numbers in the
+# document; a reply may carry them as strings, null or something unreadable (dropped:
+# read as missing). `normalized` makes the raw items the sources keep say what they mean.
+WHOLE_FIELDS = ("bytes", "original_bytes", "filesize", "chunks", "split", "speed", "seeders")
+FLAG_FIELDS = ("crc", "streamable")
+
+
+def normalized(item: dict[str, Any]) -> dict[str, Any]:
+    """A raw reply item with its numbers as numbers and 0/1 flags as ints. An item
+    already in the document's shape is returned as it is: this runs on every item
+    of every list page, on the trio thread."""
+    fixes: dict[str, Any] = {}
+    for key in WHOLE_FIELDS:
+        value = item.get(key)
+        if value is not None and (type(value) is not int or value < 0):
+            fixes[key] = optional_size(value)
+    for key in FLAG_FIELDS:
+        value = item.get(key)
+        if value is not None and (type(value) is not int or value not in (0, 1)):
+            flag = optional_bool(value)
+            fixes[key] = None if flag is None else int(flag)
+    progress = item.get("progress")
+    if progress is not None and type(progress) not in (int, float):
+        fixes["progress"] = optional_float(progress)
+    links = item.get("links")
+    if "links" in item and (type(links) is not list or not all(type(link) is str and link for link in links)):
+        fixes["links"] = [str(link) for link in links if link] if isinstance(links, list) else []
+    if "files" in item:  # torrents/info only: one item
+        files = item["files"] if isinstance(item["files"], list) else []
+        fixes["files"] = [
+            _file(f) for f in files if isinstance(f, dict) and optional_int(f.get("id")) is not None
+        ]
+    if not fixes:
+        return item
+    out = {**item, **fixes}
+    for key, value in fixes.items():
+        if value is None:
+            del out[key]  # unreadable: read as missing
+    return out
+
+
+def _file(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **data,
+        "id": optional_int(data.get("id")),
+        "bytes": optional_size(data.get("bytes")) or 0,
+        "selected": int(bool(optional_bool(data.get("selected")))),
+    }
 
 
 @dataclass(frozen=True)
@@ -79,11 +125,11 @@ class Download:
         return cls(
             id=str(data["id"]),
             filename=str(data.get("filename") or data["id"]),
-            filesize=int(data.get("filesize") or 0),
-            download=str(data.get("download", "")),
-            link=str(data.get("link", "")),
-            host=str(data.get("host", "")),
-            chunks=int(data.get("chunks") or 0),
+            filesize=optional_size(data.get("filesize")) or 0,
+            download=str(data.get("download") or ""),
+            link=str(data.get("link") or ""),
+            host=str(data.get("host") or ""),
+            chunks=optional_int(data.get("chunks")) or 0,
             generated=parse_date(data.get("generated")),
         )
 
@@ -105,13 +151,13 @@ class Torrent:
         return cls(
             id=str(data["id"]),
             filename=str(data.get("filename") or data["id"]),
-            status=str(data.get("status", "")),
-            bytes=int(data.get("bytes") or 0),
-            progress=float(data.get("progress") or 0),
+            status=str(data.get("status") or ""),
+            bytes=optional_size(data.get("bytes")) or 0,
+            progress=optional_float(data.get("progress")) or 0.0,
             added=parse_date(data.get("added")),
             ended=parse_date(data.get("ended")),
-            links=tuple(data.get("links") or ()),
-            hash=str(data.get("hash", "")),
+            links=tuple(data.get("links") or ()),  # strings: `normalized` saw to it
+            hash=str(data.get("hash") or ""),
         )
 
 
@@ -133,11 +179,11 @@ class TorrentInfo:
         files = tuple(
             TorrentFile(
                 id=int(f["id"]),
-                path=str(f["path"]),
-                bytes=int(f.get("bytes") or 0),
-                selected=bool(f.get("selected")),
+                path=str(f.get("path") or f"/{f['id']}"),
+                bytes=int(f["bytes"]),
+                selected=bool(f["selected"]),
             )
-            for f in data.get("files") or ()
+            for f in normalized(data).get("files") or ()
         )
         return cls(torrent=Torrent.from_json(data), files=files)
 
@@ -545,11 +591,9 @@ class RealDebridClient:
         status = response.status_code
         try:
             body = response.json()
-            name, code = str(body.get("error", "")), body.get("error_code")
+            name, code = str(body.get("error") or ""), optional_int(body.get("error_code"))
         except (ValueError, AttributeError):
             name, code = response.text[:80], None
-        if not isinstance(code, int):
-            code = None
         return error_for(path, status, name, code, retry_after_seconds(response))
 
     # --- account
@@ -618,13 +662,21 @@ class RealDebridClient:
         )
         if response.status_code == 304:
             return Page(None, _total(response), etag)
-        items = [] if response.status_code == 204 or not response.content else response.json()
+        try:
+            items = [] if response.status_code == 204 or not response.content.strip() else response.json()
+        except ValueError:
+            raise TemporaryError(f"Real-Debrid {path}: the reply is not JSON") from None
+        if items is None or items == {}:
+            items = []  # an empty page said otherwise; it proves nothing either way
         if not isinstance(items, list):
             raise TemporaryError(f"Real-Debrid {path}: the reply is not a list")
-        return Page(items, _total(response), response.headers.get("etag"))
+        rows = [normalized(item) for item in items if isinstance(item, dict) and item.get("id")]
+        return Page(rows, _total(response), response.headers.get("etag"))
 
     async def torrent_info_json(self, torrent_id: str, priority: int = BACKGROUND) -> dict[str, Any]:
-        return _object(await self.request("GET", f"/torrents/info/{torrent_id}", priority=priority))
+        return normalized(
+            _object(await self.request("GET", f"/torrents/info/{torrent_id}", priority=priority))
+        )
 
     async def torrent_info(self, torrent_id: str, priority: int = BACKGROUND) -> TorrentInfo:
         return TorrentInfo.from_json(await self.torrent_info_json(torrent_id, priority))
@@ -637,16 +689,20 @@ class RealDebridClient:
         )
 
     async def unrestrict_link_json(self, link: str, priority: int = FOREGROUND) -> dict[str, Any]:
-        return _object(await self.request("POST", "/unrestrict/link", data={"link": link}, priority=priority))
+        data = normalized(
+            _object(await self.request("POST", "/unrestrict/link", data={"link": link}, priority=priority))
+        )
+        _needed(data, "download", "unrestrict/link")
+        return data
 
     async def unrestrict_link(self, link: str, priority: int = FOREGROUND) -> UnrestrictedLink:
         data = await self.unrestrict_link_json(link, priority)
         return UnrestrictedLink(
-            id=str(data.get("id", "")),
-            filename=str(data.get("filename", "")),
-            filesize=int(data.get("filesize") or 0),
+            id=str(data.get("id") or ""),
+            filename=str(data.get("filename") or ""),
+            filesize=data.get("filesize") or 0,
             download=str(data["download"]),
-            chunks=int(data.get("chunks") or 0),
+            chunks=data.get("chunks") or 0,
         )
 
     async def probe_size(self, url: str) -> int | None:
@@ -675,7 +731,7 @@ class RealDebridClient:
         response = await self.request(
             "POST", "/torrents/addMagnet", data={"magnet": magnet}, priority=priority
         )
-        return str(response.json()["id"])
+        return _needed(_object(response), "id", "addMagnet")
 
     async def add_torrent(self, data: bytes) -> str:
         response = await self.request(
@@ -685,7 +741,7 @@ class RealDebridClient:
             headers={"Content-Type": "application/x-bittorrent"},
             priority=FOREGROUND,
         )
-        return str(response.json()["id"])
+        return _needed(_object(response), "id", "addTorrent")
 
     async def select_files(self, torrent_id: str, files: str = "all") -> None:
         try:

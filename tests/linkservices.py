@@ -6,10 +6,15 @@ services (the `emu` and `fresh_link_services` fixtures are in tests/conftest.py)
 
     LIBRARY = library([hoster_link(RG_ONE, "one.bin", ONE)], rapidshare=rapidshare_account(free_countdown=1))
     text = service_config(emu, "portal")       # [portal] ... + MOUNT_OPTIONS
+
+and what a test reads or writes in a service's directory of a mount
+(`status_of`, `listed`, `write_links`).
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from tests.emulators.content import SyntheticContent
@@ -97,3 +102,19 @@ def reset_link_services(emu: Any) -> None:
     emu.reset_stats()
     for service in SERVICES:
         emu.action(service, "reset", {})
+
+
+def status_of(directory: Path) -> str:
+    """The service's `.status` file."""
+    return (directory / ".status").read_text()
+
+
+def listed(directory: Path) -> list[str]:
+    """The files of the service's directory, without its dot files."""
+    return sorted(n for n in os.listdir(directory) if not n.startswith("."))
+
+
+def write_links(directory: Path, *urls: str) -> None:
+    """Adds `urls` as a user does: a `.links` file written into the directory."""
+    with open(directory / "new.links", "w") as f:
+        f.write("\n".join(urls) + "\n")

@@ -37,6 +37,11 @@ Library section "portal" (every key optional except api_key(s)):
       "unrestrict_shape": "current",     # "legacy": the v1.0 reply of the changelog: the link
                                    # at once, no linkId/download_ready/remote_status, no /link
       "grouped_hosts": true,       # false: no /hosts/grouped (404), as before it was added
+      "error_http": "table",       # "200": errors come with HTTP 200 (`success: false` and the
+                                   # status in the body only)
+      "numbers": "json", "flags": "json", "content_type": "json",
+                                   # how values are written (tests/emulators/shapes.py): numbers
+                                   # and booleans (download_ready, success...) as strings...
       "rate_limit": {"requests": 0, "window_seconds": 60},   # 0 = off; else 429 (status 106)
       "links": {"<hoster url>": {
           "ready_after_polls": int,                      # override for this URL
@@ -62,7 +67,8 @@ Control actions (POST /_control/portal/<action>):
     set_platform_traffic {"platform": str, "trafficleft": int}
     set_max_active {"value": n | null}      not-ready links per platform before 55
     set_rate_limit {"requests": n, "window_seconds": s}
-    set_variant {"filesize_format"?, "unrestrict_shape"?, "grouped_hosts"?}
+    set_variant {"filesize_format"?, "unrestrict_shape"?, "grouped_hosts"?, "error_http"?,
+                 "numbers"?, "flags"?, "content_type"?}
     reset {}                                 back to the library's state
 Control view (GET /_control/state/portal): account, hosts, links (by id), usage.
 Stats keys: "portal GET /account", "portal GET /hosts", "portal GET /hosts/grouped",
@@ -91,9 +97,10 @@ from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import shapes
 from .hosters import find_hoster_link
 from .state import EmulatorState
 
@@ -205,11 +212,14 @@ class PortalService:
         self.link_ttl = section.get("link_ttl")
         self.max_active = section.get("max_active_per_platform")
         self.variant: dict[str, Any] = {}
+        self.shapes = dict(shapes.DEFAULTS)
         self.set_variant(
             {
                 "filesize_format": section.get("filesize_format", "string"),
                 "unrestrict_shape": section.get("unrestrict_shape", "current"),
                 "grouped_hosts": section.get("grouped_hosts", True),
+                "error_http": section.get("error_http", "table"),
+                **{key: section[key] for key in shapes.CHOICES if key in section},
             }
         )
         rl = section.get("rate_limit", {})
@@ -229,11 +239,26 @@ class PortalService:
             "filesize_format": ("string", "number", "unknown_until_ready"),
             "unrestrict_shape": ("current", "legacy"),
             "grouped_hosts": (True, False),
+            "error_http": ("table", "200"),
         }
+        args = dict(args)
+        self.shapes = shapes.checked(self.shapes, {k: args.pop(k) for k in list(args) if k in shapes.CHOICES})
         for key, value in args.items():
             if value not in choices[key]:
                 raise ValueError(f"{key} must be one of {choices[key]}")
             self.variant[key] = value
+
+    def shaped(self, response: Response) -> Response:
+        """A reply in the switched variant: portal errors on HTTP 200, values reshaped.
+        (A 404 of an endpoint that does not exist stays a 404.)"""
+        status = response.status_code
+        if status >= 400 and self.variant["error_http"] == "200" and b'"success":false' in response.body:
+            status = 200
+        if shapes.is_default(self.shapes) and status == response.status_code:
+            return response
+        headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
+        body = shapes.render(bytes(response.body), self.shapes)
+        return Response(body, status, headers, media_type=shapes.media_type(self.shapes))
 
     @property
     def legacy(self) -> bool:
@@ -527,7 +552,10 @@ def build(state: EmulatorState) -> Starlette:
     state.services[NAME] = service
 
     def endpoint(name: str, counter: str, handler: Any, allow_unusable: bool = False) -> Any:
-        async def run(request: Request) -> JSONResponse:
+        async def run(request: Request) -> Response:
+            return service.shaped(await answer(request))
+
+        async def answer(request: Request) -> JSONResponse:
             state.stats.count(NAME, counter)
             api = state.faults.api_for(NAME)
             if api.latency_ms:

@@ -35,9 +35,17 @@ Library section "premiumize":
       "reply_fields": "location",       # directdownloadlink result: "location" (the document's
                                         # example, the default) or "full" (+ filename, filesize,
                                         # as clients met it)
+      "location_redirect": "none",      # "absolute" | "relative": the location is a URL of this
+                                        # service that answers 302 to the data host ("there may
+                                        # be a redirect behind it", doc), with an absolute or a
+                                        # root-relative Location
       "location_head": "ok",            # "refused": the location answers HEAD with 405
                                         # (GET works), as some download servers do
-      "links": {"<hoster url>": {"status": 502, "message": "...", "count": n}}  # forced reply
+      "links": {"<hoster url>": {"status": 502, "message": "...", "count": n}},  # forced reply
+      "numbers": "json", "flags": "json", "content_type": "json"
+                                        # how values are written (tests/emulators/shapes.py):
+                                        # the status and numbers as strings, `resume` as 0/1,
+                                        # served as text/html (PHP's default)...
     }
 
 Status codes (docs/providers.md, "Premiumize"): 0 host daily limit, 2 odd server error (inject),
@@ -55,7 +63,8 @@ Control actions (POST /_control/premiumize/<action>):
     inject_error {"status": n, "count": 1, "method"?: name|"any", "message"?: str}
     set_flags {"banned"?: bool, "maintenance"?: bool, "http_status"?: bool, "link_limit"?: n,
                "reply_fields"?: "location" | "full", "link_ttl"?: seconds | null,
-               "location_head"?: "ok" | "refused"}
+               "location_head"?: "ok" | "refused", "location_redirect"?,
+               "numbers"?, "flags"?, "content_type"?}
     reset {}
 Fault bursts (`/_control/faults`, api.premiumize) answer the envelope with
 status = the burst's status (HTTP line per "http_status").
@@ -69,13 +78,14 @@ import json
 import re
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import shapes
 from .dataserver import DataApp
 from .hosters import DataDelegate, find_hoster_link
 from .state import EmulatorState
@@ -147,6 +157,8 @@ class PremiumizeService:
         self.link_ttl = s.get("link_ttl")
         self.reply_fields = _reply_fields(s.get("reply_fields", "location"))
         self.location_head = _choice("location_head", s.get("location_head", "ok"), ("ok", "refused"))
+        self.location_redirect = _choice("location_redirect", s.get("location_redirect", "none"), REDIRECTS)
+        self.shapes = shapes.checked(shapes.DEFAULTS, {k: s[k] for k in shapes.CHOICES if k in s})
         self.overrides = {_norm(u): dict(o) for u, o in s.get("links", {}).items()}
         self.injected: list[dict[str, Any]] = []
 
@@ -208,6 +220,9 @@ class PremiumizeService:
                 self.reply_fields = _reply_fields(args["reply_fields"])
             if "location_head" in args:
                 self.location_head = _choice("location_head", args["location_head"], ("ok", "refused"))
+            if "location_redirect" in args:
+                self.location_redirect = _choice("location_redirect", args["location_redirect"], REDIRECTS)
+            self.shapes = shapes.checked(self.shapes, {k: args[k] for k in shapes.CHOICES if k in args})
             if "link_ttl" in args:
                 self.link_ttl = args["link_ttl"]
             if "link_limit" in args:
@@ -219,12 +234,11 @@ class PremiumizeService:
 
     # ---- helpers -------------------------------------------------------
     def reply(self, result: Any, status: int = 200, message: str = "OK") -> Response:
-        body = json.dumps(
-            {"result": result, "status": status, "statusmessage": message}, separators=(",", ":")
-        )
+        envelope = {"result": result, "status": status, "statusmessage": message}
+        body = json.dumps(shapes.reshape(envelope, self.shapes), separators=(",", ":"))
         body = body.replace("/", "\\/")  # PHP's json_encode escapes slashes; still valid JSON
         http = status if (self.http_status and status >= 400) else 200
-        return Response(body, status_code=http, media_type="application/json")
+        return Response(body, status_code=http, media_type=shapes.media_type(self.shapes))
 
     def take_injected(self, method: str) -> PmError | None:
         for item in self.injected:
@@ -308,11 +322,15 @@ class PremiumizeService:
         self.links_made += 1
         self.fairuse_left = max(0.0, self.fairuse_left - hoster.content.size / self.fairuse_bytes)
         location = self.state.links.mint(hoster.content, hoster.name, NAME, ttl=self.link_ttl)
-        if self.location_head == "refused":  # served by this service's own download route
+        if self.location_head == "refused" or self.location_redirect != "none":
+            # served (or redirected) by this service's own download route
             location = location.replace("/data/", f"/{NAME}/dl/", 1)
         if self.reply_fields == "location":
             return self.reply({"location": location})
         return self.reply({"location": location, "filename": hoster.name, "filesize": hoster.content.size})
+
+
+REDIRECTS = ("none", "absolute", "relative")
 
 
 def _choice(key: str, value: str, choices: tuple[str, ...]) -> str:
@@ -378,10 +396,15 @@ def build(state: EmulatorState) -> Starlette:
             return service.reply(None, exc.status, exc.message)
 
     async def download(request: Request) -> Response:
-        """A location under this service: HEAD refused (the switch), GET from the data host."""
-        if request.method == "HEAD":
-            return Response(b"", status_code=405, headers={"Allow": "GET"})
+        """A location under this service: HEAD refused (the switch), a redirect to the
+        data host (the switch), else GET from the data host."""
         token, name = request.path_params["token"], request.path_params["name"]
+        path = f"/data/{token}/{quote(name, safe='')}"
+        if request.method == "HEAD" and service.location_head == "refused":
+            return Response(b"", status_code=405, headers={"Allow": "GET"})
+        if service.location_redirect != "none":
+            target = path if service.location_redirect == "relative" else state.links.base_url + path
+            return Response(b"", status_code=302, headers={"Location": target})
         return DataDelegate(service.data_app, f"/data/{token}/{name}")
 
     return Starlette(

@@ -37,9 +37,20 @@ Library section `rapidgator` (every key optional):
      "upload_info_url": false,    # file/upload_info carries the session's `url` while state 0/1
      "error_wording": "usual",    # "other": the errors nobody documented are worded
                                   # differently (see ERROR_REWORDING); clients must not care
-     "user_reply": "full"}        # "nulls": the `user` of user/login and user/info (in no
+     "user_reply": "full",        # "nulls": the `user` of user/login and user/info (in no
                                   # document) answers email, traffic, storage and upload as
                                   # null; the account's limits still apply inside
+     "upload_post_reply": "envelope",   # the reply of the upload POST (lost from every copy of
+                                  # the document): "envelope" (the upload object directly in
+                                  # `response`), "wrapped" (`response.upload`, as
+                                  # file/upload_info), "empty" (200, no body), "text" (200 "OK")
+     "http_status": "mirror",     # "200": errors say their status in the envelope only
+                                  # (HTTP 200), as a client must read them too
+     "envelope_keys": "v2",       # "v1": `response_status` / `response_details` instead of
+                                  # `status` / `details` (the v1 spelling JDownloader reads)
+     "shapes": {}}                # how values are written (tests/emulators/shapes.py):
+                                  # numbers as strings, `is_premium`... as 0/1 or strings,
+                                  # the envelope served as text/html
 
 Ids are deterministic per run: folder ids are decimal strings counting up from
 5034678 (root first, depth first), file ids 32 hex, tokens 26 `[a-z0-9]`,
@@ -119,6 +130,9 @@ Control (`/_control/state/rapidgator`, `/_control/rapidgator/<action>`):
                                                        host reads each POST body (a slow uplink)
              set_upload_info_url {"enabled": bool}     (file/upload_info with or without `url`)
              set_error_wording {"style": "usual" | "other"}
+             set_upload_post_reply {"value": "envelope" | "wrapped" | "empty" | "text"}
+             set_reply_style {"http_status"?: "mirror" | "200", "envelope_keys"?: "v2" | "v1",
+                              "numbers"?, "flags"?, "content_type"?}   (see the library keys)
 """
 
 from __future__ import annotations
@@ -126,6 +140,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import json
 import math
 import os
 import tempfile
@@ -138,9 +153,10 @@ from urllib.parse import parse_qsl, quote
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
+from . import shapes
 from .content import Content, SyntheticContent, content_from_spec, md5_of
 from .state import EmulatorState
 
@@ -318,6 +334,17 @@ class RapidgatorService:
         self._created_seq = 0
 
         self.user_reply = str(section.get("user_reply", "full"))
+        self.upload_post_reply = _post_reply(section.get("upload_post_reply", "envelope"))
+        self.http_status = "mirror"
+        self.envelope_keys = "v2"
+        self.shapes = dict(shapes.DEFAULTS)
+        self.set_reply_style(
+            {
+                "http_status": section.get("http_status", "mirror"),
+                "envelope_keys": section.get("envelope_keys", "v2"),
+                **section.get("shapes", {}),
+            }
+        )
         self.user = copy.deepcopy(DEFAULT_USER)
         self.user["email"] = self.login
         for key, value in (section.get("user") or {}).items():
@@ -483,6 +510,32 @@ class RapidgatorService:
 
     # ------------------------------------------------------------ uploads
 
+    def set_reply_style(self, args: dict[str, Any]) -> dict[str, Any]:
+        patch = dict(args)
+        for key, choices in (("http_status", ("mirror", "200")), ("envelope_keys", ("v2", "v1"))):
+            if key in patch:
+                value = str(patch.pop(key))
+                if value not in choices:
+                    raise ValueError(f"{key} must be one of {choices}")
+                setattr(self, key, value)
+        self.shapes = shapes.checked(self.shapes, patch)
+        return {"http_status": self.http_status, "envelope_keys": self.envelope_keys, **self.shapes}
+
+    def envelope(
+        self,
+        response: Any,
+        status: int = 200,
+        details: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """`{"response", "status", "details"}` with the same status on the HTTP line, or
+        in the switched reply style."""
+        status_key, details_key = ("status", "details") if self.envelope_keys == "v2" else V1_KEYS
+        body = {"response": response, status_key: status, details_key: details}
+        text = json.dumps(shapes.reshape(body, self.shapes), ensure_ascii=False, separators=(",", ":"))
+        http = status if self.http_status == "mirror" else 200
+        return Response(text, status_code=http, headers=headers, media_type=shapes.media_type(self.shapes))
+
     def words(self, details: str) -> str:
         return ERROR_REWORDING.get(details, details) if self.error_wording == "other" else details
 
@@ -647,6 +700,11 @@ class RapidgatorService:
         if action == "set_error_wording":
             self.error_wording = str(args.get("style", "usual"))
             return {"error_wording": self.error_wording}
+        if action == "set_upload_post_reply":
+            self.upload_post_reply = _post_reply(args["value"])
+            return {"upload_post_reply": self.upload_post_reply}
+        if action == "set_reply_style":
+            return self.set_reply_style(args)
         if action == "upload_post_error":
             self.upload_post_errors += [int(args.get("status", 500))] * int(args.get("count", 1))
             return {"upload_post_errors": len(self.upload_post_errors)}
@@ -969,17 +1027,19 @@ METHODS = {
     "file/upload_info": file_upload_info,
 }
 NO_TOKEN = {"user/login"}
+POST_REPLIES = ("envelope", "wrapped", "empty", "text")
+
+
+def _post_reply(value: str) -> str:
+    if value not in POST_REPLIES:
+        raise ValueError(f"upload_post_reply must be one of {POST_REPLIES}")
+    return value
+
+
+V1_KEYS = ("response_status", "response_details")
 
 
 # ---------------------------------------------------------------- HTTP layer
-
-
-def envelope(
-    response: Any, status: int = 200, details: str | None = None, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        {"response": response, "status": status, "details": details}, status_code=status, headers=headers
-    )
 
 
 async def request_params(request: Request) -> dict[str, str]:
@@ -1268,7 +1328,7 @@ def build(state: EmulatorState) -> Starlette:
     svc = RapidgatorService(state, state.library.get(SERVICE) or {})
     state.services[SERVICE] = svc
 
-    async def api(request: Request) -> JSONResponse:
+    async def api(request: Request) -> Response:
         method = f"{request.path_params['group']}/{request.path_params['method']}"
         state.stats.count(SERVICE, method)
         fault = state.faults.api_for(SERVICE)
@@ -1277,35 +1337,37 @@ def build(state: EmulatorState) -> Starlette:
         burst = state.faults.take_api_burst(SERVICE)
         if burst is not None:
             headers = {"Retry-After": str(burst.retry_after)} if burst.retry_after is not None else None
-            return envelope(None, burst.status_burst, f"Error: Injected error {burst.status_burst}", headers)
+            return svc.envelope(
+                None, burst.status_burst, f"Error: Injected error {burst.status_burst}", headers
+            )
         handler = METHODS.get(method)
         if handler is None:
-            return envelope(None, 404, "Error: Method not found")
+            return svc.envelope(None, 404, "Error: Method not found")
         params = await request_params(request)
         try:
             if method not in NO_TOKEN:
                 svc.check_token(params)
             svc.settle()
-            return envelope(handler(svc, params))
+            return svc.envelope(handler(svc, params))
         except ApiError as exc:
-            return envelope(None, exc.status, svc.words(exc.details))
+            return svc.envelope(None, exc.status, svc.words(exc.details))
 
-    async def upload(request: Request) -> JSONResponse:
+    async def upload(request: Request) -> Response:
         state.stats.count(SERVICE, "upload POST")
         session = svc.uploads.get(request.query_params.get("uuid", ""))
         if svc.upload_post_errors:
             status = svc.upload_post_errors.pop(0)
             await drain(request)
-            return envelope(None, status, f"Error: Injected upload error {status}")
+            return svc.envelope(None, status, f"Error: Injected upload error {status}")
         if session is None or request.query_params.get("sid") != session.token:
             await drain(request)
-            return envelope(None, 404, "Error: Upload session not found")
+            return svc.envelope(None, 404, "Error: Upload session not found")
         if session.state != 0:
             await drain(request)
-            return envelope(None, 400, svc.words("Error: Upload session is already finished"))
+            return svc.envelope(None, 400, svc.words("Error: Upload session is already finished"))
         if session.receiving:
             await drain(request)
-            return envelope(None, 400, svc.words("Error: Upload already in progress"))
+            return svc.envelope(None, 400, svc.words("Error: Upload already in progress"))
         session.receiving = True
         spool = Spool()
         try:
@@ -1313,15 +1375,15 @@ def build(state: EmulatorState) -> Starlette:
             size = await spool.finish()
         except ClientDisconnect:  # the session stays at state 0: the client may retry
             await spool.abort()
-            return envelope(None, 400, "Error: Upload interrupted")
+            return svc.envelope(None, 400, "Error: Upload interrupted")
         except MultipartError as exc:
             await spool.abort()
-            return envelope(None, 400, f"Error: Bad upload request ({exc})")
+            return svc.envelope(None, 400, f"Error: Bad upload request ({exc})")
         finally:
             session.receiving = False
         if not found:
             await spool.abort()
-            return envelope(None, 400, "Error: No file uploaded")
+            return svc.envelope(None, 400, "Error: No file uploaded")
         session.received_size, session.hasher = size, spool.hasher
         session.content = UploadedContent(spool.fd, size)
         if svc.fail_next_uploads > 0:
@@ -1329,7 +1391,13 @@ def build(state: EmulatorState) -> Starlette:
             session.forced_fail = True
         session.state = 1
         session.ready_at = time.monotonic() + svc.processing_delay
-        return envelope(svc.upload_api(session))
+        if svc.upload_post_reply == "wrapped":
+            return svc.envelope({"upload": svc.upload_api(session)})
+        if svc.upload_post_reply == "empty":
+            return Response(b"", status_code=200)
+        if svc.upload_post_reply == "text":
+            return Response(b"OK", status_code=200, media_type="text/plain")
+        return svc.envelope(svc.upload_api(session))
 
     return Starlette(
         routes=[

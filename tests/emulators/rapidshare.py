@@ -49,6 +49,8 @@ Library section "rapidshare":
                              "status": "ok" | "deleted" | "illegal" | "server_down" | "locked"}},
       "error_refs": true,               # append " (xxxxxxxx)" refs; false = 2009-style lines
       "routine_names": "plain",         # "plain" | "v1" | "both" (see above)
+      "line_endings": "lf",             # "crlf": lines end in CR LF (a CGI on another server);
+                                        # "none": no newline after the last line
       "download_md5": "hex",            # "not found": the DL line's md5 field as some servers sent it
       "link_ttl": null
     }
@@ -72,6 +74,7 @@ Control actions (POST /_control/rapidshare/<action>):
     set_routine_names {"value": "plain" | "v1" | "both"}
     set_error_refs {"value": bool}
     set_download_md5 {"value": "hex" | "not found"}
+    set_line_endings {"value": "lf" | "crlf" | "none"}   see "line_endings"
     inject_error {"error": key, "count": 1, "seconds"?: n,
                   "sub"?: "download"|"getaccountdetails"|"checkfiles"|"fileserver"|"any"}
     advance_time {"seconds": n}           moves this service's clock (countdowns, expiry)
@@ -187,6 +190,7 @@ class RapidShareService:
         self.error_refs = bool(s.get("error_refs", True))
         self.routine_names = self._naming(s.get("routine_names", "plain"))
         self.download_md5 = self._md5_mode(s.get("download_md5", "hex"))
+        self.line_endings = _line_endings(s.get("line_endings", "lf"))
         self.link_ttl = s.get("link_ttl")
         self.ip_wait_until = 0.0
         self.tickets: dict[str, dict[str, Any]] = {}
@@ -246,6 +250,8 @@ class RapidShareService:
                     "seconds": int(args.get("seconds", 60)),
                 }
             )
+        elif action == "set_line_endings":
+            self.line_endings = _line_endings(args["value"])
         elif action == "set_download_md5":
             self.download_md5 = self._md5_mode(args["value"])
         elif action == "set_error_refs":
@@ -472,7 +478,14 @@ def build(state: EmulatorState) -> Starlette:
     state.services[NAME] = service
 
     def text(body: str, status: int = 200) -> PlainTextResponse:
-        return PlainTextResponse(body if body.endswith("\n") else body + "\n", status_code=status)
+        lines = body.rstrip("\n").split("\n")
+        ending = service.line_endings
+        body = (
+            "\r\n".join(lines) + "\r\n"
+            if ending == "crlf"
+            else "\n".join(lines) + ("\n" if ending == "lf" else "")
+        )
+        return PlainTextResponse(body, status_code=status)
 
     async def pre(endpoint: str) -> Response | None:
         state.stats.count(NAME, endpoint)
@@ -569,3 +582,9 @@ def sample_section() -> dict[str, Any]:
             "100003": {"url": "https://rapidgator.net/file/00000000000000000000000000000000/gone.avi.html"},
         },
     }
+
+
+def _line_endings(value: str) -> str:
+    if value not in ("lf", "crlf", "none"):
+        raise ValueError("line_endings must be lf, crlf or none")
+    return value

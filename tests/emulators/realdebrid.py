@@ -33,6 +33,8 @@ Library section (key "realdebrid")
      "torrents": [{"id", "filename", "original_filename", "hash": "40 hex", "status": "downloaded",
                    "added", "ended", "progress", "speed", "seeders",
                    "polls": null,         # int: auto-advance like an API-added torrent
+                   "undocumented_status": false,   # true: "status" may be one no document
+                                          # lists (a status the service added later)
                    "files": [{"path": "/dir/name.mkv", "content": {content spec},
                               "selected": 1,
                               "unavailable": false,   # unrestrict -> 503 unavailable_file/24
@@ -52,11 +54,19 @@ Library section (key "realdebrid")
                                           # "nfc": normalized to NFC
      "listing": {                         # shape of /torrents and /downloads replies (providers.md, Lists)
         "total_header": true,             # false: no X-Total-Count on any page (nor on 304s)
-        "empty": null,                    # "204" or "[]": every page is empty (an RD bug seen)
+        "empty": null,                    # "204", "[]" or "{}": every page is empty (an RD bug seen)
         "page_error_from": null,          # int: pages at this offset or later fail with
         "page_error_status": 503,         # this status (and its error JSON, as faults have)
-        "short_pages_from": null}}        # int: pages at this offset or later leave out their
+        "short_pages_from": null},        # int: pages at this offset or later leave out their
                                           # first item (the list changed while being read)
+     "shapes": {"numbers": "json", "flags": "json", "dates": "iso", "content_type": "json"},
+                                          # how values are written (tests/emulators/shapes.py;
+                                          # the document's by default); the 0/1 flags are
+                                          # `selected`, `crc`, `streamable`
+     "nulls": false}                      # true: optional fields that do not apply are sent
+                                          # as null instead of left out (`ended`, `speed`,
+                                          # `seeders`, `mimeType`, `host_icon`, `links` when
+                                          # there are none)
 
 Everything except the content specs may be omitted: ids (13 chars of A-Z2-7), hashes
 and dates are then derived deterministically from the position and the name.
@@ -134,7 +144,11 @@ set_readd_fixes {"value": bool}     see "readd_fixes"
 inject_error {"route": "POST /unrestrict/link", "status", "error", "code", "times"?: 1}
                                    the next matching calls (after auth) answer this error JSON
 set_listing {"total_header"?, "empty"?, "page_error_from"?, "page_error_status"?,
-             "short_pages_from"?}   see "listing"
+             "short_pages_from"?}   see "listing"; "empty" also takes "{}"
+set_shapes {"numbers"?, "flags"?, "dates"?, "content_type"?, "nulls"?}   see "shapes", "nulls"
+maintenance {"count": n, "status": 200}   the next n API calls answer the HTML page
+                                   "Temporarily Down For Maintenance" with this status
+                                   (seen at the API's edge; JDownloader waits 5 min)
 """
 
 from __future__ import annotations
@@ -158,7 +172,7 @@ from urllib.parse import parse_qs, urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import hosters
+from . import hosters, shapes
 from .content import Content, SyntheticContent, content_from_spec
 from .rar import rar_archive
 from .state import EmulatorState
@@ -192,6 +206,11 @@ LISTING_DEFAULTS: dict[str, Any] = {
     "page_error_status": 503,
     "short_pages_from": None,
 }
+MAINTENANCE_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Temporarily Down For Maintenance</title></head>"
+    b"<body><h1>Temporarily Down For Maintenance</h1></body></html>"
+)
+FLAG_KEYS = frozenset({"selected", "crc", "streamable"})  # 0/1 in the document
 ALL_STATUSES = set(CHAIN) | {"magnet_error", "error", "virus", "compressing", "uploading", "dead"}
 
 FAULT_ERRORS = {
@@ -430,6 +449,9 @@ class RealDebrid:
         self.max_limit = int(section.get("max_limit", 5000))
         self.active_limit = int(section.get("active_limit", 50))
         self.listing = {**LISTING_DEFAULTS, **section.get("listing", {})}
+        self.shapes = shapes.checked(shapes.DEFAULTS, section.get("shapes", {}))
+        self.nulls = bool(section.get("nulls", False))
+        self.maintenance_left, self.maintenance_status = 0, 200
         self.names_nfc = section.get("names", "raw") == "nfc"
         self.readd_fixes = bool(section.get("readd_fixes", True))
         self.injected: list[dict[str, Any]] = []  # inject_error: replies to give next
@@ -516,7 +538,7 @@ class RealDebrid:
     def torrent_from_entry(self, entry: dict[str, Any], key: str, index: int) -> Torrent:
         filename = self.norm(entry.get("filename") or f"Torrent {index}")
         status = entry.get("status", "downloaded")
-        if status not in ALL_STATUSES:
+        if status not in ALL_STATUSES and not entry.get("undocumented_status"):
             raise ValueError(f"unknown torrent status {status!r}")
         tid = entry.get("id") or rd_id("torrent", key, filename)
         added_at = BASE_DATE - dt.timedelta(hours=index)
@@ -697,6 +719,10 @@ class RealDebrid:
             item["speed"] = t.speed
         if t.status in SEEDER_STATUSES:
             item["seeders"] = t.seeders
+        if self.nulls:
+            for key in ("ended", "speed", "seeders"):
+                item.setdefault(key, None)
+            item["links"] = item["links"] or None
         return item
 
     def new_torrent(self, hash_hex: str, name: str | None, files: list[TorrentFile] | None) -> Torrent:
@@ -831,6 +857,8 @@ class RealDebrid:
             "generated": d.generated,
         }
         item.update(d.extra)
+        if self.nulls:
+            item.update({"mimeType": None, "host_icon": None})
         return item
 
     # ------------------------------------------------------------------ auth and limits
@@ -1059,6 +1087,18 @@ class RealDebrid:
         self.listing.update(args)
         return {"listing": dict(self.listing)}
 
+    def _act_maintenance(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.maintenance_left = int(args.get("count", 1))
+        self.maintenance_status = int(args.get("status", 200))
+        return {"maintenance": self.maintenance_left}
+
+    def _act_set_shapes(self, args: dict[str, Any]) -> dict[str, Any]:
+        patch = dict(args)
+        if "nulls" in patch:
+            self.nulls = bool(patch.pop("nulls"))
+        self.shapes = shapes.checked(self.shapes, patch)
+        return {"shapes": dict(self.shapes), "nulls": self.nulls}
+
     def _act_inject_error(self, args: dict[str, Any]) -> dict[str, Any]:
         self.injected.append(
             {
@@ -1174,8 +1214,8 @@ def paged(ctx: Ctx, items: list[Any], render: Callable[[Any], dict[str, Any]]) -
         raise ApiError(status, *FAULT_ERRORS.get(status, ("internal_error", -1)))
     if shape["empty"] == "204":  # the RD bug of providers.md, Lists: every page empty
         return empty(204, headers)
-    if shape["empty"] == "[]":
-        return json_response([], 200, headers)
+    if shape["empty"] in ("[]", "{}"):
+        return json_response([] if shape["empty"] == "[]" else {}, 200, headers)
     chunk = items[offset : offset + limit]
     if shape["short_pages_from"] is not None and offset >= int(shape["short_pages_from"]):
         chunk = chunk[1:]  # an item moved while the list was read
@@ -1519,6 +1559,17 @@ class RealDebridApp:
         return None, {}, path_known
 
     async def handle(self, request: Request) -> Response:
+        response = await self._handle(request)
+        rd = self.rd
+        if shapes.is_default(rd.shapes) or response.media_type != "application/json":
+            return response
+        headers = {
+            k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")
+        }
+        body = shapes.render(bytes(response.body), rd.shapes, FLAG_KEYS)
+        return Response(body, response.status_code, headers, media_type=shapes.media_type(rd.shapes))
+
+    async def _handle(self, request: Request) -> Response:
         method = request.headers.get("x-http-verb", request.method).upper()
         path = _route_path(request.scope)
         if len(path) > 1:
@@ -1537,6 +1588,9 @@ class RealDebridApp:
             error, code = FAULT_ERRORS.get(fault.status_burst, ("internal_error", -1))
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
             return ApiError(fault.status_burst, error, code, headers=headers).response()
+        if self.rd.maintenance_left > 0:
+            self.rd.maintenance_left -= 1
+            return Response(MAINTENANCE_PAGE, self.rd.maintenance_status, media_type="text/html")
 
         token = None
         auth = request.headers.get("authorization", "")

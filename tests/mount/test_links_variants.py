@@ -28,8 +28,11 @@ from tests.linkservices import (
     RS_OWN,
     hoster_link,
     library,
+    listed,
     rapidshare_account,
     service_config,
+    status_of,
+    write_links,
 )
 from tests.mounting import mounted, run_cli, sha256_through, wait_until, write_config
 
@@ -53,19 +56,6 @@ LIBRARY = library(
 
 # `emu` (tests/conftest.py) runs LIBRARY; every test starts from its state.
 pytestmark = pytest.mark.usefixtures("fresh_link_services")
-
-
-def write_links(directory: Path, *urls: str) -> None:
-    with open(directory / "new.links", "w") as f:
-        f.write("\n".join(urls) + "\n")
-
-
-def status_of(directory: Path) -> str:
-    return (directory / ".status").read_text()
-
-
-def listed(directory: Path) -> list[str]:
-    return sorted(n for n in os.listdir(directory) if not n.startswith("."))
 
 
 def add(tmp_path: Path, text: str, service: str, url: str) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from clients.errors import RemoteError
-from clients.fields import optional_float, optional_int
-from clients.portal import PortalAccount
-from clients.rapidgator import RGUser
+from clients.fields import optional_bool, optional_float, optional_int, optional_size, optional_timestamp
+from clients.portal import PortalAccount, PortalLink
+from clients.rapidgator import RGFile, RGFolder, RGUser, UploadSession
 from clients.realdebrid import AppCredentials, DeviceCode, LinkCheck, Tokens, User, parse_date
 
 
@@ -145,3 +145,79 @@ def test_portal_account_lenient():
 def test_lenient_numbers(value, whole, number):
     assert optional_int(value) == whole
     assert optional_float(value) == number
+
+
+@pytest.mark.parametrize(
+    ("value", "flag"),
+    [(True, True), (False, False), (1, True), (0, False), ("1", True), ("0", False)]
+    + [("true", True), ("False", False), ("", False), (" yes ", True), ("2", True)]
+    + [(None, None), ("maybe", None), ([], None), (float("nan"), None)],
+)
+def test_lenient_flags(value, flag):
+    assert optional_bool(value) is flag
+
+
+JAN2 = 1767322800.0  # 2026-01-02T03:00:00Z
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-01-02T03:00:00.000Z",
+        "2026-01-02T03:00:00Z",
+        "2026-01-02T04:00:00+01:00",
+        "2026-01-02 03:00:00",  # no zone: UTC, whatever the machine's zone
+        "2026-01-02T03:00:00",
+        JAN2,
+        int(JAN2),
+        str(int(JAN2)),
+        int(JAN2) * 1000,  # milliseconds
+    ],
+)
+def test_lenient_dates(value):
+    assert optional_timestamp(value) == JAN2
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", True, {}, "2026-13-45"])
+def test_unreadable_dates_are_unknown(value):
+    assert optional_timestamp(value) is None
+
+
+def test_rapidgator_objects_in_other_shapes():
+    user = RGUser.from_json({"is_premium": "false", "premium_end_time": "1798761600", "traffic": []})
+    assert user.is_premium is False and user.premium_end_time == 1798761600 and user.traffic_left is None
+    assert RGUser.from_json({"is_premium": 1}).is_premium is True
+    file = RGFile.from_json(
+        {"file_id": "f" * 32, "name": "a", "size": "222", "created": "2019-04-26 00:15:32"}
+    )
+    assert file.size == 222 and file.created == 1556237732
+    folder = RGFolder.from_json({"folder_id": 5034678, "nb_files": "3", "created": "1556230000"})
+    assert folder.folder_id == "5034678" and folder.nb_files == 3 and folder.created == 1556230000
+    session = UploadSession.from_json({"upload_id": "u", "state": "2", "url": None, "file": []})
+    assert session.state == 2 and session.file is None
+
+
+def test_portal_link_with_strings_for_numbers_and_flags():
+    waiting = PortalLink.from_json(
+        {"linkId": "a", "download_ready": "false", "link": None, "maxchunks": "16", "poll_after_seconds": "5"}
+    )
+    assert not waiting.ready and waiting.maxchunks == 16 and waiting.poll_after == 5.0
+    ready = PortalLink.from_json(
+        {
+            "linkId": "a",
+            "download_ready": 1,
+            "remote_status": "DONE",
+            "link": "https://x/y",
+            "filesize": "30833612",
+        }
+    )
+    assert ready.ready and ready.remote_status == "done" and ready.filesize == 30833612
+    odd = PortalLink.from_json(
+        {"download_ready": "true", "link": "https://x/y", "poll_after_seconds": "soon"}
+    )
+    assert odd.ready and odd.poll_after == 2.0 and odd.maxchunks is None
+
+
+def test_a_negative_size_is_unknown():
+    assert optional_size(-1) is None and optional_size("-1") is None
+    assert optional_size("0") == 0 and optional_size(5.0) == 5 and optional_size(None) is None

@@ -18,6 +18,7 @@ import httpx
 import trio
 
 from clients.errors import NotReady
+from clients.fields import optional_int
 from clients.rapidshare import Account, DownloadTicket, RapidShareClient, parse_file_url
 
 from ..config import Config
@@ -52,9 +53,9 @@ class RapidShareSource(LinkSource):
         if not self.account.premium:
             return ["account: free (downloads wait a countdown)"]
         details = self.account.details
-        valid = int(details.get("validuntil", "0") or 0)
-        left = details.get("premkbleft", "")
-        traffic = f"{left} kB ({human_size(int(left) * 1000)})" if left.isdigit() else "? kB"
+        valid = optional_int(details.get("validuntil")) or 0  # missing keys read as 0 (doc)
+        left = optional_int(details.get("premkbleft"))
+        traffic = f"{left} kB ({human_size(left * 1000)})" if left is not None else "? kB"
         return [
             f"account: premium, valid until {time.strftime('%Y-%m-%d', time.localtime(valid))}, "
             f"{traffic} traffic left"
