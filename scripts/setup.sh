@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what debridfs needs on Debian/Ubuntu, only where it is missing:
 # fuse3, libfuse3-dev, pkg-config (to build pyfuse3), ffmpeg (the benchmark's
-# media files), attr (getfattr, as users check user.md5), then a virtualenv in
+# media files), attr (getfattr, as users check user.md5), rsync and vi (the
+# POSIX mount tests use them as users do), then a virtualenv in
 # .venv with the package and test extras. Run by test.sh and demo.sh; safe to
 # run again. With --bench it also installs what scripts/bench.py compares
 # against: nginx (the data origin) and rclone (the peer mount).
@@ -19,6 +20,8 @@ pkg-config --exists fuse3 2>/dev/null || need+=(libfuse3-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v ffprobe >/dev/null || need+=(ffmpeg)
 command -v getfattr >/dev/null || need+=(attr)
+command -v rsync >/dev/null || need+=(rsync)       # the POSIX mount tests drive rsync -a
+command -v vi >/dev/null || need+=(vim-tiny)       # ... and an editor's save
 command -v gcc >/dev/null || need+=(gcc)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' || need+=(python3-dev)

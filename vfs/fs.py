@@ -12,12 +12,13 @@ import stat
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import pyfuse3
 
 from .config import MountConfig
 from .errnos import KNOWN_ERRORS, errno_of
+from .names import NAME_MAX, safe_name
 from .reader import ReadEngine, RemoteFile
 from .sources.base import Source
 from .spool import SPOOL_KEY_PREFIX
@@ -27,6 +28,11 @@ from .writes import WriteFailed, WriteFile, Writes, source_of
 log = logging.getLogger(__name__)
 
 BLOCK_SIZE_HINT = 1 << 20
+# What statfs reports when a mount cannot know the services' space (rclone does
+# the same): tools that check for room before writing (Sonarr, Radarr, cp
+# --sparse) must not see a full disk. 1 PiB in BLOCK_SIZE_HINT blocks.
+STATFS_BLOCKS = (1 << 50) // BLOCK_SIZE_HINT
+STATFS_FILES = 1 << 30
 
 
 ANSWERS = {
@@ -192,7 +198,9 @@ class Operations(pyfuse3.Operations):
         fh = self._fh()
         if node.local is not None:
             self.handles[fh] = Handle(node, local_fd=os.open(node.local, os.O_RDONLY))
-            return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
+            # Not direct_io: the kernel refuses a shared mapping of a direct_io file
+            # (ENODEV), and numpy or ffmpeg mmap a file that is still uploading.
+            return pyfuse3.FileInfo(fh=fh, direct_io=False, keep_cache=False)
         if node.virtual is not None:
             data = node.virtual()
             if inspect.isawaitable(data):  # content that needs I/O (a database) to make
@@ -219,7 +227,7 @@ class Operations(pyfuse3.Operations):
         if handle.local_fd is not None:
             return os.pread(handle.local_fd, size, offset)
         if handle.writing is not None:
-            return self.writes.read(handle.writing, offset, size)
+            return await self.writes.read(handle.writing, offset, size)
         assert handle.remote is not None
         return await handle.remote.read(offset, size)
 
@@ -271,10 +279,9 @@ class Operations(pyfuse3.Operations):
     async def statfs(self, ctx: Any) -> pyfuse3.StatvfsData:
         data = pyfuse3.StatvfsData()
         data.f_bsize = data.f_frsize = BLOCK_SIZE_HINT
-        data.f_blocks = data.f_bfree = data.f_bavail = 0
-        data.f_files = len(self.tree.nodes)
-        data.f_ffree = data.f_favail = 0
-        data.f_namemax = 255
+        data.f_blocks = data.f_bfree = data.f_bavail = STATFS_BLOCKS
+        data.f_files = data.f_ffree = data.f_favail = STATFS_FILES
+        data.f_namemax = NAME_MAX
         return data
 
     # Namespace changes: refused unless the source is writable.
@@ -283,10 +290,31 @@ class Operations(pyfuse3.Operations):
     async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: Any) -> pyfuse3.EntryAttributes:
         parent = self.tree.get(parent_inode)
         source = self._require_writable(parent)
-        entry = await source.mkdir(parent.ref, os.fsdecode(name))
+        entry = await source.mkdir(parent.ref, self._new_name(name))
         node = self.tree.add_child(parent, entry)
         self.tree.remember(node)
         return self.attributes(node)
+
+    # Links and special files: no service stores them. EPERM is what Linux file
+    # systems without them answer (vfat); ENOSYS would read "not implemented".
+
+    @fuse_errors
+    async def symlink(
+        self, parent_inode: int, name: bytes, target: bytes, ctx: Any
+    ) -> pyfuse3.EntryAttributes:
+        self._refuse_special(self.tree.get(parent_inode))
+
+    @fuse_errors
+    async def link(
+        self, inode: int, new_parent_inode: int, new_name: bytes, ctx: Any
+    ) -> pyfuse3.EntryAttributes:
+        self._refuse_special(self.tree.get(new_parent_inode))
+
+    @fuse_errors
+    async def mknod(
+        self, parent_inode: int, name: bytes, mode: int, rdev: int, ctx: Any
+    ) -> pyfuse3.EntryAttributes:
+        self._refuse_special(self.tree.get(parent_inode))
 
     @fuse_errors
     async def rmdir(self, parent_inode: int, name: bytes, ctx: Any) -> None:
@@ -327,8 +355,8 @@ class Operations(pyfuse3.Operations):
             # Swapping two names atomically: no service offers it, and two renames
             # through a temporary name could leave either file under the wrong name.
             raise pyfuse3.FUSEError(errno.EINVAL)
-        name = os.fsdecode(new_name)
-        target = (await self.tree.children(new_parent)).get(name)
+        name = self._new_name(new_name)
+        target = await self._settled_child(new_parent, name)
         if target is node:
             return
         if target is not None and flags & pyfuse3.RENAME_NOREPLACE:
@@ -351,7 +379,7 @@ class Operations(pyfuse3.Operations):
     ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
         parent = self.tree.get(parent_inode)
         self._require_writable(parent)
-        info = self._writing(await self.writes.create(parent, os.fsdecode(name)))
+        info = self._writing(await self.writes.create(parent, self._new_name(name)))
         node = self.handles[info.fh].node
         self.tree.remember(node)
         return info, self.attributes(node)
@@ -366,6 +394,7 @@ class Operations(pyfuse3.Operations):
         ctx: Any,
     ) -> pyfuse3.EntryAttributes:
         node = self.tree.get(inode)
+        await self.writes.settled(node)
         if fields.update_size:
             if not node.writable:
                 raise pyfuse3.FUSEError(errno.EROFS)
@@ -390,10 +419,43 @@ class Operations(pyfuse3.Operations):
 
     async def _child(self, parent_inode: int, name: bytes) -> tuple[Node, Node]:
         parent = self.tree.get(parent_inode)
-        node = (await self.tree.children(parent)).get(os.fsdecode(name))
+        node = await self._settled_child(parent, os.fsdecode(name))
         if node is None:
             raise pyfuse3.FUSEError(errno.ENOENT)
         return parent, node
+
+    async def _settled_child(self, parent: Node, name: str) -> Node | None:
+        """The child `name`, once the work after its last close is done: a file
+        closed a moment ago may still be committing (`close; rm f`, `close; mv f
+        g`), and acting on it before then would miss the upload it becomes."""
+        node = (await self.tree.children(parent)).get(name)
+        if node is not None and self.writes.closing_now(node):
+            await self.writes.settled(node)
+            node = (await self.tree.children(parent)).get(name)
+        return node
+
+    def _refuse_special(self, parent: Node) -> NoReturn:
+        self._require_writable(parent)
+        raise pyfuse3.FUSEError(errno.EPERM)
+
+    @staticmethod
+    def _new_name(raw: bytes) -> str:
+        """A name the user gives a new file or directory. Services store text,
+        and listings show every name as vfs/names.py makes it: a name that would
+        come back different (invalid UTF-8, control characters such as a
+        newline, decomposed accents, leading or trailing blanks) is refused
+        rather than renamed behind the user's back."""
+        if len(raw) > NAME_MAX:
+            raise pyfuse3.FUSEError(errno.ENAMETOOLONG)
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            log.info("refusing the name %r: not UTF-8", raw)
+            raise pyfuse3.FUSEError(errno.EINVAL) from None
+        if safe_name(name) != name:
+            log.info("refusing the name %r: it would be shown as %r", name, safe_name(name))
+            raise pyfuse3.FUSEError(errno.EINVAL)
+        return name
 
     @staticmethod
     def _require_writable(node: Node) -> Source:

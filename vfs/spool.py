@@ -61,6 +61,18 @@ class SpoolFile:
         self.size = max(self.size, offset + written)
         return written
 
+    def write_unhashed(self, offset: int, data: bytes | memoryview) -> None:
+        """Writes without hashing (blocking: for a worker thread, on a spool no
+        task hashes; call `drop_hash` first). The commit hashes the file."""
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self.fd, view, offset)
+            view, offset = view[written:], offset + written
+        self.size = max(self.size, offset)
+
+    def drop_hash(self) -> None:
+        self._drop_hash()
+
     def _drop_hash(self) -> None:
         self._md5 = None
         self._pending.clear()
@@ -112,15 +124,20 @@ class SpoolFile:
     def copy_of(cls, directory: Path, fd: int, size: int) -> SpoolFile:
         """A new spool holding the first `size` bytes of `fd` (blocking)."""
         spool = cls.create(directory)
+        spool.copy_from(fd, size)
+        return spool
+
+    def copy_from(self, fd: int, size: int) -> None:
+        """Copies the first `size` bytes of `fd` to the start of this spool
+        (blocking). They are hashed again at the commit, in a worker thread."""
+        self._drop_hash()
         offset = 0
         while offset < size:
             chunk = os.pread(fd, min(8 << 20, size - offset), offset)
             if not chunk:
                 break
-            spool.write(offset, chunk)
-            offset += len(chunk)
-        spool._drop_hash()  # hashed again at the commit, in a worker thread
-        return spool
+            offset += os.pwrite(self.fd, chunk, offset)
+        self.size = max(self.size, offset)
 
     async def digest(self) -> str:
         """md5 hex of the whole spool."""

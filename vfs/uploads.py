@@ -199,6 +199,7 @@ class UploadManager:
         self._records: dict[str, UploadRecord] = {r.id: r for r in loaded if r.state != ABANDONED}
         self._abandoned: dict[str, UploadRecord] = {r.id: r for r in loaded if r.state == ABANDONED}
         self._aliases: dict[str, str] = {}  # remote file id -> the key its spool was shown under
+        self._mtimes: dict[str, float] = {}  # remote file id -> the mtime its spool was shown with
         self._limit = trio.Semaphore(max_parallel)
         self._nursery: trio.Nursery | None = None
         self._scopes: dict[str, trio.CancelScope] = {}
@@ -216,12 +217,29 @@ class UploadManager:
         """Uploads into `folder` the service has not confirmed yet (listed from the spool)."""
         return [r for r in self._records.values() if r.folder == folder and r.state not in (DONE, WRITING)]
 
+    def same_name(self, folder: Any, name: str) -> list[UploadRecord]:
+        """Committed uploads named `name` in `folder`, pending or just confirmed
+        (whose remote file may not be in the source's listing yet): a newer
+        file of that name replaces them."""
+        return [
+            r for r in self._records.values() if r.folder == folder and r.name == name and r.state != WRITING
+        ]
+
     def get(self, record_id: str) -> UploadRecord | None:
         return self._records.get(record_id)
 
     def alias(self, file_id: str) -> str | None:
         """The tree key a confirmed upload's remote file keeps (its spool's)."""
         return self._aliases.get(file_id)
+
+    def mtime(self, file_id: str) -> float | None:
+        """The mtime a confirmed upload's remote file keeps in this mount (its
+        spool's): an editor that saved it must not find it changed since."""
+        return self._mtimes.get(file_id)
+
+    def _alias(self, record: UploadRecord, file_id: Any) -> None:
+        self._aliases[str(file_id)] = record.key
+        self._mtimes[str(file_id)] = record.created
 
     def spools(self) -> set[str]:
         """Spool paths the journal names (the rest of the spool dir is orphaned)."""
@@ -321,8 +339,13 @@ class UploadManager:
                 log.warning("cannot upload %s: %s", record.name, exc)
             raise
         self._records[record.id] = record
-        for other in [r for r in self.pending(record.folder) if r.id != record.id and r.name == record.name]:
-            await self.cancel(other.id)  # a newer version of the same name replaces it
+        # A newer version of the same name replaces it.
+        for other in [r for r in self.same_name(record.folder, record.name) if r.id != record.id]:
+            mine = session.file.get("file_id") if session is not None and session.file else None
+            if other.state == DONE and mine is not None and (other.result or {}).get("file_id") == mine:
+                await self.release(other)  # the service gave both the same file: keep it
+            else:
+                await self.cancel(other.id)
         if session is not None and session.state == SESSION_DONE and session.file is not None:
             # Instant: the service already had these bytes; nothing is sent.
             log.info("instant upload of %s (%d bytes)", record.name, record.size)
@@ -526,10 +549,10 @@ class UploadManager:
         record.state, record.result, record.error = DONE, file, None
         # Before any await: from now on listings show the remote file instead of
         # the spool, and under the spool's key it keeps the inode the kernel knows.
-        self._aliases[str(file["file_id"])] = record.key
+        self._alias(record, file["file_id"])
         await self.save(record)
         await self._place(record)
-        self._aliases[str(record.result["file_id"])] = record.key
+        self._alias(record, record.result["file_id"])
         self._shown.add(record.id)
         if announce:
             self._confirmed_in.send_nowait(record)
@@ -555,9 +578,9 @@ class UploadManager:
             pass
 
     async def _finish(self, record: UploadRecord) -> None:
-        self._aliases[str((record.result or {}).get("file_id"))] = record.key
+        self._alias(record, (record.result or {}).get("file_id"))
         await self._place(record)
-        self._aliases[str((record.result or {}).get("file_id"))] = record.key
+        self._alias(record, (record.result or {}).get("file_id"))
         self._shown.add(record.id)
         self._confirmed_in.send_nowait(record)
         await self.release(record)

@@ -29,7 +29,7 @@ import trio
 
 from clients.errors import ReadOnly
 
-from .reader import ReadEngine
+from .reader import ReadEngine, RemoteFile
 from .sources.base import Entry, Source
 from .spool import SPOOL_KEY_PREFIX, SpoolFile
 from .tree import Node, Tree
@@ -58,6 +58,16 @@ class WriteFile:
     error: int | None = None  # a write failed: never committed
     unlinked: bool = False
     draft: UploadRecord | None = None  # journaled by fsync before the commit
+    # False: the spool does not hold the current content yet. Opening an existing
+    # file without O_TRUNC copies nothing until the first write or truncate
+    # (`touch`, an O_RDWR open only read from, `flock` on a writable fd): until
+    # then reads come from the original and nothing is committed.
+    loaded: bool = True
+    loading: trio.Lock = field(default_factory=trio.Lock)
+    remote: RemoteFile | None = None  # reads of a remote original before it is loaded
+    # A pending original's spool, open from the start: the upload manager may
+    # delete its path (confirmed) before the first write copies it.
+    original_fd: int | None = None
 
 
 def source_of(node: Node) -> Source:
@@ -121,7 +131,8 @@ class Writes:
 
     async def open(self, node: Node, truncate: bool) -> WriteFile:
         """Opens an existing file for writing; without `truncate` its content is
-        copied into the spool first (`>>`, `dd conv=notrunc`)."""
+        copied into the spool at the first write or truncate (`>>`, `dd
+        conv=notrunc`), and a file never changed is never committed (`touch`)."""
         current = self.find(node)
         if current is not None:
             if truncate:
@@ -129,10 +140,18 @@ class Writes:
             return current
         parent = self.tree.get(node.parent)
         await source_of(parent).create_file(parent.ref, node.name)
-        spool = await self._spool_with(None if truncate else node)
+        spool = await trio.to_thread.run_sync(SpoolFile.create, self.spool_dir)
         wf = WriteFile(node, parent, spool, entry_of(node))
-        wf.changed = truncate  # O_TRUNC is a change: `: > f` empties f at close
-        node.size = spool.size
+        # O_TRUNC is a change: `: > f` empties f at close.
+        wf.changed = wf.dirty = wf.loaded = truncate
+        if truncate:
+            node.size = 0
+        elif node.local is not None:
+            try:
+                wf.original_fd = await trio.to_thread.run_sync(os.open, node.local, os.O_RDONLY)
+            except BaseException:
+                await trio.to_thread.run_sync(spool.discard)
+                raise
         return self._track(wf)
 
     def _track(self, wf: WriteFile) -> WriteFile:
@@ -140,33 +159,58 @@ class Writes:
         wf.node.writers += 1  # relistings leave the node alone until _close
         return wf
 
-    async def _spool_with(self, node: Node | None) -> SpoolFile:
-        """A new spool, holding the current content of `node` if given."""
-        if node is not None and node.local is not None:  # still a spool (pending upload)
-            fd = await trio.to_thread.run_sync(os.open, node.local, os.O_RDONLY)
-            try:
-                return await trio.to_thread.run_sync(SpoolFile.copy_of, self.spool_dir, fd, node.size)
-            finally:
-                os.close(fd)
-        spool = await trio.to_thread.run_sync(SpoolFile.create, self.spool_dir)
-        if node is None or node.size == 0:
-            return spool
-        source = source_of(node)
-        remote = self.engine.open((source.name, node.key), source, node.ref, node.size, node.name)
+    async def _load(self, wf: WriteFile, limit: int | None = None) -> None:
+        """Puts the original's content (its first `limit` bytes) into the spool,
+        before the first change of a file opened without O_TRUNC."""
+        async with wf.loading:  # a read and a write may both want it
+            if not wf.loaded:
+                await self._copy_original(wf, limit)
+                wf.loaded = True
+
+    async def _copy_original(self, wf: WriteFile, limit: int | None) -> None:
+        original = wf.original
+        size = 0 if original is None else original.size if limit is None else min(limit, original.size)
         try:
-            offset = 0
-            while offset < node.size:
-                data = await remote.read(offset, min(COPY_CHUNK, node.size - offset))
-                if not data:
-                    break
-                spool.write(offset, bytes(data))
-                offset += len(data)
-        except BaseException:
-            await trio.to_thread.run_sync(spool.discard)
+            if size > 0 and wf.original_fd is not None:  # still a spool (pending upload)
+                fd = wf.original_fd
+                await trio.to_thread.run_sync(wf.spool.copy_from, fd, size)
+            elif size > 0:
+                await self._copy_remote(wf, size)
+        except OSError as exc:
+            wf.error = exc.errno or errno.EIO
             raise
-        finally:
-            self.engine.release(remote)
-        return spool
+        except BaseException:
+            # The copy failed (the service is unreachable): the file stays as it
+            # was and this change fails; a later one tries again from scratch.
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(wf.spool.truncate, 0)
+            raise
+
+    async def _copy_remote(self, wf: WriteFile, size: int) -> None:
+        # Megabytes at a time: written from a worker thread (on a loaded machine a
+        # 4 MiB write held the trio thread for 50 ms), so not hashed as they go.
+        wf.spool.drop_hash()
+        offset = 0
+        while offset < size:
+            data = await self._read_original(wf, offset, min(COPY_CHUNK, size - offset))
+            if not data:
+                break
+            await trio.to_thread.run_sync(wf.spool.write_unhashed, offset, data)
+            offset += len(data)
+
+    async def _read_original(self, wf: WriteFile, offset: int, size: int) -> bytes | memoryview:
+        """Bytes of the file as it was opened (not loaded yet), through the read engine."""
+        original = wf.original
+        if original is None or offset >= original.size:
+            return b""
+        if wf.original_fd is not None:
+            return os.pread(wf.original_fd, min(size, original.size - offset), offset)
+        if wf.remote is None:
+            source = source_of(wf.node)
+            wf.remote = self.engine.open(
+                (source.name, original.key), source, original.ref, original.size, original.name
+            )
+        return await wf.remote.read(offset, min(size, original.size - offset))
 
     # ------------------------------------------------------------ data
 
@@ -175,19 +219,25 @@ class Writes:
             raise WriteFailed(wf.error, os.strerror(wf.error))
         if wf.committed:
             await self._fork(wf)
+        await self._load(wf)
         try:
             written = wf.spool.write(offset, data)
         except OSError as exc:
             wf.error = exc.errno or errno.EIO
             raise
-        if wf.spool.hash_backlog:
-            await wf.spool.hash_pending()  # hashing fell behind: slow the writer
-        elif wf.spool.wants_hashing and self.engine.nursery is not None:
-            self.engine.nursery.start_soon(wf.spool.hash_pending)
+        await self._keep_hashing(wf.spool)
         self._changed(wf, fh)
         return written
 
-    def read(self, wf: WriteFile, offset: int, size: int) -> bytes:
+    async def _keep_hashing(self, spool: SpoolFile) -> None:
+        if spool.hash_backlog:
+            await spool.hash_pending()  # hashing fell behind: slow the writer
+        elif spool.wants_hashing and self.engine.nursery is not None:
+            self.engine.nursery.start_soon(spool.hash_pending)
+
+    async def read(self, wf: WriteFile, offset: int, size: int) -> bytes | memoryview:
+        if not wf.loaded:
+            return await self._read_original(wf, offset, size)
         return wf.spool.read(offset, size)
 
     async def truncate(self, wf: WriteFile, size: int, fh: int | None = None) -> None:
@@ -195,6 +245,7 @@ class Writes:
             raise WriteFailed(wf.error, os.strerror(wf.error))
         if wf.committed:
             await self._fork(wf)
+        await self._load(wf, limit=size)
         try:
             wf.spool.truncate(size)
         except OSError as exc:
@@ -262,6 +313,9 @@ class Writes:
             # waits for `closers` before it exits, so the work is never lost.
             self.closers.start_soon(self._close, wf, done)
 
+    def closing_now(self, node: Node) -> bool:
+        return node.inode in self.closing
+
     async def settled(self, node: Node) -> None:
         """Returns once the work after the last release of `node` is done: an
         open must not read the service's old bytes under the new size."""
@@ -290,6 +344,10 @@ class Writes:
             if self.closing.get(wf.node.inode) is done:
                 del self.closing[wf.node.inode]
             done.set()
+            if wf.remote is not None:
+                self.engine.release(wf.remote)
+            if wf.original_fd is not None:
+                os.close(wf.original_fd)
             # Closing the last fd of a deleted spool frees its blocks: ~100 ms for 300 MiB.
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(wf.spool.close)

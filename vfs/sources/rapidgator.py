@@ -187,7 +187,7 @@ class RapidgatorSource(Source):
             self.uploads.alias(file.file_id) or f"file/{file.file_id}",
             False,
             size=file.size,
-            mtime=file.created,
+            mtime=self.uploads.mtime(file.file_id) or file.created,
             ref=FileRef(file.file_id),
             xattrs={"user.md5": file.md5.encode()} if file.md5 else {},
             writable=True,
@@ -348,9 +348,7 @@ class RapidgatorSource(Source):
             for f in self._files.get(folder_id, {}).values()
             if f.name == name and FileRef(f.file_id) != own_ref
         ]
-        uploads = [
-            r.id for r in self.uploads.pending(folder_id) if r.name == name and UploadRef(r.id) != own_ref
-        ]
+        uploads = [r.id for r in self.uploads.same_name(folder_id, name) if UploadRef(r.id) != own_ref]
         return files, uploads
 
     def _forget_file(self, file_id: str) -> None:
