@@ -131,7 +131,9 @@ def test_a_body_that_stops_midway_resumes_from_its_last_byte(mount, emu):
         mount,
         emu,
         "midway.bin",
-        {"stall_count": 2, "stall_after_bytes": 200_000, "stall_seconds": 120},
+        # After fewer bytes than the smallest request (one 128 KiB chunk): the next
+        # two GETs stall, whatever size of request the kernel's reads become.
+        {"stall_count": 2, "stall_after_bytes": 100_000, "stall_seconds": 120},
         2 * STALL + 4,
     )
     # Resumed, not fetched again: the bytes sent before each stall are not asked twice.

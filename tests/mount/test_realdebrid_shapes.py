@@ -145,9 +145,11 @@ def test_a_maintenance_page_and_unknown_statuses_change_nothing(tmp_path, status
             # a 503 is retried with backoff (1 s, 2 s...): fewer pages of it keep the test short
             count = 12 if status == 200 else 3
             emu.action("realdebrid", "maintenance", {"count": count, "status": status})
+            # Six list calls can be one call and its five retries: jittered waits of up to
+            # 1 + 2 + 4 + 8 + 16 s (docs/providers.md, "How long we wait").
             wait_until(
                 lambda: emu.calls("realdebrid", "GET /torrents") >= before + (6 if status == 200 else 2),
-                30,
+                60,
                 "list calls during the maintenance",
             )
             assert sorted(n for n in os.listdir(torrents) if n != ".status") == shown
